@@ -1,0 +1,120 @@
+"""The run report, schema "roofwatch.run/1": the one contract between engine,
+agent and platform (see DESIGN.md "The run report").
+
+This module is shared: the platform imports its constants, so it must import
+nothing but the standard library.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA = "roofwatch.run/1"
+BOUNDS = ("compute", "bandwidth")
+STAT_KEYS = ("median", "p25", "p75", "min", "n")
+END_TO_END = "end_to_end"  # the layer name a whole-model series uses
+
+
+@dataclass(frozen=True)
+class TimeStats:
+    """Seconds per execution over `n` timed repeats."""
+
+    median: float
+    p25: float
+    p75: float
+    min: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Machine:
+    fingerprint: str
+    hostname: str
+    cpu_model: str
+    cores: int
+    memory_bytes: int
+    os: str
+    python: str
+    numpy: str
+    blas: str
+    peak_gflops: float
+    peak_gbs: float
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    model: str
+    model_version: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    passes: list[str] = field(default_factory=list)
+    quant: str = "none"
+    threads: int | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    repository: str = ""
+    commit: str = ""
+    branch: str = ""
+    commit_time: str | None = None  # ISO 8601
+    ci_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    op: str
+    index: int
+    sources: list[str]
+    flops: int
+    bytes: int
+    time: TimeStats
+    gflops: float
+    gbs: float
+    ai: float  # arithmetic intensity, FLOPs per byte
+    bound: str  # one of BOUNDS
+
+
+@dataclass(frozen=True)
+class Report:
+    idempotency_key: str
+    machine: Machine
+    benchmark: Benchmark
+    config: Config
+    source: Source
+    started_at: str  # ISO 8601, UTC
+    warmup: int
+    repeats: int
+    end_to_end: TimeStats
+    layers: list[Layer]
+    schema: str = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Report":
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"schema: expected {SCHEMA!r}, got {d.get('schema')!r}")
+        layers = [Layer(**{**ly, "time": TimeStats(**ly["time"])}) for ly in d["layers"]]
+        return cls(
+            idempotency_key=d["idempotency_key"],
+            machine=Machine(**d["machine"]),
+            benchmark=Benchmark(**d["benchmark"]),
+            config=Config(**d["config"]),
+            source=Source(**d["source"]),
+            started_at=d["started_at"],
+            warmup=d["warmup"],
+            repeats=d["repeats"],
+            end_to_end=TimeStats(**d["end_to_end"]),
+            layers=layers,
+        )

@@ -1,0 +1,118 @@
+"""Projects, benchmarks, runs and their per-layer measurements.
+
+A series is (machine, benchmark, layer name, metric): it leaves out commit,
+model version and config, so a change of any of them shows up as a change in it.
+"""
+from django.db import models
+
+from engine.report import BOUNDS
+from fleet.models import Machine
+
+BOUND_CHOICES = [(b, b) for b in BOUNDS]
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    repository_url = models.CharField(max_length=500, unique=True)
+    default_branch = models.CharField(max_length=200, default="main")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Benchmark(models.Model):
+    """A model with one set of size params (batch size, sequence length, ...)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="benchmarks")
+    model = models.CharField(max_length=100)
+    params = models.JSONField(default=dict)
+    params_hash = models.CharField(max_length=64)  # sha256 of canonical params JSON
+
+    class Meta:
+        ordering = ["model", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "model", "params_hash"], name="unique_benchmark_params"),
+        ]
+
+    def __str__(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.model}({params})" if params else self.model
+
+
+class Run(models.Model):
+    """One uploaded run report (schema roofwatch.run/1)."""
+
+    idempotency_key = models.UUIDField(unique=True)
+    payload_sha256 = models.CharField(max_length=64)  # tells a replay from a conflicting reuse of the key
+    machine = models.ForeignKey(Machine, on_delete=models.PROTECT, related_name="runs")
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.PROTECT, related_name="runs")
+    model_version = models.CharField(max_length=64)
+    config = models.JSONField(default=dict)
+    config_hash = models.CharField(max_length=64)
+    commit = models.CharField(max_length=64, blank=True, default="")
+    branch = models.CharField(max_length=200, blank=True, default="")
+    commit_time = models.DateTimeField(null=True, blank=True)
+    ci_url = models.CharField(max_length=500, blank=True, default="")
+    started_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    warmup = models.PositiveIntegerField()
+    repeats = models.PositiveIntegerField()
+    # End-to-end seconds per inference.
+    median = models.FloatField()
+    p25 = models.FloatField()
+    p75 = models.FloatField()
+    min = models.FloatField()
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            # End-to-end series and "latest runs" of one benchmark on one machine.
+            models.Index(fields=["machine", "benchmark", "started_at"], name="run_series"),
+            # Runs of a commit (CI gating, attribution).
+            models.Index(fields=["commit"], name="run_commit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.benchmark} on {self.machine}"
+
+
+class LayerMeasurement(models.Model):
+    """One layer of one run. machine, benchmark and started_at are copied from
+    the run so a layer series is one index range scan, no join."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="layers")
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+")
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    name = models.CharField(max_length=200)
+    op = models.CharField(max_length=64)
+    index = models.PositiveIntegerField()
+    sources = models.JSONField(default=list)  # nodes of the original graph this layer covers
+    flops = models.BigIntegerField()
+    bytes = models.BigIntegerField()
+    median = models.FloatField()
+    p25 = models.FloatField()
+    p75 = models.FloatField()
+    min = models.FloatField()
+    n = models.PositiveIntegerField()
+    gflops = models.FloatField()
+    gbs = models.FloatField()
+    ai = models.FloatField()
+    bound = models.CharField(max_length=16, choices=BOUND_CHOICES)
+
+    class Meta:
+        ordering = ["run", "index"]
+        indexes = [
+            # A layer series: one layer of one benchmark on one machine over time.
+            models.Index(fields=["machine", "benchmark", "name", "started_at"], name="layer_series"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="unique_layer_index_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.op})"

@@ -1,0 +1,12 @@
+"""Test settings: the real settings, read from the same environment, plus the
+few things a test run needs (a key, static files served without collectstatic)."""
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+
+from roofwatch.settings import *  # noqa: E402,F403
+
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
