@@ -1,0 +1,64 @@
+"""One benchmark run end to end: build the model, profile it under a BLAS
+thread limit, and assemble the "roofwatch.run/1" report."""
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from engine.ir import model_version
+from engine.machine import machine_info
+from engine.models import Model, build_model
+from engine.profile import ProfileResult, profile
+from engine.report import Benchmark, Config, Report, Source
+from engine.roofline import blas_threads, measure_peaks
+
+INPUT_SEED = 0
+
+
+@dataclass(frozen=True)
+class BenchmarkRun:
+    model: Model
+    result: ProfileResult
+    report: Report
+
+
+def run_benchmark(
+    model: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    warmup: int = 3,
+    repeats: int = 10,
+    threads: int | None = None,
+    source: Source | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> BenchmarkRun:
+    """Raises UnknownModelError / ModelParamError for a bad model or params.
+    With `threads`, BLAS is limited to that many threads for the peaks and the
+    run; config.threads records the limit, or the thread count BLAS had."""
+    built = build_model(model, **dict(params or {}))
+    limit = threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
+    with limit:
+        effective_threads = blas_threads()
+        peaks = measure_peaks()
+        inputs = built.make_inputs(INPUT_SEED)
+        started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        result = profile(built.graph, inputs, warmup=warmup, repeats=repeats, peaks=peaks)
+    report = Report(
+        idempotency_key=str(uuid.uuid4()),
+        machine=machine_info(peaks),
+        benchmark=Benchmark(model=built.name, model_version=model_version(built.graph), params=built.params),
+        config=Config(passes=[], quant="none", threads=threads or effective_threads, flags=dict(flags or {})),
+        source=source if source is not None else Source(),
+        started_at=started_at,
+        warmup=warmup,
+        repeats=repeats,
+        end_to_end=result.end_to_end,
+        layers=result.layers,
+    )
+    return BenchmarkRun(built, result, report)

@@ -1,0 +1,140 @@
+"""roofwatch-engine: list models, profile one, measure this machine's roofline.
+
+    roofwatch-engine models
+    roofwatch-engine run mlp --batch 128 --json run.json
+    roofwatch-engine peaks [--remeasure]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from engine.atomic_file import write_text_atomic
+from engine.benchmark import BenchmarkRun, run_benchmark
+from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
+from engine.roofline import Peaks, measure_peaks, percent_of_roof
+from engine.source_info import detect_source
+
+PROG = "roofwatch-engine"
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # argparse shows it in errors
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="roofwatch's inference engine and profiler")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("models", help="list the benchmark models and their params")
+
+    run = sub.add_parser("run", help="profile a model layer by layer")
+    run.add_argument("model", help="model name (see `models`)")
+    run.add_argument("--batch", type=_int_at_least(1), help="batch size (the model's default if omitted)")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="any model param, e.g. sizes=512,256,1 (repeatable)")
+    run.add_argument("--repeats", type=_int_at_least(1), default=10, help="timed passes (default 10)")
+    run.add_argument("--warmup", type=_int_at_least(0), default=3, help="untimed passes first (default 3)")
+    run.add_argument("--threads", type=_int_at_least(1), help="limit BLAS to this many threads")
+    run.add_argument("--json", metavar="PATH", help="write the roofwatch.run/1 report here (atomically)")
+    run.add_argument("--repository", help="source repository URL (default: from git)")
+    run.add_argument("--commit", help="source commit (default: git HEAD)")
+    run.add_argument("--branch", help="source branch (default: git's current branch)")
+    run.add_argument("--ci-url", help="CI build URL")
+
+    peaks = sub.add_parser("peaks", help="print this machine's measured roofline peaks")
+    peaks.add_argument("--remeasure", action="store_true", help="ignore the cached peaks and measure again")
+    return parser
+
+
+def _model_params(args: argparse.Namespace) -> dict[str, Any]:
+    spec = get_spec(args.model)
+    params: dict[str, Any] = {}
+    for item in args.param:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ModelParamError(f"--param expects NAME=VALUE, got {item!r}")
+        params[name] = spec.param(name).parse(text)
+    if args.batch is not None:
+        if "batch" in params:
+            raise ModelParamError("batch given both as --batch and --param batch=...; give it once")
+        params["batch"] = args.batch
+    return params
+
+
+def print_models(out: TextIO) -> None:
+    for spec in MODELS.values():
+        print(f"{spec.name}: {spec.summary}", file=out)
+        for p in spec.params:
+            print(f"  {p.name:<8} default {p.format(p.default):<24} {p.help}", file=out)
+
+
+def print_peaks(peaks: Peaks, out: TextIO) -> None:
+    print(f"peak compute   {peaks.gflops:10.1f} GFLOP/s (float32 GEMM)", file=out)
+    print(f"peak bandwidth {peaks.gbs:10.1f} GB/s (stream copy, read + write)", file=out)
+    print(f"ridge point    {peaks.ridge:10.2f} FLOP/byte", file=out)
+
+
+def print_run(run: BenchmarkRun, out: TextIO) -> None:
+    rep, peaks = run.report, run.result.peaks
+    params = ", ".join(f"{k}={v}" for k, v in rep.benchmark.params.items())
+    print(f"{rep.benchmark.model} ({params}) version {rep.benchmark.model_version}", file=out)
+    print(f"threads {rep.config.threads}; peaks {peaks.gflops:.1f} GFLOP/s, {peaks.gbs:.1f} GB/s, "
+          f"ridge {peaks.ridge:.2f} FLOP/B; warmup {rep.warmup}, repeats {rep.repeats}", file=out)
+    header = f"{'layer':<16} {'op':<10} {'median ms':>10} {'GFLOP/s':>9} {'GB/s':>8} {'AI':>8} {'% roof':>7}  bound"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for ly in rep.layers:
+        roof = percent_of_roof(ly.gflops, ly.ai, peaks)
+        print(f"{ly.name:<16} {ly.op:<10} {ly.time.median * 1e3:10.3f} {ly.gflops:9.1f} {ly.gbs:8.2f} "
+              f"{ly.ai:8.2f} {roof:6.1f}%  {ly.bound}", file=out)
+    e2e = rep.end_to_end
+    total_flops = sum(ly.flops for ly in rep.layers)
+    print(f"end to end: median {e2e.median * 1e3:.3f} ms (p25 {e2e.p25 * 1e3:.3f}, p75 {e2e.p75 * 1e3:.3f}, "
+          f"min {e2e.min * 1e3:.3f}); {total_flops / e2e.median / 1e9:.1f} GFLOP/s", file=out)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    params = _model_params(args)
+    source = detect_source(repository=args.repository, commit=args.commit, branch=args.branch, ci_url=args.ci_url)
+    run = run_benchmark(args.model, params, warmup=args.warmup, repeats=args.repeats,
+                        threads=args.threads, source=source)
+    print_run(run, sys.stdout)
+    if args.json:
+        path = write_text_atomic(args.json, run.report.to_json() + "\n")
+        print(f"report written to {path}", file=sys.stdout)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "models":
+            print_models(sys.stdout)
+            return 0
+        if args.command == "peaks":
+            print_peaks(measure_peaks(remeasure=args.remeasure), sys.stdout)
+            return 0
+        return cmd_run(args)
+    except (UnknownModelError, ModelParamError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

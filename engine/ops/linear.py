@@ -1,0 +1,60 @@
+"""Fully connected layers."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+
+
+class Linear(Op):
+    """y = x @ W + b over the last axis of x.
+
+    W is stored (in_features, out_features) so that for a row-major x numpy
+    hands both operands to sgemm without a transpose or a copy. The bias is
+    optional. FLOPs: 2 per multiply-add (2*M*K*N) plus 1 per output element
+    for the bias add when there is a bias.
+    """
+
+    op_type = "Linear"
+    input_roles = ("input", "weight", "bias")
+    min_inputs = 2
+
+    @classmethod
+    def infer_shape(
+        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
+    ) -> tuple[Shape, ...]:
+        x, w = input_shapes[0], input_shapes[1]
+        if len(w) != 2:
+            raise ShapeError(
+                f"{cls.label(1, names)} has shape {fmt_shape(w)} but must be 2-D (in_features, out_features)"
+            )
+        if len(x) < 1:
+            raise ShapeError(f"{cls.label(0, names)} is a scalar but must have a feature axis")
+        k, n = w
+        if x[-1] != k:
+            raise ShapeError(
+                f"{cls.label(0, names)} has shape {fmt_shape(x)} but {cls.label(1, names)} "
+                f"expects in_features {k}"
+            )
+        if len(input_shapes) > 2 and tuple(input_shapes[2]) != (n,):
+            raise ShapeError(
+                f"{cls.label(2, names)} has shape {fmt_shape(input_shapes[2])} but "
+                f"{cls.label(1, names)} has out_features {n}, so it must be {fmt_shape((n,))}"
+            )
+        return (tuple(x[:-1]) + (n,),)
+
+    @classmethod
+    def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+        y = np.matmul(inputs[0], inputs[1])
+        if len(inputs) > 2:
+            np.add(y, inputs[2], out=y)
+        return (y,)
+
+    @classmethod
+    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
+        x, (k, n) = input_shapes[0], input_shapes[1]
+        m = numel(x[:-1])
+        return 2 * m * k * n + (m * n if len(input_shapes) > 2 else 0)
