@@ -1,0 +1,240 @@
+"""A durable spool directory of run reports waiting for upload.
+
+Layout::
+
+    <spool>/<key>.json                 pending reports, uploaded oldest first
+    <spool>/rejected/<key>.json        reports the server refused for good
+    <spool>/rejected/<key>.error.txt   the server's status and message
+    <spool>/.<key>.json.<random>.tmp   a write in progress (never listed)
+
+A report is written to a temp file in the spool dir, flushed, fsynced,
+renamed over `<key>.json` and the directory fsynced, so after `put` returns
+the report survives a crash or power loss, and a reader never sees half a file.
+
+Temp files are removed when a spool is opened if they are older than
+`STALE_TEMP_SECONDS`: younger ones may belong to another agent process writing
+into the same spool right now (a daemon and a manual `run-once`).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+STALE_TEMP_SECONDS = 60.0
+REJECTED_DIR = "rejected"
+_SUFFIX = ".json"
+_TEMP_SUFFIX = ".tmp"
+# Keys become file names: an idempotency key is a uuid, so this is generous.
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class SpoolError(Exception):
+    """The spool directory cannot be created, read or written."""
+
+
+def _describe(err: OSError) -> str:
+    where = f" ({err.filename})" if err.filename else ""
+    return f"{err.strerror or err}{where}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is usable as a spool file name, else raise ValueError."""
+    if not isinstance(key, str) or not _KEY_RE.match(key) or key.endswith(_TEMP_SUFFIX):
+        raise ValueError(
+            f"spool key: expected 1-128 characters of letters, digits, '.', '_' or '-' "
+            f"not starting with a dot (an idempotency key such as a uuid), got {key!r}"
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class SpoolStatus:
+    path: Path
+    pending: int
+    rejected: int
+    oldest: Path | None
+    oldest_time: datetime | None  # when the oldest pending report was spooled, UTC
+
+
+class Spool:
+    """A spool directory. `create=False` opens it read-only: a missing
+    directory then reads as empty instead of being made."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path).expanduser()
+        self.rejected_path = self.path / REJECTED_DIR
+        if create:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise SpoolError(f"cannot create spool directory {self.path}: {_describe(e)}") from e
+            self._remove_stale_temps()
+
+    def __repr__(self) -> str:
+        return f"Spool({str(self.path)!r})"
+
+    # -- writing ---------------------------------------------------------
+
+    def put(self, report_json: str | bytes, key: str) -> Path:
+        """Write a report durably as `<key>.json` (replacing one with the same
+        key) and return its path. On failure nothing is left behind and the
+        reports already spooled are untouched."""
+        check_key(key)
+        data = report_json.encode() if isinstance(report_json, str) else bytes(report_json)
+        target = self.path / f"{key}{_SUFFIX}"
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}{_SUFFIX}.", suffix=_TEMP_SUFFIX, dir=self.path)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            self._order_after_newest(Path(tmp))
+            os.replace(tmp, target)
+            tmp = None
+            _fsync_dir(self.path)
+        except OSError as e:
+            raise SpoolError(f"cannot write report {key} to spool directory {self.path}: {_describe(e)}") from e
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        return target
+
+    def ensure_writable(self) -> None:
+        """Prove the spool takes writes (a probe file, written and removed), so a
+        caller can fail before a long benchmark run rather than after it."""
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".probe.", suffix=_TEMP_SUFFIX, dir=self.path)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as e:
+            raise SpoolError(f"spool directory {self.path} is not writable: {_describe(e)}") from e
+
+    def ack(self, path: Path) -> None:
+        """The server stored this report: remove it. A file already gone (acked
+        by a concurrent flush) is fine."""
+        try:
+            os.unlink(path)
+            _fsync_dir(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise SpoolError(f"cannot remove uploaded report {path}: {_describe(e)}") from e
+
+    def reject(self, path: Path, message: str) -> Path:
+        """Move a report the server refused for good into `rejected/`, next to
+        `<key>.error.txt` holding `message`. Returns the report's new path."""
+        key = path.name[: -len(_SUFFIX)]
+        dest = self.rejected_path / path.name
+        note = self.rejected_path / f"{key}.error.txt"
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            self.rejected_path.mkdir(exist_ok=True)
+            # The note first: a crash between the two steps leaves the report
+            # pending, to be rejected (and the note rewritten) on the next flush.
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.error.", suffix=_TEMP_SUFFIX, dir=self.rejected_path)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(f"rejected at {stamp}\n{message}\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, note)
+            os.replace(path, dest)
+            _fsync_dir(self.rejected_path)
+            _fsync_dir(self.path)
+        except OSError as e:
+            raise SpoolError(f"cannot move rejected report {path} to {self.rejected_path}: {_describe(e)}") from e
+        return dest
+
+    # -- reading ---------------------------------------------------------
+
+    def pending(self) -> list[Path]:
+        """Reports waiting for upload, oldest first."""
+        return self._reports(self.path)
+
+    def rejected(self) -> list[Path]:
+        return self._reports(self.rejected_path)
+
+    def status(self) -> SpoolStatus:
+        pending = self.pending()
+        oldest = pending[0] if pending else None
+        oldest_time = None
+        if oldest is not None:
+            try:
+                oldest_time = datetime.fromtimestamp(oldest.stat().st_mtime, timezone.utc)
+            except FileNotFoundError:
+                pass
+        return SpoolStatus(self.path, len(pending), len(self.rejected()), oldest, oldest_time)
+
+    @staticmethod
+    def key_of(path: Path) -> str:
+        return path.name[: -len(_SUFFIX)]
+
+    # -- internals -------------------------------------------------------
+
+    def _reports(self, directory: Path) -> list[Path]:
+        return [p for _, _, p in self._scan(directory)]
+
+    def _scan(self, directory: Path) -> list[tuple[int, str, Path]]:
+        """(mtime_ns, name, path) of the reports in `directory`, oldest first."""
+        entries = []
+        try:
+            with os.scandir(directory) as it:
+                for e in it:
+                    if e.name.startswith(".") or not e.name.endswith(_SUFFIX) or not e.is_file():
+                        continue
+                    try:
+                        entries.append((e.stat().st_mtime_ns, e.name, Path(e.path)))
+                    except FileNotFoundError:  # acked meanwhile by another flush
+                        continue
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise SpoolError(f"cannot read spool directory {directory}: {_describe(e)}") from e
+        entries.sort()
+        return entries
+
+    def _order_after_newest(self, tmp: Path) -> None:
+        """Pending order is mtime order, but file-system timestamps are coarse
+        (a few ms): nudge a new report's mtime past the newest pending one so
+        two quick puts keep their order."""
+        entries = self._scan(self.path)
+        if not entries:
+            return
+        newest = entries[-1][0]
+        st = tmp.stat()
+        if st.st_mtime_ns <= newest:
+            os.utime(tmp, ns=(st.st_atime_ns, newest + 1))
+
+    def _remove_stale_temps(self) -> None:
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for directory in (self.path, self.rejected_path):
+            try:
+                with os.scandir(directory) as it:
+                    stale = [
+                        Path(e.path)
+                        for e in it
+                        if e.name.startswith(".") and e.name.endswith(_TEMP_SUFFIX) and e.stat().st_mtime < cutoff
+                    ]
+            except OSError:
+                continue  # rejected/ not made yet, or unreadable: put() reports real trouble
+            for p in stale:
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
