@@ -79,6 +79,10 @@ class Run(models.Model):
     def __str__(self) -> str:
         return f"run {self.pk} {self.benchmark} on {self.machine}"
 
+    def get_absolute_url(self) -> str:
+        """The run's dashboard page."""
+        return f"/runs/{self.pk}/"
+
 
 class LayerMeasurement(models.Model):
     """One layer of one run. machine, benchmark and started_at are copied from

@@ -1,3 +1,8 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from results.views import RunViewSet
+
+router = SimpleRouter()
+router.register("runs", RunViewSet, basename="run")  # names run-list, run-detail
+
+urlpatterns = router.urls

@@ -1,0 +1,36 @@
+from django.contrib import admin, messages
+
+from fleet.models import Machine
+
+
+@admin.register(Machine)
+class MachineAdmin(admin.ModelAdmin):
+    list_display = [
+        "name", "hostname", "cpu_model", "cores", "peak_gflops", "peak_gbs", "last_seen", "enabled", "has_token",
+    ]
+    list_filter = ["enabled", "cpu_model", "os"]
+    search_fields = ["name", "hostname", "fingerprint", "cpu_model"]
+    # Tokens are created with `manage.py agent_token`; the hash is never shown or edited.
+    exclude = ["token_hash"]
+    readonly_fields = [
+        "fingerprint", "hostname", "cpu_model", "cores", "memory_bytes", "os", "python", "numpy", "blas",
+        "peak_gflops", "peak_gbs", "token_created", "first_seen", "last_seen",
+    ]
+    actions = ["revoke_tokens", "disable_machines", "enable_machines"]
+
+    @admin.display(boolean=True, description="token")
+    def has_token(self, machine: Machine) -> bool:
+        return bool(machine.token_hash)
+
+    @admin.action(description="Revoke the agent tokens of the selected machines")
+    def revoke_tokens(self, request, queryset):
+        count = queryset.exclude(token_hash="").update(token_hash="")
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected machines (their uploads get 401)")
+    def disable_machines(self, request, queryset):
+        self.message_user(request, f"Disabled {queryset.update(enabled=False)} machine(s).", messages.SUCCESS)
+
+    @admin.action(description="Enable the selected machines")
+    def enable_machines(self, request, queryset):
+        self.message_user(request, f"Enabled {queryset.update(enabled=True)} machine(s).", messages.SUCCESS)

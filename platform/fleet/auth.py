@@ -1,0 +1,82 @@
+"""Agent authentication: `Authorization: Token <token>`, looked up by its hash.
+
+A request that authenticates this way has `request.auth` = the Machine and
+`request.user` = a MachineUser standing for it.
+"""
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+
+from fleet.models import Machine, hash_token
+
+KEYWORD = "Token"
+MISSING_TOKEN = (
+    f"Send the machine's agent token as 'Authorization: {KEYWORD} <token>' "
+    "(create one with `manage.py agent_token MACHINE_NAME`)."
+)
+
+
+class MachineUser:
+    """The request.user of an agent request: authenticated, but no Django user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+
+    def __str__(self) -> str:
+        return f"machine {self.machine.name}"
+
+
+class MachineTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != KEYWORD.lower().encode():
+            return None  # not ours: anonymous unless another authenticator knows it
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                f"Invalid Authorization header: expected '{KEYWORD} <token>' with one token and no spaces."
+            )
+        try:
+            token = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token: it must be ASCII.") from None
+        machine = Machine.objects.filter(token_hash=hash_token(token)).first()
+        if machine is None:
+            raise exceptions.AuthenticationFailed("Invalid token: no machine has it (unknown, rotated or revoked).")
+        if not machine.enabled:
+            raise exceptions.AuthenticationFailed(f"Machine {machine.name!r} is disabled.")
+        return MachineUser(machine), machine
+
+    def authenticate_header(self, request) -> str:
+        return KEYWORD
+
+
+class IsFleetMachine(permissions.BasePermission):
+    """Only requests authenticated with an agent token."""
+
+    message = "Only fleet machines may do this: authenticate with an agent token, not a user session."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Machine)
+
+
+class MachineTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the agent token in the OpenAPI schema (drf-spectacular)."""
+
+    target_class = MachineTokenAuthentication
+    name = "agentToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": f"'{KEYWORD} <token>', a machine's agent token from `manage.py agent_token`.",
+        }

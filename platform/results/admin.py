@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from results.models import Benchmark, LayerMeasurement, Project, Run
+
+
+class MeasuredDataAdmin(admin.ModelAdmin):
+    """Runs and layers are measurements: they come from ingest and are never
+    edited by hand (deleting a bad run is allowed)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "repository_url", "default_branch"]
+    search_fields = ["name", "repository_url"]
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "project", "model", "params_hash"]
+    list_filter = ["project", "model"]
+    search_fields = ["model"]
+    readonly_fields = ["params_hash"]
+
+
+@admin.register(Run)
+class RunAdmin(MeasuredDataAdmin):
+    list_display = ["id", "benchmark", "machine", "commit", "branch", "started_at", "median"]
+    list_filter = ["machine", "benchmark", "branch"]
+    list_select_related = ["machine", "benchmark"]
+    search_fields = ["commit", "idempotency_key"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(LayerMeasurement)
+class LayerMeasurementAdmin(MeasuredDataAdmin):
+    list_display = ["run", "index", "name", "op", "median", "gflops", "gbs", "ai", "bound"]
+    list_filter = ["bound", "op"]
+    list_select_related = ["run__benchmark", "run__machine"]
+    search_fields = ["name"]
+    raw_id_fields = ["run", "machine", "benchmark"]

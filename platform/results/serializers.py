@@ -1,0 +1,203 @@
+"""Validation of a whole run report (schema "roofwatch.run/1", engine/report.py)
+before anything is written. Field lengths follow the models they are stored in.
+
+`validate_report(data)` returns the validated report or raises a
+ValidationError whose detail nests like the report (api_errors flattens it to
+paths such as "layers[3].time.median").
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from engine.report import BOUNDS, END_TO_END, SCHEMA
+from fleet.models import Machine
+from results.models import Benchmark, LayerMeasurement, Project, Run
+from results.strict_fields import (
+    BIGINT_MAX,
+    POSITIVE_INT_MAX,
+    JSONObjectField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictDateTimeField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictURLField,
+    StrictUUIDField,
+    json_type_name,
+)
+
+
+def _max_length(model, field: str) -> int:
+    return model._meta.get_field(field).max_length
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that refuses keys it does not declare: an unknown key in a
+    versioned report means the sender speaks another version of the schema."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, Mapping):
+            raise ValidationError({"non_field_errors": [f"Expected a JSON object, got {json_type_name(data)}."]})
+        errors: dict[str, Any] = {}
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            errors = dict(exc.detail)
+        expected = ", ".join(self.fields)
+        for key in data:
+            if key not in self.fields:
+                errors[key] = [ErrorDetail(f"Unknown field; expected only: {expected}.", code="unknown_field")]
+        if errors:
+            raise ValidationError(errors)
+        return value
+
+
+class TimeStatsSerializer(StrictSerializer):
+    """Seconds per execution: median, quartiles and minimum over n timed repeats."""
+
+    median = StrictFloatField(min_value=0)
+    p25 = StrictFloatField(min_value=0)
+    p75 = StrictFloatField(min_value=0)
+    min = StrictFloatField(min_value=0)
+    n = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX)
+
+    def validate(self, attrs: dict) -> dict:
+        errors = {}
+        if attrs["min"] > attrs["p25"]:
+            errors["min"] = [f"Must be <= p25 ({attrs['p25']!r}), got {attrs['min']!r}."]
+        if attrs["p25"] > attrs["median"]:
+            errors["p25"] = [f"Must be <= median ({attrs['median']!r}), got {attrs['p25']!r}."]
+        if attrs["median"] > attrs["p75"]:
+            errors["p75"] = [f"Must be >= median ({attrs['median']!r}), got {attrs['p75']!r}."]
+        if errors:
+            raise ValidationError(errors)
+        return attrs
+
+
+class MachineSerializer(StrictSerializer):
+    """The machine that ran the benchmark, with its measured roofline peaks."""
+
+    fingerprint = StrictCharField(max_length=_max_length(Machine, "fingerprint"))
+    hostname = StrictCharField(max_length=_max_length(Machine, "hostname"), allow_blank=True)
+    cpu_model = StrictCharField(max_length=_max_length(Machine, "cpu_model"), allow_blank=True)
+    cores = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX)
+    memory_bytes = StrictIntegerField(min_value=0, max_value=BIGINT_MAX)
+    os = StrictCharField(max_length=_max_length(Machine, "os"), allow_blank=True)
+    python = StrictCharField(max_length=_max_length(Machine, "python"), allow_blank=True)
+    numpy = StrictCharField(max_length=_max_length(Machine, "numpy"), allow_blank=True)
+    blas = StrictCharField(max_length=_max_length(Machine, "blas"), allow_blank=True)
+    # Measured by the engine's probes; the roofline divides by them.
+    peak_gflops = StrictFloatField(min_value=0)
+    peak_gbs = StrictFloatField(min_value=0)
+
+    def validate(self, attrs: dict) -> dict:
+        errors = {k: ["Must be > 0: a measured peak."] for k in ("peak_gflops", "peak_gbs") if attrs[k] <= 0}
+        if errors:
+            raise ValidationError(errors)
+        return attrs
+
+
+class BenchmarkSerializer(StrictSerializer):
+    """The model, its version (graph and weight-shape hash) and size params."""
+
+    model = StrictCharField(max_length=_max_length(Benchmark, "model"))
+    model_version = StrictCharField(max_length=_max_length(Run, "model_version"))
+    params = JSONObjectField(required=False, default=dict)
+
+
+class ConfigSerializer(StrictSerializer):
+    """Engine configuration: passes, quantization mode, threads, feature flags."""
+
+    passes = serializers.ListField(child=StrictCharField(max_length=100), required=False, default=list)
+    quant = StrictCharField(max_length=64, required=False, default="none")
+    threads = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX, allow_null=True, required=False, default=None)
+    flags = JSONObjectField(required=False, default=dict)
+
+
+class SourceSerializer(StrictSerializer):
+    """The code version the run measured."""
+
+    repository = StrictCharField(
+        max_length=_max_length(Project, "repository_url"), allow_blank=True, required=False, default=""
+    )
+    commit = StrictCharField(max_length=_max_length(Run, "commit"), allow_blank=True, required=False, default="")
+    branch = StrictCharField(max_length=_max_length(Run, "branch"), allow_blank=True, required=False, default="")
+    commit_time = StrictDateTimeField(allow_null=True, required=False, default=None)
+    # Shown as a link on the dashboard, so only http(s) URLs.
+    ci_url = StrictURLField(
+        max_length=_max_length(Run, "ci_url"), allow_null=True, allow_blank=True, required=False, default=None
+    )
+
+
+class LayerSerializer(StrictSerializer):
+    """One executed layer: work (FLOPs, bytes), time and the roofline verdict."""
+
+    name = StrictCharField(max_length=_max_length(LayerMeasurement, "name"))
+    op = StrictCharField(max_length=_max_length(LayerMeasurement, "op"))
+    index = StrictIntegerField(min_value=0, max_value=POSITIVE_INT_MAX)
+    sources = serializers.ListField(child=StrictCharField(max_length=_max_length(LayerMeasurement, "name")))
+    flops = StrictIntegerField(min_value=0, max_value=BIGINT_MAX)
+    bytes = StrictIntegerField(min_value=0, max_value=BIGINT_MAX)
+    time = TimeStatsSerializer()
+    gflops = StrictFloatField(min_value=0)
+    gbs = StrictFloatField(min_value=0)
+    ai = StrictFloatField(min_value=0)
+    bound = StrictChoiceField(choices=BOUNDS)
+
+
+class ReportSerializer(StrictSerializer):
+    """A run report, schema "roofwatch.run/1" (engine/report.py)."""
+
+    schema = StrictCharField(max_length=64, help_text=f"must be {SCHEMA!r}")
+    idempotency_key = StrictUUIDField()
+    machine = MachineSerializer()
+    benchmark = BenchmarkSerializer()
+    config = ConfigSerializer()
+    source = SourceSerializer()
+    started_at = StrictDateTimeField()
+    warmup = StrictIntegerField(min_value=0, max_value=POSITIVE_INT_MAX)
+    repeats = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX)
+    end_to_end = TimeStatsSerializer()
+    layers = LayerSerializer(many=True, allow_empty=False)
+
+    def to_internal_value(self, data: Any) -> dict:
+        # Check the version first: field errors against the wrong schema are noise.
+        if isinstance(data, Mapping) and data.get("schema") != SCHEMA:
+            got = data.get("schema")
+            if got is None:
+                message = f"This field is required: this server accepts {SCHEMA!r} reports."
+            else:
+                message = f"Unsupported report schema {got!r}: this server accepts {SCHEMA!r} only."
+            raise ValidationError({"schema": [message]})
+        return super().to_internal_value(data)
+
+    def validate_layers(self, layers: list[dict]) -> list[dict]:
+        errors: dict[int, dict[str, list[str]]] = {}
+        first_with_index: dict[int, int] = {}
+        first_with_name: dict[str, int] = {}
+        for pos, layer in enumerate(layers):
+            problems: dict[str, list[str]] = {}
+            other = first_with_index.setdefault(layer["index"], pos)
+            if other != pos:
+                problems["index"] = [f"Duplicate layer index {layer['index']} (also at layers[{other}])."]
+            other = first_with_name.setdefault(layer["name"], pos)
+            if other != pos:
+                problems["name"] = [f"Duplicate layer name {layer['name']!r} (also at layers[{other}])."]
+            elif layer["name"] == END_TO_END:
+                problems["name"] = [f"{END_TO_END!r} is reserved for the whole-model series."]
+            if problems:
+                errors[pos] = problems
+        if errors:
+            raise ValidationError(errors)
+        return layers
+
+
+def validate_report(data: Any) -> dict:
+    """The validated report (datetimes and UUID parsed, defaults filled), or ValidationError."""
+    serializer = ReportSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

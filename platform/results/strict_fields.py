@@ -1,0 +1,163 @@
+"""DRF fields that accept only the JSON type they name.
+
+DRF's stock fields coerce ("12" becomes 12, NaN and 1e999 pass as floats); a run
+report is machine-written, so a wrong type is a bug upstream and is rejected.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+BIGINT_MAX = 2**63 - 1  # models.BigIntegerField
+POSITIVE_INT_MAX = 2**31 - 1  # models.PositiveIntegerField on PostgreSQL
+
+
+class NonFiniteLiteral:
+    """What the report parser puts where the body held NaN, Infinity or -Infinity,
+    so the field that holds it can be named in the error instead of failing the parse."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+    def __repr__(self) -> str:
+        return self.literal
+
+
+def json_type_name(value: Any) -> str:
+    """The JSON name of a parsed value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float, NonFiniteLiteral)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return type(value).__name__
+
+
+class StrictFloatField(serializers.FloatField):
+    default_error_messages = {
+        "invalid": "Expected a number, got {type}.",
+        "not_finite": "Expected a finite number, got {literal}: NaN and Infinity are not allowed.",
+    }
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, NonFiniteLiteral):
+            self.fail("not_finite", literal=data.literal)
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid", type=json_type_name(data))
+        try:
+            value = float(data)
+        except OverflowError:
+            self.fail("not_finite", literal="a number too large for a float")
+        if not math.isfinite(value):
+            self.fail("not_finite", literal=repr(value))
+        return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "Expected an integer, got {type}."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            kind = json_type_name(data)
+            self.fail("invalid", type=f"{kind} {data!r}" if kind == "number" else kind)
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Expected a string, got {type}."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid", type=json_type_name(data))
+        return super().to_internal_value(data)
+
+
+class StrictURLField(serializers.URLField):
+    default_error_messages = {"invalid_type": "Expected a string, got {type}."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid_type", type=json_type_name(data))
+        return super().to_internal_value(data)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    default_error_messages = {"invalid_type": "Expected an ISO 8601 datetime string, got {type}."}
+
+    def to_internal_value(self, value: Any):
+        if not isinstance(value, str):
+            self.fail("invalid_type", type=json_type_name(value))
+        return super().to_internal_value(value)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    default_error_messages = {"invalid_type": "Expected a UUID string, got {type}."}
+
+    def to_internal_value(self, data: Any):
+        if not isinstance(data, str):
+            self.fail("invalid_type", type=json_type_name(data))
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    default_error_messages = {"invalid_choice": "{input!r} is not one of {expected}."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or data not in self.choice_strings_to_values:
+            expected = ", ".join(repr(c) for c in self.choice_strings_to_values)
+            self.fail("invalid_choice", input=data, expected=expected)
+        return self.choice_strings_to_values[data]
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JSONObjectField(serializers.Field):
+    """A JSON object of free-form values (benchmark params, feature flags):
+    keys must be strings and every number finite."""
+
+    default_error_messages = {
+        "not_object": "Expected a JSON object, got {type}.",
+        "not_finite": "Expected finite numbers only, got {literal} at {where}.",
+    }
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, Mapping):
+            self.fail("not_object", type=json_type_name(data))
+        self._check_finite(data, self.field_name or "value")
+        return dict(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+    def _check_finite(self, node: Any, where: str) -> None:
+        if isinstance(node, NonFiniteLiteral):
+            self.fail("not_finite", literal=node.literal, where=where)
+        if isinstance(node, float) and not math.isfinite(node):
+            self.fail("not_finite", literal=repr(node), where=where)
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                self._check_finite(value, f"{where}.{key}")
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                self._check_finite(value, f"{where}[{i}]")

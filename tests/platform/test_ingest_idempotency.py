@@ -1,0 +1,87 @@
+"""An idempotency key stores one run: a replay answers it again, another payload is a conflict."""
+import json
+
+from django.db import IntegrityError
+
+from results import ingest
+from results.models import LayerMeasurement, Run
+from tests.report_factory import make_report
+
+from .conftest import machine_state
+
+
+def test_it_answers_a_replay_with_the_stored_run(upload):
+    report = make_report()
+    first = upload(report)
+    again = upload(report)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == {**first.json(), "created": False}
+    assert Run.objects.count() == 1 and LayerMeasurement.objects.count() == 4
+
+
+def test_it_treats_a_reformatted_body_as_the_same_payload(upload):
+    report = make_report()
+    assert upload(report).status_code == 201
+    assert upload(json.dumps(report, indent=4, sort_keys=True)).status_code == 200
+
+
+def test_it_refuses_the_same_key_with_another_payload(upload, machine):
+    report = make_report()
+    assert upload(report).status_code == 201
+    before = machine_state(machine)
+    changed = {**report, "source": {**report["source"], "commit": "def456"}}
+    response = upload(changed)
+    assert response.status_code == 409
+    assert report["idempotency_key"] in response.json()["detail"]
+    assert Run.objects.count() == 1 and Run.objects.get().commit == "abc123"
+    assert machine_state(machine) == before
+
+
+def test_it_answers_a_concurrent_replay_that_lost_the_insert_race(upload, monkeypatch):
+    """The other upload of this key committed between our lookup and our insert:
+    the unique key fails inside a savepoint and the stored run is re-read."""
+    report = make_report()
+    winner = upload(report).json()["id"]
+    real_lookup = ingest._stored_run
+    lookups = []
+
+    def first_lookup_misses_the_winner(key):
+        lookups.append(key)
+        return None if len(lookups) == 1 else real_lookup(key)
+
+    monkeypatch.setattr(ingest, "_stored_run", first_lookup_misses_the_winner)
+    response = upload(report)
+    assert response.status_code == 200, response.content
+    assert response.json() == {"id": winner, "url": f"/runs/{winner}/", "created": False}
+    assert len(lookups) == 2  # the insert was tried, failed on the unique key, and the run re-read
+    assert Run.objects.count() == 1 and LayerMeasurement.objects.count() == 4
+
+
+def test_it_reports_a_conflict_for_a_concurrent_upload_with_another_payload(upload, monkeypatch):
+    report = make_report()
+    assert upload(report).status_code == 201
+    real_lookup = ingest._stored_run
+    lookups = []
+
+    def first_lookup_misses_the_winner(key):
+        lookups.append(key)
+        return None if len(lookups) == 1 else real_lookup(key)
+
+    monkeypatch.setattr(ingest, "_stored_run", first_lookup_misses_the_winner)
+    response = upload({**report, "source": {**report["source"], "commit": "other"}})
+    assert response.status_code == 409
+    assert Run.objects.count() == 1
+
+
+def test_it_does_not_swallow_integrity_errors_of_other_causes(machine, monkeypatch):
+    def broken_create(*args, **kwargs):
+        raise IntegrityError("some other constraint")
+
+    monkeypatch.setattr(ingest, "_create_run", broken_create)
+    try:
+        ingest.ingest_report(make_report(), machine)
+    except IntegrityError as exc:
+        assert "some other constraint" in str(exc)
+    else:
+        raise AssertionError("IntegrityError was swallowed")
+    assert Run.objects.count() == 0
