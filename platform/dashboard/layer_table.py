@@ -1,0 +1,77 @@
+"""The per-layer rows of a run page and the chart data embedded beside them."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from results.models import LayerMeasurement
+
+from .roofline import fraction_of_roof
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    index: int
+    name: str
+    op: str
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    gflops: float
+    gbs: float
+    ai: float
+    bound: str
+    roof_pct: float | None  # achieved / attainable GFLOP/s, in percent; None without measured peaks
+    share_pct: float  # this layer's share of the summed layer medians, in percent
+
+    @property
+    def roof_bar_pct(self) -> int:
+        """Width of the % of roof meter: a noisy run can land above the roof."""
+        return 0 if self.roof_pct is None else round(min(max(self.roof_pct, 0.0), 100.0))
+
+
+def layer_rows(
+    layers: Iterable[LayerMeasurement], peak_gflops: float | None, peak_gbs: float | None
+) -> list[LayerRow]:
+    """One row per layer, in execution order."""
+    layers = sorted(layers, key=lambda layer: layer.index)
+    total = sum(layer.median for layer in layers)
+    rows = []
+    for layer in layers:
+        fraction = fraction_of_roof(layer.gflops, layer.gbs, layer.ai, peak_gflops, peak_gbs)
+        rows.append(
+            LayerRow(
+                index=layer.index,
+                name=layer.name,
+                op=layer.op,
+                median_ms=layer.median * 1e3,
+                p25_ms=layer.p25 * 1e3,
+                p75_ms=layer.p75 * 1e3,
+                gflops=layer.gflops,
+                gbs=layer.gbs,
+                ai=layer.ai,
+                bound=layer.bound,
+                roof_pct=None if fraction is None else fraction * 100.0,
+                share_pct=layer.median / total * 100.0 if total > 0 else 0.0,
+            )
+        )
+    return rows
+
+
+def chart_data(rows: list[LayerRow]) -> list[dict]:
+    """What run.js draws, embedded in the page with json_script (id "layer-data")."""
+    return [
+        {
+            "index": row.index,
+            "name": row.name,
+            "op": row.op,
+            "bound": row.bound,
+            "median_ms": row.median_ms,
+            "p25_ms": row.p25_ms,
+            "p75_ms": row.p75_ms,
+            "gflops": row.gflops,
+            "gbs": row.gbs,
+            "roof_pct": row.roof_pct,
+        }
+        for row in rows
+    ]

@@ -1,0 +1,67 @@
+"""Dashboard pages. Thin: query, hand to the presentation helpers, render."""
+import logging
+
+from django.core.paginator import Paginator
+from django.db import DatabaseError, connection
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from results.models import BOUND_CHOICES, LayerMeasurement, Run
+
+from .layer_table import chart_data, layer_rows
+
+RUNS_PER_PAGE = 50
+
+logger = logging.getLogger(__name__)
+
+
+def run_list(request: HttpRequest) -> HttpResponse:
+    # A correlated subquery, not a JOIN + GROUP BY: the database counts layers
+    # only for the page of runs it returns, not for the whole measurement table.
+    layer_count = (
+        LayerMeasurement.objects.filter(run=OuterRef("pk"))
+        .order_by()
+        .values("run")
+        .annotate(count=Count("*"))
+        .values("count")
+    )
+    runs = (
+        Run.objects.select_related("machine", "benchmark", "benchmark__project")
+        .annotate(layer_count=Subquery(layer_count, output_field=IntegerField()))
+        .order_by("-started_at", "-id")
+    )
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "dashboard/run_list.html", {"page": page, "runs": page.object_list})
+
+
+def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(
+        Run.objects.select_related("machine", "benchmark", "benchmark__project").prefetch_related(
+            Prefetch("layers", queryset=LayerMeasurement.objects.order_by("index"))
+        ),
+        pk=run_id,
+    )
+    rows = layer_rows(run.layers.all(), run.machine.peak_gflops, run.machine.peak_gbs)
+    context = {
+        "run": run,
+        "machine": run.machine,
+        "benchmark": run.benchmark,
+        "rows": rows,
+        "chart_data": chart_data(rows),
+        "layer_time_ms": sum(row.median_ms for row in rows),
+        "bound_counts": {b: sum(1 for row in rows if row.bound == b) for b, _ in BOUND_CHOICES},
+    }
+    return render(request, "dashboard/run_page.html", context)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers and the container HEALTHCHECK: the app is
+    up and its database answers."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        logger.error("healthz: database unreachable: %s", exc)
+        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})

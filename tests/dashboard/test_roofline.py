@@ -1,0 +1,41 @@
+import pytest
+
+from dashboard.roofline import attainable_gflops, fraction_of_roof
+
+
+def test_attainable_is_the_compute_roof_above_the_ridge_point():
+    # ridge = 180 / 20 = 9 FLOP/byte; at AI 36 the compute roof binds.
+    assert attainable_gflops(36.0, 180.0, 20.0) == 180.0
+
+
+def test_attainable_is_the_bandwidth_slope_below_the_ridge_point():
+    assert attainable_gflops(2.0, 180.0, 20.0) == pytest.approx(40.0)
+
+
+def test_a_compute_bound_layer_is_measured_against_peak_flops():
+    # 135 GFLOP/s at AI 36 on a 180 GFLOP/s machine: 75 % of the roof.
+    assert fraction_of_roof(135.0, 3.75, 36.0, 180.0, 20.0) == pytest.approx(0.75)
+
+
+def test_a_bandwidth_bound_layer_is_measured_against_the_bandwidth_slope():
+    # AI 0.5 on 20 GB/s: the roof is 10 GFLOP/s; 2.5 GFLOP/s achieved (5 GB/s) is 25 %.
+    assert fraction_of_roof(2.5, 5.0, 0.5, 180.0, 20.0) == pytest.approx(0.25)
+
+
+def test_a_layer_without_flops_is_measured_against_peak_bandwidth():
+    # A gather moves 11.5 GB/s on a 23 GB/s machine.
+    assert fraction_of_roof(0.0, 11.5, 0.0, 180.0, 23.0) == pytest.approx(0.5)
+
+
+def test_a_layer_can_land_above_the_roof_when_the_peaks_are_underestimated():
+    assert fraction_of_roof(198.0, 1.0, 100.0, 180.0, 20.0) == pytest.approx(1.1)
+
+
+@pytest.mark.parametrize("peak_gflops, peak_gbs", [(None, 23.0), (180.0, None), (0.0, 23.0), (None, None)])
+def test_it_has_no_answer_without_measured_peaks(peak_gflops, peak_gbs):
+    assert fraction_of_roof(100.0, 2.0, 50.0, peak_gflops, peak_gbs) is None
+
+
+def test_it_rejects_a_negative_intensity():
+    with pytest.raises(ValueError, match="ai"):
+        attainable_gflops(-1.0, 180.0, 20.0)
