@@ -4,9 +4,13 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 
+from roofwatch.env import env_bool  # noqa: E402
 from roofwatch.settings import *  # noqa: E402,F403
 
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
+# Tests run tasks in-process unless a test starts a real worker (the
+# `celery_worker_process` fixture, which turns eager mode off for its duration).
+CELERY_TASK_ALWAYS_EAGER = env_bool("ROOFWATCH_CELERY_EAGER", True)  # noqa: F405

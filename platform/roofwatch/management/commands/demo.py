@@ -1,0 +1,93 @@
+"""The main job, end to end and for real: migrate, serve the platform, run the
+engine's benchmarks through the real agent (a subprocess uploading over HTTP),
+then keep serving the dashboard (or exit with --no-serve)."""
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler, get_internal_wsgi_application
+
+from fleet.models import Machine
+from results.models import Run
+
+REPO = Path(settings.BASE_DIR)
+# (model, batch) pairs the demo benchmarks, each `--runs` times.
+DEMO_BENCHMARKS = [("mlp", 32), ("mlp", 128)]
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        if not self.path.startswith("/static/"):
+            super().log_message(format, *args)
+
+
+class Command(BaseCommand):
+    help = "Run real engine benchmarks through the agent into this server, then serve the dashboard."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--runs", type=int, default=3, help="runs of each demo benchmark (default 3)")
+        parser.add_argument("--repeats", type=int, default=10)
+        parser.add_argument("--no-serve", action="store_true", help="do the work, print where to look, exit")
+
+    def handle(self, *args, addr, port, runs, repeats, no_serve, **options):
+        if runs < 1:
+            raise CommandError("--runs must be at least 1")
+        call_command("migrate", interactive=False, verbosity=0)
+        if not settings.DEBUG and not settings.WHITENOISE_USE_FINDERS:
+            call_command("collectstatic", interactive=False, verbosity=0)
+
+        server = self.start_server(addr, 0 if no_serve else port)
+        url = f"http://{addr}:{server.server_port}"
+        machine, _ = Machine.objects.get_or_create(name=f"demo-{socket.gethostname()}")
+        token = machine.rotate_token()
+        self.stdout.write(f"Platform serving on {url}; benchmarking as machine '{machine.name}'")
+        before = Run.objects.count()
+        try:
+            for model, batch in DEMO_BENCHMARKS:
+                self.run_agent(url, token, model, batch, runs, repeats)
+        finally:
+            if no_serve:
+                server.shutdown()
+        stored = Run.objects.count() - before
+        latest = Run.objects.filter(machine=machine).first()
+        self.stdout.write(self.style.SUCCESS(f"{stored} new runs stored ({Run.objects.count()} in all)."))
+        self.stdout.write(f"  dashboard:  {url}/")
+        if latest:
+            self.stdout.write(f"  latest run: {url}/runs/{latest.pk}/")
+        self.stdout.write(f"  API:        {url}/api/v1/runs/   docs: {url}/api/docs/")
+        if no_serve:
+            return
+        self.stdout.write("Serving the dashboard; Ctrl-C to stop.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            server.shutdown()
+
+    def start_server(self, addr: str, port: int) -> ThreadedWSGIServer:
+        try:
+            server = ThreadedWSGIServer((addr, port), QuietHandler, allow_reuse_address=True)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {addr}:{port}: {exc.strerror} (pass --port)") from exc
+        server.set_app(get_internal_wsgi_application())
+        threading.Thread(target=server.serve_forever, name="demo-server", daemon=True).start()
+        return server
+
+    def run_agent(self, url: str, token: str, model: str, batch: int, runs: int, repeats: int) -> None:
+        self.stdout.write(f"Agent: {runs} runs of {model} at batch {batch} ...")
+        cmd = [
+            sys.executable, "-m", "agents.cli", "run-once", "--server", url, "--token", token,
+            "--model", model, "--batch", str(batch), "--repeats", str(repeats), "--count", str(runs),
+            "--spool", str(settings.DATA_DIR / "agent-spool"),
+        ]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run(cmd, cwd=REPO, env=env)
+        if done.returncode != 0:
+            raise CommandError(f"the agent failed (exit {done.returncode}) running {model} at batch {batch}")
