@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install install-dev migrate serve vendor check-docker clean
+.PHONY: demo test install install-dev migrate serve vendor clean
 
 # Base install (what the demo and production need), redone when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml

@@ -42,7 +42,7 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         ),
         pk=run_id,
     )
-    rows = layer_rows(run.layers.all(), run.machine.peak_gflops, run.machine.peak_gbs)
+    rows = layer_rows(run.layers.all(), run.peak_gflops, run.peak_gbs)
     context = {
         "run": run,
         "machine": run.machine,

@@ -178,4 +178,6 @@ def _create_run(report: dict, machine: Machine, benchmark: Benchmark, payload_sh
         p75=e2e["p75"],
         min=e2e["min"],
         n=e2e["n"],
+        peak_gflops=report["machine"]["peak_gflops"],
+        peak_gbs=report["machine"]["peak_gbs"],
     )

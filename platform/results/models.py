@@ -66,10 +66,16 @@ class Run(models.Model):
     p75 = models.FloatField()
     min = models.FloatField()
     n = models.PositiveIntegerField()
+    # The machine's roofline as measured when this run was made; a later
+    # re-measurement of the machine must not change this run's % of roof.
+    peak_gflops = models.FloatField()
+    peak_gbs = models.FloatField()
 
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [
+            # The run list, newest first.
+            models.Index(fields=["-started_at", "-id"], name="run_newest"),
             # End-to-end series and "latest runs" of one benchmark on one machine.
             models.Index(fields=["machine", "benchmark", "started_at"], name="run_series"),
             # Runs of a commit (CI gating, attribution).
@@ -78,6 +84,11 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} {self.benchmark} on {self.machine}"
+
+    @property
+    def ridge_point(self) -> float:
+        """FLOPs per byte where the compute roof meets the bandwidth slope."""
+        return self.peak_gflops / self.peak_gbs
 
     def get_absolute_url(self) -> str:
         """The run's dashboard page."""

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "roofwatch",  # project-wide management commands (demo)
     "fleet",
     "results",
@@ -120,6 +121,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "roofwatch API",
     "DESCRIPTION": "Run reports in, per-layer series out.",
     "VERSION": "1",
+    # Fleet dashboards run offline: Swagger UI comes from the sidecar package's static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # No CELERY_BROKER_URL: tasks run eagerly in-process.

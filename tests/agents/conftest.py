@@ -1,10 +1,11 @@
+import json
 import os
 import socket
 import uuid
 
 import pytest
 
-from engine.report import Benchmark, Config, Layer, Machine, Report, Source, TimeStats
+from tests import report_factory
 
 from .ingest_server import GOOD_TOKEN, IngestServer
 
@@ -47,32 +48,8 @@ def unwritable_dir(tmp_path):
 
 
 def make_report(key: str | None = None, model: str = "mlp-test") -> str:
-    t = TimeStats(median=0.002, p25=0.0019, p75=0.0021, min=0.0018, n=5)
-    report = Report(
-        idempotency_key=key or str(uuid.uuid4()),
-        machine=Machine(
-            fingerprint="f" * 16, hostname="host", cpu_model="cpu", cores=2, memory_bytes=1 << 30,
-            os="Linux", python="3.11", numpy="2.0", blas="openblas", peak_gflops=100.0, peak_gbs=20.0,
-        ),
-        benchmark=Benchmark(model=model, model_version="v1", params={"batch": 8}),
-        config=Config(),
-        source=Source(),
-        started_at="2025-01-01T00:00:00+00:00",
-        warmup=1,
-        repeats=5,
-        end_to_end=t,
-        layers=[
-            Layer(name="fc1", op="Gemm", index=0, sources=["fc1"], flops=1000, bytes=400, time=t,
-                  gflops=0.5, gbs=0.2, ai=2.5, bound="bandwidth"),
-        ],
-    )
-    return report.to_json()
-
-
-@pytest.fixture(scope="session")
-def engine_cache_dir(tmp_path_factory):
-    """One peaks cache for the session: the engine measures this machine's roofline once."""
-    return tmp_path_factory.mktemp("engine-cache")
+    """A valid report as JSON text, keyed `key` (the test server stores by key)."""
+    return json.dumps(report_factory.make_report(model=model, idempotency_key=key or str(uuid.uuid4())))
 
 
 @pytest.fixture

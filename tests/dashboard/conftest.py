@@ -83,6 +83,8 @@ def make_run(
         p75=total * 1.09,
         min=total,
         n=50,
+        peak_gflops=PEAK_GFLOPS,
+        peak_gbs=PEAK_GBS,
     )
     ridge = PEAK_GFLOPS / PEAK_GBS
     for index, (name, op, flops, nbytes, median) in enumerate(layers):

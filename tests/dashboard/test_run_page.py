@@ -66,13 +66,15 @@ def test_the_header_shows_machine_roofline_source_and_end_to_end(client, run):
     assert f"{run.median * 1e3:.3g}" in html
 
 
-def test_without_measured_peaks_it_shows_no_percent_of_roof(client, benchmark):
-    run = make_run(make_machine("laptop", peaks=False), benchmark)
-    html = get_page(client, run)
+def test_it_keeps_the_roofline_the_run_was_measured_against(client, machine, benchmark):
+    run = make_run(machine, benchmark)
+    before = [entry["roof_pct"] for entry in layer_data(get_page(client, run))]
+    machine.peak_gflops, machine.peak_gbs = 90.0, 11.0  # the machine is re-measured later
+    machine.save()
 
-    assert all(entry["roof_pct"] is None for entry in layer_data(html))
-    assert all(row["cells"][9] == "—" for row in table_rows(html, "layers"))
-    assert "peaks were never measured" in html
+    html = get_page(client, run)
+    assert [entry["roof_pct"] for entry in layer_data(html)] == before
+    assert "180 GFLOP/s" in html and "23.0 GB/s" in html
 
 
 def test_a_run_without_layers_renders_an_empty_state(client, machine):
