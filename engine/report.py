@@ -55,6 +55,9 @@ class Config:
     quant: str = "none"
     threads: int | None = None
     flags: dict[str, Any] = field(default_factory=dict)
+    # Fault injection ("compute:LAYER:FACTOR", "bandwidth:LAYER:FACTOR"); empty in
+    # real runs. Analysis must never read it: it exists to prove detection works.
+    inject: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class Report:
     repeats: int
     end_to_end: TimeStats
     layers: list[Layer]
+    # End-to-end time with per-layer timing over time without, minus 1 (0.02 = 2%);
+    # None when the engine did not measure it.
+    profiler_overhead: float | None = None
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,4 +123,5 @@ class Report:
             repeats=d["repeats"],
             end_to_end=TimeStats(**d["end_to_end"]),
             layers=layers,
+            profiler_overhead=d.get("profiler_overhead"),
         )

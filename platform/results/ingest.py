@@ -180,4 +180,5 @@ def _create_run(report: dict, machine: Machine, benchmark: Benchmark, payload_sh
         n=e2e["n"],
         peak_gflops=report["machine"]["peak_gflops"],
         peak_gbs=report["machine"]["peak_gbs"],
+        profiler_overhead=report["profiler_overhead"],
     )

@@ -70,6 +70,8 @@ class Run(models.Model):
     # re-measurement of the machine must not change this run's % of roof.
     peak_gflops = models.FloatField()
     peak_gbs = models.FloatField()
+    # Relative cost of per-layer timing on end-to-end time (0.02 = 2%), when measured.
+    profiler_overhead = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -116,6 +116,7 @@ class ConfigSerializer(StrictSerializer):
     quant = StrictCharField(max_length=64, required=False, default="none")
     threads = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX, allow_null=True, required=False, default=None)
     flags = JSONObjectField(required=False, default=dict)
+    inject = serializers.ListField(child=StrictCharField(max_length=200), required=False, default=list)
 
 
 class SourceSerializer(StrictSerializer):
@@ -163,6 +164,7 @@ class ReportSerializer(StrictSerializer):
     repeats = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX)
     end_to_end = TimeStatsSerializer()
     layers = LayerSerializer(many=True, allow_empty=False)
+    profiler_overhead = StrictFloatField(allow_null=True, required=False, default=None, min_value=-1.0)
 
     def to_internal_value(self, data: Any) -> dict:
         # Check the version first: field errors against the wrong schema are noise.
