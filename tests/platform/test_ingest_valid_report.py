@@ -97,5 +97,5 @@ def test_it_fills_defaulted_sections_like_the_report_dataclasses(upload):
     report["source"] = {"repository": DEFAULT_REPOSITORY}
     assert upload(report).status_code == 201
     run = Run.objects.get()
-    assert run.config == {"passes": [], "quant": "none", "threads": None, "flags": {}}
+    assert run.config == {"passes": [], "quant": "none", "threads": None, "flags": {}, "inject": []}
     assert (run.commit, run.branch, run.commit_time, run.ci_url) == ("", "", None, "")
