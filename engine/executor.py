@@ -74,7 +74,11 @@ def execute(plan: Plan, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarra
     """Run every step once; return the graph outputs. Inputs are assumed checked."""
     env: dict[str, np.ndarray] = {**plan.graph.initializers, **inputs}
     for step in plan.steps:
-        outs = step.op.run([env[t] for t in step.node.inputs], step.attrs)
+        try:
+            outs = step.op.run([env[t] for t in step.node.inputs], step.attrs)
+        except (ValueError, IndexError) as exc:  # a kernel's input check: say which node and tensors
+            node = step.node
+            raise GraphError(f"node {node.name!r} ({node.op}) reading {', '.join(node.inputs)}: {exc}") from exc
         env.update(zip(step.node.outputs, outs))
         for t in step.release:
             del env[t]

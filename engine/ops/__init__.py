@@ -3,10 +3,26 @@ its classes here; the graph refuses any op type that is not registered."""
 from __future__ import annotations
 
 from engine.ops.activation import Relu
+from engine.ops.attention import MultiHeadAttention
 from engine.ops.base import Op, Shape, ShapeError
+from engine.ops.conv import Conv2d
+from engine.ops.elementwise import Add, Div, Gelu, Mul, Sigmoid, Softmax, Sub, Tanh
+from engine.ops.embedding import EmbeddingBag
+from engine.ops.interaction import DotInteraction
 from engine.ops.linear import Linear
+from engine.ops.matmul import MatMul
+from engine.ops.norm import BatchNormalization, LayerNormalization
+from engine.ops.pool import AveragePool, GlobalAveragePool, MaxPool
+from engine.ops.rnn import AUGRU, GRU
+from engine.ops.shape import Concat, Gather, Reshape, Slice, Transpose
 
-OPS: dict[str, type[Op]] = {cls.op_type: cls for cls in (Linear, Relu)}
+OPS: dict[str, type[Op]] = {cls.op_type: cls for cls in (
+    Linear, Relu, GRU, AUGRU,
+    Add, Sub, Mul, Div, Sigmoid, Tanh, Gelu, Softmax, MatMul, Concat, Reshape, Transpose, Slice, Gather,
+    EmbeddingBag, DotInteraction,
+    Conv2d, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization,
+    MultiHeadAttention,
+)}
 
 
 class UnknownOpError(KeyError):

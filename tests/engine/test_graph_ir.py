@@ -60,8 +60,8 @@ def test_a_cycle_is_reported_with_its_nodes():
 
 
 def test_an_unknown_op_lists_the_registered_ones():
-    nodes = (Node("g", "Gelu", ("x",), ("y",)),)
-    with pytest.raises(GraphError, match=r"node 'g' \(Gelu\): unknown op type 'Gelu'; registered ops: Linear, Relu"):
+    nodes = (Node("g", "Frobnicate", ("x",), ("y",)),)
+    with pytest.raises(GraphError, match=r"node 'g' \(Frobnicate\): unknown op type 'Frobnicate'; registered ops: .*Linear, .*Relu"):
         validate(two_layer(nodes=nodes))
 
 

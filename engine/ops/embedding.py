@@ -1,0 +1,142 @@
+"""EmbeddingBag: look up rows of a table and pool each bag (sum or mean), as
+torch.nn.EmbeddingBag(mode=..., include_last_offset=False).
+
+Inputs: weight (rows, dim) float32; indices int64 (n,), every bag's ids
+concatenated; offsets int64 (batch,), where each bag starts in `indices`
+(offsets[0] == 0, non-decreasing). Output (batch, dim); an empty bag gives
+zeros in both modes.
+
+The kernel gathers the rows with np.take (a row copy per id keeps several
+cache misses in flight, which is what a lookup in a table far bigger than the
+cache waits on) into a contiguous scratch block, then pools the bags with
+scipy's CSR x dense kernel: the bags are a sparse (batch, n) matrix whose row
+pointer is `offsets` and whose values are 1 (sum) or 1/len(bag) (mean). That
+pools without per-bag Python work and gives empty bags zeros for free
+(np.add.reduceat, the obvious alternative, mishandles empty bags and is slower).
+
+FLOPs: one add per gathered element (n * dim), plus one divide per output
+element in mean mode (batch * dim), whatever the kernel does internally.
+Bytes: indices and offsets read, only the gathered rows of the table read
+(n * dim * itemsize, not the whole table: that is the minimum traffic), and
+the output written.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+
+from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+
+try:  # scipy's C++ CSR x dense kernel, called without building a sparse-array object (~20 us a call)
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # private module: fall back to the public API if scipy ever moves it
+    _csr_matvecs = None
+
+EMBEDDING_BAG_MODES = ("sum", "mean")
+
+
+def _check_bags(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray) -> None:
+    rows = weight.shape[0]
+    if indices.size:
+        lo, hi = int(indices.min()), int(indices.max())
+        if lo < 0 or hi >= rows:
+            pos = int(np.flatnonzero((indices < 0) | (indices >= rows))[0])
+            raise ValueError(
+                f"EmbeddingBag indices: id {int(indices[pos])} at position {pos} is out of range for "
+                f"the weight table of {rows} rows (valid ids 0..{rows - 1})"
+            )
+    if offsets[0] != 0:
+        raise ValueError(f"EmbeddingBag offsets: the first bag must start at 0, got offsets[0] = {int(offsets[0])}")
+    if offsets.size > 1 and (bad := np.flatnonzero(np.diff(offsets) < 0)).size:
+        i = int(bad[0])
+        raise ValueError(
+            f"EmbeddingBag offsets: must be non-decreasing, but offsets[{i}] = {int(offsets[i])} > "
+            f"offsets[{i + 1}] = {int(offsets[i + 1])}"
+        )
+    if offsets[-1] > indices.size:
+        raise ValueError(
+            f"EmbeddingBag offsets: the last bag starts at {int(offsets[-1])}, past the end of the "
+            f"{indices.size} indices"
+        )
+
+
+def embedding_bag(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mode: str = "sum") -> np.ndarray:
+    """The pooled (batch, dim) output; raises ValueError for out-of-range ids or bad offsets."""
+    _check_bags(weight, indices, offsets)
+    dim = weight.shape[1]
+    batch, n = offsets.size, indices.size
+    indptr = np.empty(batch + 1, dtype=np.int64)
+    indptr[:batch] = offsets
+    indptr[batch] = n
+    if mode == "mean":
+        lengths = np.diff(indptr)
+        values = np.repeat((1.0 / np.maximum(lengths, 1)).astype(weight.dtype), lengths)
+    else:
+        values = np.ones(n, dtype=weight.dtype)
+    # ids are checked above, so "clip" only skips numpy's buffered bounds check
+    gathered = np.take(weight, indices, axis=0, mode="clip")
+    positions = np.arange(n, dtype=np.int64)
+    if _csr_matvecs is None:
+        bags = scipy.sparse.csr_array((values, positions, indptr), shape=(batch, n), copy=False)
+        return np.ascontiguousarray(bags @ gathered, dtype=weight.dtype)
+    out = np.zeros((batch, dim), dtype=weight.dtype)
+    _csr_matvecs(batch, n, dim, indptr, positions, values, gathered, out)
+    return out
+
+
+class EmbeddingBag(Op):
+    op_type = "EmbeddingBag"
+    input_roles = ("weight", "indices", "offsets")
+    min_inputs = 3
+    attr_defaults = {"mode": "sum"}
+
+    @classmethod
+    def _mode(cls, attrs: Mapping[str, Any]) -> str:
+        mode = attrs.get("mode", "sum")
+        if mode not in EMBEDDING_BAG_MODES:
+            raise ShapeError(f"attribute mode is {mode!r}; expected one of {', '.join(map(repr, EMBEDDING_BAG_MODES))}")
+        return mode
+
+    @classmethod
+    def infer_dtype(
+        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
+    ) -> tuple[str, ...]:
+        expected = ("float32", "int64", "int64")
+        for i, (dt, want) in enumerate(zip(input_dtypes, expected)):
+            if dt != want:
+                raise ShapeError(f"{cls.label(i, names)} has dtype {dt} but must be {want}")
+        return ("float32",)
+
+    @classmethod
+    def infer_shape(
+        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
+    ) -> tuple[Shape, ...]:
+        cls._mode(attrs)
+        weight, indices, offsets = (tuple(s) for s in input_shapes)
+        if len(weight) != 2:
+            raise ShapeError(f"{cls.label(0, names)} has shape {fmt_shape(weight)} but must be 2-D (rows, dim)")
+        for i, shape in ((1, indices), (2, offsets)):
+            if len(shape) != 1:
+                raise ShapeError(f"{cls.label(i, names)} has shape {fmt_shape(shape)} but must be 1-D")
+        return ((offsets[0], weight[1]),)
+
+    @classmethod
+    def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+        weight, indices, offsets = inputs
+        return (embedding_bag(weight, indices, offsets, cls._mode(attrs)),)
+
+    @classmethod
+    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
+        (_, dim), (n,), (batch,) = input_shapes
+        return n * dim + (batch * dim if cls._mode(attrs) == "mean" else 0)
+
+    @classmethod
+    def bytes(
+        cls, input_shapes: Sequence[Shape], output_shapes: Sequence[Shape], dtypes: Sequence[str]
+    ) -> int:
+        (_, dim), (n,), (batch,) = input_shapes
+        w, i, o, y = (np.dtype(dt).itemsize for dt in dtypes)
+        return n * i + batch * o + n * dim * w + numel(output_shapes[0]) * y

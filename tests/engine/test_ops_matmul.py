@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from engine.ops import OPS, ShapeError
+from engine.ops.matmul import MatMul
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+def reference_bmm(a, b):
+    """Loops over batch, rows, columns and the contracted axis, in float64."""
+    bsz, m, k = a.shape
+    n = b.shape[-1]
+    out = np.zeros((bsz, m, n))
+    for i in range(bsz):
+        rhs = b[i] if b.ndim == 3 else b
+        for r in range(m):
+            for c in range(n):
+                out[i, r, c] = sum(float(a[i, r, kk]) * float(rhs[kk, c]) for kk in range(k))
+    return out
+
+
+def test_it_is_registered_under_its_onnx_name():
+    assert OPS["MatMul"] is MatMul
+
+
+def test_a_batched_product_matches_the_loop_reference():
+    a, b = rand(3, 4, 5), rand(3, 5, 2, seed=1)
+    (y,) = MatMul.run([a, b], {})
+    assert y.shape == (3, 4, 2) == MatMul.infer_shape([a.shape, b.shape], {})[0]
+    np.testing.assert_allclose(y, reference_bmm(a, b), rtol=1e-5, atol=1e-5)
+
+
+def test_a_2d_right_operand_is_broadcast_over_the_batch():
+    a, b = rand(3, 4, 5), rand(5, 2, seed=1)
+    (y,) = MatMul.run([a, b], {})
+    np.testing.assert_allclose(y, reference_bmm(a, b), rtol=1e-5, atol=1e-5)
+    assert MatMul.flops([a.shape, b.shape], {}) == 2 * 3 * 4 * 2 * 5
+    # the shared right operand is read once: minimum traffic
+    assert MatMul.bytes([a.shape, b.shape], [(3, 4, 2)], ["float32"] * 3) == 4 * (60 + 10 + 24)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "out"),
+    [((5,), (5, 2), (2,)), ((4, 5), (5,), (4,)), ((5,), (5,), ()), ((2, 1, 4, 5), (3, 5, 6), (2, 3, 4, 6))],
+)
+def test_shapes_follow_numpy_for_vectors_and_broadcast_batches(a, b, out):
+    assert MatMul.infer_shape([a, b], {}) == (out,)
+    assert np.matmul(np.zeros(a), np.zeros(b)).shape == out
+
+
+def test_flops_count_a_multiply_add_as_two_over_the_broadcast_batch():
+    assert MatMul.flops([(2, 1, 4, 5), (3, 5, 6)], {}) == 2 * 6 * 4 * 5 * 6
+    assert MatMul.flops([(64, 512), (512, 256)], {}) == 2 * 64 * 512 * 256
+
+
+def test_errors_name_both_operands():
+    with pytest.raises(ShapeError, match=r"a 'q' has shape \(4, 5\) and b 'k' has shape \(6, 2\); "
+                                         r"the contracted dimensions 5 and 6 differ"):
+        MatMul.infer_shape([(4, 5), (6, 2)], {}, names=("q", "k"))
+    with pytest.raises(ShapeError, match=r"batch dimensions \(2,\) and \(3,\) do not broadcast"):
+        MatMul.infer_shape([(2, 4, 5), (3, 5, 6)], {}, names=("q", "k"))
+    with pytest.raises(ShapeError, match="b 'k' is a scalar"):
+        MatMul.infer_shape([(2, 4), ()], {}, names=("q", "k"))
+
+
+@pytest.mark.parametrize(("a", "b"), [((3, 4, 5), (3, 5, 2)), ((3, 4, 5), (5, 2)), ((5,), (5, 2))])
+def test_it_agrees_with_onnxruntime(a, b):
+    from tests.engine.test_ops_elementwise import run_onnx
+
+    x, w = rand(*a), rand(*b, seed=1)
+    (y,) = MatMul.run([x, w], {})
+    np.testing.assert_allclose(y, run_onnx("MatMul", [x, w]), rtol=1e-5, atol=1e-5)
