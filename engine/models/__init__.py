@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.models import mlp
+from engine.models import dien, din, dlrm, mlp, resnet, transformer, wdl
 from engine.models.base import Model, ModelParamError, ModelSpec, Param
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (mlp.SPEC,)}
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    mlp.SPEC, din.SPEC, din.SMALL_SPEC, dien.SPEC, dien.SMALL_SPEC,
+    dlrm.SPEC, dlrm.SMALL_SPEC, wdl.SPEC, wdl.SMALL_SPEC,
+    resnet.SPEC, resnet.SMALL_SPEC, transformer.SPEC, transformer.SMALL_SPEC,
+)}
 
 
 class UnknownModelError(KeyError):
