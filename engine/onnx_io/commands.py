@@ -1,0 +1,132 @@
+"""The CLI's ONNX commands (wired into engine/cli.py):
+
+    roofwatch-engine export-onnx MODEL PATH [--batch N] [--param K=V]
+    roofwatch-engine run --onnx FILE [--input-range NAME=LO:HI] [--batch N] ...
+    roofwatch-engine compare-ort MODEL [--batch N] [--param K=V] [--threads N] [--repeats N]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from threadpoolctl import threadpool_limits
+
+from engine.benchmark import INPUT_SEED, BenchmarkRun
+from engine.inject import Injection, parse_injections
+from engine.ir import model_version
+from engine.machine import machine_info
+from engine.models import Model, build_model
+from engine.onnx_io.errors import OnnxIOError
+from engine.onnx_io.export_graph import save_onnx
+from engine.onnx_io.import_graph import import_onnx, load_checked, symbolic_batch_inputs
+from engine.onnx_io.onnx_inputs import parse_input_range, synthesize_inputs
+from engine.onnx_io.ort_runner import Race, race
+from engine.profile import profile
+from engine.report import Benchmark, Config, Report, Source
+from engine.roofline import blas_threads, measure_peaks
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--onnx", metavar="FILE", help="profile an imported ONNX model instead of a registered one")
+    run.add_argument("--input-range", action="append", default=[], metavar="NAME=LO:HI",
+                     help="with --onnx: integer input NAME gets values in [LO, HI) (default: from the size of "
+                          "the Gather/EmbeddingBag it indexes; repeatable)")
+
+
+def add_commands(sub: Any, int_at_least: Callable[[int], Callable[[str], int]]) -> None:
+    export = sub.add_parser("export-onnx", help="export a model with its weights to an ONNX file")
+    export.add_argument("model", help="model name (see `models`)")
+    export.add_argument("path", help="where to write the .onnx file (atomically)")
+    export.add_argument("--batch", type=int_at_least(1), help="batch size (the model's default if omitted)")
+    export.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any model param")
+
+    compare = sub.add_parser("compare-ort", help="race a model against onnxruntime in this process")
+    compare.add_argument("model", help="model name (see `models`)")
+    compare.add_argument("--batch", type=int_at_least(1), help="batch size (the model's default if omitted)")
+    compare.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any model param")
+    compare.add_argument("--threads", type=int_at_least(1),
+                         help="threads for both engines (default: the BLAS thread count)")
+    compare.add_argument("--repeats", type=int_at_least(1), default=20, help="timed passes of each (default 20)")
+    compare.add_argument("--warmup", type=int_at_least(0), default=3, help="untimed passes first (default 3)")
+
+
+def cmd_export_onnx(params: Mapping[str, Any], args: argparse.Namespace, out: TextIO) -> int:
+    built = build_model(args.model, **params)
+    path = save_onnx(built.graph, args.path)
+    shown = ", ".join(f"{k}={v}" for k, v in built.params.items())
+    print(f"{built.name} ({shown}) exported to {path} ({path.stat().st_size} bytes)", file=out)
+    return 0
+
+
+def print_race(name: str, params: Mapping[str, Any], result: Race, out: TextIO) -> None:
+    shown = ", ".join(f"{k}={v}" for k, v in params.items())
+    print(f"{name} ({shown}); threads {result.threads}, repeats {result.repeats}", file=out)
+    print(f"  ours         median {result.ours_s * 1e3:10.3f} ms", file=out)
+    print(f"  onnxruntime  median {result.ort_s * 1e3:10.3f} ms", file=out)
+    print(f"  ours/ORT     {result.ratio:.2f}", file=out)
+
+
+def cmd_compare_ort(params: Mapping[str, Any], args: argparse.Namespace, out: TextIO) -> int:
+    built = build_model(args.model, **params)
+    threads = args.threads or blas_threads()
+    result = race(built.graph, built.make_inputs(INPUT_SEED), threads=threads, repeats=args.repeats,
+                  warmup=args.warmup)
+    print_race(built.name, built.params, result, out)
+    return 0
+
+
+def run_onnx_benchmark(
+    path: str | Path,
+    *,
+    batch: int | None = None,
+    input_ranges: Sequence[str] = (),
+    warmup: int = 3,
+    repeats: int = 10,
+    threads: int | None = None,
+    source: Source | None = None,
+    inject: Sequence[str | Injection] = (),
+) -> BenchmarkRun:
+    """Profile an imported ONNX model as run_benchmark profiles a registered
+    one. The report names the model `onnx:<file stem>`; its params hold the
+    file name, the batch if one was forced and the input ranges given."""
+    injections = parse_injections(inject)
+    ranges = dict(parse_input_range(text) for text in input_ranges)
+    model_proto, label = load_checked(path)
+    if batch is not None and not symbolic_batch_inputs(model_proto):
+        raise OnnxIOError(f"{label}: --batch {batch} given but every input has a fixed batch dimension; "
+                          "export the model again at the batch you want")
+    graph = import_onnx(path, batch=batch)  # loads the file again so that errors name it
+    params: dict[str, Any] = {"file": Path(path).name}
+    if batch is not None:
+        params["batch"] = batch
+    if ranges:
+        params["input_ranges"] = {k: list(v) for k, v in ranges.items()}
+    model = Model(name=f"onnx:{Path(path).stem}", params=params, graph=graph,
+                  make_inputs=lambda seed=0: synthesize_inputs(graph, seed, ranges))
+    limit = threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
+    with limit:
+        effective_threads = blas_threads()
+        peaks = measure_peaks()
+        inputs = model.make_inputs(INPUT_SEED)
+        started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        result = profile(graph, inputs, warmup=warmup, repeats=repeats, peaks=peaks, inject=injections)
+    report = Report(
+        idempotency_key=str(uuid.uuid4()),
+        machine=machine_info(peaks),
+        benchmark=Benchmark(model=model.name, model_version=model_version(graph), params=params),
+        config=Config(passes=[], quant="none", threads=threads or effective_threads, flags={},
+                      inject=[inj.spec for inj in injections]),
+        source=source if source is not None else Source(),
+        started_at=started_at,
+        warmup=warmup,
+        repeats=repeats,
+        end_to_end=result.end_to_end,
+        layers=result.layers,
+        profiler_overhead=result.profiler_overhead,
+    )
+    return BenchmarkRun(model, result, report)
