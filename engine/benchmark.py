@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from engine.inject import Injection, parse_injections
 from engine.ir import model_version
 from engine.machine import machine_info
 from engine.models import Model, build_model
@@ -37,10 +38,17 @@ def run_benchmark(
     threads: int | None = None,
     source: Source | None = None,
     flags: Mapping[str, Any] | None = None,
+    inject: Sequence[str | Injection] = (),
 ) -> BenchmarkRun:
-    """Raises UnknownModelError / ModelParamError for a bad model or params.
+    """Raises UnknownModelError / ModelParamError for a bad model or params,
+    InjectionError for a bad injection spec or layer name.
     With `threads`, BLAS is limited to that many threads for the peaks and the
-    run; config.threads records the limit, or the thread count BLAS had."""
+    run; config.threads records the limit, or the thread count BLAS had.
+    `inject` ("compute:LAYER:FACTOR", "bandwidth:LAYER:FACTOR", see
+    engine.inject) slows layers down for real; config.inject records it.
+    The report's end_to_end comes from passes without per-layer timing and
+    profiler_overhead says how much the per-layer timing costs."""
+    injections = parse_injections(inject)
     built = build_model(model, **dict(params or {}))
     limit = threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
     with limit:
@@ -48,17 +56,19 @@ def run_benchmark(
         peaks = measure_peaks()
         inputs = built.make_inputs(INPUT_SEED)
         started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        result = profile(built.graph, inputs, warmup=warmup, repeats=repeats, peaks=peaks)
+        result = profile(built.graph, inputs, warmup=warmup, repeats=repeats, peaks=peaks, inject=injections)
     report = Report(
         idempotency_key=str(uuid.uuid4()),
         machine=machine_info(peaks),
         benchmark=Benchmark(model=built.name, model_version=model_version(built.graph), params=built.params),
-        config=Config(passes=[], quant="none", threads=threads or effective_threads, flags=dict(flags or {})),
+        config=Config(passes=[], quant="none", threads=threads or effective_threads, flags=dict(flags or {}),
+                      inject=[inj.spec for inj in injections]),
         source=source if source is not None else Source(),
         started_at=started_at,
         warmup=warmup,
         repeats=repeats,
         end_to_end=result.end_to_end,
         layers=result.layers,
+        profiler_overhead=result.profiler_overhead,
     )
     return BenchmarkRun(built, result, report)

@@ -2,7 +2,11 @@
 
     roofwatch-engine models
     roofwatch-engine run mlp --batch 128 --json run.json
+    roofwatch-engine run mlp --inject compute:fc2:2.0   (fault injection, see engine.inject)
     roofwatch-engine peaks [--remeasure]
+    roofwatch-engine export-onnx mlp mlp.onnx --batch 256
+    roofwatch-engine run --onnx mlp.onnx [--input-range ids=0:1000]
+    roofwatch-engine compare-ort mlp --batch 256 --threads 2 --repeats 20
 """
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from typing import Any, TextIO
 
 from engine.atomic_file import write_text_atomic
 from engine.benchmark import BenchmarkRun, run_benchmark
+from engine.inject import Injection, InjectionError, parse_injection
 from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
+from engine.onnx_io import OnnxIOError
+from engine.onnx_io import commands as onnx_commands
 from engine.roofline import Peaks, measure_peaks, percent_of_roof
 from engine.source_info import detect_source
 
@@ -34,6 +41,13 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _injection(text: str) -> Injection:
+    try:
+        return parse_injection(text)
+    except InjectionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="roofwatch's inference engine and profiler")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -41,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the benchmark models and their params")
 
     run = sub.add_parser("run", help="profile a model layer by layer")
-    run.add_argument("model", help="model name (see `models`)")
+    run.add_argument("model", nargs="?", help="model name (see `models`); omit it with --onnx")
     run.add_argument("--batch", type=_int_at_least(1), help="batch size (the model's default if omitted)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="any model param, e.g. sizes=512,256,1 (repeatable)")
@@ -53,9 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--commit", help="source commit (default: git HEAD)")
     run.add_argument("--branch", help="source branch (default: git's current branch)")
     run.add_argument("--ci-url", help="CI build URL")
+    run.add_argument("--inject", type=_injection, action="append", default=[], metavar="KIND:LAYER:FACTOR",
+                     help="fault injection for testing detection, off by default (repeatable): "
+                          "compute:LAYER:FACTOR adds (FACTOR-1) x the layer's FLOPs as cache-resident GEMMs, "
+                          "bandwidth:LAYER:FACTOR streams (FACTOR-1) x its bytes from a 256 MiB buffer; "
+                          "the layer's reported FLOPs/bytes stay the same and config.inject records it")
+
+    onnx_commands.add_run_options(run)
 
     peaks = sub.add_parser("peaks", help="print this machine's measured roofline peaks")
     peaks.add_argument("--remeasure", action="store_true", help="ignore the cached peaks and measure again")
+    onnx_commands.add_commands(sub, _int_at_least)
     return parser
 
 
@@ -104,13 +126,31 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
     total_flops = sum(ly.flops for ly in rep.layers)
     print(f"end to end: median {e2e.median * 1e3:.3f} ms (p25 {e2e.p25 * 1e3:.3f}, p75 {e2e.p75 * 1e3:.3f}, "
           f"min {e2e.min * 1e3:.3f}); {total_flops / e2e.median / 1e9:.1f} GFLOP/s", file=out)
+    if rep.profiler_overhead is not None:
+        print(f"profiler overhead: {rep.profiler_overhead * 100:+.1f}% (per-layer timing vs plain passes)", file=out)
+    if rep.config.inject:
+        print(f"INJECTED FAULTS: {', '.join(rep.config.inject)}", file=out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    params = _model_params(args)
     source = detect_source(repository=args.repository, commit=args.commit, branch=args.branch, ci_url=args.ci_url)
+    if args.onnx is not None or args.input_range:
+        if args.model is not None or args.param or args.onnx is None:
+            raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
+                                  "(with --input-range), not both")
+        run = onnx_commands.run_onnx_benchmark(
+            args.onnx, batch=args.batch, input_ranges=args.input_range, warmup=args.warmup, repeats=args.repeats,
+            threads=args.threads, source=source, inject=args.inject)
+        return _finish_run(run, args)
+    if args.model is None:
+        raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
+    params = _model_params(args)
     run = run_benchmark(args.model, params, warmup=args.warmup, repeats=args.repeats,
-                        threads=args.threads, source=source)
+                        threads=args.threads, source=source, inject=args.inject)
+    return _finish_run(run, args)
+
+
+def _finish_run(run: BenchmarkRun, args: argparse.Namespace) -> int:
     print_run(run, sys.stdout)
     if args.json:
         path = write_text_atomic(args.json, run.report.to_json() + "\n")
@@ -127,8 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "peaks":
             print_peaks(measure_peaks(remeasure=args.remeasure), sys.stdout)
             return 0
+        if args.command == "export-onnx":
+            return onnx_commands.cmd_export_onnx(_model_params(args), args, sys.stdout)
+        if args.command == "compare-ort":
+            return onnx_commands.cmd_compare_ort(_model_params(args), args, sys.stdout)
         return cmd_run(args)
-    except (UnknownModelError, ModelParamError) as e:
+    except (UnknownModelError, ModelParamError, InjectionError, OnnxIOError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

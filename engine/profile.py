@@ -1,29 +1,45 @@
 """The per-layer profiler: runs a graph node by node, times every node and
 the whole pass, and turns FLOPs and bytes into achieved GFLOP/s, GB/s,
-arithmetic intensity and a roofline verdict."""
+arithmetic intensity and a roofline verdict.
+
+Two kinds of forward pass alternate, timed then plain, once per repeat (and
+per warmup pass), so drift and noise hit both alike:
+
+- a timed pass reads the clock around every node's kernel: the layer times;
+- a plain pass runs the same executor loop with no clock between nodes: the
+  honest end-to-end latency.
+
+The ratio of the two medians, minus 1, is the profiler's own overhead.
+"""
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from engine.executor import Plan, check_inputs, make_plan, run_graph
-from engine.ir import Graph
+from engine.inject import Injection, check_layers, extra_work, parse_injections, stream_buffer, with_extra_work
+from engine.ir import Graph, GraphError, Node
 from engine.report import Layer, TimeStats
 from engine.roofline import Peaks, bound_of, measure_peaks
+
+Clock = Callable[[], int]  # nanoseconds
 
 
 @dataclass(frozen=True)
 class ProfileResult:
     layers: list[Layer]  # in execution order; Layer.index is the position
-    end_to_end: TimeStats  # one whole forward pass
+    end_to_end: TimeStats  # plain passes: no per-layer timing inside them
     warmup: int
     repeats: int
     peaks: Peaks
     outputs: dict[str, np.ndarray]  # the last pass's graph outputs
+    timed_end_to_end: TimeStats  # the timed passes, per-layer clock reads included
+    profiler_overhead: float  # timed median / plain median - 1
 
 
 def time_stats(samples_ns: Sequence[int] | np.ndarray) -> TimeStats:
@@ -34,27 +50,90 @@ def time_stats(samples_ns: Sequence[int] | np.ndarray) -> TimeStats:
     return TimeStats(median=float(median), p25=float(p25), p75=float(p75), min=float(s.min()), n=int(s.size))
 
 
-def _layer(plan: Plan, index: int, stats: TimeStats, peaks: Peaks) -> Layer:
+def layer_counts(plan: Plan, index: int) -> tuple[int, int]:
+    """(flops, bytes) of step `index`, from the op's formulas and the tensor specs."""
     step = plan.steps[index]
     ins = [plan.specs[t] for t in step.node.inputs]
     outs = [plan.specs[t] for t in step.node.outputs]
     flops = step.op.flops([s.shape for s in ins], step.attrs)
     nbytes = step.op.bytes([s.shape for s in ins], [s.shape for s in outs], [s.dtype for s in (*ins, *outs)])
+    return int(flops), int(nbytes)
+
+
+def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats, peaks: Peaks) -> Layer:
+    node = plan.steps[index].node
+    flops, nbytes = counts
     ai = flops / nbytes if nbytes else 0.0
     seconds = max(stats.median, 1e-9)  # a sub-nanosecond median would be a timer artefact
     return Layer(
-        name=step.node.name,
-        op=step.node.op,
+        name=node.name,
+        op=node.op,
         index=index,
-        sources=[step.node.name],
-        flops=int(flops),
-        bytes=int(nbytes),
+        sources=[node.name],
+        flops=flops,
+        bytes=nbytes,
         time=stats,
         gflops=flops / seconds / 1e9,
         gbs=nbytes / seconds / 1e9,
         ai=ai,
         bound=bound_of(ai, peaks),
     )
+
+
+# One step resolved for the hot loop: kernel, attrs, tensor slots instead of names, the node.
+_Step = tuple[Callable[..., Any], dict[str, Any], tuple[int, ...], tuple[int, ...], tuple[int, ...], Node]
+
+
+def _kernel_error(node: Node, exc: Exception) -> GraphError:
+    """A kernel's own input check, with the node and tensors named (as engine.executor does)."""
+    return GraphError(f"node {node.name!r} ({node.op}) reading {', '.join(node.inputs)}: {exc}")
+
+
+def _compile(plan: Plan, work: Mapping[int, list[Callable[[], None]]]) -> tuple[list[_Step], dict[str, int]]:
+    slots: dict[str, int] = {}
+    for name in (*plan.graph.initializers, *(s.name for s in plan.graph.inputs)):
+        slots[name] = len(slots)
+    program: list[_Step] = []
+    for i, step in enumerate(plan.steps):
+        for t in step.node.outputs:
+            slots[t] = len(slots)
+        kernel = step.op.run
+        if i in work:
+            kernel = with_extra_work(kernel, work[i])
+        program.append((kernel, step.attrs, tuple(slots[t] for t in step.node.inputs),
+                        tuple(slots[t] for t in step.node.outputs), tuple(slots[t] for t in step.release),
+                        step.node))
+    return program, slots
+
+
+def _timed_pass(program: list[_Step], env: list[Any], node_ns: np.ndarray, clock: Clock) -> None:
+    i = 0
+    for kernel, attrs, ins, outs, release, node in program:
+        args = [env[j] for j in ins]
+        t0 = clock()
+        try:  # free unless it raises (Python 3.11 zero-cost exceptions)
+            results = kernel(args, attrs)
+        except (ValueError, IndexError) as exc:
+            raise _kernel_error(node, exc) from exc
+        node_ns[i] = clock() - t0
+        args = None  # drop the inputs now, as the plain pass does, so released tensors are freed alike
+        for j, value in zip(outs, results):
+            env[j] = value
+        for j in release:
+            env[j] = None
+        i += 1
+
+
+def _plain_pass(program: list[_Step], env: list[Any]) -> None:
+    for kernel, attrs, ins, outs, release, node in program:
+        try:
+            results = kernel([env[j] for j in ins], attrs)
+        except (ValueError, IndexError) as exc:
+            raise _kernel_error(node, exc) from exc
+        for j, value in zip(outs, results):
+            env[j] = value
+        for j in release:
+            env[j] = None
 
 
 def profile(
@@ -64,48 +143,75 @@ def profile(
     warmup: int = 3,
     repeats: int = 10,
     peaks: Peaks | None = None,
+    inject: Sequence[str | Injection] = (),
+    clock: Clock = time.perf_counter_ns,
 ) -> ProfileResult:
-    """Run `warmup` untimed and `repeats` timed forward passes. `peaks`
-    defaults to this machine's measured (cached) peaks."""
+    """Run `warmup` + `repeats` pairs of (timed pass, plain pass); only the
+    last `repeats` pairs are recorded. Layer times come from the timed passes;
+    `end_to_end` from the plain ones, which carry no per-layer clock reads
+    (the honest latency). `peaks` defaults to this machine's measured (cached)
+    peaks. `inject` (Injections or "kind:layer:factor" specs) makes the
+    named layers do extra work (engine.inject); `clock` is for tests."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
     plan = make_plan(graph)
     check_inputs(plan, inputs)
-    peaks = peaks if peaks is not None else measure_peaks()
-
     steps = plan.steps
-    node_ns = np.zeros((len(steps), repeats), dtype=np.int64)
-    pass_ns = np.zeros(repeats, dtype=np.int64)
-    clock = time.perf_counter_ns
-    outputs: dict[str, np.ndarray] = {}
+    index_of = {step.node.name: i for i, step in enumerate(steps)}
+    injections = parse_injections(inject)
+    check_layers(injections, list(index_of))
+    peaks = peaks if peaks is not None else measure_peaks()
+    counts = [layer_counts(plan, i) for i in range(len(steps))]
+
+    buffer: list[np.ndarray] = []  # the stream buffer, allocated once and only if needed
+
+    def shared_buffer() -> np.ndarray:
+        if not buffer:
+            buffer.append(stream_buffer())
+        return buffer[0]
+
+    work: dict[int, list[Callable[[], None]]] = {}
+    for inj in injections:
+        i = index_of[inj.layer]
+        work.setdefault(i, []).append(extra_work(inj, *counts[i], shared_buffer))
+    program, slots = _compile(plan, work)
+    start_env: list[Any] = [None] * len(slots)
+    for name, value in (*graph.initializers.items(), *inputs.items()):
+        start_env[slots[name]] = value
+    out_slots = [slots[t] for t in graph.outputs]
+
+    node_ns = np.zeros((repeats, len(steps)), dtype=np.int64)  # one preallocated row per repeat
+    scratch_ns = np.zeros(len(steps), dtype=np.int64)  # warmup rows, thrown away
+    timed_ns = np.zeros(repeats, dtype=np.int64)
+    plain_ns = np.zeros(repeats, dtype=np.int64)
+    env: list[Any] = start_env
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a collection inside a timed node is noise, not the node's cost
     try:
         for r in range(-warmup, repeats):
-            env = {**graph.initializers, **inputs}
+            env = start_env.copy()
             start = clock()
-            for i, step in enumerate(steps):
-                args = [env[t] for t in step.node.inputs]
-                t0 = clock()
-                outs = step.op.run(args, step.attrs)
-                t1 = clock()
-                env.update(zip(step.node.outputs, outs))
-                for t in step.release:
-                    del env[t]
-                if r >= 0:
-                    node_ns[i, r] = t1 - t0
+            _timed_pass(program, env, node_ns[r] if r >= 0 else scratch_ns, clock)
             end = clock()
             if r >= 0:
-                pass_ns[r] = end - start
-            outputs = {t: env[t] for t in graph.outputs}
+                timed_ns[r] = end - start
+            env = start_env.copy()
+            start = clock()
+            _plain_pass(program, env)
+            end = clock()
+            if r >= 0:
+                plain_ns[r] = end - start
     finally:
         if gc_was_enabled:
             gc.enable()
 
-    layers = [_layer(plan, i, time_stats(node_ns[i]), peaks) for i in range(len(steps))]
-    return ProfileResult(layers, time_stats(pass_ns), warmup, repeats, peaks, outputs)
+    outputs = {t: env[j] for t, j in zip(graph.outputs, out_slots)}
+    layers = [_layer(plan, i, counts[i], time_stats(node_ns[:, i]), peaks) for i in range(len(steps))]
+    plain, timed = time_stats(plain_ns), time_stats(timed_ns)
+    overhead = timed.median / plain.median - 1.0 if plain.median > 0 else 0.0
+    return ProfileResult(layers, plain, warmup, repeats, peaks, outputs, timed, overhead)
 
 
-__all__ = ["ProfileResult", "profile", "run_graph", "time_stats"]
+__all__ = ["ProfileResult", "layer_counts", "profile", "run_graph", "time_stats"]
