@@ -41,3 +41,36 @@ def test_concurrent_replays_of_one_key_store_one_run():
     assert len({pk for pk, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * (UPLOADS - 1) + [True]
     assert Run.objects.count() == 1 and LayerMeasurement.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_uploads_of_different_reports_each_copy_all_their_layers():
+    if connection.vendor != "postgresql":
+        need_service(f"COPY needs PostgreSQL, the test database is {connection.vendor} (set DATABASE_URL)")
+    layers = 200
+    machines = [Machine.objects.create(name=f"m{i}") for i in range(UPLOADS)]
+    reports = [make_report(fingerprint=f"fp-{i}", layers=layers, time_scale=1 + i) for i in range(UPLOADS)]
+    start = threading.Barrier(UPLOADS)
+    failures = []
+
+    def upload(i):
+        try:
+            start.wait(timeout=30)
+            ingest_report(reports[i], machines[i])
+        except Exception as exc:  # reported below with the others
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(UPLOADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == []
+    for machine, report in zip(machines, reports):
+        run = Run.objects.get(idempotency_key=report["idempotency_key"])
+        stored = list(run.layers.order_by("index").values_list("machine_id", "index", "name", "median"))
+        expected = [(machine.pk, la["index"], la["name"], la["time"]["median"]) for la in report["layers"]]
+        assert stored == expected
+    assert LayerMeasurement.objects.count() == UPLOADS * layers
