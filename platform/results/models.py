@@ -68,8 +68,9 @@ class Run(models.Model):
     n = models.PositiveIntegerField()
     # The machine's roofline as measured when this run was made; a later
     # re-measurement of the machine must not change this run's % of roof.
-    peak_gflops = models.FloatField()
-    peak_gbs = models.FloatField()
+    # Null for runs imported from asv, which measures no peaks.
+    peak_gflops = models.FloatField(null=True, blank=True)
+    peak_gbs = models.FloatField(null=True, blank=True)
     # Relative cost of per-layer timing on end-to-end time (0.02 = 2%), when measured.
     profiler_overhead = models.FloatField(null=True, blank=True)
 
@@ -88,9 +89,9 @@ class Run(models.Model):
         return f"run {self.pk} {self.benchmark} on {self.machine}"
 
     @property
-    def ridge_point(self) -> float:
-        """FLOPs per byte where the compute roof meets the bandwidth slope."""
-        return self.peak_gflops / self.peak_gbs
+    def ridge_point(self) -> float | None:
+        """FLOPs per byte where the compute roof meets the bandwidth slope; None without both peaks."""
+        return self.peak_gflops / self.peak_gbs if self.peak_gflops and self.peak_gbs else None
 
     def get_absolute_url(self) -> str:
         """The run's dashboard page."""
@@ -125,7 +126,14 @@ class LayerMeasurement(models.Model):
         ordering = ["run", "index"]
         indexes = [
             # A layer series: one layer of one benchmark on one machine over time.
-            models.Index(fields=["machine", "benchmark", "name", "started_at"], name="layer_series"),
+            # Covering (PostgreSQL INCLUDE) for the time metrics, so reading a series is
+            # an index-only scan instead of one heap page per point (rows are stored in
+            # run order, so a series' points are scattered over the heap).
+            models.Index(
+                fields=["machine", "benchmark", "name", "started_at"],
+                include=["run", "median", "p25", "p75"],
+                name="layer_series",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["run", "index"], name="unique_layer_index_per_run"),

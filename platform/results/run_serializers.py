@@ -1,7 +1,12 @@
-"""Read shapes of stored runs for the API; the time statistics nest as in the report."""
+"""Read shapes of the API: runs (time statistics nest as in the report),
+projects, benchmarks and series."""
+from urllib.parse import quote
+
 from rest_framework import serializers
 
-from results.models import LayerMeasurement, Run
+from fleet.serializers import ApiErrorSerializer  # noqa: F401  (re-exported: the error shape of every API)
+from results.models import Benchmark, LayerMeasurement, Project, Run
+from results.series import METRICS
 
 
 class TimeStatsOutSerializer(serializers.Serializer):
@@ -53,12 +58,62 @@ class IngestResultSerializer(serializers.Serializer):
     created = serializers.BooleanField()
 
 
-class ApiErrorSerializer(serializers.Serializer):
-    """Every error answer; `errors` only on validation errors (400)."""
+class ProjectOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "name", "repository_url", "default_branch"]
 
-    detail = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text='messages by field path, e.g. "layers[3].time.median"',
-    )
+
+class BenchmarkOutSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.name")
+    label = serializers.CharField(source="__str__", read_only=True, help_text="model(param=value, ...)")
+
+    class Meta:
+        model = Benchmark
+        fields = ["id", "project", "model", "params", "params_hash", "label"]
+
+
+class SeriesSerializer(serializers.Serializer):
+    """One series that has points (layer "end_to_end": the whole model)."""
+
+    machine = serializers.CharField()
+    benchmark = serializers.IntegerField(help_text="benchmark id")
+    model = serializers.CharField()
+    layer = serializers.CharField()
+    op = serializers.CharField(help_text='empty for "end_to_end"')
+    index = serializers.IntegerField(allow_null=True, help_text='position in the model; null for "end_to_end"')
+    points = serializers.IntegerField(help_text="how many runs measured it")
+    first = serializers.DateTimeField()
+    last = serializers.DateTimeField()
+    url = serializers.SerializerMethodField(help_text="its points, metric median")
+
+    def get_url(self, item: dict) -> str:
+        return f"/api/v1/series/{quote(item['machine'], safe='')}/{item['benchmark']}/{quote(item['layer'], safe='/')}/"
+
+
+class SeriesKeySerializer(serializers.Serializer):
+    machine = serializers.CharField()
+    benchmark = serializers.IntegerField()
+    project = serializers.CharField()
+    model = serializers.CharField()
+    params = serializers.JSONField()
+    layer = serializers.CharField()
+    op = serializers.CharField()
+    metric = serializers.ChoiceField(choices=list(METRICS))
+    unit = serializers.CharField()
+
+
+class SeriesPointSerializer(serializers.Serializer):
+    t = serializers.DateTimeField(help_text="the run's started_at")
+    run = serializers.IntegerField()
+    commit = serializers.CharField()
+    model_version = serializers.CharField()
+    config_hash = serializers.CharField()
+    value = serializers.FloatField()
+    p25 = serializers.FloatField(required=False, help_text="time metrics only")
+    p75 = serializers.FloatField(required=False, help_text="time metrics only")
+
+
+class SeriesPointsSerializer(serializers.Serializer):
+    series = SeriesKeySerializer()
+    points = SeriesPointSerializer(many=True, help_text="oldest first")

@@ -1,20 +1,38 @@
-"""The runs API: agents POST run reports; anyone may read runs for now."""
+"""The results API: agents POST run reports; anyone may read runs, projects,
+benchmarks and series for now."""
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework import exceptions, generics, mixins, permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from fleet.auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
+from fleet.pagination import BoundedLimitOffsetPagination
+from results.filters import ISO_EXAMPLE, filter_exact, filter_time_range
 from results.ingest import ingest_report
-from results.models import Run
+from results.models import Benchmark, Project, Run
 from results.report_parser import ReportJSONParser, check_content_length
 from results.run_serializers import (
     ApiErrorSerializer,
+    BenchmarkOutSerializer,
     IngestResultSerializer,
+    ProjectOutSerializer,
     RunDetailSerializer,
     RunSummarySerializer,
+    SeriesPointsSerializer,
+    SeriesSerializer,
+)
+from results.series import (
+    DEFAULT_POINTS,
+    END_TO_END,
+    MAX_POINTS,
+    METRICS,
+    PointsQuery,
+    catalog_row,
+    series_catalog,
+    series_points,
 )
 from results.serializers import ReportSerializer
 
@@ -25,6 +43,8 @@ RUN_FILTERS = {
     "commit": ("commit", "full commit id"),
     "branch": ("branch", "branch name"),
 }
+# ?name=<ISO 8601> bounds of started_at: started_after <= started_at < started_before.
+RUN_TIME_RANGE = ("started_after", "started_before")
 
 ERROR_RESPONSES = {
     code: OpenApiResponse(ApiErrorSerializer, description=text)
@@ -42,7 +62,9 @@ ERROR_RESPONSES = {
     list=extend_schema(
         summary="Runs, newest first",
         parameters=[
-            OpenApiParameter(name, str, description=f"exact {text}") for name, (_, text) in RUN_FILTERS.items()
+            *(OpenApiParameter(name, str, description=f"exact {text}") for name, (_, text) in RUN_FILTERS.items()),
+            OpenApiParameter("started_after", str, description=f"started_at at or after this ({ISO_EXAMPLE})"),
+            OpenApiParameter("started_before", str, description=f"started_at before this ({ISO_EXAMPLE})"),
         ],
     ),
     retrieve=extend_schema(summary="One run with its layers"),
@@ -55,6 +77,7 @@ ERROR_RESPONSES = {
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     authentication_classes = [MachineTokenAuthentication, SessionAuthentication]
     parser_classes = [ReportJSONParser]
+    pagination_class = BoundedLimitOffsetPagination
 
     def get_permissions(self):
         if self.action == "create":
@@ -68,11 +91,9 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         runs = Run.objects.select_related("machine", "benchmark__project")
         if self.action == "retrieve":
             return runs.prefetch_related("layers")
-        for name, (lookup, _) in RUN_FILTERS.items():
-            value = self.request.query_params.get(name)
-            if value:
-                runs = runs.filter(**{lookup: value})
-        return runs
+        params = self.request.query_params
+        runs = filter_exact(runs, params, {name: lookup for name, (lookup, _) in RUN_FILTERS.items()})
+        return filter_time_range(runs, params, "started_at", *RUN_TIME_RANGE)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -92,3 +113,92 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             headers={"Location": reverse("run-detail", args=[run.pk])},
         )
+
+
+@extend_schema_view(list=extend_schema(summary="Projects by name"), retrieve=extend_schema(summary="One project"))
+class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Project.objects.all()
+    serializer_class = ProjectOutSerializer
+    permission_classes = [permissions.AllowAny]
+    pagination_class = BoundedLimitOffsetPagination
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Benchmarks (a model with one param set)",
+        parameters=[
+            OpenApiParameter("project", str, description="exact project name"),
+            OpenApiParameter("model", str, description="exact model name"),
+        ],
+    ),
+    retrieve=extend_schema(summary="One benchmark"),
+)
+class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = BenchmarkOutSerializer
+    permission_classes = [permissions.AllowAny]
+    pagination_class = BoundedLimitOffsetPagination
+
+    def get_queryset(self):
+        benchmarks = Benchmark.objects.select_related("project")
+        if self.action == "list":
+            benchmarks = filter_exact(
+                benchmarks, self.request.query_params, {"project": "project__name", "model": "model"}
+            )
+        return benchmarks
+
+
+@extend_schema(
+    summary="The series that exist",
+    description=(
+        f'One item per (machine, benchmark, layer); layer "{END_TO_END}" is the whole model. '
+        "Its points: GET the item's url with ?metric=."
+    ),
+    parameters=[
+        OpenApiParameter("machine", str, description="exact machine name"),
+        OpenApiParameter("benchmark", int, description="benchmark id"),
+        OpenApiParameter("model", str, description="exact model name"),
+    ],
+    responses={200: SeriesSerializer(many=True), 400: ApiErrorSerializer},
+)
+class SeriesListView(generics.GenericAPIView):
+    serializer_class = SeriesSerializer
+    permission_classes = [permissions.AllowAny]
+    pagination_class = BoundedLimitOffsetPagination
+
+    def get_queryset(self):
+        return series_catalog(self.request.query_params)
+
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer([catalog_row(row) for row in page], many=True).data)
+
+
+@extend_schema(
+    summary="The points of one series, oldest first",
+    description=(
+        f'`layer` is a layer name as in the run report, or "{END_TO_END}" for the whole model. The layer is the '
+        "rest of the path, so names with '.' or '/' go as they are; percent-encode '?', '#' and '%'. "
+        f"Returns the newest `limit` points (default {DEFAULT_POINTS}, at most {MAX_POINTS}) with "
+        "since <= t < until. p25 and p75 come with the time metrics (median, min) only; "
+        f'"{END_TO_END}" has the time metrics only.'
+    ),
+    parameters=[
+        OpenApiParameter("machine", str, OpenApiParameter.PATH, description="machine name"),
+        OpenApiParameter("benchmark", int, OpenApiParameter.PATH, description="benchmark id"),
+        OpenApiParameter("layer", str, OpenApiParameter.PATH, description=f'layer name or "{END_TO_END}"'),
+        OpenApiParameter("metric", str, enum=list(METRICS), default="median"),
+        OpenApiParameter("since", str, description=f"points at or after this ({ISO_EXAMPLE})"),
+        OpenApiParameter("until", str, description="points before this"),
+        OpenApiParameter("limit", int, description=f"newest points to return, 1 to {MAX_POINTS}"),
+    ],
+    responses={
+        200: SeriesPointsSerializer,
+        400: OpenApiResponse(ApiErrorSerializer, description="bad metric, date or limit"),
+        404: OpenApiResponse(ApiErrorSerializer, description="unknown machine, benchmark or layer"),
+    },
+)
+class SeriesPointsView(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    def get(self, request, machine: str, benchmark: int, layer: str):
+        return Response(series_points(machine, benchmark, layer, PointsQuery.from_params(request.query_params)))

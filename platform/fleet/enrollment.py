@@ -1,0 +1,86 @@
+"""Agent self-registration: an agent holding an enrollment token gets its
+machine created (or, on the same hardware, its token rotated) and a machine
+token back.
+
+`enroll_machine(secret, name, fingerprint)` is the one entry point; the API
+view only validates the body's shape and maps the errors below to statuses.
+"""
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from fleet.models import EnrollmentToken, Machine, hash_token
+
+
+class EnrollmentRefused(Exception):
+    """The registration cannot be done; `status_code` is the HTTP answer."""
+
+    status_code = 400
+
+
+class BadEnrollmentToken(EnrollmentRefused):
+    """Unknown, revoked, expired or used-up enrollment token."""
+
+    status_code = 401
+
+
+class MachineDisabled(EnrollmentRefused):
+    status_code = 403
+
+
+class MachineNameTaken(EnrollmentRefused):
+    """The name or the fingerprint belongs to another machine."""
+
+    status_code = 409
+
+
+def enroll_machine(secret: str, name: str, fingerprint: str) -> tuple[Machine, str, bool]:
+    """Register machine `name` with hardware `fingerprint` using enrollment token `secret`.
+
+    Returns (machine, new machine token, created). A machine of that name and
+    fingerprint gets its token rotated (re-enrollment, e.g. after a reinstall).
+    The enrollment token row is locked for the whole transaction, so concurrent
+    registrations never exceed its max_uses. Nothing is written on refusal.
+    """
+    with transaction.atomic():
+        enrollment = EnrollmentToken.objects.select_for_update().filter(token_hash=hash_token(secret)).first()
+        if enrollment is None:
+            raise BadEnrollmentToken("Invalid enrollment token: unknown (create one with `manage.py enroll_token`).")
+        refusal = enrollment.refusal()
+        if refusal:
+            raise BadEnrollmentToken(refusal)
+        machine = Machine.objects.select_for_update().filter(name=name).first()
+        created = machine is None
+        if created:
+            machine = _create_machine(name, fingerprint)
+        else:
+            _check_same_machine(machine, fingerprint)
+        token = machine.rotate_token()
+        enrollment.record_use()
+    return machine, token, created
+
+
+def _create_machine(name: str, fingerprint: str) -> Machine:
+    owner = Machine.objects.filter(fingerprint=fingerprint).first()
+    if owner is not None:
+        raise MachineNameTaken(
+            f"fingerprint {fingerprint!r} is already enrolled as machine {owner.name!r}; "
+            f"register with name {owner.name!r} to re-enroll it."
+        )
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent registration may take the name or fingerprint
+            return Machine.objects.create(name=name, fingerprint=fingerprint)
+    except IntegrityError:
+        raise MachineNameTaken(
+            f"machine {name!r} or fingerprint {fingerprint!r} was just registered by another agent."
+        ) from None
+
+
+def _check_same_machine(machine: Machine, fingerprint: str) -> None:
+    if machine.fingerprint != fingerprint:
+        known = repr(machine.fingerprint) if machine.fingerprint else "none yet (created with agent_token)"
+        raise MachineNameTaken(
+            f"machine name {machine.name!r} is taken by another machine (fingerprint {known}); choose another name."
+        )
+    if not machine.enabled:
+        raise MachineDisabled(f"Machine {machine.name!r} is disabled; an operator must enable it before it re-enrolls.")

@@ -1,0 +1,53 @@
+"""API shapes of fleet machines and agent registration. Token hashes never leave the database."""
+from rest_framework import serializers
+
+from fleet.models import Machine
+
+MACHINE_NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class MachineOutSerializer(serializers.ModelSerializer):
+    has_token = serializers.SerializerMethodField()
+    ridge_point = serializers.FloatField(read_only=True, allow_null=True, help_text="FLOPs per byte")
+
+    class Meta:
+        model = Machine
+        fields = [
+            "name", "fingerprint", "hostname", "cpu_model", "cores", "memory_bytes", "os", "python", "numpy", "blas",
+            "peak_gflops", "peak_gbs", "ridge_point", "enabled", "has_token", "token_created", "first_seen",
+            "last_seen",
+        ]
+
+    def get_has_token(self, machine: Machine) -> bool:
+        return bool(machine.token_hash)
+
+
+class RegisterRequestSerializer(serializers.Serializer):
+    enroll_token = serializers.CharField(max_length=200, help_text="from `manage.py enroll_token`")
+    name = serializers.RegexField(
+        MACHINE_NAME_REGEX,
+        max_length=Machine._meta.get_field("name").max_length,
+        help_text="the machine's name in the fleet: letters, digits, '.', '_' and '-'",
+        error_messages={"invalid": "Expected letters, digits, '.', '_' or '-', starting with a letter or digit."},
+    )
+    fingerprint = serializers.CharField(
+        max_length=Machine._meta.get_field("fingerprint").max_length,
+        help_text="the engine's stable hardware id; the same value re-enrolls the machine",
+    )
+
+
+class RegisterResponseSerializer(serializers.Serializer):
+    machine = serializers.CharField()
+    token = serializers.CharField(help_text="the machine's new agent token, shown once")
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """Every error answer of the API (see results.api_errors); `errors` only on
+    validation errors (400). Defined here, in the app every other app imports."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text='messages by field path, e.g. "layers[3].time.median"',
+    )

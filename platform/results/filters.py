@@ -1,0 +1,74 @@
+"""Query-string filters of the read API: exact matches and time ranges, with
+400s that name the parameter and what it expected."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, time
+from datetime import timezone as dt_timezone
+
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.exceptions import ValidationError
+
+ISO_EXAMPLE = "2025-01-31, 2025-01-31T12:00:00Z or 2025-01-31T12:00:00+02:00"
+
+
+def parse_instant(name: str, value: str) -> datetime:
+    """An ISO 8601 datetime or date (midnight UTC) from query parameter `name`;
+    without an offset it is UTC. A '+' of the offset that arrived unencoded
+    (as a space) is put back."""
+    text = value.strip()
+    if "T" in text:
+        text = text.replace(" ", "+")
+    try:
+        parsed = parse_datetime(text)
+        if parsed is None:
+            day = parse_date(text)
+            parsed = datetime.combine(day, time.min) if day else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        parsed = None
+    if parsed is None:
+        raise ValidationError({name: [f"Expected an ISO 8601 date or datetime such as {ISO_EXAMPLE}; got {value!r}."]})
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt_timezone.utc)
+    try:
+        return parsed.astimezone(dt_timezone.utc)  # the databases compare in UTC
+    except OverflowError:
+        message = f"Expected a moment within the years 1 to 9999 in UTC; got {value!r}."
+        raise ValidationError({name: [message]}) from None
+
+
+def parse_int(name: str, value: str, minimum: int, maximum: int | None = None) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise ValidationError({name: [f"Expected a whole number {bounds}; got {value!r}."]})
+    return number
+
+
+def text_param(name: str, value: str) -> str:
+    """A text filter value; NUL is refused here because PostgreSQL refuses it in queries."""
+    if "\x00" in value:
+        raise ValidationError({name: ["Must not contain NUL (0x00) characters."]})
+    return value
+
+
+def filter_exact(rows: QuerySet, params: Mapping[str, str], lookups: Mapping[str, str]) -> QuerySet:
+    """Apply ?name=value for each {name: ORM lookup}; empty values are ignored."""
+    for name, lookup in lookups.items():
+        value = params.get(name)
+        if value:
+            rows = rows.filter(**{lookup: text_param(name, value)})
+    return rows
+
+
+def filter_time_range(rows: QuerySet, params: Mapping[str, str], field: str, after: str, before: str) -> QuerySet:
+    """The half-open range ?<after>=T1&<before>=T2: T1 <= field < T2."""
+    if params.get(after):
+        rows = rows.filter(**{f"{field}__gte": parse_instant(after, params[after])})
+    if params.get(before):
+        rows = rows.filter(**{f"{field}__lt": parse_instant(before, params[before])})
+    return rows

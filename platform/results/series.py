@@ -1,0 +1,196 @@
+"""Series queries: which series exist, and the points of one.
+
+A series is (machine, benchmark, layer, metric), with layer "end_to_end" for
+the whole model. Points of a layer come from one range scan of the
+`layer_series` index (machine, benchmark, name, started_at), end-to-end points
+from `run_series`; both are read with `values_list`, so thousands of points
+cost one query and no model instances.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import CharField, Count, F, IntegerField, Max, Min, QuerySet, Value
+from rest_framework.exceptions import NotFound, ValidationError
+
+from engine.report import END_TO_END  # the reserved layer name of the whole-model series
+from fleet.models import Machine
+from results.filters import parse_instant, parse_int, text_param
+from results.models import Benchmark, LayerMeasurement, Run
+
+# metric -> unit. Time metrics are seconds per inference and come with p25/p75.
+METRICS = {
+    "median": "s",
+    "min": "s",
+    "gflops": "GFLOP/s",
+    "gbs": "GB/s",
+    "flops": "FLOPs",
+    "bytes": "bytes",
+    "ai": "FLOPs/byte",
+}
+TIME_METRICS = ("median", "min")
+END_TO_END_METRICS = TIME_METRICS  # a run stores only end-to-end times
+DEFAULT_POINTS = 5000
+MAX_ID = 2**63 - 1  # the largest primary key of a BigAutoField
+MAX_POINTS = 50000
+
+
+@dataclass(frozen=True)
+class PointsQuery:
+    metric: str
+    since: datetime | None
+    until: datetime | None
+    limit: int
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> PointsQuery:
+        """?metric=&since=&until=&limit=, each checked with a 400 naming it."""
+        metric = params.get("metric") or "median"
+        if metric not in METRICS:
+            raise ValidationError({"metric": [f"Unknown metric {metric!r}; expected one of {', '.join(METRICS)}."]})
+        return cls(
+            metric=metric,
+            since=parse_instant("since", params["since"]) if params.get("since") else None,
+            until=parse_instant("until", params["until"]) if params.get("until") else None,
+            limit=parse_int("limit", params["limit"], 1, MAX_POINTS) if params.get("limit") else DEFAULT_POINTS,
+        )
+
+
+def series_catalog(params: Mapping[str, str]) -> QuerySet:
+    """The series that exist, filtered by ?machine=<name>&benchmark=<id>&model=<name>:
+    one row per (machine, benchmark, layer) with its op, how many points it
+    has and when the first and last were taken; end_to_end first, then the
+    layers in model order."""
+    machine, benchmark, model = params.get("machine"), params.get("benchmark"), params.get("model")
+    runs, layers = Run.objects.all(), LayerMeasurement.objects.all()
+    if machine:
+        machine = text_param("machine", machine)
+        runs, layers = runs.filter(machine__name=machine), layers.filter(machine__name=machine)
+    if benchmark:
+        benchmark_id = parse_int("benchmark", benchmark, 1, MAX_ID)
+        runs, layers = runs.filter(benchmark_id=benchmark_id), layers.filter(benchmark_id=benchmark_id)
+    if model:
+        model = text_param("model", model)
+        runs, layers = runs.filter(benchmark__model=model), layers.filter(benchmark__model=model)
+    # Both sides select the same columns in the same order, as UNION needs.
+    end_to_end = runs.values("benchmark_id", machine_name=F("machine__name"), model=F("benchmark__model")).annotate(
+        layer=Value(END_TO_END, output_field=CharField()),
+        op=Value("", output_field=CharField()),
+        position=Value(-1, output_field=IntegerField()),
+        points=Count("id"),
+        first=Min("started_at"),
+        last=Max("started_at"),
+    ).values_list("machine_name", "benchmark_id", "model", "layer", "op", "position", "points", "first", "last")
+    end_to_end = end_to_end.order_by()  # UNION parts may not be ordered
+    per_layer = layers.values(
+        "benchmark_id", machine_name=F("machine__name"), model=F("benchmark__model"), layer=F("name")
+    ).annotate(
+        op_name=Max("op"),  # one op per layer name unless the model changed; then the largest op name stands for all
+        position=Min("index"),
+        points=Count("id"),
+        first=Min("started_at"),
+        last=Max("started_at"),
+    ).values_list("machine_name", "benchmark_id", "model", "layer", "op_name", "position", "points", "first", "last")
+    per_layer = per_layer.order_by()
+    return end_to_end.union(per_layer, all=True).order_by("machine_name", "benchmark_id", "position", "layer")
+
+
+SERIES_COLUMNS = ("machine", "benchmark", "model", "layer", "op", "index", "points", "first", "last")
+
+
+def catalog_row(row: tuple) -> dict[str, Any]:
+    """One row of `series_catalog` as the API's dict (index is None for end_to_end)."""
+    item = dict(zip(SERIES_COLUMNS, row))
+    if item["layer"] == END_TO_END:
+        item["index"] = None
+    return item
+
+
+def series_points(machine_name: str, benchmark_id: int, layer: str, query: PointsQuery) -> dict[str, Any]:
+    """{"series": {...}, "points": [...]}: the newest `query.limit` points of the
+    series in [since, until), oldest first. 404 names the unknown machine,
+    benchmark or layer."""
+    machine_id = Machine.objects.filter(name=machine_name).values_list("id", flat=True).first()
+    if machine_id is None:
+        raise NotFound(f"No machine named {machine_name!r}.")
+    benchmark = Benchmark.objects.select_related("project").filter(pk=benchmark_id).first()
+    if benchmark is None:
+        raise NotFound(f"No benchmark with id {benchmark_id}.")
+    if layer == END_TO_END:
+        rows, op = _end_to_end_rows(machine_id, benchmark, query), ""
+    else:
+        rows = _layer_rows(machine_id, benchmark, layer, query)
+        op = rows[0][-1] if rows else _layer_op(machine_id, benchmark, layer, machine_name)
+    if not rows and layer == END_TO_END and not Run.objects.filter(machine_id=machine_id, benchmark=benchmark).exists():
+        raise NotFound(f"No runs of benchmark {benchmark_id} ({benchmark}) on machine {machine_name!r}.")
+    timed = query.metric in TIME_METRICS
+    points = []
+    for row in reversed(rows):  # fetched newest first so the limit keeps the newest
+        point = {
+            "t": _iso(row[0]), "run": row[1], "commit": row[2], "model_version": row[3], "config_hash": row[4],
+            "value": row[5],
+        }
+        if timed:
+            point["p25"], point["p75"] = row[6], row[7]
+        points.append(point)
+    series = {
+        "machine": machine_name, "benchmark": benchmark.pk, "project": benchmark.project.name,
+        "model": benchmark.model, "params": benchmark.params, "layer": layer, "op": op,
+        "metric": query.metric, "unit": METRICS[query.metric],
+    }
+    return {"series": series, "points": points}
+
+
+def _time_range(rows: QuerySet, query: PointsQuery) -> QuerySet:
+    if query.since is not None:
+        rows = rows.filter(started_at__gte=query.since)
+    if query.until is not None:
+        rows = rows.filter(started_at__lt=query.until)
+    return rows
+
+
+def _end_to_end_rows(machine_id: int, benchmark: Benchmark, query: PointsQuery) -> list[tuple]:
+    if query.metric not in END_TO_END_METRICS:
+        raise ValidationError({"metric": [
+            f"Metric {query.metric!r} is per layer; end_to_end has {', '.join(END_TO_END_METRICS)}."
+        ]})
+    runs = _time_range(Run.objects.filter(machine_id=machine_id, benchmark=benchmark), query)
+    return list(
+        runs.order_by("-started_at", "-id")
+        .values_list("started_at", "id", "commit", "model_version", "config_hash", query.metric, "p25", "p75")[
+            : query.limit
+        ]
+    )
+
+
+def _layer_rows(machine_id: int, benchmark: Benchmark, layer: str, query: PointsQuery) -> list[tuple]:
+    layers = LayerMeasurement.objects.filter(machine_id=machine_id, benchmark=benchmark, name=layer)
+    return list(
+        _time_range(layers, query)
+        .order_by("-started_at", "-run_id")
+        .values_list("started_at", "run_id", "run__commit", "run__model_version", "run__config_hash", query.metric,
+                     "p25", "p75", "op")[: query.limit]
+    )
+
+
+def _layer_op(machine_id: int, benchmark: Benchmark, layer: str, machine_name: str) -> str:
+    """The op of a layer with no points in the asked range; 404 if it never had any."""
+    op = (
+        LayerMeasurement.objects.filter(machine_id=machine_id, benchmark=benchmark, name=layer)
+        .order_by("-started_at").values_list("op", flat=True).first()
+    )
+    if op is None:
+        raise NotFound(
+            f"No layer {layer!r} in benchmark {benchmark.pk} ({benchmark}) on machine {machine_name!r}; "
+            f"see /api/v1/series/?machine={machine_name}&benchmark={benchmark.pk} for its layers."
+        )
+    return op
+
+
+def _iso(moment: datetime) -> str:
+    """As DRF writes datetimes: ISO 8601 with 'Z' for UTC."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
