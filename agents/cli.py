@@ -26,6 +26,7 @@ from .client import FlushSummary, Outcome, flush
 from .cycle import run_to_spool
 from .runner import DEFAULT_TIMEOUT, BenchmarkFailed
 from .spool import Spool, SpoolError
+from engine.argtypes import int_at_least
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -38,19 +39,6 @@ def default_spool() -> Path:
         return Path(os.environ["ROOFWATCH_SPOOL"])
     data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(data_home) / "roofwatch" / "spool"
-
-
-def _count(min_value: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < min_value:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {min_value}, got {value}")
-        return value
-
-    return parse
 
 
 def _seconds(text: str) -> float:
@@ -77,16 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
                              help="platform URL, e.g. https://roofwatch.example.com (default: $ROOFWATCH_SERVER)")
     upload_opts.add_argument("--token", default=os.environ.get("ROOFWATCH_TOKEN"),
                              help="this machine's agent token (default: $ROOFWATCH_TOKEN)")
-    upload_opts.add_argument("--max-attempts", type=_count(1), default=5,
+    upload_opts.add_argument("--max-attempts", type=int_at_least(1), default=5,
                              help="tries per report before leaving it spooled (default 5)")
 
     run = sub.add_parser("run-once", parents=[spool_opt, upload_opts],
                          help="run a model's benchmark, spool the report, upload everything pending")
     run.add_argument("--model", required=True, help="benchmark model name (the engine lists them)")
-    run.add_argument("--batch", type=_count(1))
-    run.add_argument("--repeats", type=_count(1))
-    run.add_argument("--warmup", type=_count(0))
-    run.add_argument("--count", type=_count(1), default=1, help="runs of the model (default 1)")
+    run.add_argument("--batch", type=int_at_least(1))
+    run.add_argument("--repeats", type=int_at_least(1))
+    run.add_argument("--warmup", type=int_at_least(0))
+    run.add_argument("--count", type=int_at_least(1), default=1, help="runs of the model (default 1)")
     run.add_argument("--engine-timeout", type=_seconds, default=DEFAULT_TIMEOUT,
                      help=f"seconds one engine run may take (default {DEFAULT_TIMEOUT:g})")
     run.set_defaults(func=cmd_run_once)

@@ -22,23 +22,10 @@ from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
 from engine.onnx_io import OnnxIOError
 from engine.onnx_io import commands as onnx_commands
 from engine.roofline import Peaks, measure_peaks, percent_of_roof
+from engine.argtypes import int_at_least
 from engine.source_info import detect_source
 
 PROG = "roofwatch-engine"
-
-
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {minimum}"  # argparse shows it in errors
-    return parse
 
 
 def _injection(text: str) -> Injection:
@@ -56,12 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="profile a model layer by layer")
     run.add_argument("model", nargs="?", help="model name (see `models`); omit it with --onnx")
-    run.add_argument("--batch", type=_int_at_least(1), help="batch size (the model's default if omitted)")
+    run.add_argument("--batch", type=int_at_least(1), help="batch size (the model's default if omitted)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="any model param, e.g. sizes=512,256,1 (repeatable)")
-    run.add_argument("--repeats", type=_int_at_least(1), default=10, help="timed passes (default 10)")
-    run.add_argument("--warmup", type=_int_at_least(0), default=3, help="untimed passes first (default 3)")
-    run.add_argument("--threads", type=_int_at_least(1), help="limit BLAS to this many threads")
+    run.add_argument("--repeats", type=int_at_least(1), default=10, help="timed passes (default 10)")
+    run.add_argument("--warmup", type=int_at_least(0), default=3, help="untimed passes first (default 3)")
+    run.add_argument("--threads", type=int_at_least(1), help="limit BLAS to this many threads")
     run.add_argument("--json", metavar="PATH", help="write the roofwatch.run/1 report here (atomically)")
     run.add_argument("--repository", help="source repository URL (default: from git)")
     run.add_argument("--commit", help="source commit (default: git HEAD)")
@@ -77,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     peaks = sub.add_parser("peaks", help="print this machine's measured roofline peaks")
     peaks.add_argument("--remeasure", action="store_true", help="ignore the cached peaks and measure again")
-    onnx_commands.add_commands(sub, _int_at_least)
+    onnx_commands.add_commands(sub)
     return parser
 
 
@@ -115,12 +102,14 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
     print(f"{rep.benchmark.model} ({params}) version {rep.benchmark.model_version}", file=out)
     print(f"threads {rep.config.threads}; peaks {peaks.gflops:.1f} GFLOP/s, {peaks.gbs:.1f} GB/s, "
           f"ridge {peaks.ridge:.2f} FLOP/B; warmup {rep.warmup}, repeats {rep.repeats}", file=out)
-    header = f"{'layer':<16} {'op':<10} {'median ms':>10} {'GFLOP/s':>9} {'GB/s':>8} {'AI':>8} {'% roof':>7}  bound"
+    name_w = max([16, *(len(ly.name) for ly in rep.layers)])
+    op_w = max([10, *(len(ly.op) for ly in rep.layers)])
+    header = f"{'layer':<{name_w}} {'op':<{op_w}} {'median ms':>10} {'GFLOP/s':>9} {'GB/s':>8} {'AI':>8} {'% roof':>7}  bound"
     print(header, file=out)
     print("-" * len(header), file=out)
     for ly in rep.layers:
         roof = percent_of_roof(ly.gflops, ly.ai, peaks)
-        print(f"{ly.name:<16} {ly.op:<10} {ly.time.median * 1e3:10.3f} {ly.gflops:9.1f} {ly.gbs:8.2f} "
+        print(f"{ly.name:<{name_w}} {ly.op:<{op_w}} {ly.time.median * 1e3:10.3f} {ly.gflops:9.1f} {ly.gbs:8.2f} "
               f"{ly.ai:8.2f} {roof:6.1f}%  {ly.bound}", file=out)
     e2e = rep.end_to_end
     total_flops = sum(ly.flops for ly in rep.layers)

@@ -6,10 +6,12 @@
 """
 from __future__ import annotations
 
+from engine.argtypes import int_at_least
+
 import argparse
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,7 +40,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                           "the Gather/EmbeddingBag it indexes; repeatable)")
 
 
-def add_commands(sub: Any, int_at_least: Callable[[int], Callable[[str], int]]) -> None:
+def add_commands(sub: Any) -> None:
     export = sub.add_parser("export-onnx", help="export a model with its weights to an ONNX file")
     export.add_argument("model", help="model name (see `models`)")
     export.add_argument("path", help="where to write the .onnx file (atomically)")

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from .conftest import DLRM_LAYERS, make_benchmark, make_machine, make_run
+from .conftest import DLRM_LAYERS, make_benchmark, make_run
 from .helpers import layer_data, table_rows
 
 pytestmark = pytest.mark.django_db

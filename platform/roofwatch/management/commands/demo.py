@@ -18,7 +18,7 @@ from results.models import Run
 
 REPO = Path(settings.BASE_DIR)
 # (model, batch) pairs the demo benchmarks, each `--runs` times.
-DEMO_BENCHMARKS = [("mlp", 32), ("mlp", 128)]
+DEMO_BENCHMARKS = [("mlp", 32), ("mlp", 128), ("dlrm", 128)]
 
 
 class QuietHandler(WSGIRequestHandler):
