@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from fleet.models import Machine
+from fleet.models import EnrollmentToken, Machine
 
 
 @admin.register(Machine)
@@ -34,3 +34,23 @@ class MachineAdmin(admin.ModelAdmin):
     @admin.action(description="Enable the selected machines")
     def enable_machines(self, request, queryset):
         self.message_user(request, f"Enabled {queryset.update(enabled=True)} machine(s).", messages.SUCCESS)
+
+
+@admin.register(EnrollmentToken)
+class EnrollmentTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with `manage.py enroll_token` (shown once); here they
+    can be reviewed and revoked, never read back."""
+
+    list_display = ["id", "label", "created", "expires_at", "uses", "max_uses", "last_used", "revoked"]
+    list_filter = ["revoked"]
+    search_fields = ["label"]
+    exclude = ["token_hash"]
+    readonly_fields = ["created", "uses", "last_used"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a token made here could never be shown to anyone
+
+    @admin.action(description="Revoke the selected enrollment tokens")
+    def revoke(self, request, queryset):
+        self.message_user(request, f"Revoked {queryset.update(revoked=True)} token(s).", messages.SUCCESS)

@@ -28,6 +28,7 @@ def stored_run(upload) -> Run:
         "/admin/results/run/",
         "/admin/results/run/?branch=main",
         "/admin/results/layermeasurement/",
+        "/admin/fleet/enrollmenttoken/",
     ],
 )
 def test_the_admin_lists_render(admin_client, stored_run, page):
@@ -53,3 +54,18 @@ def test_the_revoke_action_clears_tokens(admin_client, machine, token):
     )
     assert response.status_code == 302
     assert Machine.objects.get(pk=machine.pk).token_hash == ""
+
+
+def test_enrollment_tokens_are_revoked_in_the_admin_and_never_shown(admin_client):
+    from fleet.models import EnrollmentToken
+
+    record, secret = EnrollmentToken.issue(label="fleet")
+    page = admin_client.get(f"/admin/fleet/enrollmenttoken/{record.pk}/change/").content.decode()
+    assert secret not in page and record.token_hash not in page
+    assert admin_client.get("/admin/fleet/enrollmenttoken/add/").status_code == 403
+    response = admin_client.post(
+        "/admin/fleet/enrollmenttoken/", {"action": "revoke", "_selected_action": [record.pk]}
+    )
+    assert response.status_code == 302
+    record.refresh_from_db()
+    assert record.revoked
