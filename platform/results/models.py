@@ -5,7 +5,7 @@ model version and config, so a change of any of them shows up as a change in it.
 """
 from django.db import models
 
-from engine.report import BOUNDS
+from engine.report import BOUNDS, END_TO_END
 from fleet.models import Machine
 
 BOUND_CHOICES = [(b, b) for b in BOUNDS]
@@ -141,3 +141,40 @@ class LayerMeasurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.op})"
+
+
+class Series(models.Model):
+    """The catalogue of series: one row per (machine, benchmark, layer) with how
+    many points it has and when the first and last were taken. Derived from
+    Run and LayerMeasurement (results.catalogue keeps it up to date after each
+    ingest and after retention), so listing series reads this small table
+    instead of aggregating the measurement table."""
+
+    # No single-column foreign key indexes: unique_series leads with machine, series_benchmark with benchmark.
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+", db_index=False)
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="series", db_index=False)
+    layer = models.CharField(max_length=200)  # END_TO_END for the whole model
+    op = models.CharField(max_length=64, blank=True, default="")  # blank for END_TO_END
+    index = models.PositiveIntegerField(null=True, blank=True)  # the layer's position; null for END_TO_END
+    first = models.DateTimeField()
+    last = models.DateTimeField()
+    points = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["machine", "benchmark", "index", "layer"]
+        constraints = [
+            # Also the index of the catalogue upsert and of "the series of one machine"
+            # (the ?machine= filter and ?machine=&benchmark=, ordered by layer position).
+            models.UniqueConstraint(fields=["machine", "benchmark", "layer"], name="unique_series"),
+        ]
+        indexes = [
+            # The ?benchmark= filter (and the benchmark foreign key) without a machine.
+            models.Index(fields=["benchmark", "machine", "index"], name="series_benchmark"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.layer} of {self.benchmark} on {self.machine}"
+
+    @property
+    def is_end_to_end(self) -> bool:
+        return self.layer == END_TO_END

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from results.catalogue import refresh_all_series
 from results.models import LayerMeasurement, Run
 
 DEFAULT_BATCH_SIZE = 20_000
@@ -36,7 +37,8 @@ def prune_layers(
 
     Deletes go by id ranges of `batch_size` ids, each its own short statement
     (autocommit), so no lock is held on many rows for long and an interrupted
-    prune has still done part of its work; run it again to finish.
+    prune has still done part of its work; run it again to finish. The series
+    catalogue is then rebuilt, so its point counts leave out the deleted rows.
     """
     if older_than_days < 0:
         raise ValueError(f"older_than_days must be >= 0, got {older_than_days}")
@@ -46,14 +48,18 @@ def prune_layers(
     layers = old_layers(cutoff)
     runs = layers.values("run_id").distinct().count()
     bounds = layers.aggregate(low=Min("id"), high=Max("id"))
-    if dry_run or bounds["low"] is None:
-        return PruneResult(cutoff, runs, layers.count() if dry_run else 0, 0, dry_run)
+    if dry_run:
+        return PruneResult(cutoff, runs, layers.count(), 0, dry_run)
     deleted = batches = 0
-    for start in range(bounds["low"], bounds["high"] + 1, batch_size):
-        # started_at is the run's, copied onto each layer row (see LayerMeasurement).
-        count, _ = LayerMeasurement.objects.filter(
-            id__gte=start, id__lt=start + batch_size, started_at__lt=cutoff
-        ).delete()
-        deleted += count
-        batches += 1
+    if bounds["low"] is not None:
+        for start in range(bounds["low"], bounds["high"] + 1, batch_size):
+            # started_at is the run's, copied onto each layer row (see LayerMeasurement).
+            count, _ = LayerMeasurement.objects.filter(
+                id__gte=start, id__lt=start + batch_size, started_at__lt=cutoff
+            ).delete()
+            deleted += count
+            batches += 1
+    # Even when nothing was left to delete: an interrupted earlier prune may have
+    # deleted rows without getting here.
+    refresh_all_series()
     return PruneResult(cutoff, runs, deleted, batches, dry_run)

@@ -1,7 +1,7 @@
 """Series queries: which series exist, and the points of one.
 
 A series is (machine, benchmark, layer, metric), with layer "end_to_end" for
-the whole model. Points of a layer come from one range scan of the
+the whole model. The list of series comes from the Series catalogue. Points of a layer come from one range scan of the
 `layer_series` index (machine, benchmark, name, started_at), end-to-end points
 from `run_series`; both are read with `values_list`, so thousands of points
 cost one query and no model instances.
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import CharField, Count, F, IntegerField, Max, Min, QuerySet, Value
+from django.db.models import F, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 
 from engine.report import END_TO_END  # the reserved layer name of the whole-model series
 from fleet.models import Machine
 from results.filters import parse_instant, parse_int, text_param
-from results.models import Benchmark, LayerMeasurement, Run
+from results.models import Benchmark, LayerMeasurement, Run, Series
 
 # metric -> unit. Time metrics are seconds per inference and come with p25/p75.
 METRICS = {
@@ -63,39 +63,20 @@ def series_catalog(params: Mapping[str, str]) -> QuerySet:
     """The series that exist, filtered by ?machine=<name>&benchmark=<id>&model=<name>:
     one row per (machine, benchmark, layer) with its op, how many points it
     has and when the first and last were taken; end_to_end first, then the
-    layers in model order."""
+    layers in model order. Read from the Series catalogue (results.catalogue
+    keeps it up to date), not aggregated from the measurements."""
     machine, benchmark, model = params.get("machine"), params.get("benchmark"), params.get("model")
-    runs, layers = Run.objects.all(), LayerMeasurement.objects.all()
+    series = Series.objects.all()
     if machine:
-        machine = text_param("machine", machine)
-        runs, layers = runs.filter(machine__name=machine), layers.filter(machine__name=machine)
+        series = series.filter(machine__name=text_param("machine", machine))
     if benchmark:
-        benchmark_id = parse_int("benchmark", benchmark, 1, MAX_ID)
-        runs, layers = runs.filter(benchmark_id=benchmark_id), layers.filter(benchmark_id=benchmark_id)
+        series = series.filter(benchmark_id=parse_int("benchmark", benchmark, 1, MAX_ID))
     if model:
-        model = text_param("model", model)
-        runs, layers = runs.filter(benchmark__model=model), layers.filter(benchmark__model=model)
-    # Both sides select the same columns in the same order, as UNION needs.
-    end_to_end = runs.values("benchmark_id", machine_name=F("machine__name"), model=F("benchmark__model")).annotate(
-        layer=Value(END_TO_END, output_field=CharField()),
-        op=Value("", output_field=CharField()),
-        position=Value(-1, output_field=IntegerField()),
-        points=Count("id"),
-        first=Min("started_at"),
-        last=Max("started_at"),
-    ).values_list("machine_name", "benchmark_id", "model", "layer", "op", "position", "points", "first", "last")
-    end_to_end = end_to_end.order_by()  # UNION parts may not be ordered
-    per_layer = layers.values(
-        "benchmark_id", machine_name=F("machine__name"), model=F("benchmark__model"), layer=F("name")
-    ).annotate(
-        op_name=Max("op"),  # one op per layer name unless the model changed; then the largest op name stands for all
-        position=Min("index"),
-        points=Count("id"),
-        first=Min("started_at"),
-        last=Max("started_at"),
-    ).values_list("machine_name", "benchmark_id", "model", "layer", "op_name", "position", "points", "first", "last")
-    per_layer = per_layer.order_by()
-    return end_to_end.union(per_layer, all=True).order_by("machine_name", "benchmark_id", "position", "layer")
+        series = series.filter(benchmark__model=text_param("model", model))
+    # end_to_end has no index: nulls first puts it before the layers.
+    return series.order_by("machine__name", "benchmark_id", F("index").asc(nulls_first=True), "layer").values_list(
+        "machine__name", "benchmark_id", "benchmark__model", "layer", "op", "index", "points", "first", "last"
+    )
 
 
 SERIES_COLUMNS = ("machine", "benchmark", "model", "layer", "op", "index", "points", "first", "last")

@@ -9,6 +9,18 @@ from tests.report_factory import make_report
 SERIES_URL = "/api/v1/series/"
 
 
+@pytest.fixture
+def upload(upload, django_capture_on_commit_callbacks):
+    """The ingest fixture, running its on-commit callbacks as a real commit
+    would: run_ingested, whose receiver fills the series catalogue."""
+
+    def post(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return upload(*args, **kwargs)
+
+    return post
+
+
 def _store(upload, day: int, **kwargs) -> int:
     response = upload(make_report(started_at=f"2025-03-{day:02d}T08:00:00+00:00", **kwargs))
     assert response.status_code == 201, response.content
