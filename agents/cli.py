@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from engine.argtypes import int_at_least
+
 from . import LOGGER_NAME
 from .client import FlushSummary, Outcome, flush
 from .cycle import run_to_spool
 from .runner import DEFAULT_TIMEOUT, BenchmarkFailed
 from .spool import Spool, SpoolError
-from engine.argtypes import int_at_least
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -48,8 +48,25 @@ def run_benchmark(
     engine.inject) slows layers down for real; config.inject records it.
     The report's end_to_end comes from passes without per-layer timing and
     profiler_overhead says how much the per-layer timing costs."""
+    return profile_model(
+        build_model(model, **dict(params or {})),
+        warmup=warmup, repeats=repeats, threads=threads, source=source, flags=flags, inject=inject,
+    )
+
+
+def profile_model(
+    built: Model,
+    *,
+    warmup: int = 3,
+    repeats: int = 10,
+    threads: int | None = None,
+    source: Source | None = None,
+    flags: Mapping[str, Any] | None = None,
+    inject: Sequence[str | Injection] = (),
+) -> BenchmarkRun:
+    """Profile an already built model (from the zoo or an imported file) and
+    assemble its report; see run_benchmark."""
     injections = parse_injections(inject)
-    built = build_model(model, **dict(params or {}))
     limit = threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
     with limit:
         effective_threads = blas_threads()

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from engine.argtypes import int_at_least
 from engine.atomic_file import write_text_atomic
 from engine.benchmark import BenchmarkRun, run_benchmark
 from engine.inject import Injection, InjectionError, parse_injection
@@ -22,7 +23,6 @@ from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
 from engine.onnx_io import OnnxIOError
 from engine.onnx_io import commands as onnx_commands
 from engine.roofline import Peaks, measure_peaks, percent_of_roof
-from engine.argtypes import int_at_least
 from engine.source_info import detect_source
 
 PROG = "roofwatch-engine"

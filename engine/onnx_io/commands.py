@@ -6,31 +6,22 @@
 """
 from __future__ import annotations
 
-from engine.argtypes import int_at_least
-
 import argparse
-import contextlib
-import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from threadpoolctl import threadpool_limits
-
-from engine.benchmark import INPUT_SEED, BenchmarkRun
+from engine.argtypes import int_at_least
+from engine.benchmark import INPUT_SEED, BenchmarkRun, profile_model
 from engine.inject import Injection, parse_injections
-from engine.ir import model_version
-from engine.machine import machine_info
 from engine.models import Model, build_model
 from engine.onnx_io.errors import OnnxIOError
 from engine.onnx_io.export_graph import save_onnx
 from engine.onnx_io.import_graph import import_onnx, load_checked, symbolic_batch_inputs
 from engine.onnx_io.onnx_inputs import parse_input_range, synthesize_inputs
 from engine.onnx_io.ort_runner import Race, race
-from engine.profile import profile
-from engine.report import Benchmark, Config, Report, Source
-from engine.roofline import blas_threads, measure_peaks
+from engine.report import Source
+from engine.roofline import blas_threads
 
 
 def add_run_options(run: argparse.ArgumentParser) -> None:
@@ -110,25 +101,4 @@ def run_onnx_benchmark(
         params["input_ranges"] = {k: list(v) for k, v in ranges.items()}
     model = Model(name=f"onnx:{Path(path).stem}", params=params, graph=graph,
                   make_inputs=lambda seed=0: synthesize_inputs(graph, seed, ranges))
-    limit = threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
-    with limit:
-        effective_threads = blas_threads()
-        peaks = measure_peaks()
-        inputs = model.make_inputs(INPUT_SEED)
-        started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        result = profile(graph, inputs, warmup=warmup, repeats=repeats, peaks=peaks, inject=injections)
-    report = Report(
-        idempotency_key=str(uuid.uuid4()),
-        machine=machine_info(peaks),
-        benchmark=Benchmark(model=model.name, model_version=model_version(graph), params=params),
-        config=Config(passes=[], quant="none", threads=threads or effective_threads, flags={},
-                      inject=[inj.spec for inj in injections]),
-        source=source if source is not None else Source(),
-        started_at=started_at,
-        warmup=warmup,
-        repeats=repeats,
-        end_to_end=result.end_to_end,
-        layers=result.layers,
-        profiler_overhead=result.profiler_overhead,
-    )
-    return BenchmarkRun(model, result, report)
+    return profile_model(model, warmup=warmup, repeats=repeats, threads=threads, source=source, inject=injections)
