@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from results.models import Benchmark, LayerMeasurement, Project, Run
+from results.models import Benchmark, LayerMeasurement, Project, Run, Series
 
 
 class MeasuredDataAdmin(admin.ModelAdmin):
@@ -44,3 +44,12 @@ class LayerMeasurementAdmin(MeasuredDataAdmin):
     list_select_related = ["run__benchmark", "run__machine"]
     search_fields = ["name"]
     raw_id_fields = ["run", "machine", "benchmark"]
+
+
+@admin.register(Series)
+class SeriesAdmin(MeasuredDataAdmin):
+    """The series catalogue, kept by the post-ingest task; read-only here."""
+
+    list_display = ["machine", "benchmark", "layer", "op", "points", "first", "last"]
+    list_filter = ["machine", "benchmark__model"]
+    search_fields = ["layer"]

@@ -29,6 +29,7 @@ def stored_run(upload) -> Run:
         "/admin/results/run/?branch=main",
         "/admin/results/layermeasurement/",
         "/admin/fleet/enrollmenttoken/",
+        "/admin/results/series/",
     ],
 )
 def test_the_admin_lists_render(admin_client, stored_run, page):
