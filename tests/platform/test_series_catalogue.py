@@ -172,3 +172,16 @@ def test_the_backfill_migration_gives_the_rows_refresh_gives(upload, db):
 
     backfill_migration.delete_series(apps, None)
     assert not Series.objects.exists()
+
+
+def test_the_refresh_series_command_rebuilds_a_catalogue_that_missed_a_task(upload):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    upload(make_report(layers=3, started_at=day(1)))
+    Series.objects.all().delete()  # as if the broker had been down at ingest
+    out = StringIO()
+    call_command("refresh_series", stdout=out)
+    assert out.getvalue().strip() == "4 series in the catalogue."
+    assert catalogue()[("m1", "fc0")] == ("Linear", 0, day(1), day(1), 1)
