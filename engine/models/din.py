@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from engine.ir import Graph
-from engine.models.base import InputMaker, ModelSpec, Param
+from engine.models.base import InputMaker, ModelSpec
 from engine.models.sequence_blocks import (
     GraphBuilder,
     attention_scores,
     behaviour_inputs,
+    behaviour_params,
     item_table,
     top_mlp,
     user_profile_features,
@@ -51,26 +52,16 @@ def build_din(batch: int, seq_len: int, rows: int, dim: int, seed: int,
     return graph, make_inputs
 
 
-def _params(batch: int, seq_len: int, rows: int, dim: int) -> tuple[Param, ...]:
-    return (
-        Param("batch", batch, "candidate items scored per pass"),
-        Param("seq_len", seq_len, "behaviour sequence length T (rows are padded to it)"),
-        Param("rows", rows, "item embedding table rows"),
-        Param("dim", dim, "item embedding width"),
-        Param("seed", 0, "seed of the weights", minimum=0),
-    )
-
-
 SPEC = ModelSpec(
     name="din",
     summary="Deep Interest Network: attention over the behaviour sequence, MLP 200-80-1",
-    params=_params(128, 50, 200_000, 64),
+    params=behaviour_params(128, 50, 200_000, 64, "item embedding width"),
     build=build_din,
 )
 
 SMALL_SPEC = ModelSpec(
     name="din_small",
     summary="din at test size",
-    params=_params(4, 6, 50, 8),
+    params=behaviour_params(4, 6, 50, 8, "item embedding width"),
     build=lambda **p: build_din(**p, name="din_small"),
 )

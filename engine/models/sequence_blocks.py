@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.ir import Graph, Node, TensorSpec
+from engine.models.base import Param
 
 # User profile fields (vocabulary sizes) looked up in one table with per-field
 # row offsets, as a serving system ships them: gender, age bucket, city.
@@ -150,3 +151,14 @@ def item_table(g: GraphBuilder, rows: int, dim: int) -> str:
     table = np.random.default_rng(seed).standard_normal((rows, dim), dtype=np.float32)
     table *= np.float32(0.1)
     return g.const("item.table", table)
+
+
+def behaviour_params(batch: int, seq_len: int, rows: int, dim: int, dim_help: str) -> tuple[Param, ...]:
+    """The size params DIN and DIEN share, with their defaults."""
+    return (
+        Param("batch", batch, "candidate items scored per pass"),
+        Param("seq_len", seq_len, "behaviour sequence length T (rows are padded to it)"),
+        Param("rows", rows, "item embedding table rows"),
+        Param("dim", dim, dim_help),
+        Param("seed", 0, "seed of the weights", minimum=0),
+    )
