@@ -36,7 +36,7 @@ def celery_worker_process(transactional_db, settings):
     the broker to the worker."""
     from roofwatch.celery import app
 
-    if not settings.CELERY_BROKER_URL:
+    if settings.CELERY_BROKER_URL.startswith("memory://"):
         need_service("CELERY_BROKER_URL is not set: no broker for a real worker")
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":

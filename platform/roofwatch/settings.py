@@ -127,10 +127,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# No CELERY_BROKER_URL: tasks run eagerly in-process.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
-CELERY_TASK_ALWAYS_EAGER = env_bool("ROOFWATCH_CELERY_EAGER", not CELERY_BROKER_URL)
+# No CELERY_BROKER_URL: tasks run eagerly in-process (the in-memory transport
+# only keeps kombu from reaching for a default AMQP server on localhost).
+_broker_url = env_str("CELERY_BROKER_URL")
+CELERY_BROKER_URL = _broker_url or "memory://localhost/"
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _broker_url)
+CELERY_TASK_ALWAYS_EAGER = env_bool("ROOFWATCH_CELERY_EAGER", not _broker_url)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
