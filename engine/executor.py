@@ -70,15 +70,19 @@ def check_inputs(plan: Plan, inputs: Mapping[str, np.ndarray]) -> None:
             )
 
 
+def kernel_error(node: Node, exc: Exception) -> GraphError:
+    """A kernel's own input check (e.g. an out-of-range id), with the node and tensors named."""
+    return GraphError(f"node {node.name!r} ({node.op}) reading {', '.join(node.inputs)}: {exc}")
+
+
 def execute(plan: Plan, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run every step once; return the graph outputs. Inputs are assumed checked."""
     env: dict[str, np.ndarray] = {**plan.graph.initializers, **inputs}
     for step in plan.steps:
         try:
             outs = step.op.run([env[t] for t in step.node.inputs], step.attrs)
-        except (ValueError, IndexError) as exc:  # a kernel's input check: say which node and tensors
-            node = step.node
-            raise GraphError(f"node {node.name!r} ({node.op}) reading {', '.join(node.inputs)}: {exc}") from exc
+        except (ValueError, IndexError) as exc:
+            raise kernel_error(step.node, exc) from exc
         env.update(zip(step.node.outputs, outs))
         for t in step.release:
             del env[t]

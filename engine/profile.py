@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.executor import Plan, check_inputs, make_plan, run_graph
+from engine.executor import Plan, check_inputs, kernel_error, make_plan, run_graph
 from engine.inject import Injection, check_layers, extra_work, parse_injections, stream_buffer, with_extra_work
-from engine.ir import Graph, GraphError, Node
+from engine.ir import Graph, Node
 from engine.report import Layer, TimeStats
 from engine.roofline import Peaks, bound_of, measure_peaks
 
@@ -84,11 +84,6 @@ def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats, pe
 _Step = tuple[Callable[..., Any], dict[str, Any], tuple[int, ...], tuple[int, ...], tuple[int, ...], Node]
 
 
-def _kernel_error(node: Node, exc: Exception) -> GraphError:
-    """A kernel's own input check, with the node and tensors named (as engine.executor does)."""
-    return GraphError(f"node {node.name!r} ({node.op}) reading {', '.join(node.inputs)}: {exc}")
-
-
 def _compile(plan: Plan, work: Mapping[int, list[Callable[[], None]]]) -> tuple[list[_Step], dict[str, int]]:
     slots: dict[str, int] = {}
     for name in (*plan.graph.initializers, *(s.name for s in plan.graph.inputs)):
@@ -114,7 +109,7 @@ def _timed_pass(program: list[_Step], env: list[Any], node_ns: np.ndarray, clock
         try:  # free unless it raises (Python 3.11 zero-cost exceptions)
             results = kernel(args, attrs)
         except (ValueError, IndexError) as exc:
-            raise _kernel_error(node, exc) from exc
+            raise kernel_error(node, exc) from exc
         node_ns[i] = clock() - t0
         args = None  # drop the inputs now, as the plain pass does, so released tensors are freed alike
         for j, value in zip(outs, results):
@@ -129,7 +124,7 @@ def _plain_pass(program: list[_Step], env: list[Any]) -> None:
         try:
             results = kernel([env[j] for j in ins], attrs)
         except (ValueError, IndexError) as exc:
-            raise _kernel_error(node, exc) from exc
+            raise kernel_error(node, exc) from exc
         for j, value in zip(outs, results):
             env[j] = value
         for j in release:

@@ -1,12 +1,12 @@
 """A DLRM-like run on a measured machine, created straight through the ORM."""
 import hashlib
-import json
 import uuid
 from datetime import datetime, timezone
 
 import pytest
 
 from fleet.models import Machine
+from results.canonical import canonical_sha256
 from results.models import Benchmark, LayerMeasurement, Project, Run
 
 PEAK_GFLOPS = 180.0
@@ -24,10 +24,6 @@ DLRM_LAYERS = [
     ("top_mlp.2", "Gemm", 65_536, 132_608, 9e-6),
     ("sigmoid", "Sigmoid", 128, 1_024, 2e-6),
 ]
-
-
-def params_hash(params: dict) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def make_machine(name: str = "epyc-01", peaks: bool = True) -> Machine:
@@ -52,7 +48,7 @@ def make_benchmark(model: str = "dlrm_criteo_kaggle", params: dict | None = None
     project, _ = Project.objects.get_or_create(
         name="roofwatch", defaults={"repository_url": "https://github.com/example/roofwatch"}
     )
-    return Benchmark.objects.create(project=project, model=model, params=params, params_hash=params_hash(params))
+    return Benchmark.objects.create(project=project, model=model, params=params, params_hash=canonical_sha256(params))
 
 
 def make_run(
