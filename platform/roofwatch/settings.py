@@ -140,6 +140,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The periodic sweep (celery beat) re-checks every series with a run in the last
+# ROOFWATCH_SWEEP_DAYS days, so a change that needed later points to show is found.
+CELERY_BEAT_SCHEDULE = {
+    "regressions-sweep": {
+        "task": "regressions.tasks.sweep",
+        "schedule": float(env_int("ROOFWATCH_SWEEP_SECONDS", 3600)),
+    },
+}
+
+# Detection: how many of the latest runs of a benchmark on a machine it reads.
+ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)
+ROOFWATCH_SWEEP_DAYS = env_int("ROOFWATCH_SWEEP_DAYS", 14)
 
 LOGGING = {
     "version": 1,

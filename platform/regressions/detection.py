@@ -1,0 +1,194 @@
+"""Detection over stored runs: find the changes in every series of one benchmark
+on one machine, classify and attribute them, and write them as alerts.
+
+Idempotent: an alert is keyed by its series and the run that opened the new
+regime, and a change found again within SNAP points of a stored alert updates
+that alert; running it twice, late, or after a retry writes the same rows.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from engine.report import END_TO_END
+from regressions.attribution import attribute, summary_key
+from regressions.classify import Verdict, classify_change
+from regressions.detect import Change, detect_changes
+from regressions.models import IMPROVED, REGRESSION, UNTRIAGED, IMPROVEMENT, Alert, AlertSummary
+from regressions.window import SeriesVector, Window, load_window, run_observations
+from results.models import Benchmark, Run
+
+log = logging.getLogger(__name__)
+
+SNAP = 2  # points: changes of one cause found this close together in different series are one change
+CLASSIFY_RUNS = 5  # runs on each side of a change that classification compares
+# A layer alert needs the layer's time to move by at least this share of the
+# end-to-end time: a 30% jump of a 2-microsecond layer is noise, not a finding.
+MIN_LAYER_SHARE = 0.01
+# The smallest relative change worth an alert. A run has tens of layers, each
+# a series with its own noise, so a layer needs a larger change than the whole
+# model before it is worth an engineer's time.
+MIN_END_TO_END_CHANGE = 0.02
+MIN_LAYER_CHANGE = 0.05
+# Alerts this close to the start of the window are not marked vanished: the
+# window has too few points before them to say.
+MIN_POINTS_BEFORE = 5
+
+
+@dataclass
+class Found:
+    """A change of one series, placed at a window run position."""
+
+    series: SeriesVector
+    change: Change
+    position: int  # window position of the first run of the new regime
+
+
+def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
+    """Run detection over the latest runs of one benchmark on one machine and
+    write its alerts; returns the alerts written or updated."""
+    window = load_window(machine_id, benchmark_id, settings.ROOFWATCH_DETECTION_WINDOW)
+    if len(window.runs) < 2:
+        return []
+    found = _snap(_find(window))
+    with transaction.atomic():
+        # Serialise detection of one benchmark (two runs ingested at once queue two tasks).
+        list(Benchmark.objects.select_for_update(no_key=True).filter(pk=benchmark_id).values_list("pk", flat=True))
+        written = _write(window, found)
+        _mark_vanished(window, written)
+    return written
+
+
+def _find(window: Window) -> list[Found]:
+    """Every change in every series of the window that is big enough to matter."""
+    end_to_end = float(np.median(window.series[END_TO_END].values))
+    found = []
+    for series in window.series.values():
+        try:
+            is_layer = series.layer != END_TO_END
+            changes = detect_changes(series.values, spread=series.spread,
+                                     min_rel_change=MIN_LAYER_CHANGE if is_layer else MIN_END_TO_END_CHANGE)
+        except Exception:  # a bad series must not stop the others; detect_changes is meant never to raise
+            log.exception("detection failed on %s of benchmark %s", series.layer, window.benchmark_id)
+            continue
+        for change in changes:
+            if is_layer and abs(change.after - change.before) < MIN_LAYER_SHARE * end_to_end:
+                continue
+            found.append(Found(series, change, int(series.positions[change.index])))
+    return found
+
+
+def _snap(found: list[Found]) -> list[Found]:
+    """Move changes within SNAP points of each other to one position (the one
+    most series agree on, end-to-end first among equals), so one cause gives
+    one run pair and so one summary."""
+    positions = sorted({f.position for f in found})
+    votes = {p: sum(f.position == p for f in found) for p in positions}
+    e2e = {f.position for f in found if f.series.layer == END_TO_END}
+    clusters: list[list[int]] = []
+    for p in positions:
+        if clusters and p - clusters[-1][-1] <= SNAP:
+            clusters[-1].append(p)
+        else:
+            clusters.append([p])
+    anchor = {p: max(c, key=lambda q: (votes[q], q in e2e)) for c in clusters for p in c}
+    for f in found:
+        f.position = anchor[f.position]
+    return found
+
+
+def _write(window: Window, found: list[Found]) -> list[Alert]:
+    positions = sorted({f.position for f in found})
+    written = []
+    for i, position in enumerate(positions):
+        if position == 0:  # no run before it: nothing to compare with
+            continue
+        lo = max(positions[i - 1] if i else 0, position - CLASSIFY_RUNS)
+        hi = min(positions[i + 1] if i + 1 < len(positions) else len(window.runs), position + CLASSIFY_RUNS)
+        observations = run_observations(window.runs[lo:hi])
+        verdict = classify_change(observations[: position - lo], observations[position - lo:])
+        run_before = Run.objects.select_related("benchmark__project").get(pk=window.runs[position - 1]["id"])
+        run_after = Run.objects.select_related("benchmark__project").get(pk=window.runs[position]["id"])
+        for f in (f for f in found if f.position == position):
+            alert = _upsert_alert(window, f, run_before, run_after, verdict)
+            written.append(alert)
+    for summary in {alert.summary for alert in written}:
+        _refresh_summary(summary)
+    return written
+
+
+def _upsert_alert(window: Window, f: Found, run_before: Run, run_after: Run, verdict: Verdict) -> Alert:
+    layer_verdict = next((v for v in verdict.layers if v.layer == f.series.layer), None)
+    if f.series.layer == END_TO_END or layer_verdict is None:
+        kind, evidence = verdict.kind, verdict.evidence
+    else:
+        kind, evidence = layer_verdict.kind, layer_verdict.evidence
+    values = {
+        "before": f.change.before,
+        "after": f.change.after,
+        "rel_change": f.change.rel_change,
+        "confidence": f.change.confidence,
+        "direction": REGRESSION if f.change.rel_change > 0 else IMPROVED,
+        "classification": kind,
+        "evidence": evidence,
+        "vanished_at": None,
+    }
+    existing = _stored_alert_near(window, f)
+    if existing is not None:
+        for name, value in values.items():
+            setattr(existing, name, value)
+        existing.save()
+        return existing
+    attribution = attribute(run_before, run_after)
+    project = run_after.benchmark.project
+    summary, _ = AlertSummary.objects.get_or_create(
+        key=summary_key(project.pk, attribution),
+        defaults={"project": project, "attribution": attribution, "classification": kind},
+    )
+    return Alert.objects.create(
+        summary=summary, original_summary=summary, machine_id=window.machine_id, benchmark_id=window.benchmark_id,
+        layer=f.series.layer, run_before=run_before, run_after=run_after, **values,
+    )
+
+
+def _stored_alert_near(window: Window, f: Found) -> Alert | None:
+    """The stored alert of this series whose change is within SNAP points of `f`."""
+    lo, hi = max(0, f.position - SNAP), min(len(window.runs), f.position + SNAP + 1)
+    near = [run["id"] for run in window.runs[lo:hi]]
+    return (
+        Alert.objects.filter(
+            machine_id=window.machine_id, benchmark_id=window.benchmark_id, layer=f.series.layer, metric="median",
+            run_after_id__in=near,
+        ).select_related("summary").first()
+    )
+
+
+def _mark_vanished(window: Window, written: list[Alert]) -> None:
+    """Alerts inside the window whose change detection no longer finds are marked, not deleted."""
+    judged = [run["id"] for run in window.runs[MIN_POINTS_BEFORE:]]
+    stale = Alert.objects.filter(
+        machine_id=window.machine_id, benchmark_id=window.benchmark_id, run_after_id__in=judged, vanished_at=None,
+    ).exclude(pk__in=[alert.pk for alert in written])
+    summaries = set(AlertSummary.objects.filter(alerts__in=stale))
+    stale.update(vanished_at=timezone.now())
+    for summary in summaries:
+        _refresh_summary(summary)
+
+
+def _refresh_summary(summary: AlertSummary) -> None:
+    """Derived fields of a summary: its classification (that of its largest
+    end-to-end alert, else its largest alert) and, until a person triaged it,
+    whether it holds only improvements."""
+    alerts = list(summary.alerts.filter(vanished_at=None))
+    if not alerts:
+        return
+    lead = max(alerts, key=lambda a: (a.layer == END_TO_END, abs(a.rel_change)))
+    summary.classification = lead.classification
+    if summary.triaged_by_id is None:
+        summary.status = IMPROVEMENT if all(a.direction == IMPROVED for a in alerts) else UNTRIAGED
+    summary.save(update_fields=["classification", "status", "updated"])

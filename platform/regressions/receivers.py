@@ -1,0 +1,8 @@
+"""Receivers the regressions app connects (in RegressionsConfig.ready)."""
+from regressions.tasks import detect_after_ingest
+
+
+def detect_after_run_ingested(sender, run_id: int, **kwargs) -> None:
+    """Queue detection for a new run; run_ingested is sent after the ingest
+    transaction committed, so the worker finds the run."""
+    detect_after_ingest.delay(run_id)

@@ -1,0 +1,79 @@
+"""Alert API shapes: read serializers for alerts and summaries, and the
+triage requests (status, notes, reassignment)."""
+from rest_framework import serializers
+
+from regressions.models import ALERT_STATUSES, REASSIGNED, SUMMARY_STATUSES, Alert, AlertSummary, TriageEvent
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    machine = serializers.CharField(source="machine.name")
+    benchmark_name = serializers.CharField(source="benchmark.__str__")
+    url = serializers.HyperlinkedIdentityField(view_name="alert-detail")
+    series = serializers.SerializerMethodField(help_text="URL of the series' points")
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "url", "summary", "original_summary", "machine", "benchmark", "benchmark_name", "layer", "metric",
+            "run_before", "run_after", "before", "after", "rel_change", "confidence", "direction", "classification",
+            "evidence", "status", "vanished_at", "created", "updated", "series",
+        ]
+
+    def get_series(self, alert: Alert) -> str:
+        from django.urls import reverse
+
+        return reverse("series-points", args=[alert.machine.name, alert.benchmark_id, alert.layer])
+
+
+class TriageEventSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.get_username", default=None)
+
+    class Meta:
+        model = TriageEvent
+        fields = ["alert", "user", "action", "old", "new", "note", "at"]
+
+
+class AlertSummarySerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.name")
+    triaged_by = serializers.CharField(source="triaged_by.get_username", default=None)
+    url = serializers.HyperlinkedIdentityField(view_name="alertsummary-detail")
+    alert_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = AlertSummary
+        fields = [
+            "id", "url", "project", "attribution", "classification", "status", "triaged_by", "triaged_at", "notes",
+            "created", "updated", "alert_count",
+        ]
+
+
+class AlertSummaryDetailSerializer(AlertSummarySerializer):
+    alerts = AlertSerializer(many=True, read_only=True)
+    events = TriageEventSerializer(many=True, read_only=True)
+
+    class Meta(AlertSummarySerializer.Meta):
+        fields = [*AlertSummarySerializer.Meta.fields, "alerts", "events"]
+
+
+class SummaryTriageSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(SUMMARY_STATUSES, required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000,
+                                 help_text="why, kept in the triage history")
+
+    def validate(self, data):
+        if "status" not in data and "notes" not in data:
+            raise serializers.ValidationError("Give 'status' and/or 'notes'.")
+        return data
+
+
+class AlertTriageSerializer(serializers.Serializer):
+    status = serializers.ChoiceField([s for s in ALERT_STATUSES if s != REASSIGNED], required=False)
+    summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(), required=False,
+                                                 help_text="move the alert to this summary (reassign)")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def validate(self, data):
+        if ("status" in data) == ("summary" in data):
+            raise serializers.ValidationError("Give exactly one of 'status' and 'summary'.")
+        return data

@@ -1,0 +1,110 @@
+"""The alerts API: anyone may read alerts and summaries; triage (PATCH) needs a
+signed-in user (session or HTTP basic), who is recorded on the change."""
+from django.db.models import Count, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, viewsets
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from fleet.pagination import BoundedLimitOffsetPagination
+from regressions.models import Alert, AlertSummary
+from regressions.serializers import (
+    AlertSerializer,
+    AlertSummaryDetailSerializer,
+    AlertSummarySerializer,
+    AlertTriageSerializer,
+    SummaryTriageSerializer,
+)
+from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
+from results.filters import filter_exact, parse_int
+
+SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name"}
+ALERT_FILTERS = {
+    "status": "status", "direction": "direction", "classification": "classification", "machine": "machine__name",
+    "layer": "layer",
+}
+ALERT_ID_FILTERS = {"summary": "summary_id", "benchmark": "benchmark_id"}
+
+
+class TriageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    authentication_classes = [SessionAuthentication, BasicAuthentication]
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly]
+    pagination_class = BoundedLimitOffsetPagination
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def triage(self, request, serializer_class):
+        request_serializer = serializer_class(data=request.data)
+        request_serializer.is_valid(raise_exception=True)
+        try:
+            self.apply(self.get_object(), request_serializer.validated_data, request.user)
+        except TriageError as error:
+            raise ValidationError({"detail": [str(error)]}) from None
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Alert summaries, newest first",
+        parameters=[OpenApiParameter(name, str, description=f"exact {name}") for name in SUMMARY_FILTERS],
+    ),
+    retrieve=extend_schema(summary="One alert summary with its alerts and triage history"),
+    partial_update=extend_schema(summary="Triage a summary: status and/or notes", request=SummaryTriageSerializer),
+)
+class AlertSummaryViewSet(TriageViewSet):
+    def get_serializer_class(self):
+        return AlertSummaryDetailSerializer if self.action in ("retrieve", "partial_update") else AlertSummarySerializer
+
+    def get_queryset(self) -> QuerySet[AlertSummary]:
+        summaries = AlertSummary.objects.select_related("project", "triaged_by").annotate(alert_count=Count("alerts"))
+        if self.action == "list":
+            return filter_exact(summaries, self.request.query_params, SUMMARY_FILTERS)
+        return summaries.prefetch_related("alerts__machine", "alerts__benchmark", "events__user")
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.triage(request, SummaryTriageSerializer)
+
+    @staticmethod
+    def apply(summary: AlertSummary, data: dict, user) -> None:
+        if "status" in data:
+            set_summary_status(summary, data["status"], user, data.get("note", ""))
+        if "notes" in data:
+            set_summary_notes(summary, data["notes"], user)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Alerts: one change in one series each",
+        parameters=[
+            *(OpenApiParameter(name, str, description=f"exact {name}") for name in ALERT_FILTERS),
+            *(OpenApiParameter(name, int, description=f"{name} id") for name in ALERT_ID_FILTERS),
+        ],
+    ),
+    retrieve=extend_schema(summary="One alert"),
+    partial_update=extend_schema(summary="Triage an alert: its status, or reassign it to another summary",
+                                 request=AlertTriageSerializer),
+)
+class AlertViewSet(TriageViewSet):
+    serializer_class = AlertSerializer
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        alerts = Alert.objects.select_related("machine", "benchmark__project")
+        if self.action != "list":
+            return alerts
+        params = self.request.query_params
+        alerts = filter_exact(alerts, params, ALERT_FILTERS)
+        for name, lookup in ALERT_ID_FILTERS.items():
+            if params.get(name):
+                alerts = alerts.filter(**{lookup: parse_int(name, params[name], 1)})
+        return alerts
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.triage(request, AlertTriageSerializer)
+
+    @staticmethod
+    def apply(alert: Alert, data: dict, user) -> None:
+        if "summary" in data:
+            reassign_alert(alert, data["summary"], user, data.get("note", ""))
+        else:
+            set_alert_status(alert, data["status"], user, data.get("note", ""))
