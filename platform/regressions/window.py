@@ -13,7 +13,7 @@ from engine.report import END_TO_END
 from regressions.classify import LayerObs, RunObs
 from results.models import LayerMeasurement, Run
 
-RUN_FIELDS = ("id", "started_at", "median", "p25", "p75", "peak_gflops", "peak_gbs")
+RUN_FIELDS = ("id", "started_at", "median", "p25", "p75", "min", "n", "peak_gflops", "peak_gbs")
 
 
 @dataclass
@@ -67,9 +67,10 @@ def run_observations(runs: list[dict]) -> list[RunObs]:
     """RunObs of the given window runs (their layers read in one query), in the same order."""
     layers: dict[int, list[LayerObs]] = defaultdict(list)
     rows = LayerMeasurement.objects.filter(run_id__in=[run["id"] for run in runs]).order_by("run_id", "index")
-    fields = ("run_id", "name", "op", "flops", "bytes", "median", "p25", "p75")
-    for run_id, name, op, flops, nbytes, median, p25, p75 in rows.values_list(*fields):
-        layers[run_id].append(LayerObs(name=name, op=op, flops=flops, bytes=nbytes, median=median, p25=p25, p75=p75))
+    fields = ("run_id", "name", "op", "flops", "bytes", "median", "p25", "p75", "min", "n")
+    for run_id, name, op, flops, nbytes, median, p25, p75, least, n in rows.values_list(*fields):
+        layers[run_id].append(LayerObs(name=name, op=op, flops=flops, bytes=nbytes, median=median,
+                                       p25=p25, p75=p75, min=least, n=n))
     return [
         RunObs(
             layers=tuple(layers[run["id"]]),
@@ -78,6 +79,8 @@ def run_observations(runs: list[dict]) -> list[RunObs]:
             peak_gbs=run["peak_gbs"],
             end_to_end_p25=run["p25"],
             end_to_end_p75=run["p75"],
+            end_to_end_min=run["min"],
+            end_to_end_n=run["n"],
         )
         for run in runs
     ]
