@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
-from fleet.models import EnrollmentToken, Machine
+from fleet import jobs
+from fleet.models import EnrollmentToken, Job, Machine, MachineGroup, Schedule
 
 
 @admin.register(Machine)
@@ -54,3 +55,54 @@ class EnrollmentTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected enrollment tokens")
     def revoke(self, request, queryset):
         self.message_user(request, f"Revoked {queryset.update(revoked=True)} token(s).", messages.SUCCESS)
+
+
+@admin.register(MachineGroup)
+class MachineGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "machine_count"]
+    search_fields = ["name", "machines__name"]
+    filter_horizontal = ["machines"]
+
+    @admin.display(description="machines")
+    def machine_count(self, group: MachineGroup) -> int:
+        return group.machines.count()
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    """Model.clean() checks the benchmark spec (fleet.job_spec) when a schedule is saved here."""
+
+    list_display = ["name", "group", "model", "interval_seconds", "enabled", "last_enqueued"]
+    list_filter = ["enabled", "group", "model"]
+    search_fields = ["name", "model"]
+    readonly_fields = ["last_enqueued"]
+    actions = ["enqueue_now"]
+
+    @admin.action(description="Queue jobs for the selected schedules now")
+    def enqueue_now(self, request, queryset):
+        count = queryset.filter(enabled=True).update(last_enqueued=None)
+        made = jobs.enqueue_scheduled()
+        self.message_user(request, f"{count} schedule(s) due now; made {made} job(s).", messages.SUCCESS)
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Jobs come from schedules and CI; here they are watched and cancelled, not edited."""
+
+    list_display = ["id", "machine", "kind", "model", "commit", "status", "attempts", "lease_expires", "created",
+                    "finished_at", "run_id"]
+    list_filter = ["status", "kind", "machine", "schedule", "timed_out"]
+    search_fields = ["model", "commit", "machine__name", "error"]
+    list_select_related = ["machine"]
+    exclude = ["lease_hash"]
+    actions = ["cancel_jobs"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Cancel the selected unfinished jobs (their agents' leases stop working)")
+    def cancel_jobs(self, request, queryset):
+        self.message_user(request, f"Cancelled {jobs.cancel(queryset)} job(s).", messages.SUCCESS)

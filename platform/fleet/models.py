@@ -1,9 +1,14 @@
-"""Machines of the fleet and the tokens their agents write with."""
+"""Machines of the fleet, the tokens their agents write with, and the jobs
+they run: groups of machines, benchmark schedules per group, and jobs claimed
+with a lease (the rules of claiming are in fleet.jobs)."""
 import hashlib
 import secrets
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+from fleet.job_spec import LIMITS, MODEL_MAX_LENGTH, REPOSITORY_MAX_LENGTH, check_spec, full_config
 
 TOKEN_PREFIX = "rw_"
 
@@ -115,3 +120,140 @@ class EnrollmentToken(models.Model):
         self.uses += 1
         self.last_used = timezone.now()
         self.save(update_fields=["uses", "last_used"])
+
+
+class MachineGroup(models.Model):
+    """Machines that run the same schedules (e.g. one rack, one CPU generation)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    machines = models.ManyToManyField(Machine, related_name="groups", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _limits(name: str) -> list:
+    low, high = LIMITS[name]
+    return [MinValueValidator(low), MaxValueValidator(high)]
+
+
+class BenchmarkSpecFields(models.Model):
+    """What to run and how to measure it; shared by schedules and jobs.
+    The project is not named here: results depends on fleet, not the reverse,
+    so the run report the agent uploads says which project the run belongs to."""
+
+    model = models.CharField(max_length=MODEL_MAX_LENGTH)
+    params = models.JSONField(default=dict, blank=True)  # size params: batch size, sequence length, ...
+    config = models.JSONField(default=dict, blank=True)  # passes, quant, flags, inject (fleet.job_spec)
+    warmup = models.PositiveIntegerField(default=3, validators=_limits("warmup"))
+    repeats = models.PositiveIntegerField(default=10, validators=_limits("repeats"))
+    threads = models.PositiveIntegerField(null=True, blank=True, validators=_limits("threads"))  # null: engine default
+    timeout_seconds = models.PositiveIntegerField(default=600, validators=_limits("timeout_seconds"))
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        check_spec(model=self.model, params=self.params, config=self.config, warmup=self.warmup,
+                   repeats=self.repeats, threads=self.threads, timeout_seconds=self.timeout_seconds)
+
+    def spec(self) -> dict:
+        """The spec as keyword arguments of another spec holder."""
+        return {name: getattr(self, name) for name in
+                ("model", "params", "config", "warmup", "repeats", "threads", "timeout_seconds")}
+
+
+class Schedule(BenchmarkSpecFields):
+    """A benchmark every machine of a group runs every `interval_seconds`.
+    fleet.jobs.enqueue_scheduled turns due schedules into one job per machine."""
+
+    name = models.CharField(max_length=200, unique=True)
+    group = models.ForeignKey(MachineGroup, on_delete=models.PROTECT, related_name="schedules")
+    interval_seconds = models.PositiveIntegerField(
+        default=24 * 3600, validators=[MinValueValidator(60), MaxValueValidator(365 * 24 * 3600)]
+    )
+    enabled = models.BooleanField(default=True)
+    last_enqueued = models.DateTimeField(null=True, blank=True)  # null: due now
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # enqueue_scheduled: the enabled schedules, the never-enqueued first.
+            models.Index(fields=["last_enqueued"], condition=models.Q(enabled=True), name="schedule_enabled_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_due(self, now) -> bool:
+        return self.last_enqueued is None or (now - self.last_enqueued).total_seconds() >= self.interval_seconds
+
+
+QUEUED, CLAIMED, DONE, FAILED, CANCELLED = "queued", "claimed", "done", "failed", "cancelled"
+JOB_STATUSES = [(s, s) for s in (QUEUED, CLAIMED, DONE, FAILED, CANCELLED)]
+PENDING = (QUEUED, CLAIMED)  # not finished: at most one per (schedule, machine)
+KIND_SCHEDULE, KIND_COMMIT = "schedule", "commit"
+JOB_KINDS = [(KIND_SCHEDULE, KIND_SCHEDULE), (KIND_COMMIT, KIND_COMMIT)]
+
+
+class Job(BenchmarkSpecFields):
+    """One benchmark for one machine. The machine's agent claims it with a lease
+    (a random secret of which only the SHA-256 is stored), renews the lease by
+    heartbeat and completes it with the id of the run it uploaded, or an error.
+    A lease that expires makes the job claimable again, up to max_attempts claims."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="jobs", db_index=False)
+    schedule = models.ForeignKey(Schedule, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=JOB_KINDS)
+    # A commit job runs the engine of this commit of this repository; empty for scheduled jobs.
+    repository = models.CharField(max_length=REPOSITORY_MAX_LENGTH, blank=True, default="")
+    commit = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=16, choices=JOB_STATUSES, default=QUEUED)
+    lease_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of the current lease; "" if none
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True)  # of the current claim
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)  # claims so far
+    max_attempts = models.PositiveIntegerField(default=3, validators=[MinValueValidator(1)])
+    created = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The results.Run the job produced. A plain id: fleet must not import results.
+    run_id = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    stderr_tail = models.TextField(blank=True, default="")
+    timed_out = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The job list of one machine (?machine=), newest first; also the machine foreign key.
+            models.Index(fields=["machine", "-id"], name="job_machine_newest"),
+            # claim: a machine's queued and claimed jobs, oldest first (a small partial index).
+            models.Index(fields=["machine", "id"], condition=models.Q(status__in=PENDING), name="job_claimable"),
+            # release_expired: claimed jobs by lease expiry.
+            models.Index(fields=["lease_expires"], condition=models.Q(status=CLAIMED), name="job_lease_expiry"),
+            # The job list by status (?status=) across machines, newest first.
+            models.Index(fields=["status", "-id"], name="job_status_newest"),
+        ]
+        constraints = [
+            # Never two unfinished jobs of one schedule for one machine (enqueue_scheduled's rule,
+            # held by the database too); also serves its "has a pending job?" lookup.
+            models.UniqueConstraint(
+                fields=["schedule", "machine"], condition=models.Q(status__in=PENDING),
+                name="one_pending_job_per_schedule",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.model} on {self.machine} ({self.status})"
+
+    @property
+    def full_config(self) -> dict:
+        return full_config(self.config)
+
+    def lease_matches(self, lease: str) -> bool:
+        return bool(self.lease_hash) and secrets.compare_digest(self.lease_hash, hash_token(lease))

@@ -147,6 +147,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "regressions.tasks.sweep",
         "schedule": float(env_int("ROOFWATCH_SWEEP_SECONDS", 3600)),
     },
+    # Jobs of due benchmark schedules, one per machine of the schedule's group (fleet.jobs.enqueue_scheduled).
+    "fleet-enqueue-scheduled-jobs": {
+        "task": "fleet.tasks.enqueue_scheduled_jobs",
+        "schedule": float(env_int("ROOFWATCH_JOBS_TICK_SECONDS", 60)),
+    },
+    # Claimed jobs whose lease expired go back to the queue, or fail after max_attempts.
+    "fleet-release-expired-leases": {
+        "task": "fleet.tasks.release_expired_leases",
+        "schedule": float(env_int("ROOFWATCH_JOBS_TICK_SECONDS", 60)),
+    },
 }
 
 # Detection: how many of the latest runs of a benchmark on a machine it reads.

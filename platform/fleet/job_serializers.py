@@ -1,0 +1,142 @@
+"""API shapes of jobs: the agent's request bodies (claim, heartbeat, complete)
+and the job as the agent and people read it. Lease hashes never leave the database."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from fleet.jobs import LEASE_SECONDS_DEFAULT, LEASE_SECONDS_MAX, LEASE_SECONDS_MIN, storable_text
+from fleet.models import Job
+
+BIGINT_MAX = 2**63 - 1
+
+
+class KnownKeysSerializer(serializers.Serializer):
+    """Refuses keys it does not declare, naming them: a misspelt optional key
+    would otherwise be dropped without a word."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, Mapping):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        errors: dict[str, Any] = {}
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            errors = dict(exc.detail)
+        for key in data:
+            if key not in self.fields:
+                errors[key] = [ErrorDetail(f"Unknown field; expected only: {', '.join(self.fields)}.",
+                                           code="unknown_field")]
+        if errors:
+            raise ValidationError(errors)
+        return value
+
+
+class ProcessTextField(serializers.CharField):
+    """Text a process wrote (an error, stderr): NUL and lone surrogates, which
+    PostgreSQL cannot store, become U+FFFD instead of refusing the report."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(trim_whitespace=False, allow_blank=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return storable_text(data)
+
+
+class ClaimRequestSerializer(KnownKeysSerializer):
+    lease_seconds = serializers.IntegerField(
+        min_value=LEASE_SECONDS_MIN, max_value=LEASE_SECONDS_MAX, required=False, default=LEASE_SECONDS_DEFAULT,
+        help_text="how long the lease lasts without a heartbeat; each heartbeat extends it by as much",
+    )
+
+
+class LeaseSerializer(KnownKeysSerializer):
+    lease = serializers.CharField(max_length=200, help_text="the lease the claim returned")
+
+
+class CompleteRequestSerializer(LeaseSerializer):
+    run = serializers.IntegerField(
+        min_value=1, max_value=BIGINT_MAX, required=False,
+        help_text="id of the run the job produced, as POST /api/v1/runs/ returned it (a run of this machine)",
+    )
+    error = ProcessTextField(required=False, help_text="why there is no run; the job becomes `failed`")
+    stderr_tail = ProcessTextField(required=False, default="", help_text="the end of the benchmark's stderr")
+    timed_out = serializers.BooleanField(required=False, default=False, help_text="the benchmark ran out of time")
+
+    def validate(self, attrs: dict) -> dict:
+        has_run, has_error = "run" in attrs, "error" in attrs
+        if has_run == has_error:
+            message = "Give either run (the uploaded run's id) or error (why there is none)"
+            raise ValidationError({"run": [message + (", not both." if has_run else ".")]})
+        if has_run and attrs["timed_out"]:
+            raise ValidationError({"timed_out": ["Only with error: a job that produced a run did not time out."]})
+        return attrs
+
+
+class JobBenchmarkSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    params = serializers.DictField(help_text="size params: batch size, sequence length, ...")
+
+
+class EngineConfigOutSerializer(serializers.Serializer):
+    passes = serializers.ListField(child=serializers.CharField())
+    quant = serializers.CharField()
+    flags = serializers.DictField()
+    inject = serializers.ListField(child=serializers.CharField(), help_text="fault injection; empty in real runs")
+
+
+class JobSpecOutSerializer(serializers.ModelSerializer):
+    """What the agent runs: the fields of the claim answer besides the lease."""
+
+    benchmark = serializers.SerializerMethodField()
+    config = EngineConfigOutSerializer(source="full_config")
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "benchmark", "config", "warmup", "repeats", "threads", "timeout_seconds",
+                  "repository", "commit"]
+
+    @extend_schema_field(JobBenchmarkSerializer)
+    def get_benchmark(self, job: Job) -> dict:
+        return {"model": job.model, "params": job.params}
+
+
+class ClaimResponseSerializer(JobSpecOutSerializer):
+    lease = serializers.SerializerMethodField(help_text="secret of this claim: send it with heartbeat and complete")
+    lease_expires = serializers.DateTimeField()
+
+    def get_lease(self, job: Job) -> str:
+        return self.context["lease"]  # the secret is not stored, so it comes with the claim
+
+    class Meta(JobSpecOutSerializer.Meta):
+        fields = ["id", "lease", "lease_expires", *JobSpecOutSerializer.Meta.fields[1:]]
+
+
+class HeartbeatResponseSerializer(serializers.Serializer):
+    lease_expires = serializers.DateTimeField()
+
+
+class JobOutSerializer(JobSpecOutSerializer):
+    """A job as people (and the agent after complete) read it."""
+
+    url = serializers.SerializerMethodField()
+    machine = serializers.CharField(source="machine.name")
+    schedule = serializers.CharField(source="schedule.name", allow_null=True, default=None)
+    run = serializers.IntegerField(source="run_id", allow_null=True, help_text="id of the run it produced")
+
+    class Meta(JobSpecOutSerializer.Meta):
+        fields = [
+            "id", "url", "machine", "schedule", *JobSpecOutSerializer.Meta.fields[1:], "status", "attempts",
+            "max_attempts", "created", "claimed_at", "lease_expires", "finished_at", "run", "error", "stderr_tail",
+            "timed_out",
+        ]
+
+    def get_url(self, job: Job) -> str:
+        return reverse("job-detail", args=[job.pk])

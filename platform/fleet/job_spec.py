@@ -1,0 +1,92 @@
+"""What a job asks an agent to run: a benchmark (model + size params), the
+engine config, and how to measure it. Schedules and commit jobs store the same
+spec; `check_spec` validates it before either is saved.
+
+The config is the run report's `config` less `threads` (a job field of its
+own): passes, quant, flags, inject (engine/report.py Config).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+MODEL_MAX_LENGTH = 100
+CONFIG_DEFAULTS: dict[str, Any] = {"passes": [], "quant": "none", "flags": {}, "inject": []}
+COMMIT_RE = re.compile(r"^[0-9a-f]{7,64}$")
+REPOSITORY_MAX_LENGTH = 500
+POSITIVE_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL
+
+# (minimum, maximum) of the measurement numbers a spec carries.
+LIMITS = {
+    "warmup": (0, 10_000),
+    "repeats": (1, 100_000),
+    "threads": (1, 4096),
+    "timeout_seconds": (1, 7 * 24 * 3600),
+}
+
+
+def _type_name(value: Any) -> str:
+    return {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string",
+            dict: "object", list: "array"}.get(type(value), type(value).__name__)
+
+
+def config_errors(config: Any) -> list[str]:
+    """What is wrong with an engine config (empty when nothing is)."""
+    if not isinstance(config, dict):
+        return [f"Expected a JSON object, got {_type_name(config)}."]
+    errors = []
+    for key in config:
+        if key not in CONFIG_DEFAULTS:
+            hint = " (threads is a field of the job, not of its config)" if key == "threads" else ""
+            errors.append(f"Unknown key {key!r}{hint}; expected only: {', '.join(CONFIG_DEFAULTS)}.")
+    for key in ("passes", "inject"):
+        value = config.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            errors.append(f"{key}: expected an array of strings, got {value!r}.")
+    if not isinstance(config.get("quant", "none"), str) or not config.get("quant", "none"):
+        errors.append(f"quant: expected a non-empty string, got {config.get('quant')!r}.")
+    if not isinstance(config.get("flags", {}), dict):
+        errors.append(f"flags: expected a JSON object, got {_type_name(config.get('flags'))}.")
+    return errors
+
+
+def full_config(config: dict) -> dict:
+    """The config with every key the agent expects, defaults filled in."""
+    return {**CONFIG_DEFAULTS, **config}
+
+
+def check_spec(*, model: Any, params: Any, config: Any, warmup: Any, repeats: Any, threads: Any = None,
+               timeout_seconds: Any) -> None:
+    """Raise ValidationError({field: [message]}) for every field that is wrong."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(model, str) or not model.strip() or len(model) > MODEL_MAX_LENGTH:
+        errors["model"] = [f"Expected a model name of 1 to {MODEL_MAX_LENGTH} characters, got {model!r}."]
+    if not isinstance(params, dict):
+        errors["params"] = [f"Expected a JSON object of size params, got {_type_name(params)}."]
+    if problems := config_errors(config):
+        errors["config"] = problems
+    for name, value in (("warmup", warmup), ("repeats", repeats), ("threads", threads),
+                        ("timeout_seconds", timeout_seconds)):
+        if name == "threads" and value is None:
+            continue
+        low, high = LIMITS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors[name] = [f"Expected a whole number from {low} to {high}, got {value!r}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def check_source(repository: Any, commit: Any) -> str:
+    """Validate a commit job's source; returns the commit id in lower case."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(repository, str) or not repository.strip() or len(repository) > REPOSITORY_MAX_LENGTH:
+        errors["repository"] = [f"Expected a repository URL of 1 to {REPOSITORY_MAX_LENGTH} characters, "
+                                f"got {repository!r}."]
+    normal = commit.strip().lower() if isinstance(commit, str) else commit
+    if not isinstance(normal, str) or not COMMIT_RE.match(normal):
+        errors["commit"] = [f"Expected a hexadecimal commit id of 7 to 64 digits, got {commit!r}."]
+    if errors:
+        raise ValidationError(errors)
+    return normal

@@ -1,0 +1,170 @@
+"""Jobs API. Agents (machine token) claim, heartbeat and complete their own
+machine's jobs; anyone may read the job list, like the other read endpoints.
+The rules live in fleet.jobs; these views map bodies and answers."""
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fleet import jobs
+from fleet.auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
+from fleet.job_serializers import (
+    ClaimRequestSerializer,
+    ClaimResponseSerializer,
+    CompleteRequestSerializer,
+    HeartbeatResponseSerializer,
+    JobOutSerializer,
+    LeaseSerializer,
+)
+from fleet.models import JOB_KINDS, JOB_STATUSES, Job, Machine
+from fleet.pagination import BoundedLimitOffsetPagination
+from fleet.serializers import ApiErrorSerializer
+
+
+def _errors(**codes: str) -> dict:
+    return {int(code[1:]): OpenApiResponse(ApiErrorSerializer, description=text) for code, text in codes.items()}
+
+
+AUTH_ERRORS = _errors(e400="invalid body; `errors` names the field",
+                      e401="missing, unknown or revoked token, or disabled machine")
+LEASE_ERRORS = {
+    **AUTH_ERRORS,
+    **_errors(e404="no such job for this machine",
+              e409="lease lost: the job was claimed again after the lease expired, or it is finished"),
+}
+
+
+class JobRefusedError(exceptions.APIException):
+    def __init__(self, refused: jobs.JobRefused) -> None:
+        super().__init__(str(refused))
+        self.status_code = refused.status_code
+
+
+def _call(function, *args, **kwargs):
+    """Run a fleet.jobs function, turning its refusals into API errors."""
+    try:
+        return function(*args, **kwargs)
+    except jobs.JobRefused as refused:
+        if refused.field:
+            raise exceptions.ValidationError({refused.field: [str(refused)]}) from None
+        raise JobRefusedError(refused) from None
+
+
+class AgentJobView(APIView):
+    """Base of the agent's job endpoints: machine token only; each request
+    records that the machine is alive."""
+
+    authentication_classes = [MachineTokenAuthentication]
+    permission_classes = [IsFleetMachine]
+    parser_classes = [JSONParser]
+
+    def permission_denied(self, request, message=None, code=None):
+        if not request.successful_authenticator:
+            raise exceptions.NotAuthenticated(MISSING_TOKEN)
+        super().permission_denied(request, message, code)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        Machine.objects.filter(pk=request.auth.pk).update(last_seen=timezone.now())
+
+    def body(self, serializer_class) -> dict:
+        body = serializer_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data
+
+
+class ClaimJobView(AgentJobView):
+    @extend_schema(
+        summary="Claim this machine's oldest claimable job under a lease",
+        description=(
+            "A claimable job is queued, or claimed under a lease that expired (whose holder loses it). "
+            "204 with no body when there is none. Concurrent claims never get the same job."
+        ),
+        request=ClaimRequestSerializer,
+        responses={200: ClaimResponseSerializer, 204: OpenApiResponse(description="no claimable job"),
+                   **AUTH_ERRORS},
+    )
+    def post(self, request):
+        claimed = _call(jobs.claim, request.auth, self.body(ClaimRequestSerializer)["lease_seconds"])
+        if claimed is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ClaimResponseSerializer(claimed.job, context={"lease": claimed.lease}).data)
+
+
+class HeartbeatJobView(AgentJobView):
+    @extend_schema(
+        summary="Renew a job's lease",
+        description="Extends the lease by the claim's lease_seconds from now.",
+        request=LeaseSerializer,
+        responses={200: HeartbeatResponseSerializer, **LEASE_ERRORS},
+    )
+    def post(self, request, pk: int):
+        job = _call(jobs.heartbeat, pk, request.auth, self.body(LeaseSerializer)["lease"])
+        return Response(HeartbeatResponseSerializer(job).data)
+
+
+class CompleteJobView(AgentJobView):
+    @extend_schema(
+        summary="Finish a job with its run, or with an error",
+        description=(
+            "With `run` (a run of this machine, uploaded first) the job is `done`; with `error` (and optionally "
+            "`stderr_tail`, `timed_out`) it is `failed`. A job is finished once: a second complete gets 409."
+        ),
+        request=CompleteRequestSerializer,
+        responses={200: JobOutSerializer, **LEASE_ERRORS},
+    )
+    def post(self, request, pk: int):
+        body = self.body(CompleteRequestSerializer)
+        job = _call(jobs.complete, pk, request.auth, body["lease"], run_id=body.get("run"), error=body.get("error"),
+                    stderr_tail=body["stderr_tail"], timed_out=body["timed_out"])
+        return Response(JobOutSerializer(job).data)
+
+
+STATUS_NAMES = [name for name, _ in JOB_STATUSES]
+KIND_NAMES = [name for name, _ in JOB_KINDS]
+
+
+def _choice(params, name: str, choices: list[str]) -> str | None:
+    value = params.get(name)
+    if not value:
+        return None
+    if value not in choices:
+        raise exceptions.ValidationError({name: [f"Expected one of {', '.join(choices)}; got {value!r}."]})
+    return value
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Jobs, newest first",
+        parameters=[
+            OpenApiParameter("machine", str, description="exact machine name"),
+            OpenApiParameter("status", str, description=f"one of {', '.join(STATUS_NAMES)}"),
+            OpenApiParameter("kind", str, description=f"one of {', '.join(KIND_NAMES)}"),
+        ],
+    ),
+    retrieve=extend_schema(summary="One job"),
+)
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = JobOutSerializer
+    permission_classes = [permissions.AllowAny]
+    pagination_class = BoundedLimitOffsetPagination
+    lookup_value_regex = "[0-9]{1,18}"  # fits a bigint; a longer id is a 404 without a query
+
+    def get_queryset(self) -> QuerySet[Job]:
+        rows = Job.objects.select_related("machine", "schedule")
+        if self.action != "list":
+            return rows
+        params = self.request.query_params
+        machine = params.get("machine")
+        if machine:
+            if "\x00" in machine:
+                raise exceptions.ValidationError({"machine": ["Must not contain NUL (0x00) characters."]})
+            rows = rows.filter(machine__name=machine)
+        if status_name := _choice(params, "status", STATUS_NAMES):
+            rows = rows.filter(status=status_name)
+        if kind := _choice(params, "kind", KIND_NAMES):
+            rows = rows.filter(kind=kind)
+        return rows

@@ -1,0 +1,279 @@
+"""The job queue of the fleet: schedules and CI put jobs in, agents claim them
+with a lease, renew the lease by heartbeat and complete them once.
+
+Rules:
+- A job belongs to one machine; only that machine's agent sees it.
+- `claim` is atomic: on PostgreSQL the candidate row is locked with
+  SELECT ... FOR UPDATE SKIP LOCKED, so concurrent claims get different jobs;
+  SQLite (transaction_mode IMMEDIATE) runs one writer at a time.
+- A lease is valid while the job is `claimed` with that lease. Once it has
+  expired the job is claimable again (attempts + 1); when it is claimed again
+  (or put back in the queue by `release_expired`) the old lease gets LeaseLost
+  (409) from then on. An expired lease nobody took yet can still be renewed.
+  After `max_attempts` claims an expired job fails.
+- A job is finished once: complete on a done/failed/cancelled job is LeaseLost.
+
+Every function takes `now` so tests can move time; the API passes nothing.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from fleet.job_spec import check_source, check_spec
+from fleet.models import (
+    CANCELLED,
+    CLAIMED,
+    DONE,
+    FAILED,
+    KIND_COMMIT,
+    KIND_SCHEDULE,
+    PENDING,
+    QUEUED,
+    Job,
+    Machine,
+    Schedule,
+    hash_token,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS_DEFAULT, LEASE_SECONDS_MIN, LEASE_SECONDS_MAX = 900, 30, 3600
+LEASE_PREFIX = "rwl_"
+ERROR_CHARS = 4_000  # the head of an error message is kept
+STDERR_TAIL_CHARS = 16_000  # the tail of stderr is kept
+
+
+class JobRefused(Exception):
+    """The request cannot be done; `status_code` is the HTTP answer and `field`
+    the body field at fault, if one is."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class JobNotFound(JobRefused):
+    status_code = 404
+
+
+class LeaseLost(JobRefused):
+    """The lease is not the job's current one, or the job is finished."""
+
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class Claim:
+    job: Job
+    lease: str  # the secret; only its hash is stored
+
+
+def enqueue_scheduled(now: datetime | None = None) -> int:
+    """One job per enabled machine of the group of every due, enabled schedule,
+    except for machines that still have an unfinished job of that schedule.
+    Safe to run any number of times and from several workers at once: a
+    schedule is due once per interval, and its row is locked while its jobs
+    are made. Returns how many jobs were made."""
+    now = now or timezone.now()
+    due = [s.pk for s in Schedule.objects.filter(enabled=True).only("last_enqueued", "interval_seconds") if s.is_due(now)]
+    return sum(_enqueue_schedule(pk, now) for pk in due)
+
+
+def _enqueue_schedule(pk: int, now: datetime) -> int:
+    with transaction.atomic():
+        schedule = Schedule.objects.select_for_update().filter(pk=pk, enabled=True).first()
+        if schedule is None or not schedule.is_due(now):
+            return 0  # disabled or enqueued by another worker meanwhile
+        try:
+            check_spec(**schedule.spec())
+        except ValidationError as exc:
+            log.error("schedule %s (%s) makes no jobs: %s", schedule.pk, schedule.name, exc.message_dict)
+            return 0
+        busy = set(Job.objects.filter(schedule=schedule, status__in=PENDING).values_list("machine_id", flat=True))
+        jobs = [
+            Job(machine=machine, schedule=schedule, kind=KIND_SCHEDULE, created=now, **schedule.spec())
+            for machine in schedule.group.machines.filter(enabled=True).order_by("pk")
+            if machine.pk not in busy
+        ]
+        Job.objects.bulk_create(jobs)
+        schedule.last_enqueued = now
+        schedule.save(update_fields=["last_enqueued"])
+    return len(jobs)
+
+
+def enqueue_commit(machines: Iterable[Machine], repository: str, commit: str, *, model: str, params=None,
+                   config=None, warmup: int = 3, repeats: int = 10, threads: int | None = None,
+                   timeout_seconds: int = 600, now: datetime | None = None) -> list[Job]:
+    """A job per machine to benchmark `commit` of `repository` (CI). A machine
+    that already has the same unfinished commit job gets no second one, so a
+    redelivered webhook adds nothing. Raises ValidationError naming the bad field."""
+    spec = {"model": model, "params": {} if params is None else params, "config": {} if config is None else config,
+            "warmup": warmup, "repeats": repeats, "threads": threads, "timeout_seconds": timeout_seconds}
+    check_spec(**spec)
+    commit = check_source(repository, commit)
+    now = now or timezone.now()
+    made = []
+    with transaction.atomic():
+        for machine in machines:
+            pending = Job.objects.filter(machine=machine, kind=KIND_COMMIT, status__in=PENDING,
+                                         repository=repository, commit=commit, model=model)
+            if any(job.spec() == spec for job in pending):
+                continue
+            made.append(Job.objects.create(machine=machine, kind=KIND_COMMIT, repository=repository, commit=commit,
+                                           created=now, **spec))
+    return made
+
+
+def check_lease_seconds(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not LEASE_SECONDS_MIN <= value <= LEASE_SECONDS_MAX:
+        raise JobRefused(f"Expected a whole number from {LEASE_SECONDS_MIN} to {LEASE_SECONDS_MAX}, got {value!r}.",
+                         field="lease_seconds")
+    return value
+
+
+def claim(machine: Machine, lease_seconds: int = LEASE_SECONDS_DEFAULT, now: datetime | None = None) -> Claim | None:
+    """Give `machine` its oldest claimable job under a new lease, or None.
+    Claimable: queued, or claimed with an expired lease (whose holder then
+    loses it); an expired job that has used up its attempts fails instead."""
+    check_lease_seconds(lease_seconds)
+    now = now or timezone.now()
+    with transaction.atomic():
+        while True:
+            job = (
+                Job.objects.select_for_update(skip_locked=True)
+                .filter(Q(status=QUEUED) | Q(status=CLAIMED, lease_expires__lte=now), machine=machine)
+                .order_by("id")
+                .first()
+            )
+            if job is None:
+                return None
+            if job.status == CLAIMED and job.attempts >= job.max_attempts:
+                _fail_expired(job, now)
+                continue
+            lease = LEASE_PREFIX + secrets.token_urlsafe(32)
+            job.status = CLAIMED
+            job.lease_hash = hash_token(lease)
+            job.lease_seconds = lease_seconds
+            job.lease_expires = now + timedelta(seconds=lease_seconds)
+            job.attempts += 1
+            job.claimed_at = now
+            job.save(update_fields=["status", "lease_hash", "lease_seconds", "lease_expires", "attempts",
+                                    "claimed_at"])
+            return Claim(job, lease)
+
+
+def _fail_expired(job: Job, now: datetime) -> None:
+    job.status = FAILED
+    job.error = f"The lease expired on each of {job.attempts} claims (max_attempts {job.max_attempts}); given up."
+    job.lease_hash = ""
+    job.finished_at = now
+    job.save(update_fields=["status", "error", "lease_hash", "finished_at"])
+
+
+def _locked_job_with_lease(job_id: int, machine: Machine, lease: str) -> Job:
+    """The job, row-locked, if `lease` is its current lease; else JobNotFound or LeaseLost."""
+    job = Job.objects.select_for_update().filter(pk=job_id, machine=machine).first()
+    if job is None:
+        raise JobNotFound(f"No job {job_id} for machine {machine.name!r}.")
+    if job.status != CLAIMED:
+        raise LeaseLost(f"lease lost: job {job_id} is {job.status}" + (
+            f" since {job.finished_at.isoformat()}." if job.finished_at else "; claim it first."
+        ))
+    if not job.lease_matches(lease):
+        raise LeaseLost(
+            f"lease lost: job {job_id} was claimed again (claim {job.attempts} of {job.max_attempts}) after the "
+            f"lease expired, or the lease is wrong; stop working on it."
+        )
+    return job
+
+
+def heartbeat(job_id: int, machine: Machine, lease: str, now: datetime | None = None) -> Job:
+    """Extend the lease by the claim's lease_seconds from now."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        job = _locked_job_with_lease(job_id, machine, lease)
+        job.lease_expires = now + timedelta(seconds=job.lease_seconds or LEASE_SECONDS_DEFAULT)
+        job.save(update_fields=["lease_expires"])
+    return job
+
+
+def complete(job_id: int, machine: Machine, lease: str, *, run_id: int | None = None, error: str | None = None,
+             stderr_tail: str = "", timed_out: bool = False, now: datetime | None = None) -> Job:
+    """Finish a job: `done` with the run it uploaded, or `failed` with an error.
+    Exactly one of run_id and error. A job is finished once."""
+    if (run_id is None) == (error is None):
+        raise JobRefused("Give either run (the uploaded run's id) or error (why there is none), not both.",
+                         field="run" if run_id is None else "error")
+    now = now or timezone.now()
+    with transaction.atomic():
+        job = _locked_job_with_lease(job_id, machine, lease)
+        if run_id is not None and not _is_run_of(run_id, machine):
+            raise JobRefused(f"Run {run_id} is not a run of machine {machine.name!r}; upload the run first.",
+                             field="run")
+        job.status = DONE if run_id is not None else FAILED
+        job.run_id = run_id
+        job.error = _head(error or "", ERROR_CHARS)
+        job.stderr_tail = stderr_tail[-STDERR_TAIL_CHARS:]
+        job.timed_out = timed_out
+        job.finished_at = now
+        job.lease_hash = ""
+        job.save(update_fields=["status", "run_id", "error", "stderr_tail", "timed_out", "finished_at",
+                                "lease_hash"])
+    return job
+
+
+def _is_run_of(run_id: int, machine: Machine) -> bool:
+    # Looked up by name: fleet must not import results (results depends on fleet).
+    try:
+        run_model = apps.get_model("results", "Run")
+    except LookupError:
+        return True  # no results app in this project: nothing to check against
+    return run_model.objects.filter(pk=run_id, machine_id=machine.pk).exists()
+
+
+def _head(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def release_expired(now: datetime | None = None) -> tuple[int, int]:
+    """Put claimed jobs whose lease expired back in the queue (their lease is
+    void from now on), or fail those that used up their attempts. Claim does
+    the same when the machine asks again; this keeps the job list true for
+    machines that went away. Returns (requeued, failed)."""
+    now = now or timezone.now()
+    expired = Job.objects.filter(status=CLAIMED, lease_expires__lte=now)
+    with transaction.atomic():
+        failed = expired.filter(attempts__gte=F("max_attempts")).update(
+            status=FAILED, lease_hash="", finished_at=now,
+            error="The lease expired on each of its claims (max_attempts reached); given up.",
+        )
+        requeued = expired.filter(attempts__lt=F("max_attempts")).update(
+            status=QUEUED, lease_hash="", lease_expires=None
+        )
+    return requeued, failed
+
+
+def cancel(jobs) -> int:
+    """Cancel the unfinished jobs among `jobs` (a queryset); their leases stop working."""
+    return jobs.filter(status__in=PENDING).update(status=CANCELLED, lease_hash="", finished_at=timezone.now())
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """Process output as PostgreSQL can store it: NUL and lone surrogates become U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
