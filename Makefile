@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install install-dev migrate serve vendor clean
+.PHONY: demo test install install-dev browser migrate serve vendor clean
 
 # Base install (what the demo and production need), redone when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -27,8 +27,17 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo --addr $(HOST) --port $(PORT)
 
-test: install-dev
+test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium through playwright (playwright's own
+# browser download cannot work offline). Installed when missing and we may use
+# apt; otherwise the browser tests skip (and fail under ROOFWATCH_REQUIRE_SERVICES=1).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; } || \
+		echo "make: $(CHROMIUM) is missing and cannot be installed here (apt-get install chromium as root); browser tests will skip"
 
 migrate: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate

@@ -46,7 +46,7 @@ def test_a_real_worker_files_one_classified_attributed_alert_for_an_injected_slo
         assert created
         runs.append(run)
     # The solo worker takes tasks in order: once this one is done, so are the ingests'.
-    detect_after_ingest.delay(runs[-1].pk).get(timeout=120)
+    detect_after_ingest.delay(runs[-1].pk).get(timeout=120, disable_sync_subtasks=False)
 
     assert in_this_process == []
     summary = AlertSummary.objects.get()
