@@ -6,13 +6,16 @@ concatenated; offsets int64 (batch,), where each bag starts in `indices`
 (offsets[0] == 0, non-decreasing). Output (batch, dim); an empty bag gives
 zeros in both modes.
 
-The kernel gathers the rows with np.take (a row copy per id keeps several
-cache misses in flight, which is what a lookup in a table far bigger than the
-cache waits on) into a contiguous scratch block, then pools the bags with
-scipy's CSR x dense kernel: the bags are a sparse (batch, n) matrix whose row
-pointer is `offsets` and whose values are 1 (sum) or 1/len(bag) (mean). That
-pools without per-bag Python work and gives empty bags zeros for free
-(np.add.reduceat, the obvious alternative, mishandles empty bags and is slower).
+With numba importable, a compiled kernel pools each row straight into its
+bag with prefetching and follows the BLAS thread limit
+(engine.ops.embedding_kernels). Without it, numpy: np.take gathers the rows
+(a row copy per id keeps several cache misses in flight) into a contiguous
+scratch block, then scipy's CSR x dense kernel pools the bags: the bags are a
+sparse (batch, n) matrix whose row pointer is `offsets` and whose values are
+1 (sum) or 1/len(bag) (mean). That pools without per-bag Python work and
+gives empty bags zeros for free (np.add.reduceat, the obvious alternative,
+mishandles empty bags and is slower). Both paths give bit-identical results.
+benchmarks/embedding_bandwidth.py compares them.
 
 FLOPs: one add per gathered element (n * dim), plus one divide per output
 element in mean mode (batch * dim), whatever the kernel does internally.
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
+from engine.ops import embedding_kernels
 from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
 
 try:  # scipy's C++ CSR x dense kernel, called without building a sparse-array object (~20 us a call)
@@ -38,16 +42,22 @@ except ImportError:  # private module: fall back to the public API if scipy ever
 EMBEDDING_BAG_MODES = ("sum", "mean")
 
 
-def _check_bags(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray) -> None:
+def _out_of_range(indices: np.ndarray, pos: int, rows: int) -> ValueError:
+    return ValueError(
+        f"EmbeddingBag indices: id {int(indices[pos])} at position {pos} is out of range for "
+        f"the weight table of {rows} rows (valid ids 0..{rows - 1})"
+    )
+
+
+def _check_ids(weight: np.ndarray, indices: np.ndarray) -> None:
     rows = weight.shape[0]
     if indices.size:
         lo, hi = int(indices.min()), int(indices.max())
         if lo < 0 or hi >= rows:
-            pos = int(np.flatnonzero((indices < 0) | (indices >= rows))[0])
-            raise ValueError(
-                f"EmbeddingBag indices: id {int(indices[pos])} at position {pos} is out of range for "
-                f"the weight table of {rows} rows (valid ids 0..{rows - 1})"
-            )
+            raise _out_of_range(indices, int(np.flatnonzero((indices < 0) | (indices >= rows))[0]), rows)
+
+
+def _check_offsets(indices: np.ndarray, offsets: np.ndarray) -> None:
     if offsets[0] != 0:
         raise ValueError(f"EmbeddingBag offsets: the first bag must start at 0, got offsets[0] = {int(offsets[0])}")
     if offsets.size > 1 and (bad := np.flatnonzero(np.diff(offsets) < 0)).size:
@@ -65,24 +75,38 @@ def _check_bags(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray) ->
 
 def embedding_bag(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mode: str = "sum") -> np.ndarray:
     """The pooled (batch, dim) output; raises ValueError for out-of-range ids or bad offsets."""
-    _check_bags(weight, indices, offsets)
-    dim = weight.shape[1]
-    batch, n = offsets.size, indices.size
+    _check_offsets(indices, offsets)
+    if embedding_kernels.AVAILABLE:
+        out, bad = embedding_kernels.pool_bags(weight, indices, offsets, mode == "mean")
+        if bad >= 0:
+            raise _out_of_range(indices, bad, weight.shape[0])
+        return out
+    _check_ids(weight, indices)
+    return embedding_bag_numpy(weight, indices, offsets, mode)
+
+
+def embedding_bag_numpy(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mode: str) -> np.ndarray:
+    """The numpy path; ids and offsets must already be checked."""
+    # ids are checked, so "clip" only skips numpy's buffered bounds check
+    return pool_gathered(np.take(weight, indices, axis=0, mode="clip"), offsets, mode)
+
+
+def pool_gathered(gathered: np.ndarray, offsets: np.ndarray, mode: str) -> np.ndarray:
+    """Pools consecutive rows of `gathered` (n, dim) into bags starting at `offsets`."""
+    (n, dim), batch = gathered.shape, offsets.size
     indptr = np.empty(batch + 1, dtype=np.int64)
     indptr[:batch] = offsets
     indptr[batch] = n
     if mode == "mean":
         lengths = np.diff(indptr)
-        values = np.repeat((1.0 / np.maximum(lengths, 1)).astype(weight.dtype), lengths)
+        values = np.repeat((1.0 / np.maximum(lengths, 1)).astype(gathered.dtype), lengths)
     else:
-        values = np.ones(n, dtype=weight.dtype)
-    # ids are checked above, so "clip" only skips numpy's buffered bounds check
-    gathered = np.take(weight, indices, axis=0, mode="clip")
+        values = np.ones(n, dtype=gathered.dtype)
     positions = np.arange(n, dtype=np.int64)
     if _csr_matvecs is None:
         bags = scipy.sparse.csr_array((values, positions, indptr), shape=(batch, n), copy=False)
-        return np.ascontiguousarray(bags @ gathered, dtype=weight.dtype)
-    out = np.zeros((batch, dim), dtype=weight.dtype)
+        return np.ascontiguousarray(bags @ gathered, dtype=gathered.dtype)
+    out = np.zeros((batch, dim), dtype=gathered.dtype)
     _csr_matvecs(batch, n, dim, indptr, positions, values, gathered, out)
     return out
 

@@ -4,7 +4,10 @@ import pytest
 from engine.ir import GraphError
 from engine.ops import OPS, ShapeError
 from engine.ops import embedding as embedding_module
+from engine.ops import embedding_kernels
 from engine.ops.embedding import EmbeddingBag, embedding_bag
+
+needs_numba = pytest.mark.skipif(not embedding_kernels.AVAILABLE, reason="numba is not installed")
 
 
 def reference_embedding_bag(weight, indices, offsets, mode):
@@ -19,6 +22,16 @@ def reference_embedding_bag(weight, indices, offsets, mode):
         if mode == "mean" and len(ids):
             out[b] /= len(ids)
     return out
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def path(request, monkeypatch):
+    """Runs a test on the compiled kernel and on the numpy fallback."""
+    if request.param == "numba" and not embedding_kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    if request.param == "numpy":
+        monkeypatch.setattr(embedding_kernels, "AVAILABLE", False)
+    return request.param
 
 
 @pytest.fixture
@@ -37,7 +50,7 @@ def test_it_is_registered():
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean"])
-def test_it_matches_the_loop_reference_with_empty_bags(bags, mode):
+def test_it_matches_the_loop_reference_with_empty_bags(path, bags, mode):
     weight, indices, offsets = bags
     (y,) = EmbeddingBag.run([weight, indices, offsets], {"mode": mode})
     assert y.shape == (6, 6) and y.dtype == np.float32
@@ -45,7 +58,7 @@ def test_it_matches_the_loop_reference_with_empty_bags(bags, mode):
     np.testing.assert_array_equal(y[[1, 4]], 0.0)
 
 
-def test_trailing_empty_bags_give_zeros(bags):
+def test_trailing_empty_bags_give_zeros(path, bags):
     weight, indices, _ = bags
     offsets = np.array([0, 4, len(indices), len(indices)], dtype=np.int64)
     (y,) = EmbeddingBag.run([weight, indices, offsets], {"mode": "sum"})
@@ -53,17 +66,72 @@ def test_trailing_empty_bags_give_zeros(bags):
     np.testing.assert_array_equal(y[2:], 0.0)
 
 
+@needs_numba
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_splitting_the_bags_over_threads_gives_the_same_result(threads, monkeypatch):
+    rng = np.random.default_rng(3)
+    weight = rng.standard_normal((2000, 16), dtype=np.float32)
+    lengths = rng.integers(0, 30, 800)
+    lengths[100:140] = 0  # a run of empty bags near a split point
+    indices = rng.integers(0, 2000, lengths.sum()).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    monkeypatch.setattr(embedding_kernels, "MIN_IDS_PER_THREAD", 1)
+    one, bad_one = embedding_kernels.pool_bags(weight, indices, offsets, True, threads=1)
+    split, bad_split = embedding_kernels.pool_bags(weight, indices, offsets, True, threads=threads)
+    assert bad_one == bad_split == -1
+    np.testing.assert_array_equal(split, one)
+    np.testing.assert_allclose(split, reference_embedding_bag(weight, indices, offsets, "mean"), rtol=1e-5, atol=1e-6)
+
+
+@needs_numba
+def test_split_bags_report_the_first_out_of_range_id(monkeypatch):
+    weight = np.ones((10, 4), dtype=np.float32)
+    indices = np.zeros(4000, dtype=np.int64)
+    indices[[1500, 3900]] = [10, -3]  # one bad id in each half
+    offsets = np.arange(0, 4000, 4, dtype=np.int64)
+    monkeypatch.setattr(embedding_kernels, "MIN_IDS_PER_THREAD", 1)
+    _, bad = embedding_kernels.pool_bags(weight, indices, offsets, False, threads=2)
+    assert bad == 1500
+    with pytest.raises(ValueError, match="id 10 at position 1500 is out of range"):
+        embedding_bag(weight, indices, offsets)
+
+
+@needs_numba
+def test_the_thread_count_follows_the_blas_limit():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert embedding_kernels.threads_allowed() == 1
+
+
 @pytest.mark.parametrize("mode", ["sum", "mean"])
 def test_the_public_scipy_fallback_gives_the_same_result(bags, mode, monkeypatch):
     weight, indices, offsets = bags
-    fast = embedding_bag(weight, indices, offsets, mode)
+    fast = embedding_module.embedding_bag_numpy(weight, indices, offsets, mode)
     monkeypatch.setattr(embedding_module, "_csr_matvecs", None)
-    slow = embedding_bag(weight, indices, offsets, mode)
+    slow = embedding_module.embedding_bag_numpy(weight, indices, offsets, mode)
     assert slow.dtype == np.float32 and slow.shape == fast.shape
     np.testing.assert_allclose(slow, fast, rtol=1e-6, atol=1e-7)
 
 
-def test_it_does_not_modify_its_inputs(bags):
+def test_both_paths_give_bit_identical_results(bags, monkeypatch):
+    weight, indices, offsets = bags
+    rng = np.random.default_rng(5)
+    big = rng.standard_normal((5000, 64), dtype=np.float32)
+    lengths = rng.integers(0, 40, 300)
+    ids = rng.integers(0, 5000, lengths.sum()).astype(np.int64)
+    offs = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    for w, i, o in ((weight, indices, offsets), (big, ids, offs)):
+        for mode in ("sum", "mean"):
+            fast = embedding_bag(w, i, o, mode)
+            with monkeypatch.context() as m:
+                m.setattr(embedding_kernels, "AVAILABLE", False)
+                slow = embedding_bag(w, i, o, mode)
+            np.testing.assert_array_equal(fast, slow)
+            np.testing.assert_allclose(fast, reference_embedding_bag(w, i, o, mode), rtol=1e-5, atol=1e-5)
+
+
+def test_it_does_not_modify_its_inputs(path, bags):
     copies = [a.copy() for a in bags]
     EmbeddingBag.run(list(bags), {"mode": "mean"})
     for before, after in zip(copies, bags):
@@ -71,7 +139,7 @@ def test_it_does_not_modify_its_inputs(bags):
 
 
 @pytest.mark.parametrize("bad_id", [50, -1])
-def test_an_out_of_range_id_names_the_table_the_id_and_the_row_count(bags, bad_id):
+def test_an_out_of_range_id_names_the_table_the_id_and_the_row_count(path, bags, bad_id):
     weight, indices, offsets = bags
     indices = indices.copy()
     indices[4] = bad_id
@@ -88,7 +156,7 @@ def test_an_out_of_range_id_names_the_table_the_id_and_the_row_count(bags, bad_i
         ([0, 12], "the last bag starts at 12, past the end of the 11 indices"),
     ],
 )
-def test_bad_offsets_are_explained(bags, offsets, message):
+def test_bad_offsets_are_explained(path, bags, offsets, message):
     weight, indices, _ = bags
     with pytest.raises(ValueError, match=message):
         EmbeddingBag.run([weight, indices, np.array(offsets, dtype=np.int64)], {"mode": "sum"})
@@ -128,3 +196,20 @@ def test_a_graph_refuses_float_indices_naming_the_node():
     )
     with pytest.raises(GraphError, match=r"node 'emb' \(EmbeddingBag\): indices 'ids' has dtype float32"):
         validate(g)
+
+
+def test_the_engine_pools_with_numpy_when_numba_cannot_be_imported():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import numpy as np\n"
+        "from engine.ops import embedding_kernels\n"
+        "from engine.ops.embedding import embedding_bag\n"
+        "assert not embedding_kernels.AVAILABLE\n"
+        "y = embedding_bag(np.eye(3, dtype=np.float32), np.array([0, 2, 2]), np.array([0, 1]), 'mean')\n"
+        "assert y.tolist() == [[1, 0, 0], [0, 0, 1]], y\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
