@@ -14,6 +14,9 @@ class LayerRow:
     index: int
     name: str
     op: str
+    sources: list[str]  # nodes of the original graph this layer covers (fused lineage)
+    flops: int
+    bytes: int
     median_ms: float
     p25_ms: float
     p75_ms: float
@@ -44,6 +47,9 @@ def layer_rows(
                 index=layer.index,
                 name=layer.name,
                 op=layer.op,
+                sources=list(layer.sources or []),
+                flops=layer.flops,
+                bytes=layer.bytes,
                 median_ms=layer.median * 1e3,
                 p25_ms=layer.p25 * 1e3,
                 p75_ms=layer.p75 * 1e3,
@@ -72,6 +78,14 @@ def chart_data(rows: list[LayerRow]) -> list[dict]:
             "gflops": row.gflops,
             "gbs": row.gbs,
             "roof_pct": row.roof_pct,
+            "ai": row.ai,
+            "share_pct": row.share_pct,
+            "sources": row.sources,
         }
         for row in rows
     ]
+
+
+def is_fused(row: LayerRow) -> bool:
+    """A layer that covers other nodes than itself (a fusion pass merged them)."""
+    return row.sources != [row.name] and bool(row.sources)

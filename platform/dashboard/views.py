@@ -3,19 +3,22 @@ import logging
 
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from results.models import BOUND_CHOICES, LayerMeasurement, Run
 
+from .access import read_page
 from .layer_table import chart_data, layer_rows
 
 RUNS_PER_PAGE = 50
+TOP_N = 15  # bars of the run page's default chart; the rest are summed into one
 
 logger = logging.getLogger(__name__)
 
 
+@read_page
 def run_list(request: HttpRequest) -> HttpResponse:
     # A correlated subquery, not a JOIN + GROUP BY: the database counts layers
     # only for the page of runs it returns, not for the whole measurement table.
@@ -35,6 +38,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/run_list.html", {"page": page, "runs": page.object_list})
 
 
+@read_page
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(
         Run.objects.select_related("machine", "benchmark", "benchmark__project").prefetch_related(
@@ -43,12 +47,20 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         pk=run_id,
     )
     rows = layer_rows(run.layers.all(), run.peak_gflops, run.peak_gbs)
+    previous = (
+        Run.objects.filter(machine_id=run.machine_id, benchmark_id=run.benchmark_id)
+        .filter(Q(started_at__lt=run.started_at) | Q(started_at=run.started_at, id__lt=run.id))
+        .order_by("-started_at", "-id").values_list("id", flat=True).first()
+    )
     context = {
         "run": run,
         "machine": run.machine,
         "benchmark": run.benchmark,
         "rows": rows,
         "chart_data": chart_data(rows),
+        "roof": {"peak_gflops": run.peak_gflops, "peak_gbs": run.peak_gbs},
+        "previous_run": previous,
+        "top_n": TOP_N,
         "layer_time_ms": sum(row.median_ms for row in rows),
         "bound_counts": {b: sum(1 for row in rows if row.bound == b) for b, _ in BOUND_CHOICES},
     }

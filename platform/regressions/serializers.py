@@ -68,7 +68,8 @@ class SummaryTriageSerializer(serializers.Serializer):
 
 
 class AlertTriageSerializer(serializers.Serializer):
-    status = serializers.ChoiceField([s for s in ALERT_STATUSES if s != REASSIGNED], required=False)
+    status = serializers.ChoiceField(ALERT_STATUSES, required=False,
+                                     help_text=f"not {REASSIGNED!r}: give 'summary' to reassign")
     summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(), required=False,
                                                  help_text="move the alert to this summary (reassign)")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)

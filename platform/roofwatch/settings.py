@@ -125,6 +125,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status" field with their own choices: one enum name each.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "fleet.models.JOB_STATUSES",
+        "AlertSummaryStatusEnum": "regressions.models.SUMMARY_STATUSES",
+        "AlertStatusEnum": "regressions.models.ALERT_STATUSES",
+    },
 }
 
 # No CELERY_BROKER_URL: tasks run eagerly in-process (the in-memory transport
@@ -158,6 +164,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("ROOFWATCH_JOBS_TICK_SECONDS", 60)),
     },
 }
+
+# Dashboard pages and their JSON are readable without signing in (triage always needs a user).
+ROOFWATCH_ANONYMOUS_READ = env_bool("ROOFWATCH_ANONYMOUS_READ", True)
 
 # Detection: how many of the latest runs of a benchmark on a machine it reads.
 ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)

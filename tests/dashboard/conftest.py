@@ -122,3 +122,11 @@ def benchmark(db) -> Benchmark:
 @pytest.fixture
 def run(machine, benchmark) -> Run:
     return make_run(machine, benchmark)
+
+
+@pytest.fixture
+def seeded(db):
+    """Two machines x 18 real ingested runs, fc1 3x slower from run 12 on the first; detection run."""
+    from .seed import seed_regression
+
+    return seed_regression()

@@ -13,15 +13,16 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 
 
-def test_the_list_is_the_site_root(db):
-    assert reverse("dashboard:run-list") == "/"
+def test_the_list_lives_under_runs_and_the_overview_is_the_site_root(db):
+    assert reverse("dashboard:run-list") == "/runs/"
+    assert reverse("dashboard:overview") == "/"
 
 
 def test_it_lists_runs_newest_first_with_a_link_to_each(client, machine, benchmark):
     older = make_run(machine, benchmark, started_at=T0, commit="aaaaaaaaaaaa1111")
     newer = make_run(machine, benchmark, started_at=T0 + timedelta(hours=1), commit="bbbbbbbbbbbb2222")
 
-    html = client.get("/").content.decode()
+    html = client.get("/runs/").content.decode()
     rows = table_rows(html, "runs")
 
     assert [row["attrs"]["data-run"] for row in rows] == [str(newer.id), str(older.id)]
@@ -31,7 +32,7 @@ def test_it_lists_runs_newest_first_with_a_link_to_each(client, machine, benchma
 def test_each_row_shows_benchmark_machine_commit_branch_time_and_layer_count(client, machine, benchmark):
     run = make_run(machine, benchmark, branch="perf/fuse-emb")
 
-    (row,) = table_rows(client.get("/").content.decode(), "runs")
+    (row,) = table_rows(client.get("/runs/").content.decode(), "runs")
     benchmark_cell, machine_cell, commit_cell, branch_cell, _started, e2e_cell, layers_cell, _ = row["cells"]
 
     assert benchmark_cell.startswith("dlrm_criteo_kaggle")
@@ -43,7 +44,7 @@ def test_each_row_shows_benchmark_machine_commit_branch_time_and_layer_count(cli
 
 
 def test_it_says_so_when_there_are_no_runs(client, db):
-    html = client.get("/").content.decode()
+    html = client.get("/runs/").content.decode()
     assert "No runs yet" in html
 
 
@@ -53,8 +54,8 @@ def test_it_pages_long_lists(client, machine):
     for i in range(RUNS_PER_PAGE + 2):
         make_run(machine, benchmark, layers=layers, started_at=T0 + timedelta(minutes=i))
 
-    first = table_rows(client.get("/").content.decode(), "runs")
-    second_html = client.get("/?page=2").content.decode()
+    first = table_rows(client.get("/runs/").content.decode(), "runs")
+    second_html = client.get("/runs/?page=2").content.decode()
 
     assert len(first) == RUNS_PER_PAGE
     assert len(table_rows(second_html, "runs")) == 2
@@ -65,4 +66,4 @@ def test_the_list_runs_a_fixed_number_of_queries(client, django_assert_max_num_q
     for name in ("a", "b", "c"):
         make_run(make_machine(name), make_benchmark(f"model-{name}"))
     with django_assert_max_num_queries(3):
-        client.get("/")
+        client.get("/runs/")

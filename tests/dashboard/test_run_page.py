@@ -41,15 +41,17 @@ def test_the_table_shows_each_layer_with_its_op_time_and_bound(client, run):
     assert [row["attrs"]["data-layer"] for row in rows] == [layer[0] for layer in DLRM_LAYERS]
     by_name = {row["attrs"]["data-layer"]: row for row in rows}
     emb = by_name["emb.fused"]["cells"]
-    # index, layer, op, time, share, GFLOP/s, GB/s, AI, bound, % of roof
+    # index, layer, op, sources, time, share, FLOPs, bytes, GFLOP/s, GB/s, AI, bound, % of roof
     assert emb[1:3] == ["emb.fused", "EmbeddingBag"]
-    assert emb[3] == "1.42 1.38–1.48"
-    assert emb[6] == "8.38"
-    assert emb[8] == "bandwidth"
-    assert emb[9] == "36%"
+    assert emb[3] == "itself"
+    assert emb[4] == "1.42 1.38–1.48"
+    assert emb[6:8] == ["2.94 M", "11.9 M"]
+    assert emb[9] == "8.38"
+    assert emb[11] == "bandwidth"
+    assert emb[12] == "36%"
     gemm = by_name["top_mlp.0"]["cells"]
-    assert gemm[8] == "compute"
-    assert gemm[9] == "72%"
+    assert gemm[11] == "compute"
+    assert gemm[12] == "72%"
 
 
 def test_the_header_shows_machine_roofline_source_and_end_to_end(client, run):
@@ -102,8 +104,9 @@ def test_the_run_page_lives_under_runs(run):
     assert reverse("dashboard:run-page", args=[run.id]) == f"/runs/{run.id}/"
 
 
-def test_the_run_page_runs_two_queries_however_many_layers(client, run, django_assert_num_queries):
-    with django_assert_num_queries(2):  # the run with its machine/benchmark/project, then its layers
+def test_the_run_page_runs_three_queries_however_many_layers(client, run, django_assert_num_queries):
+    # the run with its machine/benchmark/project, its layers, the previous run's id (to compare with)
+    with django_assert_num_queries(3):
         client.get(reverse("dashboard:run-page", args=[run.id]))
 
 

@@ -51,3 +51,45 @@ def bytes_gib(n: int | None) -> str:
 def sorted_items(mapping: dict | None) -> list[tuple]:
     """A dict's items by key: JSON columns do not keep key order on PostgreSQL."""
     return sorted((mapping or {}).items(), key=lambda item: str(item[0]))
+
+
+@register.filter
+def signed_pct(percent: float | None) -> str:
+    """A change in percent with its sign: 197.9 -> "+198%", -4.25 -> "−4.25%"."""
+    if percent is None or not math.isfinite(float(percent)):
+        return EMPTY
+    sign = "+" if percent > 0 else "−" if percent < 0 else ""
+    return f"{sign}{format_sig(abs(percent))}%"
+
+
+@register.filter
+def rel_pct(rel_change: float | None) -> str:
+    """A relative change (after/before - 1) as a signed percent."""
+    return EMPTY if rel_change is None else signed_pct(rel_change * 100.0)
+
+
+@register.filter
+def seconds_ms(seconds: float | None) -> str:
+    """Seconds as "12.3 ms" (or "45.6 µs" under a millisecond)."""
+    if seconds is None:
+        return EMPTY
+    if abs(seconds) < 1e-3:
+        return f"{format_sig(seconds * 1e6)} µs"
+    return f"{format_sig(seconds * 1e3)} ms"
+
+
+@register.filter
+def si(value: float | int | None) -> str:
+    """Counts with an SI prefix: 33554432 -> "33.6 M"."""
+    if value is None:
+        return EMPTY
+    x = float(value)
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= factor:
+            return f"{format_sig(x / factor)} {prefix}"
+    return format_sig(x)
+
+
+@register.filter
+def get(mapping: dict | None, key):
+    return (mapping or {}).get(key)

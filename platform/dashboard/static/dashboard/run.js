@@ -1,126 +1,171 @@
-/* Run page: a horizontal bar chart of per-layer median time, coloured by
- * roofline bound, built from the numbers the page embeds in #layer-data. */
+/* Run page: per-layer median time as bars (top N slowest plus the rest summed,
+ * or all of them), the roofline of the layers, and a sortable layer table,
+ * all from the numbers the page embeds in #layer-data and #roof-data. */
 (function () {
   "use strict";
-
-  var dataEl = document.getElementById("layer-data");
+  var rw = window.rw, roofline = window.rwRoofline;
+  var layers = rw.jsonScript("layer-data") || [];
+  var roof = rw.jsonScript("roof-data") || {};
   var canvas = document.getElementById("layer-chart");
-  if (!dataEl || !canvas || typeof Chart === "undefined") return;
+  var fmt = rw.fmt, colours = rw.colours;
 
-  var layers = JSON.parse(dataEl.textContent);
-  if (!layers.length) return;
+  /* ---- bar chart ---- */
+  if (canvas && layers.length && typeof Chart !== "undefined") {
+    var topN = parseInt(canvas.dataset.top, 10) || 15;
+    var ROW_PX = 22;
 
-  var css = getComputedStyle(document.documentElement);
-  function cssVar(name) { return css.getPropertyValue(name).trim(); }
-  var colours = { compute: cssVar("--compute"), bandwidth: cssVar("--bandwidth") };
-  var rangeColour = cssVar("--range");
-  var muted = cssVar("--muted");
-  var grid = cssVar("--border");
-  var mono = cssVar("--mono");
-
-  var ROW_PX = 22;
-  canvas.parentElement.style.height = Math.max(160, layers.length * ROW_PX + 56) + "px";
-
-  function fmt(x) {
-    if (x === null || x === undefined || !isFinite(x)) return "—";
-    if (x === 0) return "0";
-    var decimals = Math.max(2 - Math.floor(Math.log10(Math.abs(x))), 0);
-    return x.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
-  }
-  function shorten(label) { return label.length > 32 ? label.slice(0, 31) + "…" : label; }
-
-  var order = layers.slice();
-  function datasetsFor(rows) {
-    return [
-      {
-        label: "median",
-        data: rows.map(function (l) { return l.median_ms; }),
-        backgroundColor: rows.map(function (l) { return colours[l.bound] || muted; }),
-        borderRadius: 3,
-        barPercentage: 0.78,
-        categoryPercentage: 0.92,
-        grouped: false,
-        order: 2,
-      },
-      {
-        label: "p25–p75",
-        data: rows.map(function (l) { return [l.p25_ms, l.p75_ms]; }),
-        backgroundColor: rangeColour,
-        barPercentage: 0.14,
-        categoryPercentage: 0.92,
-        grouped: false,
-        order: 1,
-      },
-    ];
-  }
-
-  var chart = new Chart(canvas, {
-    type: "bar",
-    data: { labels: order.map(function (l) { return l.name; }), datasets: datasetsFor(order) },
-    options: {
-      indexAxis: "y",
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      interaction: { mode: "index", axis: "y", intersect: false },
-      plugins: {
-        legend: { display: false },
-        tooltip: {
-          filter: function (item) { return item.datasetIndex === 0; },
-          callbacks: {
-            title: function (items) { return order[items[0].dataIndex].name; },
-            label: function (item) {
-              var l = order[item.dataIndex];
-              return [
-                l.op + " · " + l.bound + "-bound",
-                "median " + fmt(l.median_ms) + " ms (p25–p75 " + fmt(l.p25_ms) + "–" + fmt(l.p75_ms) + ")",
-                fmt(l.gflops) + " GFLOP/s · " + fmt(l.gbs) + " GB/s",
-                l.roof_pct === null ? "% of roof: not measured" : fmt(l.roof_pct) + "% of roof",
-              ];
+    var bars = function (mode) {
+      var rows = layers.slice();
+      if (mode !== "index") rows.sort(function (a, b) { return b.median_ms - a.median_ms; });
+      if (mode === "top" && rows.length > topN) {
+        var rest = rows.slice(topN);
+        var sum = function (key) { return rest.reduce(function (s, l) { return s + l[key]; }, 0); };
+        rows = rows.slice(0, topN).concat([{
+          name: "rest (" + rest.length + " layers)", rest: rest.length, op: "", bound: "rest",
+          median_ms: sum("median_ms"), p25_ms: sum("p25_ms"), p75_ms: sum("p75_ms"),
+          share_pct: sum("share_pct"), gflops: null, gbs: null, roof_pct: null, index: null,
+        }]);
+      }
+      return rows;
+    };
+    var order = bars("top");
+    var shorten = function (label) { return label.length > 32 ? label.slice(0, 31) + "…" : label; };
+    var datasetsFor = function (rows) {
+      return [
+        { label: "median", data: rows.map(function (l) { return l.median_ms; }),
+          backgroundColor: rows.map(function (l) { return colours[l.bound] || "#b6bccb"; }),
+          borderRadius: 3, barPercentage: 0.78, categoryPercentage: 0.92, grouped: false, order: 2 },
+        { label: "p25–p75", data: rows.map(function (l) { return l.rest ? null : [l.p25_ms, l.p75_ms]; }),
+          backgroundColor: colours.range, barPercentage: 0.14, categoryPercentage: 0.92, grouped: false, order: 1 },
+      ];
+    };
+    var size = function (rows) { canvas.parentElement.style.height = Math.max(160, rows.length * ROW_PX + 56) + "px"; };
+    size(order);
+    var chart = new Chart(canvas, {
+      type: "bar",
+      data: { labels: order.map(function (l) { return l.name; }), datasets: datasetsFor(order) },
+      options: {
+        indexAxis: "y", responsive: true, maintainAspectRatio: false, animation: false,
+        interaction: { mode: "index", axis: "y", intersect: false },
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            filter: function (item) { return item.datasetIndex === 0; },
+            callbacks: {
+              title: function (items) { return order[items[0].dataIndex].name; },
+              label: function (item) {
+                var l = order[item.dataIndex];
+                if (l.rest) return ["summed time of the other " + l.rest + " layers", fmt(l.median_ms) + " ms · " + fmt(l.share_pct, 2) + "% of the run"];
+                return [
+                  l.op + " · " + l.bound + "-bound",
+                  "median " + fmt(l.median_ms) + " ms (p25–p75 " + fmt(l.p25_ms) + "–" + fmt(l.p75_ms) + ")",
+                  fmt(l.gflops) + " GFLOP/s · " + fmt(l.gbs) + " GB/s",
+                  l.roof_pct === null ? "% of roof: not measured" : fmt(l.roof_pct) + "% of roof",
+                ];
+              },
             },
           },
         },
-      },
-      scales: {
-        x: {
-          beginAtZero: true,
-          title: { display: true, text: "median time per inference (ms)", color: muted },
-          grid: { color: grid },
-          ticks: { color: muted },
+        scales: {
+          x: { beginAtZero: true, title: { display: true, text: "median time per inference (ms)" }, grid: { color: colours.grid } },
+          y: { grid: { display: false }, ticks: { autoSkip: false, color: colours.text, font: { family: rw.mono, size: 11.5 },
+               callback: function (value) { return shorten(this.getLabelForValue(value)); } } },
         },
-        y: {
-          grid: { display: false },
-          ticks: {
-            autoSkip: false,
-            color: cssVar("--text"),
-            font: { family: mono, size: 11.5 },
-            callback: function (value) { return shorten(this.getLabelForValue(value)); },
+        onClick: function (event, elements) {
+          if (!elements.length) return;
+          var l = order[elements[0].index];
+          if (l.index === null) return;
+          var row = document.getElementById("layer-" + l.index);
+          if (!row) return;
+          row.scrollIntoView({ behavior: "smooth", block: "center" });
+          row.classList.add("flash");
+          setTimeout(function () { row.classList.remove("flash"); }, 1600);
+        },
+        onHover: function (event, elements) { event.native.target.style.cursor = elements.length ? "pointer" : "default"; },
+      },
+    });
+    var buttons = document.querySelectorAll("[data-order]");
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        order = bars(button.dataset.order);
+        size(order);
+        chart.data.labels = order.map(function (l) { return l.name; });
+        chart.data.datasets = datasetsFor(order);
+        chart.update();
+        buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+      });
+    });
+  }
+
+  /* ---- roofline ---- */
+  var rcanvas = document.getElementById("roofline-chart");
+  if (rcanvas && layers.length && typeof Chart !== "undefined") {
+    var pts = layers.filter(roofline.plottable);
+    var byBound = function (bound) {
+      var own = pts.filter(function (l) { return l.bound === bound; });
+      return {
+        type: "scatter", label: bound + "-bound", order: 1,
+        data: own.map(function (l) { return { x: l.ai, y: l.gflops, layer: l }; }),
+        pointRadius: own.map(function (l) { return roofline.radius(l.share_pct); }),
+        pointHoverRadius: own.map(function (l) { return roofline.radius(l.share_pct) + 2; }),
+        backgroundColor: colours[bound] + "b3", borderColor: colours[bound], borderWidth: 1,
+      };
+    };
+    var datasets = [byBound("compute"), byBound("bandwidth")];
+    var roofSet = roofline.roofDataset(pts, roof);
+    if (roofSet) datasets.push(roofSet);
+    new Chart(rcanvas, {
+      type: "scatter",
+      data: { datasets: datasets },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            filter: function (item) { return item.raw && item.raw.layer; },
+            callbacks: {
+              title: function (items) { return items[0].raw.layer.name; },
+              label: function (item) {
+                var l = item.raw.layer;
+                return [l.op + " · " + l.bound + "-bound", "AI " + fmt(l.ai) + " FLOP/B · " + fmt(l.gflops) + " GFLOP/s",
+                        fmt(l.median_ms) + " ms (" + fmt(l.share_pct, 2) + "% of time)",
+                        l.roof_pct === null ? "" : fmt(l.roof_pct) + "% of roof"];
+              },
+            },
           },
         },
+        scales: roofline.axes(roof),
       },
-      onClick: function (event, elements) {
-        if (!elements.length) return;
-        var row = document.getElementById("layer-" + order[elements[0].index].index);
-        if (!row) return;
-        row.scrollIntoView({ behavior: "smooth", block: "center" });
-        row.classList.add("flash");
-        setTimeout(function () { row.classList.remove("flash"); }, 1600);
-      },
-      onHover: function (event, elements) {
-        event.native.target.style.cursor = elements.length ? "pointer" : "default";
-      },
-    },
-  });
+    });
+  }
 
-  var buttons = document.querySelectorAll("[data-order]");
-  buttons.forEach(function (button) {
-    button.addEventListener("click", function () {
-      order = layers.slice();
-      if (button.dataset.order === "time") order.sort(function (a, b) { return b.median_ms - a.median_ms; });
-      chart.data.labels = order.map(function (l) { return l.name; });
-      chart.data.datasets = datasetsFor(order);
-      chart.update();
-      buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+  /* ---- sortable table ---- */
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var tbody = table.tBodies[0];
+    table.querySelectorAll("th[data-sort]").forEach(function (th, col) {
+      th.tabIndex = 0;
+      th.classList.add("sort-head");
+      var sort = function () {
+        var asc = th.getAttribute("aria-sort") !== "ascending";
+        var numeric = th.dataset.sort === "num";
+        var cellIndex = Array.prototype.indexOf.call(th.parentElement.children, th);
+        var rows = Array.prototype.slice.call(tbody.rows);
+        var key = function (row) {
+          var cell = row.cells[cellIndex];
+          if (numeric) return parseFloat(cell.dataset.value !== undefined ? cell.dataset.value : cell.textContent);
+          return cell.textContent.trim().toLowerCase();
+        };
+        rows.sort(function (a, b) {
+          var x = key(a), y = key(b);
+          var c = numeric ? x - y : x < y ? -1 : x > y ? 1 : 0;
+          return asc ? c : -c;
+        });
+        rows.forEach(function (row) { tbody.appendChild(row); });
+        table.querySelectorAll("th[aria-sort]").forEach(function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      };
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
     });
   });
 })();

@@ -1,0 +1,64 @@
+"""Alert summaries: the list, and one summary with its change, affected
+series, classification evidence, attribution and triage."""
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from regressions.models import SUMMARY_STATUSES, AlertSummary
+
+from .access import read_page
+from .summaries import card, commit_url, compare_url, summaries_with_alerts
+
+EVIDENCE_ALERTS = 6  # layer alerts whose roofline evidence is spelled out
+CHART_ALERTS = 12  # affected series drawn as small charts
+
+
+@read_page
+def alert_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status") or ""
+    summaries = summaries_with_alerts().order_by("-created", "-id")
+    if status in SUMMARY_STATUSES:
+        summaries = summaries.filter(status=status)
+    else:
+        status = ""
+    page = Paginator(summaries, 30).get_page(request.GET.get("page"))
+    return render(request, "dashboard/alert_list.html", {
+        "page": page, "cards": [card(s) for s in page.object_list], "status": status, "statuses": SUMMARY_STATUSES,
+    })
+
+
+@read_page
+def alert_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
+    summary = get_object_or_404(
+        summaries_with_alerts().prefetch_related("alerts__run_before", "alerts__run_after", "events__user"),
+        pk=summary_id,
+    )
+    c = card(summary)
+    commits = c.commits
+    links = {}
+    if commits:
+        repo = commits.get("repository", "")
+        links = {
+            "range": compare_url(repo, commits.get("last_good", ""), commits.get("first_bad", "")),
+            "last_good": commit_url(repo, commits.get("last_good", "")),
+            "first_bad": commit_url(repo, commits.get("first_bad", "")),
+        }
+    others = AlertSummary.objects.filter(project=summary.project).exclude(pk=summary.pk).order_by("-created")[:50]
+    small_charts = [
+        {"id": f"alert-chart-{a.pk}", "alert": a.pk, "machine": a.machine.name, "benchmark": a.benchmark_id,
+         "layer": a.layer, "change_t": a.run_after.started_at.isoformat(), "before": a.before, "after": a.after}
+        for a in c.alerts[:CHART_ALERTS]
+    ]
+    return render(request, "dashboard/alert_summary.html", {
+        "card": c,
+        "summary": summary,
+        "links": links,
+        "evidence_alerts": [a for a in c.alerts if a.evidence][:EVIDENCE_ALERTS],
+        "events": list(summary.events.all()),
+        "others": others,
+        "small_charts": small_charts,
+        "chart_ids": {a.pk: f"alert-chart-{a.pk}" for a in c.alerts[:CHART_ALERTS]},
+        "triage_statuses": ["acknowledged", "invalid", "fixed"],
+    })

@@ -1,0 +1,86 @@
+"""The series page's data: one benchmark layer (or end_to_end) on every
+machine that ran it, decimated on the server, with the change points of its
+alerts and the configs its points ran with.
+
+Points come from results.series.series_points, the same reader as
+/api/v1/series/<machine>/<benchmark>/<layer>/, so the page and the API agree.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.exceptions import NotFound, ValidationError
+
+from regressions.models import Alert
+from results.filters import parse_int
+from results.models import Benchmark, Run, Series
+from results.series import MAX_ID, MAX_POINTS, PointsQuery, series_points
+
+from .decimate import lttb_indices
+
+DEFAULT_MAX_POINTS = 1500  # per machine; a laptop screen is narrower than this
+MAX_CONFIGS = 50
+
+
+def page_series(params: Mapping[str, str]) -> dict[str, Any]:
+    """?benchmark=<id>&layer=<name>&metric=&since=&until=&max_points=&machine=<name>"""
+    if not params.get("benchmark"):
+        raise ValidationError({"benchmark": ["Required: a benchmark id."]})
+    benchmark_id = parse_int("benchmark", params["benchmark"], 1, MAX_ID)
+    layer = params.get("layer") or "end_to_end"
+    max_points = parse_int("max_points", params["max_points"], 3, MAX_POINTS) if params.get("max_points") else (
+        DEFAULT_MAX_POINTS)
+    flat = {key: params.get(key) for key in params}  # a QueryDict's last value of each key
+    query = PointsQuery.from_params({**flat, "limit": flat.get("limit") or str(MAX_POINTS)})
+    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
+    if benchmark is None:
+        raise NotFound(f"No benchmark with id {benchmark_id}.")
+    names = list(
+        Series.objects.filter(benchmark_id=benchmark_id, layer=layer).order_by("machine__name")
+        .values_list("machine__name", flat=True)
+    )
+    if params.get("machine"):
+        names = [name for name in names if name == params["machine"]]
+    if not names:
+        raise NotFound(f"No series of layer {layer!r} in benchmark {benchmark_id} ({benchmark}).")
+    machines, meta, hashes = [], None, set()
+    for name in names:
+        data = series_points(name, benchmark_id, layer, query)
+        meta = meta or data["series"]
+        points = data["points"]
+        keep = lttb_indices(range(len(points)), [p["value"] for p in points], max_points)
+        kept = [points[i] for i in keep]
+        hashes.update(p["config_hash"] for p in kept)
+        machines.append({"name": name, "total": len(points), "decimated": len(kept) < len(points), "points": kept})
+    meta = {key: value for key, value in meta.items() if key != "machine"}
+    return {"series": meta, "machines": machines, "changes": changes(benchmark_id, layer, query.metric),
+            "configs": configs(benchmark_id, hashes)}
+
+
+def changes(benchmark_id: int, layer: str, metric: str) -> list[dict[str, Any]]:
+    """The change points alerts were filed for on this layer, on any machine."""
+    alerts = (
+        Alert.objects.filter(benchmark_id=benchmark_id, layer=layer, metric=metric)
+        .select_related("machine", "run_after", "summary").order_by("run_after__started_at")
+    )
+    return [
+        {
+            "alert": a.pk, "summary": a.summary_id, "url": f"/alerts/{a.summary_id}/", "machine": a.machine.name,
+            "run": a.run_after_id, "t": a.run_after.started_at.isoformat().replace("+00:00", "Z"),
+            "commit": a.run_after.commit, "rel_change": a.rel_change, "direction": a.direction,
+            "classification": a.classification, "status": a.summary.status, "vanished": a.vanished_at is not None,
+        }
+        for a in alerts
+    ]
+
+
+def configs(benchmark_id: int, hashes: set[str]) -> dict[str, Any]:
+    """config_hash -> config, one run each, for the (few) configs shown."""
+    found = {}
+    for config_hash in sorted(hashes)[:MAX_CONFIGS]:
+        found[config_hash] = (
+            Run.objects.filter(benchmark_id=benchmark_id, config_hash=config_hash)
+            .values_list("config", flat=True).first()
+        )
+    return found

@@ -1,0 +1,58 @@
+/* Compare page: each layer's roofline point before (hollow) and after
+ * (filled), joined by a line so the move is visible. */
+(function () {
+  "use strict";
+  var rw = window.rw, roofline = window.rwRoofline, fmt = rw.fmt;
+  var layers = rw.jsonScript("compare-data") || [];
+  var roof = rw.jsonScript("roof-data") || {};
+  var canvas = document.getElementById("compare-roofline");
+  if (!canvas || !layers.length || typeof Chart === "undefined") return;
+
+  function points(side, bound) {
+    var own = layers.filter(function (l) { return roofline.plottable(l[side]) && l[side].bound === bound; });
+    return {
+      type: "scatter", label: side + " " + bound, rwSide: side, order: 1,
+      data: own.map(function (l) { return { x: l[side].ai, y: l[side].gflops, layer: l, side: side }; }),
+      pointRadius: own.map(function (l) { return roofline.radius(l[side].share_pct); }),
+      backgroundColor: side === "after" ? rw.colours[bound] + "cc" : "rgba(255,255,255,0.9)",
+      borderColor: rw.colours[bound], borderWidth: side === "after" ? 1 : 1.6,
+    };
+  }
+  // moves: one line per layer that is on the chart before and after, null-separated
+  var moves = [];
+  layers.forEach(function (l) {
+    if (roofline.plottable(l.before) && roofline.plottable(l.after)) {
+      moves.push({ x: l.before.ai, y: l.before.gflops }, { x: l.after.ai, y: l.after.gflops }, { x: NaN, y: NaN });
+    }
+  });
+  var all = [];
+  layers.forEach(function (l) { if (l.before) all.push(l.before); if (l.after) all.push(l.after); });
+  var datasets = [
+    points("before", "compute"), points("before", "bandwidth"), points("after", "compute"), points("after", "bandwidth"),
+    { type: "line", label: "move", data: moves, borderColor: "#7c8499", borderWidth: 1.2, pointRadius: 0, spanGaps: false, order: 5 },
+  ];
+  var roofSet = roofline.roofDataset(all, roof);
+  if (roofSet) datasets.push(roofSet);
+  new Chart(canvas, {
+    type: "scatter",
+    data: { datasets: datasets },
+    options: {
+      responsive: true, maintainAspectRatio: false, animation: false,
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          filter: function (item) { return item.raw && item.raw.layer; },
+          callbacks: {
+            title: function (items) { return items[0].raw.layer.name + " (" + items[0].raw.side + ")"; },
+            label: function (item) {
+              var l = item.raw.layer, p = l[item.raw.side];
+              return ["AI " + fmt(p.ai) + " FLOP/B · " + fmt(p.gflops) + " GFLOP/s · " + fmt(p.median_ms) + " ms",
+                      "change " + (l.rel_pct === null ? "—" : (l.rel_pct > 0 ? "+" : "") + fmt(l.rel_pct) + "%") + " (" + (l.delta_ms > 0 ? "+" : "") + fmt(l.delta_ms) + " ms)"];
+            },
+          },
+        },
+      },
+      scales: roofline.axes(roof),
+    },
+  });
+})();
