@@ -1,16 +1,21 @@
 """`roofwatch-agent`: run benchmarks, spool their reports, upload them.
 
+    roofwatch-agent register --server URL --enroll-token T [--name NAME] [--config PATH]
+    roofwatch-agent daemon [--config PATH]
+    roofwatch-agent run-once [--config PATH]                 (the config's [[benchmarks]])
     roofwatch-agent run-once --server URL --token TOKEN --model NAME [--count K] ...
-    roofwatch-agent flush --server URL --token TOKEN
-    roofwatch-agent status
+    roofwatch-agent flush [--config PATH | --server URL --token TOKEN]
+    roofwatch-agent status [--config PATH | --spool DIR]
 
 Exit status: 0 when every report was uploaded; 1 when a report is still
 spooled (server down, token refused), was rejected by the server, or a run
 failed; 2 for usage errors (bad arguments, unknown model).
 
 --server and --token fall back to $ROOFWATCH_SERVER and $ROOFWATCH_TOKEN (a
-token in the environment stays out of `ps`); --spool falls back to
-$ROOFWATCH_SPOOL, then $XDG_DATA_HOME/roofwatch/spool (~/.local/share/...).
+token in the environment stays out of `ps`), then to the config file;
+--spool falls back to $ROOFWATCH_SPOOL, the config's `spool`, then
+$XDG_DATA_HOME/roofwatch/spool (~/.local/share/...). The config is --config,
+else $ROOFWATCH_AGENT_CONFIG, else $XDG_CONFIG_HOME/roofwatch/agent.toml.
 """
 from __future__ import annotations
 
@@ -18,16 +23,21 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
 from engine.argtypes import int_at_least
 
-from . import LOGGER_NAME
+from . import LOGGER_NAME, logs
 from .client import FlushSummary, Outcome, flush
-from .cycle import run_to_spool
+from .config import AgentConfig, ConfigError, default_config_path, default_spool_path, load_config
+from .cycle import report_key, run_to_spool
+from .outbox import Outbox
 from .runner import DEFAULT_TIMEOUT, BenchmarkFailed
 from .spool import Spool, SpoolError
+from .state import AgentState, now_iso
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -36,10 +46,7 @@ PROG = "roofwatch-agent"
 
 
 def default_spool() -> Path:
-    if os.environ.get("ROOFWATCH_SPOOL"):
-        return Path(os.environ["ROOFWATCH_SPOOL"])
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home) / "roofwatch" / "spool"
+    return default_spool_path()
 
 
 def _seconds(text: str) -> float:
@@ -57,9 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log each step, not only retries and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    spool_opt = argparse.ArgumentParser(add_help=False)
+    config_opt = argparse.ArgumentParser(add_help=False)
+    config_opt.add_argument("--config", type=Path, default=None,
+                            help="agent config (default: $ROOFWATCH_AGENT_CONFIG or ~/.config/roofwatch/agent.toml)")
+
+    spool_opt = argparse.ArgumentParser(add_help=False, parents=[config_opt])
     spool_opt.add_argument("--spool", type=Path, default=None,
-                           help="spool directory (default: $ROOFWATCH_SPOOL or ~/.local/share/roofwatch/spool)")
+                           help="spool directory (default: $ROOFWATCH_SPOOL, the config's spool, "
+                                "or ~/.local/share/roofwatch/spool)")
 
     upload_opts = argparse.ArgumentParser(add_help=False)
     upload_opts.add_argument("--server", default=os.environ.get("ROOFWATCH_SERVER"),
@@ -69,9 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     upload_opts.add_argument("--max-attempts", type=int_at_least(1), default=5,
                              help="tries per report before leaving it spooled (default 5)")
 
+    reg = sub.add_parser("register", parents=[config_opt],
+                         help="exchange an enrollment token for this machine's token and write the config")
+    reg.add_argument("--server", required=True, help="platform URL, e.g. https://roofwatch.example.com")
+    reg.add_argument("--enroll-token", required=True, help="from `manage.py enroll_token` on the server")
+    reg.add_argument("--name", help="this machine's name in the fleet (default: the host name)")
+    reg.set_defaults(func=cmd_register)
+
+    dm = sub.add_parser("daemon", parents=[config_opt],
+                        help="claim and run the server's jobs (and the config's schedule) until stopped")
+    dm.set_defaults(func=cmd_daemon)
+
     run = sub.add_parser("run-once", parents=[spool_opt, upload_opts],
-                         help="run a model's benchmark, spool the report, upload everything pending")
-    run.add_argument("--model", required=True, help="benchmark model name (the engine lists them)")
+                         help="run a model's (or the config's) benchmarks, spool the reports, upload everything")
+    run.add_argument("--model", help="benchmark model name (the engine lists them); "
+                                     "without it, the config's [[benchmarks]] run")
     run.add_argument("--batch", type=int_at_least(1))
     run.add_argument("--repeats", type=int_at_least(1))
     run.add_argument("--warmup", type=int_at_least(0))
@@ -83,38 +107,89 @@ def build_parser() -> argparse.ArgumentParser:
     fl = sub.add_parser("flush", parents=[spool_opt, upload_opts], help="upload the pending reports")
     fl.set_defaults(func=cmd_flush)
 
-    st = sub.add_parser("status", parents=[spool_opt], help="show the spool's depth and rejected reports")
+    st = sub.add_parser("status", parents=[spool_opt],
+                        help="show the spool's depth, rejected reports, last upload and last error")
     st.set_defaults(func=cmd_status)
     return parser
 
 
-def _setup_logging(verbose: bool) -> None:
-    # A no-op when the host program (or pytest) already configured logging.
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger(LOGGER_NAME).setLevel(logging.INFO if verbose else logging.WARNING)
+def _setup_logging(verbose: bool, fmt: str = "text") -> None:
+    logs.setup(fmt, verbose)
+
+
+def _load(args: argparse.Namespace, *, required: bool) -> AgentConfig | None:
+    """The config file, or None when it is not there and not asked for by name."""
+    path = args.config or default_config_path()
+    if not required and args.config is None and not path.exists():
+        return None
+    return load_config(path)
+
+
+def _resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> AgentConfig | None:
+    """Fill --server/--token/--spool from the config where not given."""
+    needs_upload = hasattr(args, "server") and args.command != "register"
+    wants_config = args.command in ("daemon",) or (args.command == "run-once" and args.model is None)
+    missing = needs_upload and not (args.server and args.token)
+    cfg = _load(args, required=wants_config or (missing and args.config is not None))
+    if cfg is None and missing:
+        cfg = _load(args, required=False)
+    if needs_upload:
+        args.server = args.server or (cfg.server if cfg else None)
+        args.token = args.token or (cfg.token if cfg else None)
+        for name, env in (("server", "ROOFWATCH_SERVER"), ("token", "ROOFWATCH_TOKEN")):
+            if not getattr(args, name):
+                parser.error(f"--{name} is required (or set ${env}, or give a config with `roofwatch-agent register`)")
+    if hasattr(args, "spool") and args.spool is None:
+        args.spool = Path(os.environ["ROOFWATCH_SPOOL"]) if os.environ.get("ROOFWATCH_SPOOL") else (
+            cfg.spool if cfg else default_spool())
+    return cfg
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.spool is None:
-        args.spool = default_spool()
-    if hasattr(args, "server"):
-        for name, env in (("server", "ROOFWATCH_SERVER"), ("token", "ROOFWATCH_TOKEN")):
-            if not getattr(args, name):
-                parser.error(f"--{name} is required (or set ${env})")
-    _setup_logging(args.verbose)
+    try:
+        args.cfg = _resolve(args, parser) if args.command != "register" else None
+    except ConfigError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(args.verbose or args.command == "daemon", args.cfg.log_format if args.cfg else "text")
     try:
         return args.func(args, sys.stdout, sys.stderr)
-    except SpoolError as e:
+    except (SpoolError, ConfigError) as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; spooled reports stay in {args.spool}", file=sys.stderr)
+        print(f"{PROG}: interrupted; spooled reports stay in {getattr(args, 'spool', '')}", file=sys.stderr)
         return 130
 
 
+def cmd_register(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .register import RegistrationFailed, default_name, machine_fingerprint, register, store_token
+
+    path = (args.config or default_config_path()).expanduser()
+    name = args.name or default_name()
+    try:
+        token = register(args.server, args.enroll_token, name, machine_fingerprint())
+    except RegistrationFailed as e:
+        print(f"{PROG}: {e}", file=err)
+        return EXIT_FAILED
+    store_token(path, args.server, token, name)
+    print(f"registered as {name!r} with {args.server}; token stored in {path} (mode 0600)", file=out)
+    return EXIT_OK
+
+
+def cmd_daemon(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .daemon import Agent, install_signal_handlers
+
+    agent = Agent(args.cfg)
+    install_signal_handlers(agent)
+    return agent.run()
+
+
 def cmd_run_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.model is None:
+        return _run_configured(args, out, err)
     spool = Spool(args.spool)
     spool.ensure_writable()  # fail now, not after a long benchmark
     log = logging.getLogger(LOGGER_NAME)
@@ -140,6 +215,50 @@ def cmd_run_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if rejected == 0 and summary.remaining == 0 else EXIT_FAILED
 
 
+def _run_configured(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """run-once without --model: each [[benchmarks]] entry once (times --count),
+    measured like the daemon does (quiet wait, pinning, config's repeats)."""
+    from .execute import MeasurementFailed, RunRequest, measure
+
+    cfg = args.cfg
+    assert cfg is not None
+    if not cfg.benchmarks:
+        print(f"{PROG}: {cfg.path} has no [[benchmarks]]; add one or give --model", file=err)
+        return EXIT_USAGE
+    if args.batch is not None:
+        print(f"{PROG}: --batch needs --model; the config's benchmarks set theirs in params", file=err)
+        return EXIT_USAGE
+    spool = Spool(args.spool)
+    spool.ensure_writable()
+    log = logging.getLogger(LOGGER_NAME)
+    failed = 0
+    bar = logs.Progress(len(cfg.benchmarks) * args.count, "benchmarks")
+    try:
+        for spec in cfg.benchmarks * args.count:
+            bar.step(spec.model)
+            req = RunRequest.from_spec(spec, cfg)
+            if args.repeats is not None or args.warmup is not None or args.engine_timeout != DEFAULT_TIMEOUT:
+                req = replace(req, repeats=args.repeats or req.repeats,
+                              warmup=args.warmup if args.warmup is not None else req.warmup,
+                              timeout=args.engine_timeout if args.engine_timeout != DEFAULT_TIMEOUT else req.timeout)
+            try:
+                body, conditions = measure(req, cfg)
+                key = report_key(body, model=spec.model)
+            except (MeasurementFailed, BenchmarkFailed) as e:
+                failed += 1
+                print(f"{PROG}: {spec.model}: {e}", file=err)
+                continue
+            spool.put(body, key, meta={"job": None, "conditions": conditions})
+            log.info("event=spooled key=%s model=%s loadavg_before=%s waited_s=%s quiet=%s", key, spec.model,
+                     conditions["loadavg_start"][0], conditions["waited_seconds"], conditions["quiet"])
+            bar.advance()
+    finally:
+        bar.close()
+    summary = _flush(spool, args)
+    _report(summary, spool, out, err)
+    return EXIT_OK if failed == 0 and summary.ok else EXIT_FAILED
+
+
 def cmd_flush(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spool = Spool(args.spool)
     summary = _flush(spool, args)
@@ -150,7 +269,11 @@ def cmd_flush(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    st = Spool(args.spool, create=False).status()
+    spool = Spool(args.spool, create=False)
+    st = spool.status()
+    state = AgentState(spool.path).read()
+    if args.cfg is not None:
+        print(f"config: {args.cfg.path} (server {args.cfg.server})", file=out)
     print(f"spool: {st.path}", file=out)
     if st.oldest is not None:
         when = st.oldest_time.isoformat(timespec="seconds") if st.oldest_time else "?"
@@ -158,11 +281,40 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         print("pending: 0", file=out)
     print(f"rejected: {st.rejected}" + (f" (in {st.path / 'rejected'})" if st.rejected else ""), file=out)
+    print(f"job completions to send: {len(Outbox(spool))}", file=out)
+    if state.get("last_upload"):
+        print(f"last upload: {state['last_upload']} ({state.get('last_upload_run', '?')})", file=out)
+    else:
+        print("last upload: never", file=out)
+    if state.get("last_error"):
+        print(f"last error: {state.get('last_error_at', '?')}: {state['last_error']}", file=out)
+    else:
+        print("last error: none", file=out)
+    if state.get("peaks_measured_at"):
+        when = datetime.fromtimestamp(float(state["peaks_measured_at"]), timezone.utc).isoformat(timespec="seconds")
+        print(f"peaks: measured {when}", file=out)
     return EXIT_OK
 
 
 def _flush(spool: Spool, args: argparse.Namespace) -> FlushSummary:
-    return flush(spool, args.server, args.token, max_attempts=args.max_attempts)
+    outbox = Outbox(spool)
+    summary = flush(spool, args.server, args.token, max_attempts=args.max_attempts,
+                    on_acked=lambda path, result: outbox.record_acked(spool, path, result.run_id),
+                    on_rejected=lambda path, message: outbox.record_rejected(spool, path, message))
+    if outbox.entries():  # the daemon's job reports, uploaded here: tell the server their jobs are done
+        from .jobs_client import JobsClient
+
+        jobs = JobsClient(args.server, args.token)
+        try:
+            outbox.deliver(jobs)
+        finally:
+            jobs.close()
+    state = AgentState(spool.path)
+    if summary.uploaded:
+        state.update(last_upload=now_iso(), last_upload_run=summary.uploaded[-1].url)
+    if summary.last_error:
+        state.update(last_error=summary.last_error[:1000], last_error_at=now_iso())
+    return summary
 
 
 def _report(summary: FlushSummary, spool: Spool, out: TextIO, err: TextIO) -> None:

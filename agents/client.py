@@ -162,6 +162,8 @@ def flush(
     timeout: float = DEFAULT_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
+    on_acked: Callable[[Path, UploadResult], None] | None = None,
+    on_rejected: Callable[[Path, str], None] | None = None,
 ) -> FlushSummary:
     """Upload the pending reports oldest first. A file that still gets a
     retryable failure after `max_attempts` tries ends the flush (the server is
@@ -185,12 +187,16 @@ def flush(
                 timeout=timeout, sleep=sleep, rand=rand,
             )
             if result.outcome is Outcome.ACKED:
+                if on_acked is not None:  # before the ack: a crash in between replays the upload
+                    on_acked(path, result)
                 spool.ack(path)
                 assert result.run_id is not None and result.url is not None
                 summary.uploaded.append(Uploaded(key, result.run_id, result.url, result.status == 201))
                 log.info("uploaded %s to %s: run %s", key, server, result.url)
             elif result.outcome is Outcome.REJECTED:
                 summary.last_error = result.message
+                if on_rejected is not None:
+                    on_rejected(path, result.message)
                 dest = spool.reject(path, f"{server}: {result.message}")
                 summary.rejected.append((dest, result.message))
                 log.error("server %s rejected report %s: %s; moved to %s", server, key, result.message, dest)

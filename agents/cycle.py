@@ -1,6 +1,6 @@
-"""One benchmark run into the spool: the step `run-once` repeats and the
-daemon's job loop will call. The report is durable on disk before anyone
-tries to upload it."""
+"""One benchmark run into the spool: the step `run-once --model` repeats
+(the daemon and `run-once` from the config measure through `execute`). The
+report is durable on disk before anyone tries to upload it."""
 from __future__ import annotations
 
 import json

@@ -4,47 +4,92 @@ The engine's CLI (`engine.cli run MODEL --json PATH`) writes a run report to
 PATH atomically and exits 0, or exits non-zero with its reason on stderr
 (2 for a usage error such as an unknown model). A subprocess keeps a crashing
 or runaway benchmark from taking the agent down with it, and lets the agent
-enforce a timeout.
+enforce a timeout, pin the run to CPUs, and run another checkout's engine
+(a git worktree of a commit: `cwd` and PYTHONPATH point at it).
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 ENGINE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")
 DEFAULT_TIMEOUT = 600.0
 STDERR_TAIL = 2000
 USAGE_EXIT = 2  # the engine's (and argparse's) exit code for a bad command line
+_POLL = 0.1
 
 
 class BenchmarkFailed(Exception):
-    """The engine exited non-zero, timed out, or wrote no report."""
+    """The engine exited non-zero, timed out, was cancelled, or wrote no report."""
 
     def __init__(self, model: str, message: str, *, returncode: int | None, stderr_tail: str = "",
-                 timed_out: bool = False) -> None:
+                 timed_out: bool = False, cancelled: bool = False) -> None:
         self.model = model
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         self.timed_out = timed_out
+        self.cancelled = cancelled
         super().__init__(message)
 
     @property
     def is_usage_error(self) -> bool:
-        return self.returncode == USAGE_EXIT and not self.timed_out
+        return self.returncode == USAGE_EXIT and not self.timed_out and not self.cancelled
 
 
-def engine_args(model: str, json_path: Path, *, batch: int | None = None, repeats: int | None = None,
-                warmup: int | None = None) -> list[str]:
-    """The engine CLI's arguments (after the command itself) for one run."""
+def format_param(value: Any) -> str:
+    """A model param as the engine's --param takes it: lists comma-joined."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def engine_args(
+    model: str,
+    json_path: Path,
+    *,
+    batch: int | None = None,
+    repeats: int | None = None,
+    warmup: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+    inject: Sequence[str] = (),
+    passes: Sequence[str] = (),
+    quant: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    repository: str | None = None,
+    commit: str | None = None,
+) -> list[str]:
+    """The engine CLI's arguments (after the command itself) for one run.
+    Options are given only when set; passes, a quant mode other than 'none'
+    and flags become --passes/--quant/--flag, so an engine without those
+    options refuses the run loudly instead of measuring something else."""
     args = ["run", model, "--json", str(json_path)]
-    for flag, value in (("--batch", batch), ("--repeats", repeats), ("--warmup", warmup)):
+    for flag, value in (("--batch", batch), ("--repeats", repeats), ("--warmup", warmup), ("--threads", threads)):
         if value is not None:
             args += [flag, str(value)]
+    for name, value in (params or {}).items():
+        args += ["--param", f"{name}={format_param(value)}"]
+    for item in inject:
+        args += ["--inject", item]
+    if passes:
+        args += ["--passes", ",".join(passes)]
+    if quant not in (None, "", "none"):
+        args += ["--quant", str(quant)]
+    for name, value in (flags or {}).items():
+        args += ["--flag", f"{name}={json.dumps(value)}"]
+    if repository:
+        args += ["--repository", repository]
+    if commit:
+        args += ["--commit", commit]
     return args
 
 
@@ -58,41 +103,52 @@ def run_benchmark(
     workdir: str | os.PathLike[str],
     engine: Sequence[str] = ENGINE_COMMAND,
     env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    cpus: Collection[int] | None = None,
+    cancel: threading.Event | None = None,
+    **options: Any,
 ) -> bytes:
     """Run one benchmark of `model` and return the report's bytes.
 
-    `engine` is the command that starts the engine CLI; the run's arguments are
-    appended to it. The report goes to a fresh temp dir inside `workdir`,
-    removed afterwards. Raises BenchmarkFailed with the exit code and the last
-    STDERR_TAIL characters of stderr."""
+    `engine` is the command that starts the engine CLI; the run's arguments
+    (see engine_args; `options` are its keyword arguments) are appended to it.
+    The report and stderr go to a fresh temp dir inside `workdir`, removed
+    afterwards. `cpus` pins the subprocess (sched_setaffinity). Setting
+    `cancel` kills the run. Raises BenchmarkFailed with the exit code and the
+    last STDERR_TAIL characters of stderr."""
     with tempfile.TemporaryDirectory(prefix="roofwatch-run-", dir=workdir) as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [*engine, *engine_args(model, report, batch=batch, repeats=repeats, warmup=warmup)]
-        # Own session: on timeout the whole process group is killed, not just its leader.
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=None if env is None else dict(env),
-            start_new_session=True,
-        )
-        try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            _, err = proc.communicate()
-            tail = _tail(err)
+        cmd = [*engine, *engine_args(model, report, batch=batch, repeats=repeats, warmup=warmup, **options)]
+        pin = sorted(cpus) if cpus else None
+        # stderr to a file, not a pipe: polling wait() on a pipe that fills up would deadlock.
+        with open(Path(tmp) / "stderr.txt", "w+b") as err_file:
+            # Own session: on timeout the whole process group is killed, not just its leader.
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err_file,
+                env=None if env is None else dict(env),
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=lambda: _child_setup(pin),
+            )
+            try:
+                outcome = _wait(proc, timeout, cancel)
+            except BaseException:
+                _kill_group(proc)
+                proc.wait()
+                raise
+            err_file.seek(0)
+            tail = _tail(err_file.read())
+        if outcome == "timeout":
             raise BenchmarkFailed(
-                model,
-                f"engine run of {model!r} timed out after {timeout:g} s and was killed" + _suffix(tail),
+                model, f"engine run of {model!r} timed out after {timeout:g} s and was killed" + _suffix(tail),
                 returncode=proc.returncode, stderr_tail=tail, timed_out=True,
-            ) from None
-        except BaseException:
-            _kill_group(proc)
-            proc.wait()
-            raise
-        tail = _tail(err)
+            )
+        if outcome == "cancelled":
+            raise BenchmarkFailed(model, f"engine run of {model!r} was stopped" + _suffix(tail),
+                                  returncode=proc.returncode, stderr_tail=tail, cancelled=True)
         if proc.returncode != 0:
             raise BenchmarkFailed(
                 model,
@@ -107,6 +163,44 @@ def run_benchmark(
                 f"engine run of {model!r} exited 0 but wrote no report to {report}" + _suffix(tail),
                 returncode=0, stderr_tail=tail,
             ) from None
+
+
+def _child_setup(pin: list[int] | None) -> None:
+    """In the engine child before exec: die with the agent (a kill -9 of the
+    agent must not leave a benchmark running unwatched) and take the pinning."""
+    _die_with_parent()
+    if pin:
+        os.sched_setaffinity(0, pin)
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the engine then outlives a killed agent until its own end
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            proc.wait(timeout=max(0.0, min(_POLL, left)))
+            return "done"
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel is not None and cancel.is_set():
+            outcome = "cancelled"
+        elif time.monotonic() >= deadline:
+            outcome = "timeout"
+        else:
+            continue
+        _kill_group(proc)
+        proc.wait()
+        return outcome
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

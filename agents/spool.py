@@ -5,6 +5,8 @@ Layout::
     <spool>/<key>.json                 pending reports, uploaded oldest first
     <spool>/rejected/<key>.json        reports the server refused for good
     <spool>/rejected/<key>.error.txt   the server's status and message
+    <spool>/<key>.meta                 the agent's notes on a pending report (job, noise
+                                       conditions); follows the report to rejected/ or away
     <spool>/.<key>.json.<random>.tmp   a write in progress (never listed)
 
 A report is written to a temp file in the spool dir, flushed, fsynced,
@@ -17,6 +19,7 @@ into the same spool right now (a daemon and a manual `run-once`).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -27,6 +30,7 @@ from pathlib import Path
 
 STALE_TEMP_SECONDS = 60.0
 REJECTED_DIR = "rejected"
+META_SUFFIX = ".meta"
 _SUFFIX = ".json"
 _TEMP_SUFFIX = ".tmp"
 # Keys become file names: an idempotency key is a uuid, so this is generous.
@@ -48,6 +52,25 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_file_durably(target: Path, data: bytes) -> None:
+    """temp file in the same dir, fsync, rename over `target`, fsync the dir.
+    Raises OSError; nothing half-written stays behind."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(target.parent)
 
 
 def check_key(key: str) -> str:
@@ -88,15 +111,17 @@ class Spool:
 
     # -- writing ---------------------------------------------------------
 
-    def put(self, report_json: str | bytes, key: str) -> Path:
+    def put(self, report_json: str | bytes, key: str, meta: dict | None = None) -> Path:
         """Write a report durably as `<key>.json` (replacing one with the same
-        key) and return its path. On failure nothing is left behind and the
-        reports already spooled are untouched."""
+        key) and return its path; `meta` goes first to `<key>.meta`. On failure
+        nothing is left behind and the reports already spooled are untouched."""
         check_key(key)
         data = report_json.encode() if isinstance(report_json, str) else bytes(report_json)
         target = self.path / f"{key}{_SUFFIX}"
         tmp: str | None = None
         try:
+            if meta is not None:
+                write_file_durably(self.path / f"{key}{META_SUFFIX}", json.dumps(meta).encode())
             fd, tmp = tempfile.mkstemp(prefix=f".{key}{_SUFFIX}.", suffix=_TEMP_SUFFIX, dir=self.path)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -107,6 +132,11 @@ class Spool:
             tmp = None
             _fsync_dir(self.path)
         except OSError as e:
+            if meta is not None and not target.exists():
+                try:
+                    os.unlink(self.path / f"{key}{META_SUFFIX}")
+                except OSError:
+                    pass
             raise SpoolError(f"cannot write report {key} to spool directory {self.path}: {_describe(e)}") from e
         finally:
             if tmp is not None:
@@ -136,6 +166,10 @@ class Spool:
             pass
         except OSError as e:
             raise SpoolError(f"cannot remove uploaded report {path}: {_describe(e)}") from e
+        try:
+            os.unlink(self.meta_path(path))
+        except OSError:
+            pass  # absent (run-once writes none), or left for remove_orphan_meta
 
     def reject(self, path: Path, message: str) -> Path:
         """Move a report the server refused for good into `rejected/`, next to
@@ -154,6 +188,8 @@ class Spool:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, note)
+            if self.meta_path(path).exists():
+                os.replace(self.meta_path(path), self.rejected_path / self.meta_path(path).name)
             os.replace(path, dest)
             _fsync_dir(self.rejected_path)
             _fsync_dir(self.path)
@@ -184,6 +220,34 @@ class Spool:
     @staticmethod
     def key_of(path: Path) -> str:
         return path.name[: -len(_SUFFIX)]
+
+    @staticmethod
+    def meta_path(path: Path) -> Path:
+        return path.with_name(Spool.key_of(path) + META_SUFFIX)
+
+    def meta(self, path: Path) -> dict | None:
+        """The report's `<key>.meta`, or None when it has none (or it is unreadable)."""
+        try:
+            doc = json.loads(self.meta_path(path).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def remove_orphan_meta(self, min_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+        """Remove `<key>.meta` files whose report is gone (a crash between the
+        two writes of put, or between ack's two unlinks) and that are older than
+        `min_age`, so a put in progress elsewhere keeps its own."""
+        cutoff = time.time() - min_age
+        removed = []
+        for meta in self.path.glob(f"*{META_SUFFIX}"):
+            report = meta.with_name(meta.name[: -len(META_SUFFIX)] + _SUFFIX)
+            try:
+                if not report.exists() and meta.stat().st_mtime < cutoff:
+                    meta.unlink()
+                    removed.append(meta)
+            except OSError:
+                continue
+        return removed
 
     # -- internals -------------------------------------------------------
 

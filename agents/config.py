@@ -1,0 +1,335 @@
+"""The agent's TOML config: read strictly, written atomically with mode 0600.
+
+Every key is known: an unknown key, a value of the wrong type or a missing
+token is a ConfigError naming the file, the key and what was expected.
+docs/agent.toml.example documents each key.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "ROOFWATCH_AGENT_CONFIG"
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or invalid."""
+
+
+def default_config_path() -> Path:
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config_home) / "roofwatch" / "agent.toml"
+
+
+def default_spool_path() -> Path:
+    if os.environ.get("ROOFWATCH_SPOOL"):
+        return Path(os.environ["ROOFWATCH_SPOOL"])
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "roofwatch" / "spool"
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    passes: list[str] = field(default_factory=list)
+    quant: str = "none"
+    flags: dict[str, Any] = field(default_factory=dict)
+    inject: list[str] = field(default_factory=list)
+    warmup: int | None = None  # None: [measurement]'s
+    repeats: int | None = None
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    path: Path
+    server: str
+    token: str
+    name: str = ""
+    spool: Path = field(default_factory=default_spool_path)
+    engine: list[str] = field(default_factory=list)  # empty: this agent's own python -m engine.cli
+    log_format: str = "text"  # "text" (key=value) | "json"
+    interval_seconds: float = 0.0  # local schedule of [[benchmarks]]; 0: jobs only
+    poll_seconds: float = 30.0
+    max_backoff_seconds: float = 300.0
+    lease_seconds: int = 900
+    warmup: int = 3
+    repeats: int = 10
+    threads: int | None = None
+    cpus: list[int] = field(default_factory=list)
+    timeout_seconds: float = 600.0
+    max_load: float | None = None  # None: do not wait for quiet
+    max_wait_seconds: float = 300.0
+    check_seconds: float = 5.0
+    peaks_refresh_hours: float = 168.0  # 0: only when the fingerprint changes
+    repository: Path | None = None
+    stop_grace_seconds: float = 120.0
+    benchmarks: list[BenchmarkSpec] = field(default_factory=list)
+
+
+# -- value checkers: each returns the value or raises ValueError(expected) --------
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("a string")
+    return v
+
+
+def _nonempty_str(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("a non-empty string")
+    return v
+
+
+def _url(v: Any) -> str:
+    if not isinstance(v, str) or not v.startswith(("http://", "https://")):
+        raise ValueError("an http:// or https:// URL")
+    return v.rstrip("/")
+
+
+def _int_min(low: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"an integer >= {low}")
+        return v
+    return check
+
+
+def _int_range(low: int, high: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise ValueError(f"an integer from {low} to {high}")
+        return v
+    return check
+
+
+def _num_min(low: float, *, strict: bool = False) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < low or (strict and v == low):
+            raise ValueError(f"a number {'>' if strict else '>='} {low:g}")
+        return float(v)
+    return check
+
+
+def _list_of(item: Callable[[Any], Any], what: str) -> Callable[[Any], list]:
+    def check(v: Any) -> list:
+        if not isinstance(v, list):
+            raise ValueError(f"a list of {what}")
+        try:
+            return [item(x) for x in v]
+        except ValueError:
+            raise ValueError(f"a list of {what}") from None
+    return check
+
+
+def _table(v: Any) -> dict:
+    if not isinstance(v, dict):
+        raise ValueError("a table")
+    return dict(v)
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in choices:
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices))
+        return v
+    return check
+
+
+def _path(v: Any) -> Path:
+    return Path(_nonempty_str(v)).expanduser()
+
+
+# key -> (AgentConfig field, checker)
+_TOP = {
+    "server": ("server", _url),
+    "token": ("token", _nonempty_str),
+    "name": ("name", _str),
+    "spool": ("spool", _path),
+    "engine": ("engine", _list_of(_nonempty_str, "non-empty strings")),
+    "log_format": ("log_format", _one_of("text", "json")),
+}
+_TABLES: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
+    "schedule": {
+        "interval_seconds": ("interval_seconds", _num_min(0)),
+        "poll_seconds": ("poll_seconds", _num_min(0, strict=True)),
+        "max_backoff_seconds": ("max_backoff_seconds", _num_min(0, strict=True)),
+        "lease_seconds": ("lease_seconds", _int_range(30, 3600)),
+    },
+    "measurement": {
+        "warmup": ("warmup", _int_min(0)),
+        "repeats": ("repeats", _int_min(1)),
+        "threads": ("threads", _int_min(1)),
+        "cpus": ("cpus", _list_of(_int_min(0), "CPU numbers (integers >= 0)")),
+        "timeout_seconds": ("timeout_seconds", _num_min(0, strict=True)),
+    },
+    "quiet": {
+        "max_load": ("max_load", _num_min(0, strict=True)),
+        "max_wait_seconds": ("max_wait_seconds", _num_min(0)),
+        "check_seconds": ("check_seconds", _num_min(0, strict=True)),
+    },
+    "peaks": {"refresh_hours": ("peaks_refresh_hours", _num_min(0))},
+    "repository": {"path": ("repository", _path)},
+    "daemon": {"stop_grace_seconds": ("stop_grace_seconds", _num_min(0))},
+}
+_BENCHMARK = {
+    "model": _nonempty_str,
+    "params": _table,
+    "warmup": _int_min(0),
+    "repeats": _int_min(1),
+}
+_BENCHMARK_CONFIG = {
+    "passes": _list_of(_nonempty_str, "pass names"),
+    "quant": _nonempty_str,
+    "flags": _table,
+    "inject": _list_of(_nonempty_str, "KIND:LAYER:FACTOR strings"),
+}
+
+
+def load_config(path: str | os.PathLike[str]) -> AgentConfig:
+    path = Path(path).expanduser()
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file; create it with `roofwatch-agent register`") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return parse_config(doc, path)
+
+
+def parse_config(doc: Mapping[str, Any], path: Path) -> AgentConfig:
+    values: dict[str, Any] = {}
+
+    def take(key: str, raw: Any, check: Callable[[Any], Any], name: str) -> None:
+        try:
+            values[name] = check(raw)
+        except ValueError as e:
+            raise ConfigError(f"{path}: {key}: expected {e}, got {raw!r}") from None
+
+    for key, raw in doc.items():
+        if key in _TOP:
+            name, check = _TOP[key]
+            take(key, raw, check, name)
+        elif key in _TABLES:
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{path}: {key}: expected a table [{key}], got {raw!r}")
+            for sub, value in raw.items():
+                if sub not in _TABLES[key]:
+                    raise _unknown(path, f"{key}.{sub}", _TABLES[key])
+                name, check = _TABLES[key][sub]
+                take(f"{key}.{sub}", value, check, name)
+        elif key == "benchmarks":
+            values["benchmarks"] = _benchmarks(raw, path)
+        else:
+            raise _unknown(path, key, {**_TOP, **_TABLES, "benchmarks": None})
+    for required in ("server", "token"):
+        if required not in values:
+            raise ConfigError(f"{path}: {required}: missing; expected a string "
+                              f"(`roofwatch-agent register` writes it)")
+    return AgentConfig(path=path, **values)
+
+
+def _benchmarks(raw: Any, path: Path) -> list[BenchmarkSpec]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: benchmarks: expected an array of tables [[benchmarks]], got {raw!r}")
+    specs = []
+    for i, item in enumerate(raw):
+        where = f"benchmarks[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: {where}: expected a table, got {item!r}")
+        fields: dict[str, Any] = {}
+        for key, value in item.items():
+            if key == "config":
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{path}: {where}.config: expected a table, got {value!r}")
+                for sub, v in value.items():
+                    if sub not in _BENCHMARK_CONFIG:
+                        raise _unknown(path, f"{where}.config.{sub}", _BENCHMARK_CONFIG)
+                    fields[sub] = _check(path, f"{where}.config.{sub}", _BENCHMARK_CONFIG[sub], v)
+            elif key in _BENCHMARK:
+                fields[key] = _check(path, f"{where}.{key}", _BENCHMARK[key], value)
+            else:
+                raise _unknown(path, f"{where}.{key}", {**_BENCHMARK, "config": None})
+        if "model" not in fields:
+            raise ConfigError(f"{path}: {where}.model: missing; expected a model name such as 'mlp'")
+        specs.append(BenchmarkSpec(**fields))
+    return specs
+
+
+def _check(path: Path, key: str, check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {key}: expected {e}, got {value!r}") from None
+
+
+def _unknown(path: Path, key: str, known: Mapping[str, Any]) -> ConfigError:
+    return ConfigError(f"{path}: {key}: unknown key; expected one of {', '.join(sorted(known))}")
+
+
+# -- writing -----------------------------------------------------------------
+
+def toml_string(value: str) -> str:
+    """A TOML basic string. JSON's escapes are a subset of TOML's once
+    non-ASCII text is left as is (no surrogate-pair escapes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def set_top_level(text: str, updates: Mapping[str, str]) -> str:
+    """`text` with top-level string keys set to `updates`' values, keeping
+    comments and every table: a key's line before the first [table] is
+    replaced, or a new line added at the top."""
+    lines = text.splitlines()
+    first_table = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")), len(lines))
+    missing = dict(updates)
+    for i in range(first_table):
+        key = lines[i].split("=", 1)[0].strip()
+        if "=" in lines[i] and key in missing:
+            lines[i] = f"{key} = {toml_string(missing.pop(key))}"
+    head = [f"{k} = {toml_string(v)}" for k, v in missing.items()]
+    return "\n".join(head + lines) + "\n"
+
+
+def write_config_text(path: Path, text: str) -> Path:
+    """Validate `text` as a config, then write it atomically with mode 0600
+    (the token is a secret): temp file, fsync, rename, fsync the directory."""
+    try:
+        parse_config(tomllib.loads(text), path)
+    except tomllib.TOMLDecodeError as e:  # a bug here, never the user's input
+        raise ConfigError(f"{path}: the config to write is not valid TOML: {e}") from None
+    path = path.expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot write the config: {e.strerror or e}") from None
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ConfigError(f"{path}: cannot write the config: {e.strerror or e}") from None
+    return path

@@ -1,0 +1,94 @@
+"""One measurement as the daemon and `run-once --config` make it: wait for a
+quiet machine, run the engine (this agent's, or a commit's worktree engine)
+pinned and bounded, and return the report with its noise conditions."""
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import LOGGER_NAME
+from .config import AgentConfig, BenchmarkSpec
+from .jobs_client import Job
+from .quiet import finish_conditions, wait_for_quiet
+from .runner import ENGINE_COMMAND, BenchmarkFailed, run_benchmark
+from .worktree import WorktreeError, commit_worktree, worktree_env
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    passes: list[str] = field(default_factory=list)
+    quant: str = "none"
+    flags: dict[str, Any] = field(default_factory=dict)
+    inject: list[str] = field(default_factory=list)
+    warmup: int | None = None
+    repeats: int | None = None
+    threads: int | None = None
+    timeout: float = 600.0
+    repository: str = ""
+    commit: str = ""
+
+    @classmethod
+    def from_spec(cls, spec: BenchmarkSpec, cfg: AgentConfig) -> "RunRequest":
+        return cls(model=spec.model, params=spec.params, passes=spec.passes, quant=spec.quant, flags=spec.flags,
+                   inject=spec.inject, warmup=spec.warmup if spec.warmup is not None else cfg.warmup,
+                   repeats=spec.repeats if spec.repeats is not None else cfg.repeats, threads=cfg.threads,
+                   timeout=cfg.timeout_seconds)
+
+    @classmethod
+    def from_job(cls, job: Job, cfg: AgentConfig) -> "RunRequest":
+        return cls(model=job.model, params=job.params, passes=job.passes, quant=job.quant, flags=job.flags,
+                   inject=job.inject, warmup=job.warmup if job.warmup is not None else cfg.warmup,
+                   repeats=job.repeats if job.repeats is not None else cfg.repeats,
+                   threads=job.threads if job.threads is not None else cfg.threads,
+                   timeout=float(job.timeout_seconds or cfg.timeout_seconds),
+                   repository=job.repository, commit=job.commit)
+
+
+class MeasurementFailed(Exception):
+    """Nothing to report: the engine failed or the commit's worktree could not be made."""
+
+    def __init__(self, message: str, stderr_tail: str = "", timed_out: bool = False, cancelled: bool = False):
+        self.stderr_tail = stderr_tail
+        self.timed_out = timed_out
+        self.cancelled = cancelled
+        super().__init__(message)
+
+
+def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None = None,
+            stopping: threading.Event | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The report's bytes and the noise conditions. `stopping` cuts the quiet
+    wait short; `cancel` kills the engine."""
+    conditions = wait_for_quiet(cfg.max_load, cfg.max_wait_seconds, cfg.check_seconds, cancel=stopping)
+    if stopping is not None and stopping.is_set():
+        raise MeasurementFailed(f"stopping: {req.model} not started", cancelled=True)
+    if not conditions["quiet"]:
+        log.warning("event=not_quiet model=%s loadavg=%s max_load=%s waited_s=%s: measuring anyway",
+                    req.model, conditions["loadavg_start"][0], cfg.max_load, conditions["waited_seconds"])
+    engine = tuple(cfg.engine) or ENGINE_COMMAND
+    options = dict(batch=None, repeats=req.repeats, warmup=req.warmup, timeout=req.timeout,
+                   workdir=tempfile.gettempdir(), cpus=cfg.cpus or None, cancel=cancel, params=req.params,
+                   threads=req.threads, inject=req.inject, passes=req.passes, quant=req.quant, flags=req.flags)
+    try:
+        if req.commit:
+            if cfg.repository is None:
+                raise MeasurementFailed(f"a job for commit {req.commit} needs [repository] path in {cfg.path}")
+            with commit_worktree(cfg.repository, req.commit) as tree:
+                # the worktree's own engine: sys.executable, so the agent's numpy, but that commit's code
+                cmd = tuple(cfg.engine) or (sys.executable, "-m", "engine.cli")
+                body = run_benchmark(req.model, engine=cmd, cwd=tree, env=worktree_env(tree),
+                                     repository=req.repository or None, commit=req.commit, **options)
+        else:
+            body = run_benchmark(req.model, engine=engine, **options)
+    except BenchmarkFailed as e:
+        raise MeasurementFailed(str(e), e.stderr_tail, e.timed_out, e.cancelled) from None
+    except WorktreeError as e:
+        raise MeasurementFailed(str(e)) from None
+    return body, finish_conditions(conditions, cfg.cpus)

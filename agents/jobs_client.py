@@ -1,0 +1,118 @@
+"""The agent's side of the jobs API (claim, heartbeat, complete); see the
+platform's fleet app. Every call raises one of three errors a caller can act
+on: Unreachable (retry later), LeaseLost (409: someone else owns the job now,
+or it is done), JobsRefused (any other answer: auth, a bad request)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from .client import _reason, _server_message
+
+TIMEOUT = 30.0
+
+
+class JobsError(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class Unreachable(JobsError):
+    """No answer, or 429/5xx: try again later."""
+
+
+class LeaseLost(JobsError):
+    """409: the lease is not the job's current one, or the job is finished."""
+
+
+class JobsRefused(JobsError):
+    """401/403/404/400 or an answer that is not the contract's."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    lease: str
+    kind: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    passes: list[str] = field(default_factory=list)
+    quant: str = "none"
+    flags: dict[str, Any] = field(default_factory=dict)
+    inject: list[str] = field(default_factory=list)
+    warmup: int | None = None
+    repeats: int | None = None
+    threads: int | None = None
+    timeout_seconds: float | None = None
+    repository: str = ""
+    commit: str = ""
+
+    @classmethod
+    def from_json(cls, doc: Any) -> "Job":
+        try:
+            bench, config = doc["benchmark"], doc.get("config") or {}
+            return cls(
+                id=int(doc["id"]), lease=str(doc["lease"]), kind=str(doc.get("kind") or "schedule"),
+                model=str(bench["model"]), params=dict(bench.get("params") or {}),
+                passes=list(config.get("passes") or []), quant=str(config.get("quant") or "none"),
+                flags=dict(config.get("flags") or {}), inject=list(config.get("inject") or []),
+                warmup=doc.get("warmup"), repeats=doc.get("repeats"), threads=doc.get("threads"),
+                timeout_seconds=doc.get("timeout_seconds"),
+                repository=str(doc.get("repository") or ""), commit=str(doc.get("commit") or ""),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise JobsRefused(f"the claimed job is not in the jobs contract's shape ({e!r}): {doc!r}"[:1000]) from None
+
+
+class JobsClient:
+    def __init__(self, server: str, token: str, *, timeout: float = TIMEOUT) -> None:
+        self.server = server.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def claim(self, lease_seconds: int) -> Job | None:
+        resp = self._post("/api/v1/jobs/claim", {"lease_seconds": lease_seconds})
+        if resp.status_code == 204:
+            return None
+        try:
+            doc = resp.json()
+        except ValueError:
+            raise JobsRefused(f"{resp.url} answered {resp.status_code} without JSON") from None
+        return Job.from_json(doc)
+
+    def heartbeat(self, job: Job) -> None:
+        self._post(f"/api/v1/jobs/{job.id}/heartbeat", {"lease": job.lease})
+
+    def complete_run(self, job_id: int, lease: str, run_id: int) -> None:
+        self._post(f"/api/v1/jobs/{job_id}/complete", {"lease": lease, "run": run_id})
+
+    def complete_error(self, job_id: int, lease: str, error: str, stderr_tail: str, timed_out: bool) -> None:
+        self._post(f"/api/v1/jobs/{job_id}/complete",
+                   {"lease": lease, "error": error, "stderr_tail": stderr_tail, "timed_out": timed_out})
+
+    def _post(self, path: str, body: dict) -> requests.Response:
+        url = self.server + path
+        try:
+            resp = self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout:
+            raise Unreachable(f"no answer from {url} within {self.timeout:g} s") from None
+        except requests.ConnectionError as e:
+            raise Unreachable(f"cannot connect to {url}: {_reason(e)}") from None
+        except requests.RequestException as e:
+            raise JobsRefused(f"cannot send to {url}: {e}") from None
+        status = resp.status_code
+        if status in (200, 201, 204):
+            return resp
+        message = f"HTTP {status} from {url}: {_server_message(resp)}"
+        if status == 409:
+            raise LeaseLost(message, status)
+        if status == 429 or status >= 500:
+            raise Unreachable(message, status)
+        raise JobsRefused(message, status)

@@ -1,0 +1,103 @@
+"""Job completions waiting to be told to the server, one durable file each.
+
+    <spool>/outbox/job-<id>.json   {"job": id, "lease": ..., "run": run id}
+                                   or {"job": id, "lease": ..., "error": ..., "stderr_tail": ..., "timed_out": ...}
+
+A run's completion is written here after its report was uploaded and before
+the report leaves the spool, so a crash at any point either replays the
+upload (idempotent) or replays the completion (a second one gets 409, which
+counts as done). An engine failure goes straight here."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from . import LOGGER_NAME
+from .jobs_client import JobsClient, JobsRefused, LeaseLost
+from .spool import Spool, SpoolError, write_file_durably
+
+log = logging.getLogger(LOGGER_NAME)
+OUTBOX_DIR = "outbox"
+
+
+class Outbox:
+    def __init__(self, spool: Spool) -> None:
+        self.path = spool.path / OUTBOX_DIR
+
+    def put(self, job_id: int, entry: dict[str, Any]) -> Path:
+        target = self.path / f"job-{job_id}.json"
+        try:
+            self.path.mkdir(exist_ok=True)
+            write_file_durably(target, json.dumps({"job": job_id, **entry}).encode())
+        except OSError as e:
+            raise SpoolError(f"cannot write job {job_id}'s completion to {self.path}: {e.strerror or e}") from e
+        return target
+
+    def entries(self) -> list[tuple[Path, dict[str, Any]]]:
+        found = []
+        try:
+            names = sorted(n for n in os.listdir(self.path) if n.startswith("job-") and n.endswith(".json"))
+        except FileNotFoundError:
+            return []
+        for name in names:
+            path = self.path / name
+            try:
+                doc = json.loads(path.read_bytes())
+            except (OSError, ValueError) as e:
+                log.error("event=outbox_unreadable path=%s error=%r", path, str(e))
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("job"), int):
+                found.append((path, doc))
+        return found
+
+    def record_acked(self, spool: Spool, path: Path, run_id: int | None) -> None:
+        """flush's on_acked: the report of a job is stored as run `run_id`."""
+        job = (spool.meta(path) or {}).get("job")
+        if job:
+            self.put(job["id"], {"lease": job["lease"], "run": run_id})
+
+    def record_rejected(self, spool: Spool, path: Path, message: str) -> None:
+        """flush's on_rejected: a job whose report the server refused failed."""
+        job = (spool.meta(path) or {}).get("job")
+        if job:
+            self.put(job["id"], {"lease": job["lease"], "error": f"the server rejected the report: {message}",
+                                 "stderr_tail": "", "timed_out": False})
+
+    def __len__(self) -> int:
+        return len(self.entries())
+
+    def deliver(self, jobs: JobsClient) -> tuple[int, str | None]:
+        """Send every completion; returns (delivered, last error). An entry is
+        removed once the server took it, or answered that it cannot (409: lease
+        lost or already finished; 400/404): retrying could never succeed."""
+        delivered, last_error = 0, None
+        for path, e in self.entries():
+            try:
+                if "run" in e:
+                    jobs.complete_run(e["job"], e["lease"], e["run"])
+                else:
+                    jobs.complete_error(e["job"], e["lease"], e.get("error", ""), e.get("stderr_tail", ""),
+                                        bool(e.get("timed_out")))
+                log.info("event=job_completed job=%s run=%s", e["job"], e.get("run", "-"))
+                delivered += 1
+            except LeaseLost as err:
+                log.warning("event=job_completion_refused job=%s reason=%r", e["job"], str(err))
+            except JobsRefused as err:
+                last_error = str(err)
+                if err.status in (400, 404):
+                    log.error("event=job_completion_refused job=%s reason=%r", e["job"], str(err))
+                else:  # 401/403: a token problem; keep it for when that is fixed
+                    log.error("event=job_completion_failed job=%s reason=%r", e["job"], str(err))
+                    break
+            except Exception as err:  # Unreachable and anything unexpected: keep, try later
+                last_error = str(err)
+                log.warning("event=job_completion_postponed job=%s reason=%r", e["job"], str(err))
+                break
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        return delivered, last_error

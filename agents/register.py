@@ -1,0 +1,80 @@
+"""`roofwatch-agent register`: trade an enrollment token for this machine's
+agent token (POST /api/v1/agents/register) and store it in the config.
+
+The fingerprint is the engine's (engine.machine.fingerprint): facts that
+survive a reboot, so re-registering the same machine rotates its token
+instead of creating a second machine."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import requests
+
+from .client import _server_message
+from .config import ConfigError, set_top_level, write_config_text
+
+REGISTER_PATH = "/api/v1/agents/register"
+TIMEOUT = 30.0
+
+NEW_CONFIG = """\
+# roofwatch agent config, written by `roofwatch-agent register`.
+# Every key is documented in docs/agent.toml.example.
+name = {name}
+
+[schedule]
+interval_seconds = 0   # run [[benchmarks]] locally every N seconds; 0: only the server's jobs
+poll_seconds = 30
+
+[measurement]
+warmup = 3
+repeats = 10
+"""
+
+
+class RegistrationFailed(Exception):
+    pass
+
+
+def machine_fingerprint() -> str:
+    from engine.machine import fingerprint  # numpy import: only when registering
+
+    return fingerprint()
+
+
+def default_name() -> str:
+    host = socket.gethostname().split(".")[0]
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in host) or "agent"
+
+
+def register(server: str, enroll_token: str, name: str, fingerprint: str, *, timeout: float = TIMEOUT) -> str:
+    """The machine token the server issued; RegistrationFailed with its reason otherwise."""
+    url = server.rstrip("/") + REGISTER_PATH
+    body = {"enroll_token": enroll_token, "name": name, "fingerprint": fingerprint}
+    try:
+        resp = requests.post(url, json=body, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as e:
+        raise RegistrationFailed(f"cannot reach {url}: {e}") from None
+    if resp.status_code != 201:
+        raise RegistrationFailed(f"{url} refused the registration (HTTP {resp.status_code}): {_server_message(resp)}")
+    try:
+        token = resp.json()["token"]
+    except (ValueError, KeyError, TypeError):
+        token = None
+    if not isinstance(token, str) or not token:
+        raise RegistrationFailed(f"{url} answered 201 without a token; is {server} a roofwatch server?")
+    return token
+
+
+def store_token(path: Path, server: str, token: str, name: str) -> Path:
+    """Write server and token into the config at `path`: a new config from a
+    template, or the existing one with only those two keys replaced."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        from .config import toml_string
+
+        text = NEW_CONFIG.format(name=toml_string(name))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the existing config: {e.strerror or e}") from None
+    return write_config_text(path, set_top_level(text, {"server": server.rstrip("/"), "token": token}))

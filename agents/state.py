@@ -1,0 +1,36 @@
+"""A small state file for `status` and the daemon's schedules:
+`<spool>/.agent-state` (hidden and not *.json, so the spool never lists it), written
+atomically. Concurrent agents on one spool: last writer wins, per key."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .spool import write_file_durably
+
+STATE_FILE = ".agent-state"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class AgentState:
+    def __init__(self, spool_path: Path) -> None:
+        self.path = spool_path / STATE_FILE
+
+    def read(self) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    def update(self, **fields: Any) -> None:
+        """Merge `fields` in; a failure to write is not worth losing a run over."""
+        try:
+            write_file_durably(self.path, json.dumps({**self.read(), **fields}, indent=1).encode())
+        except OSError:
+            pass
