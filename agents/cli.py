@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch", type=int_at_least(1))
     run.add_argument("--repeats", type=int_at_least(1))
     run.add_argument("--warmup", type=int_at_least(0))
+    run.add_argument("--threads", type=int_at_least(1), help="BLAS threads for the engine (with --model)")
+    run.add_argument("--inject", action="append", default=[], metavar="KIND:LAYER:FACTOR",
+                     help="with --model: make a layer genuinely slower (engine fault injection, for "
+                          "testing detection); repeatable")
     run.add_argument("--count", type=int_at_least(1), default=1, help="runs of the model (default 1)")
     run.add_argument("--engine-timeout", type=_seconds, default=DEFAULT_TIMEOUT,
                      help=f"seconds one engine run may take (default {DEFAULT_TIMEOUT:g})")
@@ -197,7 +201,8 @@ def cmd_run_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for i in range(1, args.count + 1):
         try:
             path = run_to_spool(spool, args.model, batch=args.batch, repeats=args.repeats,
-                                warmup=args.warmup, timeout=args.engine_timeout)
+                                warmup=args.warmup, threads=args.threads, inject=args.inject,
+                                timeout=args.engine_timeout)
         except BenchmarkFailed as e:
             if e.is_usage_error:
                 print(e.stderr_tail or str(e), file=err)
@@ -225,8 +230,9 @@ def _run_configured(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not cfg.benchmarks:
         print(f"{PROG}: {cfg.path} has no [[benchmarks]]; add one or give --model", file=err)
         return EXIT_USAGE
-    if args.batch is not None:
-        print(f"{PROG}: --batch needs --model; the config's benchmarks set theirs in params", file=err)
+    if args.batch is not None or args.threads is not None or args.inject:
+        print(f"{PROG}: --batch, --threads and --inject need --model; the config's benchmarks set theirs",
+              file=err)
         return EXIT_USAGE
     spool = Spool(args.spool)
     spool.ensure_writable()

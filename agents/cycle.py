@@ -39,6 +39,8 @@ def run_to_spool(
     batch: int | None = None,
     repeats: int | None = None,
     warmup: int | None = None,
+    threads: int | None = None,
+    inject: Sequence[str] = (),
     timeout: float = DEFAULT_TIMEOUT,
     engine: Sequence[str] = ENGINE_COMMAND,
     env: Mapping[str, str] | None = None,
@@ -49,7 +51,7 @@ def run_to_spool(
     dir), not into the spool: a long run must not look like a stale temp file
     to another agent process opening the same spool."""
     body = run_benchmark(
-        model, batch=batch, repeats=repeats, warmup=warmup, timeout=timeout,
+        model, batch=batch, repeats=repeats, warmup=warmup, threads=threads, inject=inject, timeout=timeout,
         workdir=workdir if workdir is not None else tempfile.gettempdir(), engine=engine, env=env,
     )
     key = report_key(body, model=model)

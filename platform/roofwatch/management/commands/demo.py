@@ -1,6 +1,10 @@
 """The main job, end to end and for real: migrate, serve the platform, run the
 engine's benchmarks through the real agent (a subprocess uploading over HTTP),
-then keep serving the dashboard (or exit with --no-serve)."""
+then keep serving the dashboard (or exit with --no-serve).
+
+It also stages a real regression: a history of one benchmark whose last runs
+make one layer genuinely slower with the engine's fault injection, so
+detection (run after each ingest) files an alert the dashboard opens on."""
 import os
 import socket
 import subprocess
@@ -14,11 +18,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler, get_internal_wsgi_application
 
 from fleet.models import Machine
+from regressions.models import AlertSummary
 from results.models import Run
 
 REPO = Path(settings.BASE_DIR)
 # (model, batch) pairs the demo benchmarks, each `--runs` times.
 DEMO_BENCHMARKS = [("mlp", 32), ("mlp", 128), ("dlrm", 128)]
+# The staged regression: GOOD runs of the model, then BAD runs with the injection.
+REGRESSION_MODEL, REGRESSION_BATCH = "mlp", 64
+REGRESSION_INJECT = "compute:fc2:3"  # fc2 (1024x1024 at batch 64) is compute-bound
+REGRESSION_RUNS = (10, 4)
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -36,8 +45,10 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=3, help="runs of each demo benchmark (default 3)")
         parser.add_argument("--repeats", type=int, default=10)
         parser.add_argument("--no-serve", action="store_true", help="do the work, print where to look, exit")
+        parser.add_argument("--no-regression", action="store_true",
+                            help="skip the staged regression (its history of runs takes a minute)")
 
-    def handle(self, *args, addr, port, runs, repeats, no_serve, **options):
+    def handle(self, *args, addr, port, runs, repeats, no_serve, no_regression, **options):
         if runs < 1:
             raise CommandError("--runs must be at least 1")
         call_command("migrate", interactive=False, verbosity=0)
@@ -53,13 +64,20 @@ class Command(BaseCommand):
         try:
             for model, batch in DEMO_BENCHMARKS:
                 self.run_agent(url, token, model, batch, runs, repeats)
+            if not no_regression:
+                good, bad = REGRESSION_RUNS
+                self.stdout.write(f"Staging a regression: {good} runs of {REGRESSION_MODEL}, then {bad} with "
+                                  f"--inject {REGRESSION_INJECT}")
+                self.run_agent(url, token, REGRESSION_MODEL, REGRESSION_BATCH, good, repeats, threads=1)
+                self.run_agent(url, token, REGRESSION_MODEL, REGRESSION_BATCH, bad, repeats, threads=1,
+                               inject=REGRESSION_INJECT)
         finally:
             if no_serve:
                 server.shutdown()
         stored = Run.objects.count() - before
         latest = Run.objects.filter(machine=machine).first()
         self.stdout.write(self.style.SUCCESS(f"{stored} new runs stored ({Run.objects.count()} in all)."))
-        self.stdout.write(f"  dashboard:  {url}/")
+        self.stdout.write(f"  dashboard:  {url}/   ({AlertSummary.objects.count()} alert summaries)")
         if latest:
             self.stdout.write(f"  latest run: {url}/runs/{latest.pk}/")
         self.stdout.write(f"  API:        {url}/api/v1/runs/   docs: {url}/api/docs/")
@@ -80,12 +98,15 @@ class Command(BaseCommand):
         threading.Thread(target=server.serve_forever, name="demo-server", daemon=True).start()
         return server
 
-    def run_agent(self, url: str, token: str, model: str, batch: int, runs: int, repeats: int) -> None:
+    def run_agent(self, url: str, token: str, model: str, batch: int, runs: int, repeats: int,
+                  threads: int | None = None, inject: str | None = None) -> None:
         self.stdout.write(f"Agent: {runs} runs of {model} at batch {batch} ...")
         cmd = [
             sys.executable, "-m", "agents.cli", "run-once", "--server", url, "--token", token,
             "--model", model, "--batch", str(batch), "--repeats", str(repeats), "--count", str(runs),
             "--spool", str(settings.DATA_DIR / "agent-spool"),
+            *(["--threads", str(threads)] if threads else []),
+            *(["--inject", inject] if inject else []),
         ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         done = subprocess.run(cmd, cwd=REPO, env=env)
