@@ -19,7 +19,8 @@ from engine.report import END_TO_END
 from regressions.attribution import attribute, summary_key
 from regressions.classify import Verdict, classify_change
 from regressions.detect import Change, detect_changes
-from regressions.models import IMPROVED, REGRESSION, UNTRIAGED, IMPROVEMENT, Alert, AlertSummary
+from regressions.models import IMPROVED, IMPROVEMENT, REGRESSION, UNTRIAGED, Alert, AlertSummary
+from regressions.signals import send_alerts_filed
 from regressions.window import SeriesVector, Window, load_window, run_observations
 from results.models import Benchmark, Run
 
@@ -61,6 +62,9 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
         list(Benchmark.objects.select_for_update(no_key=True).filter(pk=benchmark_id).values_list("pk", flat=True))
         written = _write(window, found)
         _mark_vanished(window, written)
+        new = [alert.pk for alert in written if alert.is_new]
+        if new:
+            transaction.on_commit(lambda: send_alerts_filed(new))
     return written
 
 
@@ -143,6 +147,7 @@ def _upsert_alert(window: Window, f: Found, run_before: Run, run_after: Run, ver
         for name, value in values.items():
             setattr(existing, name, value)
         existing.save()
+        existing.is_new = False
         return existing
     attribution = attribute(run_before, run_after)
     project = run_after.benchmark.project
@@ -150,10 +155,12 @@ def _upsert_alert(window: Window, f: Found, run_before: Run, run_after: Run, ver
         key=summary_key(project.pk, attribution),
         defaults={"project": project, "attribution": attribution, "classification": kind},
     )
-    return Alert.objects.create(
+    alert = Alert.objects.create(
         summary=summary, original_summary=summary, machine_id=window.machine_id, benchmark_id=window.benchmark_id,
         layer=f.series.layer, run_before=run_before, run_after=run_after, **values,
     )
+    alert.is_new = True  # for alerts_filed, sent after commit
+    return alert
 
 
 def _stored_alert_near(window: Window, f: Found) -> Alert | None:

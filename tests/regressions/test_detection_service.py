@@ -83,3 +83,23 @@ def test_an_alert_whose_change_vanished_is_marked_not_deleted(machine):
 def test_a_run_with_no_history_finds_nothing(machine):
     runs = ingest_all(history(1, layers=4), machine)
     assert detect(runs) == []
+
+
+def test_it_sends_alerts_filed_once_for_new_alerts_after_commit(machine, django_capture_on_commit_callbacks):
+    from regressions.signals import alerts_filed
+
+    received = []
+
+    def receiver(sender, alert_ids, **kwargs):
+        received.append(sorted(alert_ids))
+
+    alerts_filed.connect(receiver, weak=False)
+    try:
+        runs = ingest_all(history(18, slow_from=12, slow={"fc1": 3.0}, layers=6), machine)
+        with django_capture_on_commit_callbacks(execute=True):
+            first = detect(runs)
+        with django_capture_on_commit_callbacks(execute=True):
+            detect(runs)  # nothing new: no signal
+    finally:
+        alerts_filed.disconnect(receiver)
+    assert received == [sorted(alert.pk for alert in first)]
