@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install install-dev browser migrate serve vendor clean
+.PHONY: demo test install install-dev bench-install browser migrate serve vendor clean
 
 # Base install (what the demo and production need), redone when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -18,6 +18,12 @@ $(VENV)/.installed: pyproject.toml
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
+
+# The detection eval's peers (benchmark only). otava's metadata pins old numpy/scipy,
+# so it goes in without its dependencies; only otava.analysis is used.
+bench-install: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m pip install -q --no-deps 'apache-otava==0.8.0'
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
