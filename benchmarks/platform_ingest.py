@@ -1,14 +1,28 @@
 """Speed of the platform's write and read paths on PostgreSQL, against its goals.
 
-    .venv/bin/python benchmarks/platform_ingest.py [--database-url URL] [--clients 4] [--bulk-seconds 20]
+    .venv/bin/python benchmarks/platform_ingest.py [--clients 4] [--bulk-seconds 20] [--worker]
+        [--baseline-tree DIR]  # also time another checkout's server, side by side
 
-(a) API latency: one client POSTs 100-layer reports to a live gunicorn, one at a time.
-(b) bulk ingest: N clients (one machine each) POST 100-layer reports for a while;
-    beside it, the layer write alone (COPY vs bulk_create) in this process.
-(c) series read: 2,000 layer series x 5,000 points (10M rows, written once with
+The server runs as in production: gunicorn, PostgreSQL, and a real Celery broker
+(--broker-url, default Redis db 9), so the post-commit tasks (series catalogue,
+detection) are queued, not run in the request. Without --worker nothing consumes
+them during the run (workers live on other hosts in production; here they would
+take the same 2 cores); the queue is emptied afterwards. With --worker one
+`celery worker` process consumes them while the clients post.
+
+(a) API latency: one client POSTs 100-layer reports to /api/v1/runs/, one at a
+    time. With --baseline-tree, a second server runs that checkout (e.g.
+    `git archive HEAD | tar -x -C DIR`) on its own database, and the client
+    alternates between the two, so both see the same load.
+(b) bulk ingest: N clients (one machine each) POST for --bulk-seconds, first
+    one report per request to /api/v1/runs/, then --batch-size reports per
+    request to /api/v1/runs/batch/.
+(c) the layer write alone in this process: COPY of preformatted text (what
+    ingest does), COPY with psycopg's write_row per row, and bulk_create.
+(d) series read: 2,000 layer series x 5,000 points (10M rows, written once with
     COPY and reused), then the newest 5,000 points of random series.
 
-The database (default roofwatch_bench) is created and migrated when missing
+The databases (default roofwatch_bench) are created and migrated when missing
 and kept for the next run; nothing is dropped. Timings are printed, never asserted.
 """
 from __future__ import annotations
@@ -39,6 +53,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def load_average() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
 # --- database --------------------------------------------------------------------------------------------------
 
 
@@ -57,10 +75,11 @@ def ensure_database(url: str) -> bool:
         return True
 
 
-def setup_django(url: str) -> dict[str, str]:
-    """Point Django at `url`, migrate, and return the environment a server needs."""
-    env = {
+def server_env(url: str, broker_url: str) -> dict[str, str]:
+    return {
         "DATABASE_URL": url,
+        "DB_CONN_MAX_AGE": "3600",  # persistent connections, so the CPU meter sees the same backends throughout
+        "CELERY_BROKER_URL": broker_url,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-not-secret"),
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -68,6 +87,11 @@ def setup_django(url: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "ROOFWATCH_DATA_DIR": str(REPO / "var" / "bench"),
     }
+
+
+def setup_django(url: str, broker_url: str) -> dict[str, str]:
+    """Point Django at `url`, migrate, and return the environment a server needs."""
+    env = server_env(url, broker_url)
     (REPO / "var" / "bench" / "static").mkdir(parents=True, exist_ok=True)  # whitenoise warns without it
     os.environ.update(env)
     import django
@@ -94,7 +118,7 @@ def report_body(fingerprint: str) -> str:
     return json.dumps(report)
 
 
-# --- (a) and (b): HTTP against gunicorn ------------------------------------------------------------------------
+# --- servers and clients ---------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -103,77 +127,134 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "roofwatch.wsgi", "--pythonpath", str(REPO / "platform"),
-         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
-        cwd=REPO, env={**os.environ, **env, "PYTHONPATH": str(REPO)},
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, base
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("gunicorn did not start listening within 60 s")
+class Server:
+    """A gunicorn serving the checkout at `tree` on database `url`."""
+
+    def __init__(self, tree: Path, env: dict[str, str], workers: int) -> None:
+        self.tree, self.env = tree, {**os.environ, **env, "PYTHONPATH": str(tree)}
+        self.database = urlsplit(env["DATABASE_URL"]).path.lstrip("/")
+        if tree != REPO:  # another checkout: migrate its own database with its own code
+            subprocess.run([sys.executable, str(tree / "manage.py"), "migrate", "-v", "0"], cwd=tree, env=self.env,
+                           check=True)
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "roofwatch.wsgi", "--pythonpath", str(tree / "platform"),
+             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
+            cwd=tree, env=self.env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"gunicorn ({tree}) exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("gunicorn did not start listening within 60 s")
+
+    def token(self, machine: str) -> str:
+        """A fresh agent token for `machine`, made by this checkout's own command."""
+        done = subprocess.run([sys.executable, str(self.tree / "manage.py"), "agent_token", machine], cwd=self.tree,
+                              env=self.env, check=True, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
 
 
-def post(session, base: str, token: str, body: str) -> float:
-    """POST one report with a fresh key; returns its latency in seconds."""
-    data = body.replace(KEY_PLACEHOLDER, str(uuid.uuid4())).encode()
+class Uploader:
+    """Bodies with fresh idempotency keys, joined from the report's two halves
+    (no search and replace over megabytes per request)."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self.head, self.tail = report_body(fingerprint).split(KEY_PLACEHOLDER)
+
+    def report(self) -> str:
+        return f"{self.head}{uuid.uuid4()}{self.tail}"
+
+    def batch(self, size: int) -> str:
+        return '{"reports": [' + ", ".join(self.report() for _ in range(size)) + "]}"
+
+
+def post(session, url: str, token: str, body: str, expect: int) -> float:
+    """POST a body; returns its latency in seconds."""
+    data = body.encode()
     start = time.perf_counter()
-    response = session.post(f"{base}/api/v1/runs/", data=data, headers={
+    response = session.post(url, data=data, headers={
         "Authorization": f"Token {token}", "Content-Type": "application/json",
     })
     elapsed = time.perf_counter() - start
-    if response.status_code != 201:
-        raise RuntimeError(f"POST /api/v1/runs/ answered {response.status_code}: {response.text[:300]}")
+    if response.status_code != expect:
+        raise RuntimeError(f"POST {url} answered {response.status_code}: {response.text[:300]}")
     return elapsed
 
 
-def api_latency(base: str, posts: int) -> dict[str, float]:
+def api_latency(servers: dict[str, Server], posts: int) -> dict[str, dict[str, float]]:
+    """p50/p95 of single POSTs, alternating between the servers so they share the load."""
     import requests
 
-    token = machine_with_token("bench-api")
-    body = report_body("fp-bench-api")
-    with requests.Session() as session:
-        for _ in range(10):  # warm the workers' connections and caches
-            post(session, base, token, body)
-        latencies = [post(session, base, token, body) for _ in range(posts)]
-    return {"p50_ms": percentile(latencies, 50) * 1e3, "p95_ms": percentile(latencies, 95) * 1e3, "posts": posts}
+    clients = {}
+    for label, server in servers.items():
+        clients[label] = (server, server.token("bench-api"), Uploader("fp-bench-api"), requests.Session())
+    latencies: dict[str, list[float]] = {label: [] for label in servers}
+    meters = {label: CpuMeter(server) for label, server in servers.items()}
+    for i in range(10 + posts):  # the first 10 of each warm the workers' connections and caches
+        if i == 10:
+            for meter in meters.values():
+                meter.start()
+        for label, (server, token, uploader, session) in clients.items():
+            took = post(session, f"{server.base}/api/v1/runs/", token, uploader.report(), 201)
+            if i >= 10:
+                latencies[label].append(took)
+    cpu = {label: meter.stop() for label, meter in meters.items()}
+    for *_, session in clients.values():
+        session.close()
+    return {label: {"p50_ms": percentile(v, 50) * 1e3, "p95_ms": percentile(v, 95) * 1e3, "posts": posts,
+                    "server_cpu_ms": cpu[label]["server"] / posts * 1e3,
+                    "postgres_cpu_ms": cpu[label]["postgres"] / posts * 1e3}
+            for label, v in latencies.items()}
 
 
-def bulk_ingest(base: str, clients: int, seconds: float) -> dict[str, float]:
-    """`clients` threads, each a machine of its own (an upload locks its machine row), posting until time is up."""
+def bulk_ingest(server: Server, clients: int, seconds: float, batch_size: int) -> dict[str, float]:
+    """`clients` threads, each a machine of its own (an upload locks its machine
+    row), posting until time is up: one report per request to /runs/ when
+    batch_size is 1, else batches of batch_size to /runs/batch/."""
     import requests
 
-    work = [(machine_with_token(f"bench-bulk-{i}"), report_body(f"fp-bench-bulk-{i}")) for i in range(clients)]
+    work = [(server.token(f"bench-bulk-{i}"), Uploader(f"fp-bench-bulk-{i}")) for i in range(clients)]
     counts = [0] * clients
     errors: list[Exception] = []
     start_line = threading.Barrier(clients + 1)
     stop = threading.Event()
 
     def client(i: int) -> None:
-        token, body = work[i]
+        token, uploader = work[i]
         with requests.Session() as session:
             start_line.wait()
             while not stop.is_set():
                 try:
-                    post(session, base, token, body)
+                    if batch_size == 1:
+                        post(session, f"{server.base}/api/v1/runs/", token, uploader.report(), 201)
+                    else:
+                        body = uploader.batch(batch_size)
+                        response = session.post(f"{server.base}/api/v1/runs/batch/", data=body.encode(), headers={
+                            "Authorization": f"Token {token}", "Content-Type": "application/json"})
+                        if response.status_code != 200 or response.json()["created"] != batch_size:
+                            raise RuntimeError(f"batch answered {response.status_code}: {response.text[:300]}")
                 except Exception as exc:  # reported after the run
                     errors.append(exc)
                     return
-                counts[i] += 1
+                counts[i] += batch_size
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
+    meter = CpuMeter(server)
+    meter.start()
     start_line.wait()
     began = time.perf_counter()
     time.sleep(seconds)
@@ -181,42 +262,127 @@ def bulk_ingest(base: str, clients: int, seconds: float) -> dict[str, float]:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - began
+    cpu = meter.stop()
     if errors:
         raise RuntimeError(f"{len(errors)} client(s) failed; first: {errors[0]}")
     reports = sum(counts)
-    return {"reports": reports, "seconds": elapsed, "reports_per_s": reports / elapsed,
-            "rows_per_s": reports * LAYERS_PER_REPORT / elapsed}
+    rows = reports * LAYERS_PER_REPORT
+    return {"reports": reports, "seconds": elapsed, "reports_per_s": reports / elapsed, "rows_per_s": rows / elapsed,
+            **{f"cpu_us_per_row_{what}": used / rows * 1e6 for what, used in cpu.items()},
+            # Rows per second if the server and PostgreSQL had every core to themselves (clients elsewhere).
+            "rows_per_s_own_cores": os.cpu_count() * rows / (cpu["server"] + cpu["postgres"])}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+class CpuMeter:
+    """CPU used by the server's workers and by the PostgreSQL backends of the
+    benchmark database between start() and stop(): what the ingest costs,
+    whatever else the shared machine is running at the same time."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                           [self.server.database])
+            backends = [pid for (pid,) in cursor.fetchall()]
+        return {"server": {pid: cpu_seconds(pid) for pid in children(self.server.proc.pid)},
+                "postgres": {pid: cpu_seconds(pid) for pid in backends}}
+
+    def start(self) -> None:
+        self.before, self.client_before = self._sample(), time.process_time()
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample()
+        used = {what: sum(cpu - self.before[what].get(pid, 0.0) for pid, cpu in pids.items())
+                for what, pids in after.items()}
+        used["client"] = time.process_time() - self.client_before
+        return used
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "roofwatch", "worker", "--pool", "solo", "--loglevel", "WARNING"],
+        cwd=REPO / "platform", env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+    )
+
+
+def queued_tasks(broker_url: str, purge: bool) -> int:
+    """Tasks waiting in the broker's default queue; emptied when `purge`."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    waiting = client.llen("celery")
+    if purge:
+        client.delete("celery")
+    return waiting
+
+
+# --- (c) the layer write alone ---------------------------------------------------------------------------------
 
 
 def layer_write_alone(repeat: int = 100) -> dict[str, float]:
-    """rows/s of write_layer_rows' COPY against bulk_create, 100 layers per run, in this process."""
-    from django.db import transaction
+    """rows/s of three ways to write 100 layers of one run, in this process."""
+    from django.db import connection, transaction
 
     from fleet.models import Machine
     from results.ingest import ingest_report
-    from results.layer_rows import copy_layer_rows, copy_tuples, layer_rows
+    from results.layer_rows import COPY_SQL, copy_layer_text, copy_text, layer_rows
     from results.models import LayerMeasurement
+    from results.serializers import validate_report
 
     machine, _ = Machine.objects.get_or_create(name="bench-write")
     report = json.loads(report_body("fp-bench-write"))
     report["idempotency_key"] = str(uuid.uuid4())
     run, _ = ingest_report(report, machine)
-    layers = report["layers"]
-    rates = {}
+    layers = validate_report(report)["layers"]
+
+    def write_row_per_row() -> None:
+        head = (run.pk, run.machine_id, run.benchmark_id, run.started_at)
+        with connection.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
+            for layer in layers:
+                t = layer["time"]
+                copy.write_row(head + (
+                    layer["name"], layer["op"], layer["index"], json.dumps(layer["sources"]), layer["flops"],
+                    layer["bytes"], t["median"], t["p25"], t["p75"], t["min"], t["n"], layer["gflops"],
+                    layer["gbs"], layer["ai"], layer["bound"]))
+
     writers = {
-        "copy": lambda: copy_layer_rows(copy_tuples(run, layers)),
+        "COPY of preformatted text (ingest)": lambda: copy_layer_text(copy_text(run, layers)),
+        "COPY, write_row per row": write_row_per_row,
         "bulk_create": lambda: LayerMeasurement.objects.bulk_create(layer_rows(run, layers)),
     }
-    for label, write in writers.items():
-        took = 0.0
-        for _ in range(repeat):
+    took = dict.fromkeys(writers, 0.0)
+    for _ in range(repeat):  # interleaved, so the load on the machine hits all three alike
+        for label, write in writers.items():
             with transaction.atomic():
                 LayerMeasurement.objects.filter(run=run).delete()
                 start = time.perf_counter()
                 write()
-                took += time.perf_counter() - start
-        rates[label] = repeat * len(layers) / took
-    return rates
+                took[label] += time.perf_counter() - start
+    return {label: repeat * len(layers) / seconds for label, seconds in took.items()}
 
 
 # --- (c) series ------------------------------------------------------------------------------------------------
@@ -337,51 +503,89 @@ def series_reads(benchmark_id: int, series: int, points: int, queries: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/roofwatch_bench")
-    parser.add_argument("--posts", type=int, default=200, help="(a) sequential POSTs timed")
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/9",
+                        help="Celery broker of the servers (default: Redis db 9, the benchmark's own)")
+    parser.add_argument("--worker", action="store_true", help="run one Celery worker while the clients post")
+    parser.add_argument("--posts", type=int, default=200, help="(a) sequential POSTs timed (per server)")
+    parser.add_argument("--baseline-tree", type=Path, help="(a) another checkout to time side by side")
+    parser.add_argument("--baseline-database-url", default="postgres://postgres@127.0.0.1:5432/roofwatch_bench_base")
     parser.add_argument("--clients", type=int, default=4, help="(b) concurrent clients, one machine each")
-    parser.add_argument("--bulk-seconds", type=float, default=20.0, help="(b) how long the clients post")
-    parser.add_argument("--series", type=int, default=2000, help="(c) layer series")
-    parser.add_argument("--points", type=int, default=5000, help="(c) points per series")
-    parser.add_argument("--queries", type=int, default=50, help="(c) series queries timed")
-    parser.add_argument("--skip", choices=["api", "bulk", "series"], action="append", default=[])
+    parser.add_argument("--bulk-seconds", type=float, default=20.0, help="(b) how long the clients post, per endpoint")
+    parser.add_argument("--batch-size", type=int, default=50, help="(b) reports per /runs/batch/ request")
+    parser.add_argument("--series", type=int, default=2000, help="(d) layer series")
+    parser.add_argument("--points", type=int, default=5000, help="(d) points per series")
+    parser.add_argument("--queries", type=int, default=50, help="(d) series queries timed")
+    parser.add_argument("--skip", choices=["api", "bulk", "copy", "series"], action="append", default=[])
     args = parser.parse_args()
-    if urlsplit(args.database_url).scheme not in ("postgres", "postgresql"):
-        parser.error("--database-url must be a postgres:// URL: the write path measured is PostgreSQL's COPY")
+    for url in (args.database_url, args.baseline_database_url):
+        if urlsplit(url).scheme not in ("postgres", "postgresql"):
+            parser.error("database URLs must be postgres:// URLs: the write path measured is PostgreSQL's COPY")
 
+    print(f"start: {load_average()}")
     created = ensure_database(args.database_url)
     print(f"database {urlsplit(args.database_url).path.lstrip('/')}: {'created' if created else 'reused'}")
-    env = setup_django(args.database_url)
-    from results.signals import run_ingested
-
-    print(f"run_ingested receivers: {len(run_ingested.receivers)} (Celery eager: no broker configured)"
-          if not os.environ.get("CELERY_BROKER_URL") else "run_ingested receivers queue to the broker")
-    rows = []
-    if not {"api", "bulk"} <= set(args.skip):
-        proc, base = start_server(env, workers=max(2, args.clients))
-        try:
-            if "api" not in args.skip:
-                api = api_latency(base, args.posts)
-                print(f"(a) {api['posts']} POSTs: p50 {api['p50_ms']:.1f} ms, p95 {api['p95_ms']:.1f} ms", flush=True)
-                rows.append(("API POST, 100 layers, p50", f"{api['p50_ms']:.1f} ms",
-                             f"<= {GOALS['api_p50_ms']:.0f} ms", api["p50_ms"] <= GOALS["api_p50_ms"]))
-                rows.append(("API POST, 100 layers, p95", f"{api['p95_ms']:.1f} ms", "", None))
-            if "bulk" not in args.skip:
-                bulk = bulk_ingest(base, args.clients, args.bulk_seconds)
-                print(f"(b) {args.clients} clients: {bulk['reports']} reports in {bulk['seconds']:.1f} s", flush=True)
-                rows.append((f"bulk HTTP ingest, {args.clients} clients", f"{bulk['rows_per_s']:,.0f} rows/s",
+    env = setup_django(args.database_url, args.broker_url)
+    queued_tasks(args.broker_url, purge=True)  # leftovers of an interrupted run
+    worker = start_worker(env) if args.worker else None
+    print(f"post-commit tasks go to {args.broker_url}; "
+          + ("one Celery worker consumes them" if worker else "no worker consumes them during the run"))
+    rows: list[tuple] = []
+    servers: dict[str, Server] = {}
+    try:
+        if "api" not in args.skip or "bulk" not in args.skip:
+            servers["this tree"] = Server(REPO, env, workers=max(2, args.clients))
+        if args.baseline_tree and "api" not in args.skip:
+            ensure_database(args.baseline_database_url)
+            servers["baseline"] = Server(args.baseline_tree.resolve(),
+                                         server_env(args.baseline_database_url, args.broker_url), workers=2)
+        if "api" not in args.skip:
+            api = api_latency(servers, args.posts)
+            for label, figures in api.items():
+                print(f"(a) {label}: {figures['posts']} POSTs: p50 {figures['p50_ms']:.1f} ms, "
+                      f"p95 {figures['p95_ms']:.1f} ms", flush=True)
+            ours = api["this tree"]
+            rows.append(("API POST /runs/, 100 layers, p50", f"{ours['p50_ms']:.1f} ms",
+                         f"<= {GOALS['api_p50_ms']:.0f} ms", ours["p50_ms"] <= GOALS["api_p50_ms"]))
+            rows.append(("API POST /runs/, 100 layers, p95", f"{ours['p95_ms']:.1f} ms", "", None))
+            rows.append(("  CPU per POST: server / PostgreSQL",
+                         f"{ours['server_cpu_ms']:.1f} / {ours['postgres_cpu_ms']:.1f} ms", "", None))
+            if "baseline" in api:
+                base = api["baseline"]
+                for stat in ("p50", "p95"):
+                    rows.append((f"  baseline tree, same client, {stat}", f"{base[f'{stat}_ms']:.1f} ms",
+                                 f"{base[f'{stat}_ms'] / ours[f'{stat}_ms']:.2f}x ours", None))
+                rows.append(("  baseline CPU per POST: server / PostgreSQL",
+                             f"{base['server_cpu_ms']:.1f} / {base['postgres_cpu_ms']:.1f} ms",
+                             f"{base['server_cpu_ms'] / ours['server_cpu_ms']:.2f}x ours (server)", None))
+        if "bulk" not in args.skip:
+            for size in (1, args.batch_size):
+                endpoint = "/runs/" if size == 1 else f"/runs/batch/ ({size}/request)"
+                bulk = bulk_ingest(servers["this tree"], args.clients, args.bulk_seconds, size)
+                print(f"(b) {endpoint}, {args.clients} clients: {bulk['reports']} reports in "
+                      f"{bulk['seconds']:.1f} s", flush=True)
+                rows.append((f"bulk HTTP {endpoint}, {args.clients} clients", f"{bulk['rows_per_s']:,.0f} rows/s",
                              f">= {GOALS['rows_per_s']:,.0f} rows/s", bulk["rows_per_s"] >= GOALS["rows_per_s"]))
                 rows.append((f"  ({bulk['reports_per_s']:.1f} reports/s)", "", "", None))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        if "bulk" not in args.skip:
-            write = layer_write_alone()
-            rows.append(("layer write alone: COPY", f"{write['copy']:,.0f} rows/s", "", None))
-            rows.append(("layer write alone: bulk_create", f"{write['bulk_create']:,.0f} rows/s",
-                         f"COPY {write['copy'] / write['bulk_create']:.1f}x", None))
+                for what in ("server", "postgres", "client"):
+                    rows.append((f"  CPU per layer row: {what}", f"{bulk[f'cpu_us_per_row_{what}']:.1f} us", "", None))
+                rows.append((f"  rows/s with the {os.cpu_count()} cores to server+PG",
+                             f"{bulk['rows_per_s_own_cores']:,.0f} rows/s", "(from CPU used)", None))
+    finally:
+        for server in servers.values():
+            server.stop()
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=60)
+    waiting = queued_tasks(args.broker_url, purge=True)
+    print(f"tasks left in the queue: {waiting} (emptied)")
+    if "copy" not in args.skip:
+        write = layer_write_alone()
+        slowest = min(write.values())
+        for label, rate in write.items():
+            rows.append((f"layer write alone: {label}", f"{rate:,.0f} rows/s", f"{rate / slowest:.1f}x", None))
     if "series" not in args.skip:
         benchmark_id, written, load_s = ensure_series_rows(args.series, args.points)
-        print(f"(c) {args.series * args.points:,} series rows ready ({load_s:.0f} s)", flush=True)
+        print(f"(d) {args.series * args.points:,} series rows ready ({load_s:.0f} s)", flush=True)
         if written:
             rows.append((f"COPY load of {written:,} series rows", f"{written / load_s:,.0f} rows/s",
                          "(incl. VACUUM ANALYZE)", None))
@@ -391,10 +595,11 @@ def main() -> None:
             rows.append(("  p95", f"{reads['p95_ms']:.1f} ms", f"<= {GOALS['series_p95_ms']:.0f} ms",
                          reads["p95_ms"] <= GOALS["series_p95_ms"]))
 
+    print(f"end: {load_average()}")
     print()
-    print(f"{'measure':<44} {'measured':>16} {'goal':>20}  met")
+    print(f"{'measure':<52} {'measured':>16} {'goal':>20}  met")
     for name, value, goal, met in rows:
-        print(f"{name:<44} {value:>16} {goal:>20}  {'' if met is None else ('yes' if met else 'NO')}")
+        print(f"{name:<52} {value:>16} {goal:>20}  {'' if met is None else ('yes' if met else 'NO')}")
 
 
 if __name__ == "__main__":

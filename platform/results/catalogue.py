@@ -1,62 +1,95 @@
-"""The series catalogue (results.models.Series), recomputed from the stored
-runs and layer rows with aggregate queries, so a refresh is idempotent: run it
-twice, late or out of order and the rows come out the same.
+"""The series catalogue (results.models.Series): one row per series with its
+first and last time and how many points it has.
 
-`refresh_series_for_run` runs after each ingest (results.tasks.refresh_series);
-`refresh_all_series` after retention deleted layer rows.
+`refresh_series_for_run` runs after each ingest (results.tasks.refresh_series)
+and adds one run: one upsert of its end-to-end and layer series (points + 1,
+first = least, last = greatest), in the transaction that sets the run's
+`catalogued` flag, so a retried or redelivered task adds nothing the second
+time and the order runs arrive in does not matter. Its cost grows with the
+run's layers, not with the series' history.
+
+`refresh_all_series` rebuilds the whole catalogue with aggregate queries: for
+after retention deleted layer rows, or to catch up runs whose task was lost.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, QuerySet
 
 from engine.report import END_TO_END
 from results.models import Benchmark, LayerMeasurement, Run, Series
 
-UNIQUE_FIELDS = ["machine", "benchmark", "layer"]
-UPDATE_FIELDS = ["op", "index", "first", "last", "points"]
 BATCH_SIZE = 1000
 
 
 def refresh_series_for_run(run_id: int) -> int:
-    """Recompute the catalogue rows of the series run `run_id` belongs to (its
-    end_to_end series and one per layer name it has); returns how many rows
-    were written, 0 when the run no longer exists."""
-    run = Run.objects.filter(pk=run_id).values("machine_id", "benchmark_id").first()
-    if run is None:
+    """Add run `run_id`'s points to the catalogue (its end_to_end series and one
+    per layer it has); returns how many series rows were written, 0 when the
+    run is already counted or no longer exists."""
+    benchmark_id = Run.objects.filter(pk=run_id).values_list("benchmark_id", flat=True).first()
+    if benchmark_id is None:
         return 0
-    machine_id, benchmark_id = run["machine_id"], run["benchmark_id"]
-    names = sorted(set(LayerMeasurement.objects.filter(run_id=run_id).values_list("name", flat=True)))
     with transaction.atomic():
         _lock_benchmarks(Benchmark.objects.filter(pk=benchmark_id))
-        runs = Run.objects.filter(machine_id=machine_id, benchmark_id=benchmark_id)
-        layers = LayerMeasurement.objects.filter(machine_id=machine_id, benchmark_id=benchmark_id, name__in=names)
-        rows = _end_to_end_series(runs) + _layer_series(layers)
-        _upsert(rows)
-    return len(rows)
+        # The row lock of this UPDATE makes a concurrent second delivery wait, then find the flag set.
+        if not Run.objects.filter(pk=run_id, catalogued=False).update(catalogued=True):
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute(_upsert_sql(), [END_TO_END, run_id, run_id])
+            return cursor.rowcount
 
 
 def refresh_all_series() -> int:
-    """Rebuild the whole catalogue (series left with no points are removed);
+    """Rebuild the whole catalogue (series left with no points are removed) from
+    the runs already counted, then count the runs whose task has not run yet;
     returns how many rows it has now. Aggregates the whole layer table: for
     after retention, not for every ingest."""
     with transaction.atomic():
         _lock_benchmarks(Benchmark.objects.all())
-        rows = _end_to_end_series(Run.objects.all()) + _layer_series(LayerMeasurement.objects.all())
+        counted = Run.objects.filter(catalogued=True)
+        rows = _end_to_end_series(counted) + _layer_series(LayerMeasurement.objects.filter(run__catalogued=True))
         Series.objects.all().delete()
         Series.objects.bulk_create(rows, batch_size=BATCH_SIZE)
-    return len(rows)
+    for run_id in Run.objects.filter(catalogued=False).order_by("pk").values_list("pk", flat=True).iterator():
+        refresh_series_for_run(run_id)
+    return Series.objects.count()
 
 
 def _lock_benchmarks(benchmarks: QuerySet) -> None:
-    """Serialise refreshes of the same benchmark's series (PostgreSQL row locks;
-    SQLite serialises writers anyway). The lock is taken before the aggregates
-    are read, so the refresh that writes last has read every run committed
-    before it started: two workers cannot leave an older count behind. FOR NO
-    KEY UPDATE does not block ingests, whose inserts take FOR KEY SHARE."""
+    """Serialise catalogue writes of the same benchmark's series (PostgreSQL row
+    locks; SQLite serialises writers anyway): a rebuild holds every benchmark,
+    so no per-run update lands between its delete and its insert. FOR NO KEY
+    UPDATE does not block ingests, whose inserts take FOR KEY SHARE."""
     list(benchmarks.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+
+
+def _upsert_sql() -> str:
+    """One statement adding one run (params: END_TO_END, run id, run id): its
+    end-to-end row and its layer rows, inserted or merged into existing series.
+    Rows go in layer order, so two runs updating the same series lock them in
+    the same order and cannot deadlock."""
+    q = connection.ops.quote_name
+    series, runs, layers = (q(m._meta.db_table) for m in (Series, Run, LayerMeasurement))
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    first, last, index = q("first"), q("last"), q("index")
+    return f"""
+        INSERT INTO {series} ({q("machine_id")}, {q("benchmark_id")}, {q("layer")}, {q("op")}, {index},
+                              {first}, {last}, {q("points")})
+        SELECT machine_id, benchmark_id, layer, op, position, started_at, started_at, 1 FROM (
+            SELECT {q("machine_id")} AS machine_id, {q("benchmark_id")} AS benchmark_id, %s AS layer, '' AS op,
+                   NULL AS position, {q("started_at")} AS started_at
+            FROM {runs} WHERE {q("id")} = %s
+            UNION ALL
+            SELECT {q("machine_id")}, {q("benchmark_id")}, {q("name")}, {q("op")}, {index}, {q("started_at")}
+            FROM {layers} WHERE {q("run_id")} = %s
+        ) AS added WHERE true ORDER BY layer
+        ON CONFLICT ({q("machine_id")}, {q("benchmark_id")}, {q("layer")}) DO UPDATE SET
+            {q("points")} = {series}.{q("points")} + 1,
+            {first} = {least}({series}.{first}, EXCLUDED.{first}),
+            {last} = {greatest}({series}.{last}, EXCLUDED.{last}),
+            {q("op")} = {greatest}({series}.{q("op")}, EXCLUDED.{q("op")}),
+            {index} = {least}({series}.{index}, EXCLUDED.{index})
+    """
 
 
 def _end_to_end_series(runs: QuerySet) -> list[Series]:
@@ -83,10 +116,3 @@ def _layer_series(layers: QuerySet) -> list[Series]:
                index=row["position"], first=row["first"], last=row["last"], points=row["points"])
         for row in grouped
     ]
-
-
-def _upsert(rows: Iterable[Series]) -> None:
-    Series.objects.bulk_create(
-        list(rows), batch_size=BATCH_SIZE, update_conflicts=True, unique_fields=UNIQUE_FIELDS,
-        update_fields=UPDATE_FIELDS,
-    )

@@ -1,21 +1,32 @@
-"""Storing one run report: validation, the uploading machine, project,
-benchmark, run and layer rows, all in one transaction.
+"""Storing run reports: validation, the uploading machine, project, benchmark,
+run and layer rows, in one transaction.
 
-`ingest_report(data, machine)` is the one entry point; the API view only
-passes the parsed body and the token's machine.
+`ingest_report(data, machine)` stores one report (POST /api/v1/runs/);
+`ingest_reports(items, machine)` several (POST /api/v1/runs/batch), each
+answered on its own. The API views only pass the parsed body and the token's
+machine.
+
+The write path is counted in database round trips, since each costs a context
+switch on a busy server: lock the machine, look up stored keys, update the
+machine, find the benchmark, insert the runs, COPY the layers, commit.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from fleet.models import Machine
 from results.canonical import canonical_sha256
-from results.layer_rows import write_layer_rows
+from results.layer_rows import write_runs_layers
 from results.models import Benchmark, Project, Run
 from results.serializers import validate_report
 from results.signals import send_run_ingested
@@ -44,7 +55,24 @@ class IdempotencyConflict(IngestRefused):
     status_code = 409
 
 
-def ingest_report(data: dict, machine: Machine) -> tuple[Run, bool]:
+@dataclass
+class Outcome:
+    """The answer to one report: a run (new when `created`), or the error that
+    kept it out (a rest_framework ValidationError or an IngestRefused)."""
+
+    run: Run | None = None
+    created: bool = False
+    error: Exception | None = None
+
+
+@dataclass
+class _Valid:
+    position: int  # in the upload
+    report: dict
+    payload_sha256: str
+
+
+def ingest_report(data: Any, machine: Machine) -> tuple[Run, bool]:
     """Validate and store a run report uploaded with `machine`'s token.
 
     Returns (run, True) for a new run, (stored run, False) for a replay of a
@@ -52,74 +80,161 @@ def ingest_report(data: dict, machine: Machine) -> tuple[Run, bool]:
     MachineMismatch (403) and IdempotencyConflict (409); nothing is written then.
     """
     report = validate_report(data)
-    payload_sha256 = canonical_sha256(data)
-    with transaction.atomic():
-        machine = _record_machine(machine, report["machine"], report["started_at"])
-        stored = _stored_run(report["idempotency_key"])
-        if stored is not None:
-            return _replayed(stored, payload_sha256), False
-        benchmark = _benchmark(_project(report["source"]["repository"]), report["benchmark"])
+    (outcome,) = _store(machine, [_Valid(0, report, canonical_sha256(data))])
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.run, outcome.created
+
+
+def ingest_reports(items: Sequence[Any], machine: Machine) -> list[Outcome]:
+    """Validate and store several reports uploaded with `machine`'s token; one
+    Outcome per item, in order.
+
+    Each item is validated and checked on its own, exactly as ingest_report
+    would, and a refused item is not stored; the others are stored together in
+    one transaction (a database failure stores none of them). Within one
+    upload, a repeated idempotency_key is a replay of its first item (or a
+    conflict, with another payload)."""
+    outcomes: list[Outcome | None] = [None] * len(items)
+    valid = []
+    for position, data in enumerate(items):
         try:
-            with transaction.atomic():  # a savepoint: a concurrent upload of this key may win the insert
-                run = _create_run(report, machine, benchmark, payload_sha256)
-        except IntegrityError:
-            stored = _stored_run(report["idempotency_key"])
-            if stored is None:
-                raise
-            return _replayed(stored, payload_sha256), False
-        write_layer_rows(run, report["layers"])
-        transaction.on_commit(partial(send_run_ingested, run.pk))
-    return run, True
+            valid.append(_Valid(position, validate_report(data), canonical_sha256(data)))
+        except ValidationError as exc:
+            outcomes[position] = Outcome(error=exc)
+    for item, outcome in zip(valid, _store(machine, valid) if valid else []):
+        outcomes[item.position] = outcome
+    return outcomes
 
 
-def _stored_run(idempotency_key) -> Run | None:
-    return Run.objects.filter(idempotency_key=idempotency_key).first()
+def _store(machine: Machine, items: list[_Valid]) -> list[Outcome]:
+    try:
+        return _store_once(machine, items)
+    except IntegrityError:
+        # Another upload stored one of these keys (under another machine's lock)
+        # after we looked: everything rolled back; the second pass sees it stored.
+        return _store_once(machine, items)
 
 
-def _replayed(stored: Run, payload_sha256: str) -> Run:
-    if stored.payload_sha256 != payload_sha256:
-        raise IdempotencyConflict(
-            f"idempotency_key {stored.idempotency_key} is already used by run {stored.pk} with a different "
-            "payload; a new report needs a new key."
+def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
+    outcomes = [Outcome() for _ in items]
+    with transaction.atomic():
+        newest = max(item.report["started_at"] for item in items)
+        locked = (
+            Machine.objects.select_for_update()
+            .annotate(has_newer_run=Exists(Run.objects.filter(machine=OuterRef("pk"), started_at__gt=newest)))
+            .get(pk=machine.pk)
         )
-    return stored
+        known_fingerprint, ours = locked.fingerprint, []
+        for item, outcome in zip(items, outcomes):
+            try:
+                _check_fingerprint(locked, item.report["machine"]["fingerprint"])
+            except MachineMismatch as exc:
+                outcome.error = exc
+            else:
+                ours.append((item, outcome))
+        if not ours:
+            return outcomes
+        if len(ours) < len(items):  # the newest report may have been another machine's
+            newest = max(item.report["started_at"] for item, _ in ours)
+            locked.has_newer_run = Run.objects.filter(machine=locked, started_at__gt=newest).exists()
+        try:
+            _record_machine(locked, [item.report for item, _ in ours], adopted=not known_fingerprint)
+        except MachineMismatch as exc:
+            for _, outcome in ours:
+                outcome.error = exc
+            return outcomes
+        stored = _stored_runs({item.report["idempotency_key"] for item, _ in ours})
+        new = []
+        for item, outcome in ours:
+            key = item.report["idempotency_key"]
+            if key in stored:
+                _answer_replay(outcome, stored[key], item.payload_sha256)
+            else:
+                stored[key] = _new_run(item.report, locked, item.payload_sha256)
+                new.append((item, outcome, stored[key]))
+        if new:
+            _insert(new)
+        elif not any(outcome.run for _, outcome in ours):
+            transaction.set_rollback(True)  # every report refused: the machine is not marked seen either
+    return outcomes
 
 
-def _record_machine(machine: Machine, reported: dict, started_at) -> Machine:
-    """Check the report comes from the token's machine, adopt its fingerprint on
-    first contact, and refresh its hardware from the newest report."""
-    locked = Machine.objects.select_for_update().get(pk=machine.pk)
-    fingerprint = reported["fingerprint"]
-    if locked.fingerprint != fingerprint:
-        owner = Machine.objects.filter(fingerprint=fingerprint).exclude(pk=locked.pk).first()
-        if owner is not None:
-            raise MachineMismatch(
-                f"machine.fingerprint {fingerprint!r} belongs to machine {owner.name!r}, but the token is machine "
-                f"{locked.name!r}'s; upload with {owner.name!r}'s token."
-            )
-        if locked.fingerprint:
-            raise MachineMismatch(
-                f"machine.fingerprint {fingerprint!r} does not match machine {locked.name!r}, whose fingerprint is "
-                f"{locked.fingerprint!r}; is this token copied from another machine?"
-            )
-        locked.fingerprint = fingerprint
+def _check_fingerprint(locked: Machine, fingerprint: str) -> None:
+    """The report must come from the token's machine; a machine without a
+    fingerprint adopts its first report's (saved by _record_machine)."""
+    if locked.fingerprint == fingerprint:
+        return
+    owner = Machine.objects.filter(fingerprint=fingerprint).exclude(pk=locked.pk).first()
+    if owner is not None:
+        raise MachineMismatch(
+            f"machine.fingerprint {fingerprint!r} belongs to machine {owner.name!r}, but the token is machine "
+            f"{locked.name!r}'s; upload with {owner.name!r}'s token."
+        )
+    if locked.fingerprint:
+        raise MachineMismatch(
+            f"machine.fingerprint {fingerprint!r} does not match machine {locked.name!r}, whose fingerprint is "
+            f"{locked.fingerprint!r}; is this token copied from another machine?"
+        )
+    locked.fingerprint = fingerprint
+
+
+def _record_machine(locked: Machine, reports: list[dict], adopted: bool) -> None:
+    """Mark the machine seen and refresh its hardware from the newest report
+    (`locked.has_newer_run`: a run newer than all of them is stored)."""
     now = timezone.now()
     locked.first_seen = locked.first_seen or now
     locked.last_seen = now
     # A spooled report uploaded late must not roll the hardware back.
-    if not Run.objects.filter(machine=locked, started_at__gt=started_at).exists():
+    if not locked.has_newer_run:
+        newest = max(reports, key=lambda report: report["started_at"])
         for field in HARDWARE_FIELDS:
-            setattr(locked, field, reported[field])
+            setattr(locked, field, newest["machine"][field])
+    fields = ["fingerprint", "first_seen", "last_seen", *HARDWARE_FIELDS]
+    if not adopted:
+        locked.save(update_fields=fields)  # the fingerprint is unchanged: no unique check can fail
+        return
     try:
         with transaction.atomic():
-            locked.save(update_fields=["fingerprint", "first_seen", "last_seen", *HARDWARE_FIELDS])
+            locked.save(update_fields=fields)
     except IntegrityError:
-        # Another machine adopted this fingerprint since the check above.
+        # Another machine adopted this fingerprint since the check.
         raise MachineMismatch(
-            f"machine.fingerprint {fingerprint!r} was just claimed by another machine; "
+            f"machine.fingerprint {locked.fingerprint!r} was just claimed by another machine; "
             f"the token is machine {locked.name!r}'s."
         ) from None
-    return locked
+
+
+def _stored_runs(keys: set) -> dict:
+    """{idempotency_key: run} of the keys already stored."""
+    return {run.idempotency_key: run for run in Run.objects.filter(idempotency_key__in=keys)}
+
+
+def _create_runs(runs: list[Run]) -> None:
+    """One INSERT for the new runs; their ids come back (RETURNING)."""
+    Run.objects.bulk_create(runs)
+
+
+def _answer_replay(outcome: Outcome, stored: Run, payload_sha256: str) -> None:
+    if stored.payload_sha256 != payload_sha256:
+        outcome.error = IdempotencyConflict(
+            f"idempotency_key {stored.idempotency_key} is already used by run {stored.pk} with a different "
+            "payload; a new report needs a new key."
+        )
+    else:
+        outcome.run = stored
+
+
+def _insert(new: list[tuple[_Valid, Outcome, Run]]) -> None:
+    """Insert new runs and their layers; run_ingested goes out for each after commit."""
+    benchmarks: dict[tuple, Benchmark] = {}
+    for item, _, run in new:
+        run.benchmark = _benchmark(item.report["source"]["repository"], item.report["benchmark"], benchmarks)
+    _create_runs([run for _, _, run in new])
+    write_runs_layers([(run, item.report["layers"]) for item, _, run in new])
+    for _, outcome, run in new:
+        outcome.run, outcome.created = run, True
+        transaction.on_commit(partial(send_run_ingested, run.pk))
 
 
 def normalize_repository(repository: str) -> str:
@@ -136,8 +251,7 @@ def project_name(repository_url: str) -> str:
     return "/".join(segments[-2:]) or repository_url
 
 
-def _project(repository: str) -> Project:
-    url = normalize_repository(repository)
+def _project(url: str) -> Project:
     project = Project.objects.filter(repository_url=url).first()
     if project is not None:
         return project
@@ -148,21 +262,27 @@ def _project(repository: str) -> Project:
     return project
 
 
-def _benchmark(project: Project, reported: dict) -> Benchmark:
-    params = reported["params"]
-    benchmark, _ = Benchmark.objects.get_or_create(
-        project=project, model=reported["model"], params_hash=canonical_sha256(params), defaults={"params": params}
-    )
-    return benchmark
+def _benchmark(repository: str, reported: dict, known: dict[tuple, Benchmark]) -> Benchmark:
+    """The benchmark of a report: one query when it exists (the usual case)."""
+    url, params = normalize_repository(repository), reported["params"]
+    key = (url, reported["model"], canonical_sha256(params))
+    if key not in known:
+        found = Benchmark.objects.filter(project__repository_url=url, model=key[1], params_hash=key[2]).first()
+        if found is None:
+            found, _ = Benchmark.objects.get_or_create(
+                project=_project(url), model=key[1], params_hash=key[2], defaults={"params": params}
+            )
+        known[key] = found
+    return known[key]
 
 
-def _create_run(report: dict, machine: Machine, benchmark: Benchmark, payload_sha256: str) -> Run:
+def _new_run(report: dict, machine: Machine, payload_sha256: str) -> Run:
+    """An unsaved run (its benchmark is set by _insert)."""
     source, e2e = report["source"], report["end_to_end"]
-    return Run.objects.create(
+    return Run(
         idempotency_key=report["idempotency_key"],
         payload_sha256=payload_sha256,
         machine=machine,
-        benchmark=benchmark,
         model_version=report["benchmark"]["model_version"],
         config=report["config"],
         config_hash=canonical_sha256(report["config"]),
@@ -182,3 +302,4 @@ def _create_run(report: dict, machine: Machine, benchmark: Benchmark, payload_sh
         peak_gbs=report["machine"]["peak_gbs"],
         profiler_overhead=report["profiler_overhead"],
     )
+

@@ -73,12 +73,19 @@ class Run(models.Model):
     peak_gbs = models.FloatField(null=True, blank=True)
     # Relative cost of per-layer timing on end-to-end time (0.02 = 2%), when measured.
     profiler_overhead = models.FloatField(null=True, blank=True)
+    # Counted in the series catalogue (results.catalogue). Set in the transaction
+    # that adds the run's points there, so a redelivered task cannot count it twice.
+    catalogued = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [
             # The run list, newest first.
             models.Index(fields=["-started_at", "-id"], name="run_newest"),
+            # The ingest's "is a newer run of this machine stored?" (so a late upload keeps the hardware).
+            models.Index(fields=["machine", "started_at"], name="run_machine_started"),
+            # Runs whose catalogue task has not run yet (refresh_all_series catches them up); a small partial index.
+            models.Index(fields=["id"], condition=models.Q(catalogued=False), name="run_uncatalogued"),
             # End-to-end series and "latest runs" of one benchmark on one machine.
             models.Index(fields=["machine", "benchmark", "started_at"], name="run_series"),
             # Runs of a commit (CI gating, attribution).
@@ -102,8 +109,10 @@ class LayerMeasurement(models.Model):
     """One layer of one run. machine, benchmark and started_at are copied from
     the run so a layer series is one index range scan, no join."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="layers")
-    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes on run and machine: unique_layer_index_per_run leads with run and
+    # layer_series with machine, and every index slows the COPY of each ingest.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="layers", db_index=False)
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+", db_index=False)
     benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
     started_at = models.DateTimeField()
     name = models.CharField(max_length=200)

@@ -58,6 +58,27 @@ class IngestResultSerializer(serializers.Serializer):
     created = serializers.BooleanField()
 
 
+class BatchItemResultSerializer(serializers.Serializer):
+    """The answer to one report of a batch: what POST /api/v1/runs/ would have answered."""
+
+    status = serializers.IntegerField(help_text="201 stored, 200 replay of a stored report, or the 4xx refusing it")
+    id = serializers.IntegerField(required=False, help_text="the run (201 and 200 only)")
+    url = serializers.CharField(required=False, help_text="the run's dashboard page (201 and 200 only)")
+    created = serializers.BooleanField(required=False)
+    detail = serializers.CharField(required=False, help_text="why it was refused (4xx only)")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="field path -> messages (400 only)",
+    )
+
+
+class BatchResultSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True, help_text="one per report, in upload order")
+    created = serializers.IntegerField(help_text="reports stored as new runs")
+    replayed = serializers.IntegerField(help_text="reports already stored (same key and payload)")
+    refused = serializers.IntegerField(help_text="reports answered with a 4xx and not stored")
+
+
 class ProjectOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project

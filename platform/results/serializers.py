@@ -4,12 +4,18 @@ before anything is written. Field lengths follow the models they are stored in.
 `validate_report(data)` returns the validated report or raises a
 ValidationError whose detail nests like the report (api_errors flattens it to
 paths such as "layers[3].time.median").
+
+The serializers below are the definition. A valid report goes through their
+quick check (`quick_check`, built once from the same fields); anything it cannot
+vouch for goes through DRF, which words every error exactly as before.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -27,7 +33,11 @@ from results.strict_fields import (
     StrictIntegerField,
     StrictURLField,
     StrictUUIDField,
+    NotVouched,
+    QuickCheck,
+    allowing_null,
     json_type_name,
+    quick_field_check,
 )
 
 
@@ -198,8 +208,137 @@ class ReportSerializer(StrictSerializer):
         return layers
 
 
+MAX_BATCH_REPORTS = 100  # and the whole body within ROOFWATCH_MAX_REPORT_BYTES
+
+
+class BatchSerializer(StrictSerializer):
+    """A batch upload (POST /api/v1/runs/batch/). Describes the request in the
+    API schema; `batch_reports` checks the envelope and leaves each report to
+    be validated on its own, so one bad report does not refuse the others."""
+
+    reports = ReportSerializer(many=True, allow_empty=False, max_length=MAX_BATCH_REPORTS)
+
+
+def batch_reports(data: Any) -> list:
+    """The reports of a batch upload body, or ValidationError about the envelope."""
+    if not isinstance(data, Mapping):
+        raise ValidationError({"non_field_errors": [
+            f'Expected a JSON object {{"reports": [...]}}, got {json_type_name(data)}.'
+        ]})
+    errors = {key: ["Unknown field; expected only: reports."] for key in data if key != "reports"}
+    reports = data.get("reports")
+    if "reports" not in data:
+        errors["reports"] = ["This field is required."]
+    elif not isinstance(reports, list):
+        errors["reports"] = [f"Expected a list of reports, got {json_type_name(reports)}."]
+    elif not reports:
+        errors["reports"] = ["This list may not be empty."]
+    elif len(reports) > MAX_BATCH_REPORTS:
+        errors["reports"] = [f"At most {MAX_BATCH_REPORTS} reports per batch, got {len(reports)}; split the upload."]
+    if errors:
+        raise ValidationError(errors)
+    return reports
+
+
 def validate_report(data: Any) -> dict:
     """The validated report (datetimes and UUID parsed, defaults filled), or ValidationError."""
+    if isinstance(data, dict) and data.get("schema") == SCHEMA:  # ReportSerializer checks the version first
+        try:
+            return _quick_report_check()(data)
+        except NotVouched:
+            pass
     serializer = ReportSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+@cache
+def _quick_report_check() -> QuickCheck:
+    return quick_check(ReportSerializer())
+
+
+def quick_check(field: serializers.Field) -> QuickCheck:
+    """A function returning what `field.run_validation(data)` returns for data it
+    can vouch for, raising NotVouched otherwise (see strict_fields). Built once
+    from a bound field: serializers, lists of serializers, ListFields and the
+    strict leaf fields get their own; any other field its own run_validation."""
+    if isinstance(field, (serializers.ListSerializer, serializers.ListField)) and not field.validators:
+        return _quick_list(field, quick_check(field.child))
+    if isinstance(field, serializers.Serializer) and not field.validators:
+        return _quick_serializer(field)
+    return quick_field_check(field)
+
+
+def _quick_list(field: serializers.Field, check_item: QuickCheck) -> QuickCheck:
+    allow_empty = field.allow_empty
+    longest, shortest = getattr(field, "max_length", None), getattr(field, "min_length", None)
+    validate = getattr(field, "validate", None)  # ListSerializer.validate; a ListField has none
+
+    def check(data: Any) -> list:
+        if type(data) is not list or (not data and not allow_empty):
+            raise NotVouched
+        if (longest is not None and len(data) > longest) or (shortest is not None and len(data) < shortest):
+            raise NotVouched
+        items = [check_item(item) for item in data]
+        return items if validate is None else _vouched(validate, items)
+    return allowing_null(field, check)
+
+
+# The to_internal_value methods _quick_serializer reproduces: DRF's, StrictSerializer's
+# unknown keys, and ReportSerializer's version check (validate_report makes it first).
+QUICK_TO_INTERNAL_VALUE = (
+    serializers.Serializer.to_internal_value, StrictSerializer.to_internal_value, ReportSerializer.to_internal_value,
+)
+
+
+def _quick_serializer(serializer: serializers.Serializer) -> QuickCheck:
+    kind = type(serializer)
+    if kind.run_validation is not serializers.Serializer.run_validation or (
+        kind.to_internal_value not in QUICK_TO_INTERNAL_VALUE
+    ):
+        return quick_field_check(serializer)  # an override the quick check would skip: DRF's own validation
+    entries = []
+    for field in serializer._writable_fields:
+        if field.source_attrs != [field.field_name]:
+            return quick_field_check(serializer)  # values stored under other names: DRF's own validation
+        hook = getattr(serializer, f"validate_{field.field_name}", None)
+        entries.append((field.field_name, quick_check(field), field.required, _default_maker(field), hook))
+    known = frozenset(name for name, *_ in entries)
+    strict = isinstance(serializer, StrictSerializer)
+    validate = serializer.validate
+
+    def check(data: Any) -> dict:
+        if type(data) is not dict or (strict and not known.issuperset(data)):
+            raise NotVouched
+        values = {}
+        for name, check_value, required, default, hook in entries:
+            if name in data:
+                value = check_value(data[name])
+                if hook is not None:
+                    value = _vouched(hook, value)
+            elif required:
+                raise NotVouched
+            elif default is None:
+                continue  # no default: DRF leaves the key out
+            else:
+                value = default()
+            values[name] = value
+        return _vouched(validate, values)
+    return allowing_null(serializer, check)
+
+
+def _default_maker(field: serializers.Field):
+    """What Field.get_default does, as a function; None when the field has no default."""
+    default = field.default
+    if default is serializers.empty:
+        return None
+    if getattr(default, "requires_context", False):
+        return lambda: default(field)
+    return default if callable(default) else lambda: default
+
+
+def _vouched(validate, value):
+    try:
+        return validate(value)
+    except (ValidationError, DjangoValidationError):
+        raise NotVouched from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Subquery
 from rest_framework.exceptions import NotFound, ValidationError
 
 from engine.report import END_TO_END  # the reserved layer name of the whole-model series
@@ -94,17 +94,21 @@ def series_points(machine_name: str, benchmark_id: int, layer: str, query: Point
     """{"series": {...}, "points": [...]}: the newest `query.limit` points of the
     series in [since, until), oldest first. 404 names the unknown machine,
     benchmark or layer."""
-    machine_id = Machine.objects.filter(name=machine_name).values_list("id", flat=True).first()
+    machine_ids = Machine.objects.filter(name=machine_name).values("id")[:1]
+    benchmark = (
+        Benchmark.objects.select_related("project").filter(pk=benchmark_id)
+        .annotate(machine_id=Subquery(machine_ids)).first()
+    )  # one query for both when they exist
+    machine_id = benchmark.machine_id if benchmark else machine_ids.values_list("id", flat=True).first()
     if machine_id is None:
         raise NotFound(f"No machine named {machine_name!r}.")
-    benchmark = Benchmark.objects.select_related("project").filter(pk=benchmark_id).first()
     if benchmark is None:
         raise NotFound(f"No benchmark with id {benchmark_id}.")
     if layer == END_TO_END:
         rows, op = _end_to_end_rows(machine_id, benchmark, query), ""
     else:
         rows = _layer_rows(machine_id, benchmark, layer, query)
-        op = rows[0][-1] if rows else _layer_op(machine_id, benchmark, layer, machine_name)
+        op = _layer_op(machine_id, benchmark, layer, machine_name, query if rows else None)
     if not rows and layer == END_TO_END and not Run.objects.filter(machine_id=machine_id, benchmark=benchmark).exists():
         raise NotFound(f"No runs of benchmark {benchmark_id} ({benchmark}) on machine {machine_name!r}.")
     timed = query.metric in TIME_METRICS
@@ -148,21 +152,26 @@ def _end_to_end_rows(machine_id: int, benchmark: Benchmark, query: PointsQuery) 
 
 
 def _layer_rows(machine_id: int, benchmark: Benchmark, layer: str, query: PointsQuery) -> list[tuple]:
+    # Only columns of the layer_series index (time metrics), so the scan never visits the
+    # table's pages: one heap page per point would cost more than the rest of the request.
     layers = LayerMeasurement.objects.filter(machine_id=machine_id, benchmark=benchmark, name=layer)
     return list(
         _time_range(layers, query)
         .order_by("-started_at", "-run_id")
         .values_list("started_at", "run_id", "run__commit", "run__model_version", "run__config_hash", query.metric,
-                     "p25", "p75", "op")[: query.limit]
+                     "p25", "p75")[: query.limit]
     )
 
 
-def _layer_op(machine_id: int, benchmark: Benchmark, layer: str, machine_name: str) -> str:
-    """The op of a layer with no points in the asked range; 404 if it never had any."""
-    op = (
-        LayerMeasurement.objects.filter(machine_id=machine_id, benchmark=benchmark, name=layer)
-        .order_by("-started_at").values_list("op", flat=True).first()
-    )
+def _layer_op(
+    machine_id: int, benchmark: Benchmark, layer: str, machine_name: str, query: PointsQuery | None
+) -> str:
+    """The op of the newest point of a layer in the asked range (any time when
+    `query` is None: it has no points there); 404 if it never had any."""
+    layers = LayerMeasurement.objects.filter(machine_id=machine_id, benchmark=benchmark, name=layer)
+    if query is not None:
+        layers = _time_range(layers, query)
+    op = layers.order_by("-started_at", "-run_id").values_list("op", flat=True).first()
     if op is None:
         raise NotFound(
             f"No layer {layer!r} in benchmark {benchmark.pk} ({benchmark}) on machine {machine_name!r}; "

@@ -5,17 +5,20 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleet.auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
 from fleet.pagination import BoundedLimitOffsetPagination
 from results.filters import ISO_EXAMPLE, filter_exact, filter_time_range
-from results.ingest import ingest_report
+from results.api_errors import exception_handler
+from results.ingest import Outcome, ingest_report, ingest_reports
 from results.models import Benchmark, Project, Run
 from results.report_parser import ReportJSONParser, check_content_length
 from results.run_serializers import (
     ApiErrorSerializer,
+    BatchResultSerializer,
     BenchmarkOutSerializer,
     IngestResultSerializer,
     ProjectOutSerializer,
@@ -34,7 +37,7 @@ from results.series import (
     series_catalog,
     series_points,
 )
-from results.serializers import ReportSerializer
+from results.serializers import MAX_BATCH_REPORTS, BatchSerializer, ReportSerializer, batch_reports
 
 # ?name=value filters of the run list and the Run lookups they apply.
 RUN_FILTERS = {
@@ -73,6 +76,20 @@ ERROR_RESPONSES = {
         request=ReportSerializer,
         responses={201: IngestResultSerializer, 200: IngestResultSerializer, **ERROR_RESPONSES},
     ),
+    batch=extend_schema(
+        summary=f"Upload up to {MAX_BATCH_REPORTS} run reports at once",
+        description=(
+            "Each report is validated and checked on its own and answered in `results`, in upload order, with "
+            "the status and body POST /api/v1/runs/ would give it (201, 200 for a replay, 400/403/409). Refused "
+            "reports are not stored; the others are stored together in one transaction. Within one batch a "
+            "repeated idempotency_key is a replay of its first report. The batch itself gets 200 when its "
+            "envelope is right, 400 when it is not a {\"reports\": [...]} object of 1 to "
+            f"{MAX_BATCH_REPORTS} items, 401 and 413 as for one report."
+        ),
+        request=BatchSerializer,
+        responses={200: BatchResultSerializer, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401],
+                   413: ERROR_RESPONSES[413]},
+    ),
 )
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     authentication_classes = [MachineTokenAuthentication, SessionAuthentication]
@@ -80,7 +97,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     pagination_class = BoundedLimitOffsetPagination
 
     def get_permissions(self):
-        if self.action == "create":
+        if self.action in ("create", "batch"):
             return [IsFleetMachine()]
         return [permissions.AllowAny()]
 
@@ -97,7 +114,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if self.action == "create":
+        if self.action in ("create", "batch"):
             check_content_length(request.META)  # before the body is read
 
     def permission_denied(self, request, message=None, code=None):
@@ -113,6 +130,23 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             headers={"Location": reverse("run-detail", args=[run.pk])},
         )
+
+    @action(detail=False, methods=["post"])
+    def batch(self, request, *args, **kwargs):
+        outcomes = ingest_reports(batch_reports(request.data), request.auth)
+        results = [self._batch_item(outcome) for outcome in outcomes]
+        counts = {"created": 0, "replayed": 0, "refused": 0}
+        for item in results:
+            counts[{201: "created", 200: "replayed"}.get(item["status"], "refused")] += 1
+        return Response({"results": results, **counts})
+
+    def _batch_item(self, outcome: Outcome) -> dict:
+        if outcome.error is not None:
+            answer = exception_handler(outcome.error, {"view": self, "request": self.request})
+            return {"status": answer.status_code, **answer.data}
+        run = outcome.run
+        return {"status": status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK, "id": run.pk,
+                "url": run.get_absolute_url(), "created": outcome.created}
 
 
 @extend_schema_view(list=extend_schema(summary="Projects by name"), retrieve=extend_schema(summary="One project"))

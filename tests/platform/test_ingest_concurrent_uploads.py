@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.db import connection, connections
 
 from fleet.models import Machine
@@ -11,6 +12,16 @@ from tests.conftest import need_service
 from tests.report_factory import make_report
 
 UPLOADS = 4
+
+
+@pytest.fixture(autouse=True)
+def celery_join_flag_reset():
+    """Eager tasks run in these threads (after each commit). Celery guards an eager
+    task with a process-global 'joining would block' flag that it saves and restores
+    without a lock, so concurrent eager tasks can leave it set, and a later test's
+    result.get() then refuses to wait ("Never call result.get() within a task!")."""
+    yield
+    _set_task_join_will_block(False)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -39,17 +39,17 @@ def test_it_refuses_the_same_key_with_another_payload(upload, machine):
 
 def test_it_answers_a_concurrent_replay_that_lost_the_insert_race(upload, monkeypatch):
     """The other upload of this key committed between our lookup and our insert:
-    the unique key fails inside a savepoint and the stored run is re-read."""
+    the unique key fails, the transaction rolls back and the second pass finds the stored run."""
     report = make_report()
     winner = upload(report).json()["id"]
-    real_lookup = ingest._stored_run
+    real_lookup = ingest._stored_runs
     lookups = []
 
-    def first_lookup_misses_the_winner(key):
-        lookups.append(key)
-        return None if len(lookups) == 1 else real_lookup(key)
+    def first_lookup_misses_the_winner(keys):
+        lookups.append(keys)
+        return {} if len(lookups) == 1 else real_lookup(keys)
 
-    monkeypatch.setattr(ingest, "_stored_run", first_lookup_misses_the_winner)
+    monkeypatch.setattr(ingest, "_stored_runs", first_lookup_misses_the_winner)
     response = upload(report)
     assert response.status_code == 200, response.content
     assert response.json() == {"id": winner, "url": f"/runs/{winner}/", "created": False}
@@ -60,14 +60,14 @@ def test_it_answers_a_concurrent_replay_that_lost_the_insert_race(upload, monkey
 def test_it_reports_a_conflict_for_a_concurrent_upload_with_another_payload(upload, monkeypatch):
     report = make_report()
     assert upload(report).status_code == 201
-    real_lookup = ingest._stored_run
+    real_lookup = ingest._stored_runs
     lookups = []
 
-    def first_lookup_misses_the_winner(key):
-        lookups.append(key)
-        return None if len(lookups) == 1 else real_lookup(key)
+    def first_lookup_misses_the_winner(keys):
+        lookups.append(keys)
+        return {} if len(lookups) == 1 else real_lookup(keys)
 
-    monkeypatch.setattr(ingest, "_stored_run", first_lookup_misses_the_winner)
+    monkeypatch.setattr(ingest, "_stored_runs", first_lookup_misses_the_winner)
     response = upload({**report, "source": {**report["source"], "commit": "other"}})
     assert response.status_code == 409
     assert Run.objects.count() == 1
@@ -77,7 +77,7 @@ def test_it_does_not_swallow_integrity_errors_of_other_causes(machine, monkeypat
     def broken_create(*args, **kwargs):
         raise IntegrityError("some other constraint")
 
-    monkeypatch.setattr(ingest, "_create_run", broken_create)
+    monkeypatch.setattr(ingest, "_create_runs", broken_create)
     try:
         ingest.ingest_report(make_report(), machine)
     except IntegrityError as exc:

@@ -71,20 +71,21 @@ def test_a_failure_after_the_copy_rolls_the_copied_rows_back(postgres, monkeypat
     machine = Machine.objects.create(name="m1")
     copied = []
 
-    def copy_then_fail(run, layers):
-        copied.append(real_write(run, layers))
+    def copy_then_fail(runs):
+        copied.append(real_write(runs))
+        (run, _), = runs
         assert LayerMeasurement.objects.filter(run=run).count() == LAYERS  # visible inside the transaction
         raise RuntimeError("a later step failed")
 
-    real_write = ingest.write_layer_rows
-    monkeypatch.setattr(ingest, "write_layer_rows", copy_then_fail)
+    real_write = ingest.write_runs_layers
+    monkeypatch.setattr(ingest, "write_runs_layers", copy_then_fail)
     with pytest.raises(RuntimeError, match="a later step failed"):
         ingest_report(make_report(layers=LAYERS), machine)
 
     assert copied == [LAYERS]
     assert row_counts() == {"Project": 0, "Benchmark": 0, "Run": 0, "LayerMeasurement": 0}
     # The connection is usable again and a retry stores everything.
-    monkeypatch.setattr(ingest, "write_layer_rows", real_write)
+    monkeypatch.setattr(ingest, "write_runs_layers", real_write)
     run, created = ingest_report(make_report(layers=LAYERS), machine)
     assert created and Run.objects.count() == 1 and run.layers.count() == LAYERS
 

@@ -1,6 +1,6 @@
 """The series catalogue (results.models.Series): filled after each ingest by the
-refresh_series task (eager in tests), recomputed idempotently from the stored
-rows, rebuilt after retention, and backfilled by migration 0005."""
+refresh_series task (eager in tests), one run at a time and never twice for a
+run, rebuilt after retention, and backfilled by migrations 0005 and 0006."""
 from __future__ import annotations
 
 import importlib
@@ -95,20 +95,26 @@ def test_series_of_other_machines_and_models_are_kept_apart(upload, db):
     }
 
 
+def forget_catalogue() -> None:
+    """As if no refresh task had run yet."""
+    Series.objects.all().delete()
+    Run.objects.update(catalogued=False)
+
+
 def test_refreshing_twice_and_out_of_order_gives_the_same_rows(upload):
     runs = [upload(make_report(layers=3, started_at=day(d))) for d in (3, 1, 2)]
     before = catalogue()
-    Series.objects.all().delete()
+    forget_catalogue()
     for run_id in reversed(runs):
         assert refresh_series_for_run(run_id) == 4  # end_to_end and 3 layers
-    assert refresh_series_for_run(runs[0]) == 4
+    assert refresh_series_for_run(runs[0]) == 0  # a redelivery adds nothing
     assert catalogue() == before
     assert Series.objects.count() == 4
 
 
 def test_the_task_refreshes_through_celery(upload, db):
     run_id = upload(make_report(layers=2, started_at=day(1)))
-    Series.objects.all().delete()
+    forget_catalogue()
     assert refresh_series.delay(run_id).get() == 3
     assert catalogue()[("m1", "fc0")] == ("Linear", 0, day(1), day(1), 1)
 
@@ -172,6 +178,20 @@ def test_the_backfill_migration_gives_the_rows_refresh_gives(upload, db):
 
     backfill_migration.delete_series(apps, None)
     assert not Series.objects.exists()
+
+
+def test_a_rebuild_counts_the_runs_whose_task_was_lost(upload):
+    upload(make_report(layers=2, started_at=day(1)))
+    lost = upload(make_report(layers=3, started_at=day(2)))
+    Run.objects.filter(pk=lost).update(catalogued=False)  # as if its task had never run
+    Series.objects.filter(layer="fc1").delete()
+    Series.objects.update(points=1, last=day(1))
+
+    assert refresh_all_series() == 4
+    assert catalogue()[("m1", END_TO_END)] == ("", None, day(1), day(2), 2)
+    assert catalogue()[("m1", "fc1")] == ("Linear", 2, day(2), day(2), 1)
+    assert Run.objects.get(pk=lost).catalogued
+    assert refresh_series_for_run(lost) == 0  # the late task finds it counted
 
 
 def test_the_refresh_series_command_rebuilds_a_catalogue_that_missed_a_task(upload):
