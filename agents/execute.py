@@ -3,6 +3,7 @@ quiet machine, run the engine (this agent's, or a commit's worktree engine)
 pinned and bounded, and return the report with its noise conditions."""
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import tempfile
@@ -91,4 +92,12 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
         raise MeasurementFailed(str(e), e.stderr_tail, e.timed_out, e.cancelled) from None
     except WorktreeError as e:
         raise MeasurementFailed(str(e)) from None
-    return body, finish_conditions(conditions, cfg.cpus)
+    conditions = finish_conditions(conditions, cfg.cpus)
+    return with_conditions(body, conditions), conditions
+
+
+def with_conditions(body: bytes, conditions: dict[str, Any]) -> bytes:
+    """The report with its noise conditions recorded (report field `conditions`)."""
+    doc = json.loads(body)
+    doc["conditions"] = conditions
+    return json.dumps(doc, sort_keys=True).encode()

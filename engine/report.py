@@ -99,6 +99,10 @@ class Report:
     # End-to-end time with per-layer timing over time without, minus 1 (0.02 = 2%);
     # None when the engine did not measure it.
     profiler_overhead: float | None = None
+    # How quiet the machine was, recorded by the agent around the run: 1/5/15-minute
+    # load averages before the quiet wait, at the start and after the run, the load
+    # limit, whether it was met, seconds waited, CPU pinning. None without an agent.
+    conditions: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,4 +128,5 @@ class Report:
             end_to_end=TimeStats(**d["end_to_end"]),
             layers=layers,
             profiler_overhead=d.get("profiler_overhead"),
+            conditions=d.get("conditions"),
         )

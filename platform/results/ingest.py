@@ -301,5 +301,6 @@ def _new_run(report: dict, machine: Machine, payload_sha256: str) -> Run:
         peak_gflops=report["machine"]["peak_gflops"],
         peak_gbs=report["machine"]["peak_gbs"],
         profiler_overhead=report["profiler_overhead"],
+        conditions=report["conditions"],
     )
 

@@ -73,6 +73,8 @@ class Run(models.Model):
     peak_gbs = models.FloatField(null=True, blank=True)
     # Relative cost of per-layer timing on end-to-end time (0.02 = 2%), when measured.
     profiler_overhead = models.FloatField(null=True, blank=True)
+    # The agent's record of how quiet the machine was (engine.report.Report.conditions).
+    conditions = models.JSONField(null=True, blank=True)
     # Counted in the series catalogue (results.catalogue). Set in the transaction
     # that adds the run's points there, so a redelivered task cannot count it twice.
     catalogued = models.BooleanField(default=False, editable=False)

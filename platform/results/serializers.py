@@ -160,6 +160,24 @@ class LayerSerializer(StrictSerializer):
     bound = StrictChoiceField(choices=BOUNDS)
 
 
+def _loadavg() -> serializers.ListField:
+    """[1, 5, 15]-minute load averages."""
+    return serializers.ListField(child=StrictFloatField(min_value=0), min_length=3, max_length=3, required=False)
+
+
+class ConditionsSerializer(StrictSerializer):
+    """How quiet the machine was around the run (the agent's quiet wait); every field optional."""
+
+    loadavg_before = _loadavg()
+    loadavg_start = _loadavg()
+    loadavg_after = _loadavg()
+    max_load = StrictFloatField(min_value=0, allow_null=True, required=False)
+    quiet = serializers.BooleanField(required=False)
+    waited_seconds = StrictFloatField(min_value=0, required=False)
+    cpus = serializers.ListField(child=StrictIntegerField(min_value=0, max_value=65535), allow_null=True,
+                                 required=False, max_length=4096)
+
+
 class ReportSerializer(StrictSerializer):
     """A run report, schema "roofwatch.run/1" (engine/report.py)."""
 
@@ -175,6 +193,7 @@ class ReportSerializer(StrictSerializer):
     end_to_end = TimeStatsSerializer()
     layers = LayerSerializer(many=True, allow_empty=False)
     profiler_overhead = StrictFloatField(allow_null=True, required=False, default=None, min_value=-1.0)
+    conditions = ConditionsSerializer(allow_null=True, required=False, default=None)
 
     def to_internal_value(self, data: Any) -> dict:
         # Check the version first: field errors against the wrong schema are noise.
