@@ -28,7 +28,7 @@ from .logs import Progress
 from .outbox import Outbox
 from .runner import BenchmarkFailed
 from .spool import Spool, SpoolError
-from .state import AgentState, now_iso
+from .state import AgentState, agent_status, now_iso
 
 log = logging.getLogger(LOGGER_NAME)
 UPLOAD_ATTEMPTS = 3
@@ -93,7 +93,7 @@ class Agent:
 
     def claim(self) -> Job | None:
         try:
-            job = self.jobs.claim(self.cfg.lease_seconds)
+            job = self.jobs.claim(self.cfg.lease_seconds, agent_status(self.spool, self.state))
         except Unreachable as e:
             self.failures += 1
             self._error(f"claim: {e}")

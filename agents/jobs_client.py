@@ -77,8 +77,12 @@ class JobsClient:
     def close(self) -> None:
         self.session.close()
 
-    def claim(self, lease_seconds: int) -> Job | None:
-        resp = self._post("/api/v1/jobs/claim", {"lease_seconds": lease_seconds})
+    def claim(self, lease_seconds: int, status: dict | None = None) -> Job | None:
+        """The next job under a lease, or None; `status` (state.agent_status) goes along for fleet health."""
+        body: dict = {"lease_seconds": lease_seconds}
+        if status is not None:
+            body["agent"] = status
+        resp = self._post("/api/v1/jobs/claim", body)
         if resp.status_code == 204:
             return None
         try:

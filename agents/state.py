@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .spool import write_file_durably
+from .spool import Spool, write_file_durably
 
 STATE_FILE = ".agent-state"
 
@@ -34,3 +34,16 @@ class AgentState:
             write_file_durably(self.path, json.dumps({**self.read(), **fields}, indent=1).encode())
         except OSError:
             pass
+
+
+def agent_status(spool: Spool, state: AgentState) -> dict[str, Any]:
+    """What the agent tells the server of itself with each claim (fleet health)."""
+    spooled = spool.status()
+    saved = state.read()
+    return {
+        "pending": spooled.pending,
+        "rejected": spooled.rejected,
+        "last_upload": saved.get("last_upload"),
+        "last_error": (saved.get("last_error") or None) and saved["last_error"][:1000],
+        "last_error_at": saved.get("last_error_at"),
+    }

@@ -50,7 +50,18 @@ class ProcessTextField(serializers.CharField):
         return storable_text(data)
 
 
+class AgentStatusSerializer(KnownKeysSerializer):
+    """How the agent is doing, sent with each claim; shown as fleet health."""
+
+    pending = serializers.IntegerField(min_value=0, help_text="reports in the spool not yet acknowledged")
+    rejected = serializers.IntegerField(min_value=0, help_text="reports the server refused, kept in rejected/")
+    last_upload = serializers.DateTimeField(allow_null=True, required=False, default=None)
+    last_error = ProcessTextField(allow_null=True, required=False, default=None, max_length=1000)
+    last_error_at = serializers.DateTimeField(allow_null=True, required=False, default=None)
+
+
 class ClaimRequestSerializer(KnownKeysSerializer):
+    agent = AgentStatusSerializer(required=False, help_text="the agent's spool and upload state")
     lease_seconds = serializers.IntegerField(
         min_value=LEASE_SECONDS_MIN, max_value=LEASE_SECONDS_MAX, required=False, default=LEASE_SECONDS_DEFAULT,
         help_text="how long the lease lasts without a heartbeat; each heartbeat extends it by as much",

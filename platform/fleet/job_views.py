@@ -88,7 +88,10 @@ class ClaimJobView(AgentJobView):
                    **AUTH_ERRORS},
     )
     def post(self, request):
-        claimed = _call(jobs.claim, request.auth, self.body(ClaimRequestSerializer)["lease_seconds"])
+        body = self.body(ClaimRequestSerializer)
+        if "agent" in body:
+            jobs.record_agent_status(request.auth, body["agent"])
+        claimed = _call(jobs.claim, request.auth, body["lease_seconds"])
         if claimed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(ClaimResponseSerializer(claimed.job, context={"lease": claimed.lease}).data)

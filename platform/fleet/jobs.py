@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -142,6 +143,13 @@ def check_lease_seconds(value: int) -> int:
         raise JobRefused(f"Expected a whole number from {LEASE_SECONDS_MIN} to {LEASE_SECONDS_MAX}, got {value!r}.",
                          field="lease_seconds")
     return value
+
+
+def record_agent_status(machine: Machine, status: Mapping[str, Any]) -> None:
+    """Keep what the agent reported of its spool and uploads (fleet health)."""
+    Machine.objects.filter(pk=machine.pk).update(agent_status={
+        key: value.isoformat() if isinstance(value, datetime) else value for key, value in status.items()
+    })
 
 
 def claim(machine: Machine, lease_seconds: int = LEASE_SECONDS_DEFAULT, now: datetime | None = None) -> Claim | None:

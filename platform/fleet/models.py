@@ -40,6 +40,9 @@ class Machine(models.Model):
     enabled = models.BooleanField(default=True)
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    # What the agent last said of itself when it asked for a job: spool depth,
+    # rejected reports, last upload, last error (fleet.job_serializers.AgentStatusSerializer).
+    agent_status = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -49,3 +49,12 @@ def test_the_overview_runs_a_bounded_number_of_queries(client, seeded, django_as
     # summaries (+3 prefetches), fleet, the series catalogue, one recent-runs query per machine and benchmark
     with django_assert_max_num_queries(4 + 1 + 1 + len(MACHINES)):
         client.get("/")
+
+
+def test_fleet_health_shows_what_the_agent_reported_of_its_spool(client, db):
+    from fleet.models import Machine
+
+    Machine.objects.create(name="box-9", agent_status={"pending": 4, "rejected": 2, "last_error": "refused",
+                                                         "last_error_at": "2026-11-23T10:00:00+00:00"})
+    page = client.get("/").content.decode()
+    assert "4 · 2 rejected" in page and "refused" in page
