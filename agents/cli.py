@@ -6,6 +6,8 @@
     roofwatch-agent run-once --server URL --token TOKEN --model NAME [--count K] ...
     roofwatch-agent flush [--config PATH | --server URL --token TOKEN]
     roofwatch-agent status [--config PATH | --spool DIR]
+    roofwatch-agent ci-check --server URL --token T --commit SHA [--wait S] [--threshold PCT]
+                                                          (exit 0 clean, 1 regressed, 2 could not tell)
 
 Exit status: 0 when every report was uploaded; 1 when a report is still
 spooled (server down, token refused), was rejected by the server, or a run
@@ -114,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", parents=[spool_opt],
                         help="show the spool's depth, rejected reports, last upload and last error")
     st.set_defaults(func=cmd_status)
+
+    ci = sub.add_parser("ci-check", parents=[config_opt],
+                        help="wait for a commit's results; exit 1 if it regressed (0 clean, 2 could not tell)")
+    ci.add_argument("--server", default=os.environ.get("ROOFWATCH_SERVER"),
+                    help="platform URL (default: $ROOFWATCH_SERVER)")
+    ci.add_argument("--token", default=os.environ.get("ROOFWATCH_TOKEN"),
+                    help="an agent token (default: $ROOFWATCH_TOKEN)")
+    ci.add_argument("--commit", required=True, help="the full commit id to check")
+    ci.add_argument("--wait", type=_seconds, default=1800, help="seconds to wait for results (default 1800)")
+    ci.add_argument("--threshold", type=float, default=0.0, metavar="PCT",
+                    help="fail only on regressions of at least PCT percent (default 0: any alert)")
+    ci.add_argument("--poll", type=_seconds, default=10, help="seconds between polls (default 10)")
+    ci.add_argument("--settle", type=float, default=30,
+                    help="seconds the run count must stay unchanged, with no job pending, before the "
+                         "alerts are read: detection's time (default 30)")
+    ci.set_defaults(func=cmd_ci_check)
     return parser
 
 
@@ -300,6 +318,13 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         when = datetime.fromtimestamp(float(state["peaks_measured_at"]), timezone.utc).isoformat(timespec="seconds")
         print(f"peaks: measured {when}", file=out)
     return EXIT_OK
+
+
+def cmd_ci_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .ci_check import Api, check
+
+    return check(Api(args.server, args.token), args.commit, wait=args.wait, threshold_pct=args.threshold,
+                 poll=args.poll, settle=args.settle, out=out, err=err)
 
 
 def _flush(spool: Spool, args: argparse.Namespace) -> FlushSummary:

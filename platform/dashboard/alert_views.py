@@ -57,6 +57,8 @@ def alert_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
         "links": links,
         "evidence_alerts": [a for a in c.alerts if a.evidence][:EVIDENCE_ALERTS],
         "events": list(summary.events.all()),
+        # notify's delivery log, through the reverse relation: dashboard imports nothing of notify.
+        "deliveries": summary.deliveries.select_related("endpoint"),
         "others": others,
         "small_charts": small_charts,
         "chart_ids": {a.pk: f"alert-chart-{a.pk}" for a in c.alerts[:CHART_ALERTS]},

@@ -19,7 +19,8 @@ from regressions.serializers import (
 from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
 from results.filters import filter_exact, parse_int
 
-SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name"}
+SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name",
+                   "commit": "attribution__commits__first_bad"}
 ALERT_FILTERS = {
     "status": "status", "direction": "direction", "classification": "classification", "machine": "machine__name",
     "layer": "layer",

@@ -168,6 +168,14 @@ CELERY_BEAT_SCHEDULE = {
 # Dashboard pages and their JSON are readable without signing in (triage always needs a user).
 ROOFWATCH_ANONYMOUS_READ = env_bool("ROOFWATCH_ANONYMOUS_READ", True)
 
+# notify: outbound alert webhooks (first retry after N s, doubling, capped at 1 h) and the
+# inbound hooks' rate limit on signature failures per client address.
+ROOFWATCH_WEBHOOK_BACKOFF_SECONDS = env_int("ROOFWATCH_WEBHOOK_BACKOFF_SECONDS", 30)
+ROOFWATCH_WEBHOOK_MAX_RETRIES = env_int("ROOFWATCH_WEBHOOK_MAX_RETRIES", 8)
+ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS = env_int("ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS", 10)
+ROOFWATCH_HOOK_AUTH_FAILURES = env_int("ROOFWATCH_HOOK_AUTH_FAILURES", 20)
+ROOFWATCH_HOOK_AUTH_WINDOW_SECONDS = env_int("ROOFWATCH_HOOK_AUTH_WINDOW_SECONDS", 300)
+
 # Detection: how many of the latest runs of a benchmark on a machine it reads.
 ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)
 ROOFWATCH_SWEEP_DAYS = env_int("ROOFWATCH_SWEEP_DAYS", 14)

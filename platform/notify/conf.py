@@ -1,0 +1,20 @@
+"""notify's settings: read from Django settings, else from the environment
+(so a worker started with the variable set agrees with the web process)."""
+from django.conf import settings
+
+from roofwatch.env import env_int
+
+DEFAULTS = {
+    # Outbound: seconds before the first retry; doubles each retry, capped at an hour.
+    "ROOFWATCH_WEBHOOK_BACKOFF_SECONDS": 30,
+    "ROOFWATCH_WEBHOOK_MAX_RETRIES": 8,
+    "ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS": 10,
+    # Inbound: signature failures one client address may make per window before it gets 429.
+    "ROOFWATCH_HOOK_AUTH_FAILURES": 20,
+    "ROOFWATCH_HOOK_AUTH_WINDOW_SECONDS": 300,
+}
+
+
+def setting(name: str) -> int:
+    value = getattr(settings, name, None)
+    return env_int(name, DEFAULTS[name]) if value is None else value

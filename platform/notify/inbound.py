@@ -1,0 +1,125 @@
+"""Inbound CI hooks: which commit to benchmark, and the jobs for it.
+
+Which machines run a pushed commit: every enabled schedule that benchmarks
+the project makes one job per enabled machine of its group, with the
+schedule's spec. A schedule benchmarks a project when the project has a
+benchmark with the schedule's model and params (the project's runs of that
+spec have been uploaded before). A project new to roofwatch therefore gets
+commit jobs once its first scheduled runs are in.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from fleet.jobs import enqueue_commit
+from fleet.models import Schedule
+from notify.models import InboundDelivery
+from results.ingest import normalize_repository
+from results.models import Project
+
+ZERO_SHA = "0" * 40
+PR_ACTIONS = ("opened", "synchronize", "reopened")
+
+
+class HookRefused(Exception):
+    """The hook cannot be processed; `status_code` is the HTTP answer."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class Target:
+    """The commit a hook asks to benchmark; commit "" when the event asks for nothing."""
+
+    commit: str
+    branch: str = ""
+    build_url: str = ""
+
+
+def project_for(repository) -> Project:
+    if not isinstance(repository, str) or not repository.strip():
+        raise HookRefused("Expected the repository URL as a non-empty string.")
+    project = Project.objects.filter(repository_url=normalize_repository(repository)).first()
+    if project is None:
+        raise HookRefused(f"No project has repository {repository[:200]!r}.", status_code=404)
+    return project
+
+
+def github_repository(payload) -> str:
+    repo = payload.get("repository") if isinstance(payload, dict) else None
+    if not isinstance(repo, dict) or not isinstance(repo.get("html_url"), str):
+        raise HookRefused("Expected repository.html_url in the GitHub event.")
+    return repo["html_url"]
+
+
+def github_target(event: str, payload: dict) -> Target:
+    """The commit of a push or pull_request event; Target("") for other events and actions."""
+    if event == "push":
+        after, ref = payload.get("after"), payload.get("ref", "")
+        if payload.get("deleted") or after in (None, ZERO_SHA):
+            return Target("")
+        branch = ref.removeprefix("refs/heads/") if isinstance(ref, str) and ref.startswith("refs/heads/") else ""
+        return Target(after if isinstance(after, str) else "", branch, payload.get("compare") or "")
+    if event == "pull_request":
+        pr = payload.get("pull_request")
+        if payload.get("action") not in PR_ACTIONS or not isinstance(pr, dict):
+            return Target("")
+        head = pr.get("head") if isinstance(pr.get("head"), dict) else {}
+        return Target(head.get("sha") or "", head.get("ref") or "", pr.get("html_url") or "")
+    return Target("")
+
+
+def ci_target(payload) -> tuple[str, Target]:
+    """(repository, target) of a generic CI hook body."""
+    if not isinstance(payload, dict):
+        raise HookRefused("Expected a JSON object with repository, commit, branch and build_url.")
+    for name in ("commit", "branch", "build_url"):
+        if name in payload and not isinstance(payload[name], str):
+            raise HookRefused(f"Expected {name} as a string, got {type(payload[name]).__name__}.")
+    if not payload.get("commit"):
+        raise HookRefused("Expected commit (a hexadecimal commit id).")
+    return payload.get("repository"), Target(payload["commit"], payload.get("branch", "")[:200],
+                                               payload.get("build_url", "")[:500])
+
+
+def matching_schedules(project: Project) -> list[Schedule]:
+    """The enabled schedules whose (model, params) the project benchmarks."""
+    specs = {(model, _frozen(params)) for model, params in project.benchmarks.values_list("model", "params")}
+    return [s for s in Schedule.objects.filter(enabled=True).select_related("group").order_by("pk")
+            if (s.model, _frozen(s.params)) in specs]
+
+
+def _frozen(params) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+def receive(source: str, delivery_id: str, project: Project, event: str,
+            target: Target) -> tuple[InboundDelivery, bool]:
+    """Record the delivery and make its jobs, once. Returns (record, new):
+    a delivery id seen before makes nothing and returns the first record."""
+    try:
+        with transaction.atomic():
+            record = InboundDelivery.objects.create(
+                source=source, delivery_id=delivery_id[:100], project=project, event=event[:50],
+                commit=target.commit[:64], branch=target.branch[:200], build_url=target.build_url[:500])
+            if target.commit:
+                made = 0
+                for schedule in matching_schedules(project):
+                    made += len(enqueue_commit(schedule.group.machines.filter(enabled=True), project.repository_url,
+                                               target.commit, **schedule.spec()))
+                record.jobs_created = made
+                record.save(update_fields=["jobs_created"])
+    except ValidationError as exc:
+        raise HookRefused("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
+    except IntegrityError:
+        first = InboundDelivery.objects.filter(source=source, delivery_id=delivery_id[:100]).first()
+        if first is None:
+            raise
+        return first, False
+    return record, True

@@ -1,0 +1,20 @@
+"""A pushed commit runs on the enabled machines of the enabled schedules whose
+model and params the project benchmarks, with each schedule's spec."""
+from fleet.models import Job, Machine, MachineGroup, Schedule
+from tests.notify.conftest import SPEC, push_event
+
+
+def test_it_skips_schedules_of_other_benchmarks_disabled_schedules_and_disabled_machines(post_github, fleet):
+    other = MachineGroup.objects.create(name="other")
+    other.machines.set([Machine.objects.create(name="x1")])
+    Schedule.objects.create(name="other-model", group=other, **{**SPEC, "model": "dlrm_small"})
+    Schedule.objects.create(name="other-batch", group=other, **{**SPEC, "params": {"batch": 8}})
+    Schedule.objects.create(name="off", group=other, enabled=False, **SPEC)
+    Machine.objects.filter(name="w2").update(enabled=False)
+    assert post_github(push_event()).json()["jobs_created"] == 1
+    assert list(Job.objects.values_list("machine__name", "repeats")) == [("w1", 3)]
+
+
+def test_it_makes_no_jobs_for_a_project_no_schedule_benchmarks(post_github, project, fleet):
+    project.benchmarks.all().delete()
+    assert post_github(push_event()).json()["jobs_created"] == 0
