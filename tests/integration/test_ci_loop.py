@@ -27,7 +27,6 @@ from tests.agents.conftest import engine_env, write_agent_config  # noqa: F401  
 from tests.agents.daemon_helpers import FAST, run_agent_until
 from tests.agents.test_commit_jobs import git
 from tests.conftest import REPO
-from tests.notify.conftest import _hooks_urls  # noqa: F401  (fixture)
 from tests.notify.receiver import Receiver
 from tests.notify.worker import notify_workers, wait_for  # noqa: F401  (fixture)
 
@@ -131,6 +130,9 @@ def test_a_pushed_regression_alerts_the_receiver_and_fails_ci_check(transactiona
         assert headers["x-roofwatch-signature"] == roofwatch_signature("out-s", headers["x-roofwatch-timestamp"],
                                                                        seen[0].body)
 
+        # The summary is sent when first filed; detection of the later runs (on a worker, behind the
+        # ingests) may still be adding its layer alerts.
+        wait_for(lambda: summary.alerts.filter(layer="fc1", vanished_at=None).exists(), 90, "the layer's alert")
         code, text = ci_check(live_server.url, token, shas[BEFORE])
         assert code == 1, text
         assert "fc1" in text

@@ -10,7 +10,7 @@ from fleet.models import Job
 from notify.models import InboundDelivery
 from notify.signing import github_signature
 from tests.conftest import need_service
-from tests.notify.conftest import _hooks_urls, fleet, project, push_event, secret  # noqa: F401  (fixtures)
+from tests.notify.conftest import fleet, project, push_event, secret  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.services
 
