@@ -3,6 +3,7 @@
     roofwatch-engine models
     roofwatch-engine run mlp --batch 128 --json run.json
     roofwatch-engine run mlp --inject compute:fc2:2.0   (fault injection, see engine.inject)
+    roofwatch-engine run dlrm --passes all   (graph passes: all, none or names, see engine.passes)
     roofwatch-engine peaks [--remeasure]
     roofwatch-engine export-onnx mlp mlp.onnx --batch 256
     roofwatch-engine run --onnx mlp.onnx [--input-range ids=0:1000]
@@ -22,6 +23,7 @@ from engine.inject import Injection, InjectionError, parse_injection
 from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
 from engine.onnx_io import OnnxIOError
 from engine.onnx_io import commands as onnx_commands
+from engine.passes import UnknownPassError, resolve_passes, valid_passes_text
 from engine.roofline import Peaks, measure_peaks, percent_of_roof
 from engine.source_info import detect_source
 
@@ -32,6 +34,13 @@ def _injection(text: str) -> Injection:
     try:
         return parse_injection(text)
     except InjectionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _passes(text: str) -> list[str]:
+    try:
+        return resolve_passes(text)
+    except UnknownPassError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
@@ -59,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "compute:LAYER:FACTOR adds (FACTOR-1) x the layer's FLOPs as cache-resident GEMMs, "
                           "bandwidth:LAYER:FACTOR streams (FACTOR-1) x its bytes from a 256 MiB buffer; "
                           "the layer's reported FLOPs/bytes stay the same and config.inject records it")
+    run.add_argument("--passes", type=_passes, default=[], metavar="all|none|NAME,NAME",
+                     help=f"graph optimization passes (default none): {valid_passes_text()}; they run in "
+                          "pipeline order; config.passes records them, fused layers list their original "
+                          "nodes in sources")
 
     onnx_commands.add_run_options(run)
 
@@ -111,12 +124,19 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
         roof = percent_of_roof(ly.gflops, ly.ai, peaks)
         print(f"{ly.name:<{name_w}} {ly.op:<{op_w}} {ly.time.median * 1e3:10.3f} {ly.gflops:9.1f} {ly.gbs:8.2f} "
               f"{ly.ai:8.2f} {roof:6.1f}%  {ly.bound}", file=out)
+        if ly.sources != [ly.name]:
+            print(f"{'':<{name_w}}   covers {', '.join(ly.sources)}", file=out)
     e2e = rep.end_to_end
     total_flops = sum(ly.flops for ly in rep.layers)
     print(f"end to end: median {e2e.median * 1e3:.3f} ms (p25 {e2e.p25 * 1e3:.3f}, p75 {e2e.p75 * 1e3:.3f}, "
           f"min {e2e.min * 1e3:.3f}); {total_flops / e2e.median / 1e9:.1f} GFLOP/s", file=out)
     if rep.profiler_overhead is not None:
         print(f"profiler overhead: {rep.profiler_overhead * 100:+.1f}% (per-layer timing vs plain passes)", file=out)
+    if rep.config.passes:
+        noop = rep.config.flags.get("passes_noop", [])
+        applied = [p for p in rep.config.passes if p not in noop]
+        print(f"passes applied: {', '.join(applied) or 'none'}; no-op here: {', '.join(noop) or 'none'}",
+              file=out)
     if rep.config.inject:
         print(f"INJECTED FAULTS: {', '.join(rep.config.inject)}", file=out)
 
@@ -127,6 +147,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.model is not None or args.param or args.onnx is None:
             raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
                                   "(with --input-range), not both")
+        if args.passes:
+            raise ModelParamError("--passes is not supported with --onnx yet; run a zoo model by name")
         run = onnx_commands.run_onnx_benchmark(
             args.onnx, batch=args.batch, input_ranges=args.input_range, warmup=args.warmup, repeats=args.repeats,
             threads=args.threads, source=source, inject=args.inject)
@@ -135,7 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
     params = _model_params(args)
     run = run_benchmark(args.model, params, warmup=args.warmup, repeats=args.repeats,
-                        threads=args.threads, source=source, inject=args.inject)
+                        threads=args.threads, source=source, inject=args.inject, passes=args.passes)
     return _finish_run(run, args)
 
 

@@ -7,6 +7,7 @@ and importers when imported, which this package does below."""
 from engine.onnx_io import (  # noqa: F401
     export_attention,
     export_basic,
+    export_fused,
     export_recsys,
     export_seq,
     export_vision,

@@ -8,6 +8,7 @@ from engine.ops.base import Op, Shape, ShapeError
 from engine.ops.conv import Conv2d
 from engine.ops.elementwise import Add, Div, Gelu, Mul, Sigmoid, Softmax, Sub, Tanh
 from engine.ops.embedding import EmbeddingBag
+from engine.ops.fused import FusedConv, FusedLinear, GroupedEmbeddingBag
 from engine.ops.interaction import DotInteraction
 from engine.ops.linear import Linear
 from engine.ops.matmul import MatMul
@@ -22,6 +23,7 @@ OPS: dict[str, type[Op]] = {cls.op_type: cls for cls in (
     EmbeddingBag, DotInteraction,
     Conv2d, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization,
     MultiHeadAttention,
+    FusedLinear, FusedConv, GroupedEmbeddingBag,  # emitted by engine.passes only
 )}
 
 
