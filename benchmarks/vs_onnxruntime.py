@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from engine.executor import run_graph
 from engine.ir import GraphError
+from engine.malloc_tuning import keep_heap_memory
 from engine.models import MODELS, ModelParamError, build_model
 from engine.onnx_io import OnnxIOError
 from engine.onnx_io.ort_runner import race
@@ -83,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="cut the repeats of heavy rows to stay near this (default 60)")
     parser.add_argument("--models", help="comma-separated subset of the zoo (default: all)")
     args = parser.parse_args(argv)
+    keep_heap_memory()  # as the engine's profile_model does: big intermediates stay mapped between passes
     batches = [int(b) for b in args.batches.split(",")]
     names = args.models.split(",") if args.models else zoo()
     unknown = [n for n in names if n not in MODELS]
