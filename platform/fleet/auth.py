@@ -9,6 +9,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from fleet.models import Machine, hash_token
+from roofwatch import ratelimit
+
+RATE_SCOPE = "agent-token"
 
 KEYWORD = "Token"
 MISSING_TOKEN = (
@@ -39,6 +42,19 @@ class MachineTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != KEYWORD.lower().encode():
             return None  # not ours: anonymous unless another authenticator knows it
+        address = ratelimit.client_address(request)
+        if ratelimit.is_limited(RATE_SCOPE, address):
+            raise exceptions.Throttled(detail="Too many failed token authentications from this address; "
+                                              "wait and retry.")
+        try:
+            machine = self._machine(header)
+        except exceptions.AuthenticationFailed:
+            ratelimit.record_failure(RATE_SCOPE, address)
+            raise
+        return MachineUser(machine), machine
+
+    @staticmethod
+    def _machine(header: list[bytes]) -> Machine:
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 f"Invalid Authorization header: expected '{KEYWORD} <token>' with one token and no spaces."
@@ -52,7 +68,7 @@ class MachineTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token: no machine has it (unknown, rotated or revoked).")
         if not machine.enabled:
             raise exceptions.AuthenticationFailed(f"Machine {machine.name!r} is disabled.")
-        return MachineUser(machine), machine
+        return machine
 
     def authenticate_header(self, request) -> str:
         return KEYWORD

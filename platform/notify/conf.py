@@ -9,9 +9,6 @@ DEFAULTS = {
     "ROOFWATCH_WEBHOOK_BACKOFF_SECONDS": 30,
     "ROOFWATCH_WEBHOOK_MAX_RETRIES": 8,
     "ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS": 10,
-    # Inbound: signature failures one client address may make per window before it gets 429.
-    "ROOFWATCH_HOOK_AUTH_FAILURES": 20,
-    "ROOFWATCH_HOOK_AUTH_WINDOW_SECONDS": 300,
 }
 
 

@@ -9,10 +9,12 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from notify import ratelimit
 from notify.inbound import HookRefused, ci_target, github_repository, github_target, project_for, receive
 from notify.models import SOURCE_CI, SOURCE_GITHUB, WebhookSecret
 from notify.signing import github_signature, roofwatch_signature, signature_matches, timestamp_problem
+from roofwatch import ratelimit
+
+HOOKS = "hooks"  # the rate limit's scope
 
 MISSING_SECRET = "Project {name!r} has no webhook secret; create one with `manage.py webhook_secret {name}`."
 
@@ -22,7 +24,7 @@ def _error(message: str, status: int) -> JsonResponse:
 
 
 def _refuse_auth(request, message: str) -> JsonResponse:
-    ratelimit.record_failure(ratelimit.client_address(request))
+    ratelimit.record_failure(HOOKS, ratelimit.client_address(request))
     return _error(message, 401)
 
 
@@ -47,13 +49,13 @@ def _hook(handler):
     @csrf_exempt
     @require_POST
     def view(request):
-        if ratelimit.is_limited(ratelimit.client_address(request)):
+        if ratelimit.is_limited(HOOKS, ratelimit.client_address(request)):
             return _error("Too many failed signatures from this address; try again later.", 429)
         try:
             return handler(request)
         except HookRefused as exc:
             if exc.status_code == 404:
-                ratelimit.record_failure(ratelimit.client_address(request))
+                ratelimit.record_failure(HOOKS, ratelimit.client_address(request))
             return _error(str(exc), exc.status_code)
     view.__name__ = handler.__name__
     return view

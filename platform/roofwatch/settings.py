@@ -168,13 +168,18 @@ CELERY_BEAT_SCHEDULE = {
 # Dashboard pages and their JSON are readable without signing in (triage always needs a user).
 ROOFWATCH_ANONYMOUS_READ = env_bool("ROOFWATCH_ANONYMOUS_READ", True)
 
-# notify: outbound alert webhooks (first retry after N s, doubling, capped at 1 h) and the
-# inbound hooks' rate limit on signature failures per client address.
+# notify: outbound alert webhooks (first retry after N s, doubling, capped at 1 h).
 ROOFWATCH_WEBHOOK_BACKOFF_SECONDS = env_int("ROOFWATCH_WEBHOOK_BACKOFF_SECONDS", 30)
 ROOFWATCH_WEBHOOK_MAX_RETRIES = env_int("ROOFWATCH_WEBHOOK_MAX_RETRIES", 8)
 ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS = env_int("ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS", 10)
-ROOFWATCH_HOOK_AUTH_FAILURES = env_int("ROOFWATCH_HOOK_AUTH_FAILURES", 20)
-ROOFWATCH_HOOK_AUTH_WINDOW_SECONDS = env_int("ROOFWATCH_HOOK_AUTH_WINDOW_SECONDS", 300)
+# Authentication failures (bad agent tokens, bad hook signatures) one client address may
+# make per window before it gets 429 (roofwatch.ratelimit).
+ROOFWATCH_AUTH_FAILURES = env_int("ROOFWATCH_AUTH_FAILURES", 20)
+ROOFWATCH_AUTH_WINDOW_SECONDS = env_int("ROOFWATCH_AUTH_WINDOW_SECONDS", 300)
+# The cache holds those counts: shared across web processes with CACHE_URL=redis://...
+_cache_url = env_str("CACHE_URL")
+if _cache_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
 
 # Detection: how many of the latest runs of a benchmark on a machine it reads.
 ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)

@@ -4,7 +4,7 @@ from tests.notify.conftest import push_event
 
 
 def test_it_answers_429_after_too_many_bad_signatures(post_github, fleet, settings):
-    settings.ROOFWATCH_HOOK_AUTH_FAILURES = 3
+    settings.ROOFWATCH_AUTH_FAILURES = 3
     assert [post_github(push_event(), key="wrong").status_code for _ in range(3)] == [401, 401, 401]
     limited = post_github(push_event(), delivery="good")
     assert limited.status_code == 429
@@ -12,6 +12,6 @@ def test_it_answers_429_after_too_many_bad_signatures(post_github, fleet, settin
 
 
 def test_it_lets_good_requests_through_under_the_limit(post_github, fleet, settings):
-    settings.ROOFWATCH_HOOK_AUTH_FAILURES = 3
+    settings.ROOFWATCH_AUTH_FAILURES = 3
     post_github(push_event(), key="wrong")
     assert post_github(push_event()).status_code == 202
