@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -35,6 +36,17 @@ def _injection(text: str) -> Injection:
         return parse_injection(text)
     except InjectionError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _flag(text: str) -> tuple[str, Any]:
+    """NAME=JSON: a feature flag recorded in config.flags (attribution diffs them)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=JSON, got {text!r}")
+    try:
+        return name.strip(), json.loads(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"flag {name.strip()}: {value!r} is not JSON (quote strings)") from None
 
 
 def _passes(text: str) -> list[str]:
@@ -68,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "compute:LAYER:FACTOR adds (FACTOR-1) x the layer's FLOPs as cache-resident GEMMs, "
                           "bandwidth:LAYER:FACTOR streams (FACTOR-1) x its bytes from a 256 MiB buffer; "
                           "the layer's reported FLOPs/bytes stay the same and config.inject records it")
+    run.add_argument("--flag", type=_flag, action="append", default=[], metavar="NAME=JSON",
+                     help="a feature flag recorded in config.flags, e.g. --flag fast_path=true (repeatable)")
     run.add_argument("--passes", type=_passes, default=[], metavar="all|none|NAME,NAME",
                      help=f"graph optimization passes (default none): {valid_passes_text()}; they run in "
                           "pipeline order; config.passes records them, fused layers list their original "
@@ -157,7 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
     params = _model_params(args)
     run = run_benchmark(args.model, params, warmup=args.warmup, repeats=args.repeats,
-                        threads=args.threads, source=source, inject=args.inject, passes=args.passes)
+                        threads=args.threads, source=source, inject=args.inject, passes=args.passes,
+                        flags=dict(args.flag))
     return _finish_run(run, args)
 
 

@@ -74,3 +74,32 @@ def test_peaks_prints_the_roof(probes, capsys):
     assert "100.0 GFLOP/s" in out and "10.0 GB/s" in out and "10.00 FLOP/byte" in out
     assert main(["peaks", "--remeasure"]) == 0
     assert probes.gemm == 2
+
+
+def test_run_records_feature_flags_in_the_config(tmp_path, engine_cache_dir):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", "mlp", "--batch", "2", "--param", "sizes=8,4",
+         "--repeats", "1", "--warmup", "0", "--flag", "fast_path=true", "--flag", 'variant="b"', "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "ROOFWATCH_CACHE_DIR": str(engine_cache_dir)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["config"]["flags"] == {"fast_path": True, "variant": "b"}
+
+
+def test_a_flag_that_is_not_json_is_a_usage_error():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "run", "mlp", "--flag", "x=not json"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "flag x" in done.stderr and "not JSON" in done.stderr
