@@ -31,28 +31,11 @@
     points("before", "compute"), points("before", "bandwidth"), points("after", "compute"), points("after", "bandwidth"),
     { type: "line", label: "move", data: moves, borderColor: "#7c8499", borderWidth: 1.2, pointRadius: 0, spanGaps: false, order: 5 },
   ];
-  var roofSet = roofline.roofDataset(all, roof);
-  if (roofSet) datasets.push(roofSet);
-  new Chart(canvas, {
-    type: "scatter",
-    data: { datasets: datasets },
-    options: {
-      responsive: true, maintainAspectRatio: false, animation: false,
-      plugins: {
-        legend: { display: false },
-        tooltip: {
-          filter: function (item) { return item.raw && item.raw.layer; },
-          callbacks: {
-            title: function (items) { return items[0].raw.layer.name + " (" + items[0].raw.side + ")"; },
-            label: function (item) {
-              var l = item.raw.layer, p = l[item.raw.side];
-              return ["AI " + fmt(p.ai) + " FLOP/B · " + fmt(p.gflops) + " GFLOP/s · " + fmt(p.median_ms) + " ms",
-                      "change " + (l.rel_pct === null ? "—" : (l.rel_pct > 0 ? "+" : "") + fmt(l.rel_pct) + "%") + " (" + (l.delta_ms > 0 ? "+" : "") + fmt(l.delta_ms) + " ms)"];
-            },
-          },
-        },
-      },
-      scales: roofline.axes(roof),
-    },
-  });
+  roofline.scatterChart(canvas, datasets, all, roof,
+    function (item) { return item.raw.layer.name + " (" + item.raw.side + ")"; },
+    function (item) {
+      var l = item.raw.layer, p = l[item.raw.side];
+      return ["AI " + fmt(p.ai) + " FLOP/B · " + fmt(p.gflops) + " GFLOP/s · " + fmt(p.median_ms) + " ms",
+              "change " + (l.rel_pct === null ? "—" : (l.rel_pct > 0 ? "+" : "") + fmt(l.rel_pct) + "%") + " (" + (l.delta_ms > 0 ? "+" : "") + fmt(l.delta_ms) + " ms)"];
+    });
 })();

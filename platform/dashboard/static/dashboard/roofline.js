@@ -40,5 +40,29 @@
     return Math.abs(l - Math.round(l)) < 1e-9 ? rw.fmt(value, 1) : "";
   }
 
-  window.rwRoofline = { radius: radius, plottable: plottable, roofDataset: roofDataset, axes: axes };
+  /* A roofline chart: the layers' points in `datasets` plus the machine's roof;
+   * `title` and `label` describe a hovered layer point (item.raw.layer is set). */
+  function scatterChart(canvas, datasets, points, roof, title, label) {
+    var roofSet = roofDataset(points, roof);
+    if (roofSet) datasets.push(roofSet);
+    return new Chart(canvas, {
+      type: "scatter",
+      data: { datasets: datasets },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            filter: function (item) { return item.raw && item.raw.layer; },
+            callbacks: { title: function (items) { return title(items[0]); }, label: label },
+          },
+        },
+        scales: axes(roof),
+      },
+    });
+  }
+
+  window.rwRoofline = {
+    radius: radius, plottable: plottable, roofDataset: roofDataset, axes: axes, scatterChart: scatterChart,
+  };
 })();

@@ -112,31 +112,14 @@
       };
     };
     var datasets = [byBound("compute"), byBound("bandwidth")];
-    var roofSet = roofline.roofDataset(pts, roof);
-    if (roofSet) datasets.push(roofSet);
-    new Chart(rcanvas, {
-      type: "scatter",
-      data: { datasets: datasets },
-      options: {
-        responsive: true, maintainAspectRatio: false, animation: false,
-        plugins: {
-          legend: { display: false },
-          tooltip: {
-            filter: function (item) { return item.raw && item.raw.layer; },
-            callbacks: {
-              title: function (items) { return items[0].raw.layer.name; },
-              label: function (item) {
-                var l = item.raw.layer;
-                return [l.op + " · " + l.bound + "-bound", "AI " + fmt(l.ai) + " FLOP/B · " + fmt(l.gflops) + " GFLOP/s",
-                        fmt(l.median_ms) + " ms (" + fmt(l.share_pct, 2) + "% of time)",
-                        l.roof_pct === null ? "" : fmt(l.roof_pct) + "% of roof"];
-              },
-            },
-          },
-        },
-        scales: roofline.axes(roof),
-      },
-    });
+    roofline.scatterChart(rcanvas, datasets, pts, roof,
+      function (item) { return item.raw.layer.name; },
+      function (item) {
+        var l = item.raw.layer;
+        return [l.op + " · " + l.bound + "-bound", "AI " + fmt(l.ai) + " FLOP/B · " + fmt(l.gflops) + " GFLOP/s",
+                fmt(l.median_ms) + " ms (" + fmt(l.share_pct, 2) + "% of time)",
+                l.roof_pct === null ? "" : fmt(l.roof_pct) + "% of roof"];
+      });
   }
 
   /* ---- sortable table ---- */
