@@ -302,5 +302,6 @@ def _new_run(report: dict, machine: Machine, payload_sha256: str) -> Run:
         peak_gbs=report["machine"]["peak_gbs"],
         profiler_overhead=report["profiler_overhead"],
         conditions=report["conditions"],
+        accuracy=report["accuracy"],
     )
 

@@ -75,6 +75,8 @@ class Run(models.Model):
     profiler_overhead = models.FloatField(null=True, blank=True)
     # The agent's record of how quiet the machine was (engine.report.Report.conditions).
     conditions = models.JSONField(null=True, blank=True)
+    # A quantized run's accuracy delta against fp32 (engine.report.Report.accuracy); null for fp32 runs.
+    accuracy = models.JSONField(null=True, blank=True)
     # Counted in the series catalogue (results.catalogue). Set in the transaction
     # that adds the run's points there, so a redelivered task cannot count it twice.
     catalogued = models.BooleanField(default=False, editable=False)

@@ -47,7 +47,7 @@ class RunDetailSerializer(RunSummarySerializer):
     class Meta(RunSummarySerializer.Meta):
         fields = RunSummarySerializer.Meta.fields + [
             "idempotency_key", "payload_sha256", "ci_url", "config", "config_hash", "warmup", "repeats",
-            "profiler_overhead", "conditions", "layers",
+            "profiler_overhead", "conditions", "accuracy", "layers",
         ]
 
 

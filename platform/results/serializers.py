@@ -178,6 +178,26 @@ class ConditionsSerializer(StrictSerializer):
                                  required=False, max_length=4096)
 
 
+class AccuracySerializer(StrictSerializer):
+    """A quantized run's accuracy delta against the fp32 model on held-out synthetic inputs
+    (engine.quant.accuracy); null for an fp32 run."""
+
+    reference = StrictChoiceField(choices=("fp32",))
+    samples = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX)
+    max_abs_error = StrictFloatField(min_value=0)
+    mean_abs_error = StrictFloatField(min_value=0)
+    metric = StrictChoiceField(choices=("auc_agreement", "top1_agreement", "none"))
+    agreement = StrictFloatField(min_value=0, max_value=1, allow_null=True)
+    fp32_layers = serializers.ListField(child=StrictCharField(max_length=_max_length(LayerMeasurement, "name")),
+                                        max_length=100_000)
+    calibration = StrictChoiceField(choices=("minmax", "percentile", "kl"), allow_null=True)
+
+    def validate(self, attrs: dict) -> dict:
+        if (attrs["metric"] == "none") != (attrs["agreement"] is None):
+            raise ValidationError({"agreement": ["Must be null exactly when metric is 'none'."]})
+        return attrs
+
+
 class ReportSerializer(StrictSerializer):
     """A run report, schema "roofwatch.run/1" (engine/report.py)."""
 
@@ -194,6 +214,7 @@ class ReportSerializer(StrictSerializer):
     layers = LayerSerializer(many=True, allow_empty=False)
     profiler_overhead = StrictFloatField(allow_null=True, required=False, default=None, min_value=-1.0)
     conditions = ConditionsSerializer(allow_null=True, required=False, default=None)
+    accuracy = AccuracySerializer(allow_null=True, required=False, default=None)
 
     def to_internal_value(self, data: Any) -> dict:
         # Check the version first: field errors against the wrong schema are noise.
