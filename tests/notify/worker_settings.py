@@ -6,5 +6,5 @@ import os
 
 from tests.settings import *  # noqa: F403
 
-CELERY_TASK_DEFAULT_QUEUE = os.environ["NOTIFY_TEST_QUEUE"]
+CELERY_TASK_DEFAULT_QUEUE = os.environ["ROOFWATCH_TEST_QUEUE"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("NOTIFY_TEST_VISIBILITY", "8"))}
