@@ -106,7 +106,7 @@ class Agent:
             return None
         self.failures = 0
         if job is not None:
-            log.info("event=job_claimed job=%d kind=%s model=%s commit=%s", job.id, job.kind, job.model,
+            log.info("event=job_claimed job=%d kind=%s model=%s commit=%s", job.id, job.kind, job.spec.model,
                      job.commit or "-")
         return job
 
@@ -116,7 +116,7 @@ class Agent:
         # its own client: a requests.Session is not shared between threads
         beat = Heartbeat(JobsClient(self.cfg.server, self.cfg.token), job, self.cfg.lease_seconds)
         beat.start()
-        bar = Progress(None, f"job {job.id} {job.model}")
+        bar = Progress(None, f"job {job.id} {job.spec.model}")
         try:
             bar.step("measuring")
             body, conditions = measure(RunRequest.from_job(job, self.cfg), self.cfg,
@@ -132,7 +132,7 @@ class Agent:
         finally:
             beat.stop()
             bar.close()
-        self._spool(body, job.model, {"job": {"id": job.id, "lease": job.lease}, "conditions": conditions})
+        self._spool(body, job.spec.model, {"job": {"id": job.id, "lease": job.lease}, "conditions": conditions})
 
     def local_round_due(self) -> bool:
         if not self.cfg.benchmarks or self.cfg.interval_seconds <= 0:

@@ -8,7 +8,7 @@ import logging
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import LOGGER_NAME
@@ -23,34 +23,28 @@ log = logging.getLogger(LOGGER_NAME)
 
 @dataclass(frozen=True)
 class RunRequest:
-    model: str
-    params: dict[str, Any] = field(default_factory=dict)
-    passes: list[str] = field(default_factory=list)
-    quant: str = "none"
-    flags: dict[str, Any] = field(default_factory=dict)
-    inject: list[str] = field(default_factory=list)
-    warmup: int | None = None
-    repeats: int | None = None
+    """What to measure (`spec`) with every limit resolved against the config."""
+
+    spec: BenchmarkSpec
+    warmup: int
+    repeats: int
     threads: int | None = None
     timeout: float = 600.0
     repository: str = ""
     commit: str = ""
 
     @classmethod
-    def from_spec(cls, spec: BenchmarkSpec, cfg: AgentConfig) -> "RunRequest":
-        return cls(model=spec.model, params=spec.params, passes=spec.passes, quant=spec.quant, flags=spec.flags,
-                   inject=spec.inject, warmup=spec.warmup if spec.warmup is not None else cfg.warmup,
-                   repeats=spec.repeats if spec.repeats is not None else cfg.repeats, threads=cfg.threads,
-                   timeout=cfg.timeout_seconds)
+    def from_spec(cls, spec: BenchmarkSpec, cfg: AgentConfig, *, threads: int | None = None,
+                  timeout: float | None = None, repository: str = "", commit: str = "") -> "RunRequest":
+        return cls(spec, warmup=spec.warmup if spec.warmup is not None else cfg.warmup,
+                   repeats=spec.repeats if spec.repeats is not None else cfg.repeats,
+                   threads=threads if threads is not None else cfg.threads,
+                   timeout=float(timeout or cfg.timeout_seconds), repository=repository, commit=commit)
 
     @classmethod
     def from_job(cls, job: Job, cfg: AgentConfig) -> "RunRequest":
-        return cls(model=job.model, params=job.params, passes=job.passes, quant=job.quant, flags=job.flags,
-                   inject=job.inject, warmup=job.warmup if job.warmup is not None else cfg.warmup,
-                   repeats=job.repeats if job.repeats is not None else cfg.repeats,
-                   threads=job.threads if job.threads is not None else cfg.threads,
-                   timeout=float(job.timeout_seconds or cfg.timeout_seconds),
-                   repository=job.repository, commit=job.commit)
+        return cls.from_spec(job.spec, cfg, threads=job.threads, timeout=job.timeout_seconds,
+                             repository=job.repository, commit=job.commit)
 
 
 class MeasurementFailed(Exception):
@@ -69,14 +63,15 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
     wait short; `cancel` kills the engine."""
     conditions = wait_for_quiet(cfg.max_load, cfg.max_wait_seconds, cfg.check_seconds, cancel=stopping)
     if stopping is not None and stopping.is_set():
-        raise MeasurementFailed(f"stopping: {req.model} not started", cancelled=True)
+        raise MeasurementFailed(f"stopping: {req.spec.model} not started", cancelled=True)
     if not conditions["quiet"]:
         log.warning("event=not_quiet model=%s loadavg=%s max_load=%s waited_s=%s: measuring anyway",
-                    req.model, conditions["loadavg_start"][0], cfg.max_load, conditions["waited_seconds"])
+                    req.spec.model, conditions["loadavg_start"][0], cfg.max_load, conditions["waited_seconds"])
     engine = tuple(cfg.engine) or ENGINE_COMMAND
+    spec = req.spec
     options = dict(batch=None, repeats=req.repeats, warmup=req.warmup, timeout=req.timeout,
-                   workdir=tempfile.gettempdir(), cpus=cfg.cpus or None, cancel=cancel, params=req.params,
-                   threads=req.threads, inject=req.inject, passes=req.passes, quant=req.quant, flags=req.flags)
+                   workdir=tempfile.gettempdir(), cpus=cfg.cpus or None, cancel=cancel, params=spec.params,
+                   threads=req.threads, inject=spec.inject, passes=spec.passes, quant=spec.quant, flags=spec.flags)
     try:
         if req.commit:
             if cfg.repository is None:
@@ -84,10 +79,10 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
             with commit_worktree(cfg.repository, req.commit) as tree:
                 # the worktree's own engine: sys.executable, so the agent's numpy, but that commit's code
                 cmd = tuple(cfg.engine) or (sys.executable, "-m", "engine.cli")
-                body = run_benchmark(req.model, engine=cmd, cwd=tree, env=worktree_env(tree),
+                body = run_benchmark(spec.model, engine=cmd, cwd=tree, env=worktree_env(tree),
                                      repository=req.repository or None, commit=req.commit, **options)
         else:
-            body = run_benchmark(req.model, engine=engine, **options)
+            body = run_benchmark(spec.model, engine=engine, **options)
     except BenchmarkFailed as e:
         raise MeasurementFailed(str(e), e.stderr_tail, e.timed_out, e.cancelled) from None
     except WorktreeError as e:

@@ -4,12 +4,13 @@ on: Unreachable (retry later), LeaseLost (409: someone else owns the job now,
 or it is done), JobsRefused (any other answer: auth, a bad request)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from .client import _reason, _server_message
+from .config import BenchmarkSpec
 
 TIMEOUT = 30.0
 
@@ -34,17 +35,13 @@ class JobsRefused(JobsError):
 
 @dataclass(frozen=True)
 class Job:
+    """A claimed job: what to measure (`spec`, as a [[benchmarks]] entry of the
+    agent's config) and the job's own limits and commit."""
+
     id: int
     lease: str
     kind: str
-    model: str
-    params: dict[str, Any] = field(default_factory=dict)
-    passes: list[str] = field(default_factory=list)
-    quant: str = "none"
-    flags: dict[str, Any] = field(default_factory=dict)
-    inject: list[str] = field(default_factory=list)
-    warmup: int | None = None
-    repeats: int | None = None
+    spec: BenchmarkSpec
     threads: int | None = None
     timeout_seconds: float | None = None
     repository: str = ""
@@ -54,13 +51,14 @@ class Job:
     def from_json(cls, doc: Any) -> "Job":
         try:
             bench, config = doc["benchmark"], doc.get("config") or {}
-            return cls(
-                id=int(doc["id"]), lease=str(doc["lease"]), kind=str(doc.get("kind") or "schedule"),
+            spec = BenchmarkSpec(
                 model=str(bench["model"]), params=dict(bench.get("params") or {}),
                 passes=list(config.get("passes") or []), quant=str(config.get("quant") or "none"),
                 flags=dict(config.get("flags") or {}), inject=list(config.get("inject") or []),
-                warmup=doc.get("warmup"), repeats=doc.get("repeats"), threads=doc.get("threads"),
-                timeout_seconds=doc.get("timeout_seconds"),
+                warmup=doc.get("warmup"), repeats=doc.get("repeats"))
+            return cls(
+                id=int(doc["id"]), lease=str(doc["lease"]), kind=str(doc.get("kind") or "schedule"), spec=spec,
+                threads=doc.get("threads"), timeout_seconds=doc.get("timeout_seconds"),
                 repository=str(doc.get("repository") or ""), commit=str(doc.get("commit") or ""),
             )
         except (KeyError, TypeError, ValueError) as e:
