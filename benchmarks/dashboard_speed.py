@@ -6,11 +6,13 @@ headless chromium, against issue 9's goals. Prints figures; asserts nothing.
 (a) series endpoint, 5,000 points: GET /api/v1/series/<machine>/<benchmark>/<layer>/?limit=5000
     and the page's own /dash-api/series/ (default decimation to 1,500, and
     max_points=5000, i.e. no decimation);
-(b) run-detail endpoint, 300 layers: GET /api/v1/runs/<id>/ and the HTML run page /runs/<id>/;
+(b) run-detail endpoint, 300 layers: GET /api/v1/runs/<id>/ and the HTML run page /runs/<id>/
+    (plus the compare page's /dash-api/compare/ of that run with itself, and /dash-api/sparklines/);
 (c) the series page with 5,000 points in headless chromium (Debian's
     /usr/bin/chromium through Playwright): time from navigation start until
     the chart is drawn and painted (performance.now() in the page after the
-    next animation frame), with and without server decimation.
+    next animation frame), with and without server decimation; and the run
+    page of the 300-layer run, whose charts load it from /api/v1/runs/<id>/.
 
 Requests go over HTTP to a threaded WSGI server in this process (Django's
 own, as `manage.py demo` uses), one at a time; p50/p95 of --repeats requests
@@ -184,15 +186,16 @@ def time_get(url: str, repeats: int) -> tuple[float, float, int]:
     return statistics.median(times), percentile(times, 95), size
 
 
-def browser_figures(base: str, benchmark_id: int, repeats: int) -> list[tuple[str, list[float], list[float], int]]:
+def browser_figures(base: str, benchmark_id: int, wide_run: int, repeats: int) -> tuple[list, list[float]]:
+    """The series page figures (label, to-painted ms, fetch+draw ms, points drawn) and the run page's to-painted ms."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         print("(c) skipped: playwright is not installed")
-        return []
+        return [], []
     if not Path(CHROMIUM).exists():
         print(f"(c) skipped: no chromium at {CHROMIUM}")
-        return []
+        return [], []
     results = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -211,8 +214,16 @@ def browser_figures(base: str, benchmark_id: int, repeats: int) -> list[tuple[st
                     totals.append(ready["at"])  # ms since navigation start
                     draws.append(ready["fetchAndDrawMs"])
             results.append((label, totals, draws, shown))
+        run_page = []
+        for i in range(repeats + 1):
+            page.goto(f"{base}/runs/{wide_run}/")
+            page.wait_for_selector("body[data-run-ready]", state="attached", timeout=30_000)
+            bars = page.evaluate("() => Chart.getChart(document.getElementById('layer-chart')).data.labels.length")
+            assert bars == 16, f"run page: expected the top 15 layers + rest, got {bars} bars"
+            if i:
+                run_page.append(page.evaluate("() => window.rwReadyAt.run"))
         browser.close()
-    return results
+    return results, run_page
 
 
 def main() -> None:
@@ -235,18 +246,23 @@ def main() -> None:
          f"/dash-api/series/?benchmark={benchmark_id}&layer={LAYER}&max_points=5000"),
         ("(b) /api/v1/runs/<id>/ 300 layers", f"/api/v1/runs/{wide_run}/"),
         ("(b) /runs/<id>/ page, 300 layers", f"/runs/{wide_run}/"),
+        ("(b) /dash-api/compare/ 300 layers (the run with itself)", f"/dash-api/compare/?before={wide_run}&after={wide_run}"),
+        ("(b) /dash-api/sparklines/ (the overview's trends)", "/dash-api/sparklines/"),
     ]
     for label, path in rows:
         p50, p95, size = time_get(base + path, args.repeats)
         flag = "" if p95 <= GOALS_MS["endpoint_p95"] else "  over the 100 ms goal"
         print(f"{label:<64} {p50:>8.1f} {p95:>8.1f} {size:>10,}{flag}")
-    figures = browser_figures(base, benchmark_id, args.page_repeats)
+    figures, run_page = browser_figures(base, benchmark_id, wide_run, args.page_repeats)
     if figures:
         print(f"\n(c) series page in headless chromium, {args.page_repeats} loads each after one warm-up "
               "(navigation start -> chart painted; of that, data fetch + chart build + paint)")
         for label, totals, draws, shown in figures:
             print(f"    {label:<30} points drawn {shown:>5}  to painted: median {statistics.median(totals):7.1f} ms,"
                   f" max {max(totals):7.1f} ms;  fetch+draw median {statistics.median(draws):7.1f} ms")
+    if run_page:
+        print(f"    run page, {WIDE_LAYERS} layers (charts from /api/v1/runs/<id>/): to painted: median "
+              f"{statistics.median(run_page):7.1f} ms, max {max(run_page):7.1f} ms")
     server.shutdown()
 
 

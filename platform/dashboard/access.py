@@ -1,21 +1,12 @@
-"""Who may read the dashboard: everyone while ROOFWATCH_ANONYMOUS_READ is on
-(the default), signed-in users otherwise. Writing (triage) always needs a
-signed-in user; the alerts API enforces that itself."""
+"""The dashboard pages follow the read rule of roofwatch.access: `read_page`
+sends visitors who may not read to the login page."""
 from __future__ import annotations
 
 from functools import wraps
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from rest_framework.permissions import BasePermission
 
-
-def anonymous_read() -> bool:
-    return bool(getattr(settings, "ROOFWATCH_ANONYMOUS_READ", True))
-
-
-def may_read(user) -> bool:
-    return anonymous_read() or user.is_authenticated
+from roofwatch.access import may_read
 
 
 def read_page(view):
@@ -28,12 +19,3 @@ def read_page(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-class MayRead(BasePermission):
-    """The dashboard's JSON views: the same rule as its pages."""
-
-    message = "Sign in to read the dashboard (ROOFWATCH_ANONYMOUS_READ is off)."
-
-    def has_permission(self, request, view) -> bool:
-        return may_read(request.user)

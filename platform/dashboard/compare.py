@@ -50,6 +50,12 @@ def layer_deltas(before: Run, after: Run) -> list[LayerDelta]:
     return deltas
 
 
+def peaks(before: Run, after: Run) -> dict:
+    """The roofs the compare chart draws: the after run's, else the before run's."""
+    run = after if after.peak_gflops and after.peak_gbs else before
+    return {"gflops": run.peak_gflops, "gbs": run.peak_gbs}
+
+
 def point(row: LayerRow | None) -> dict | None:
     if row is None:
         return None
@@ -58,7 +64,7 @@ def point(row: LayerRow | None) -> dict | None:
 
 
 def chart_data(deltas: list[LayerDelta]) -> list[dict]:
-    """What compare.js draws: each layer's roofline point before and after."""
+    """What compare.js draws (/dash-api/compare/): each layer's roofline point before and after."""
     return [
         {"name": d.name, "op": d.op, "before": point(d.before), "after": point(d.after), "delta_ms": d.delta_ms,
          "rel_pct": d.rel_pct}

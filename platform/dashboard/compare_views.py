@@ -1,23 +1,35 @@
-"""Compare two runs: /compare/?before=<run id>&after=<run id>."""
+"""Compare two runs: /compare/?before=<run id>&after=<run id>, and the roofline
+data its chart draws, /dash-api/compare/ with the same parameters."""
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from collections.abc import Mapping
+
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from results.filters import parse_int
 from results.models import LayerMeasurement, Run
+from results.series import MAX_ID
 
 from . import compare
 from .access import read_page
 
 
-def _run(request: HttpRequest, name: str) -> Run:
-    value = request.GET.get(name, "")
-    runs = Run.objects.select_related("machine", "benchmark__project").prefetch_related(
+def _runs() -> QuerySet[Run]:
+    return Run.objects.select_related("machine", "benchmark__project").prefetch_related(
         Prefetch("layers", queryset=LayerMeasurement.objects.order_by("index"))
     )
+
+
+def _run(request: HttpRequest, name: str) -> Run:
+    value = request.GET.get(name, "")
     try:
-        return runs.get(pk=int(value))
+        return _runs().get(pk=int(value))
     except (ValueError, Run.DoesNotExist):
         raise Http404(f"?{name}= must be the id of a stored run; got {value!r}.") from None
 
@@ -29,7 +41,27 @@ def compare_runs(request: HttpRequest) -> HttpResponse:
     e2e_pct = (after.median / before.median - 1) * 100 if before.median > 0 else None
     return render(request, "dashboard/compare.html", {
         "before": before, "after": after, "deltas": deltas, "e2e_pct": e2e_pct,
-        "chart_data": compare.chart_data(deltas),
-        "roof": {"peak_gflops": after.peak_gflops or before.peak_gflops, "peak_gbs": after.peak_gbs or before.peak_gbs},
         "same_benchmark": before.benchmark_id == after.benchmark_id,
     })
+
+
+def _api_run(params: Mapping[str, str], name: str) -> Run:
+    if not params.get(name):
+        raise ValidationError({name: ["Required: a run id."]})
+    run_id = parse_int(name, params[name], 1, MAX_ID)
+    run = _runs().filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"No run with id {run_id} (?{name}=).")
+    return run
+
+
+@extend_schema(exclude=True)  # the compare page's own data, not part of the public API
+class CompareDataView(APIView):
+    """GET /dash-api/compare/?before=<run id>&after=<run id>"""
+
+
+    def get(self, request):
+        before, after = _api_run(request.query_params, "before"), _api_run(request.query_params, "after")
+        deltas = compare.layer_deltas(before, after)
+        return Response({"before": before.pk, "after": after.pk, "peaks": compare.peaks(before, after),
+                         "layers": compare.chart_data(deltas)})

@@ -1,4 +1,4 @@
-"""The per-layer rows of a run page and the chart data embedded beside them."""
+"""The per-layer rows of a run page's table (its charts load the run from /api/v1/runs/<id>/)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -62,28 +62,6 @@ def layer_rows(
             )
         )
     return rows
-
-
-def chart_data(rows: list[LayerRow]) -> list[dict]:
-    """What run.js draws, embedded in the page with json_script (id "layer-data")."""
-    return [
-        {
-            "index": row.index,
-            "name": row.name,
-            "op": row.op,
-            "bound": row.bound,
-            "median_ms": row.median_ms,
-            "p25_ms": row.p25_ms,
-            "p75_ms": row.p75_ms,
-            "gflops": row.gflops,
-            "gbs": row.gbs,
-            "roof_pct": row.roof_pct,
-            "ai": row.ai,
-            "share_pct": row.share_pct,
-            "sources": row.sources,
-        }
-        for row in rows
-    ]
 
 
 def is_fused(row: LayerRow) -> bool:

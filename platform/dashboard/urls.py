@@ -16,6 +16,8 @@ urlpatterns = [
     path("machines/", machine_views.machine_list, name="machine-list"),
     path("machines/<str:name>/", machine_views.machine_detail, name="machine-detail"),
     path("dash-api/series/", series_views.SeriesDataView.as_view(), name="series-data"),
+    path("dash-api/compare/", compare_views.CompareDataView.as_view(), name="compare-data"),
+    path("dash-api/sparklines/", overview_views.SparklinesView.as_view(), name="sparklines-data"),
     path("accounts/login/", auth_views.LoginView.as_view(
         template_name="dashboard/login.html", redirect_authenticated_user=True, next_page="dashboard:overview",
     ), name="login"),

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from results.models import BOUND_CHOICES, LayerMeasurement, Run
 
 from .access import read_page
-from .layer_table import chart_data, layer_rows
+from .layer_table import layer_rows
 
 RUNS_PER_PAGE = 50
 TOP_N = 15  # bars of the run page's default chart; the rest are summed into one
@@ -57,8 +57,6 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         "machine": run.machine,
         "benchmark": run.benchmark,
         "rows": rows,
-        "chart_data": chart_data(rows),
-        "roof": {"peak_gflops": run.peak_gflops, "peak_gbs": run.peak_gbs},
         "previous_run": previous,
         "top_n": TOP_N,
         "layer_time_ms": sum(row.median_ms for row in rows),

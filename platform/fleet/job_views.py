@@ -4,7 +4,7 @@ The rules live in fleet.jobs; these views map bodies and answers."""
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -152,7 +152,6 @@ def _choice(params, name: str, choices: list[str]) -> str | None:
 )
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = JobOutSerializer
-    permission_classes = [permissions.AllowAny]
     pagination_class = BoundedLimitOffsetPagination
     lookup_value_regex = "[0-9]{1,18}"  # fits a bigint; a longer id is a 404 without a query
 

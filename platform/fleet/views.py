@@ -23,7 +23,6 @@ from fleet.serializers import (
 class MachineViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Machine.objects.all()
     serializer_class = MachineOutSerializer
-    permission_classes = [permissions.AllowAny]
     pagination_class = BoundedLimitOffsetPagination
     lookup_field = "name"
     lookup_value_regex = "[^/\x00]+"  # one path segment; no NUL, which PostgreSQL refuses in queries

@@ -1,12 +1,15 @@
-"""The alerts API: anyone may read alerts and summaries; triage (PATCH) needs a
-signed-in user (session or HTTP basic), who is recorded on the change."""
+"""The alerts API: reading follows roofwatch.access (anonymous while
+ROOFWATCH_ANONYMOUS_READ is on, else a signed-in user or an agent token, as
+`roofwatch-agent ci-check` sends); triage (PATCH) needs a signed-in user
+(session or HTTP basic), who is recorded on the change."""
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from fleet.auth import MachineTokenAuthentication
 from fleet.pagination import BoundedLimitOffsetPagination
 from regressions.models import Alert, AlertSummary
 from regressions.serializers import (
@@ -18,6 +21,7 @@ from regressions.serializers import (
 )
 from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
 from results.filters import filter_exact, parse_int
+from roofwatch.access import ReadOrSignedInUserWrites
 
 SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name",
                    "commit": "attribution__commits__first_bad"}
@@ -29,8 +33,8 @@ ALERT_ID_FILTERS = {"summary": "summary_id", "benchmark": "benchmark_id"}
 
 
 class TriageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    authentication_classes = [SessionAuthentication, BasicAuthentication]
-    permission_classes = [permissions.IsAuthenticatedOrReadOnly]
+    authentication_classes = [MachineTokenAuthentication, SessionAuthentication, BasicAuthentication]
+    permission_classes = [ReadOrSignedInUserWrites]
     pagination_class = BoundedLimitOffsetPagination
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "patch", "head", "options"]

@@ -41,13 +41,30 @@ class RunSummarySerializer(serializers.ModelSerializer):
         ]
 
 
+class PeaksOutSerializer(serializers.Serializer):
+    """The roofline a run was measured against: its machine's peaks as the
+    engine's probes measured them for this run (a later re-measure of the
+    machine does not change them)."""
+
+    gflops = serializers.FloatField(source="peak_gflops", allow_null=True,
+                                    help_text="peak GFLOP/s; null when not measured (runs imported from asv)")
+    gbs = serializers.FloatField(source="peak_gbs", allow_null=True,
+                                 help_text="peak memory bandwidth in GB/s; null when not measured")
+    ridge_point = serializers.FloatField(allow_null=True,
+                                         help_text="FLOPs per byte where the roofs meet (gflops / gbs); null without both")
+
+
 class RunDetailSerializer(RunSummarySerializer):
+    peaks = PeaksOutSerializer(source="*", help_text=(
+        "The roofs of this run's layers: a layer's % of roof is 100 * gflops / min(peaks.gflops, ai * peaks.gbs) "
+        "(100 * gbs / peaks.gbs for a layer without FLOPs)."
+    ))
     layers = LayerOutSerializer(many=True)
 
     class Meta(RunSummarySerializer.Meta):
         fields = RunSummarySerializer.Meta.fields + [
             "idempotency_key", "payload_sha256", "ci_url", "config", "config_hash", "warmup", "repeats",
-            "profiler_overhead", "conditions", "accuracy", "layers",
+            "profiler_overhead", "conditions", "accuracy", "peaks", "layers",
         ]
 
 

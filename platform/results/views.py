@@ -3,7 +3,7 @@ benchmarks and series for now."""
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, generics, mixins, permissions, status, viewsets
+from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -99,7 +99,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_permissions(self):
         if self.action in ("create", "batch"):
             return [IsFleetMachine()]
-        return [permissions.AllowAny()]
+        return super().get_permissions()  # reading: roofwatch.access.MayRead
 
     def get_serializer_class(self):
         return {"create": ReportSerializer, "retrieve": RunDetailSerializer}.get(self.action, RunSummarySerializer)
@@ -118,7 +118,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             check_content_length(request.META)  # before the body is read
 
     def permission_denied(self, request, message=None, code=None):
-        if request.authenticators and not request.successful_authenticator:
+        if self.action in ("create", "batch") and request.authenticators and not request.successful_authenticator:
             raise exceptions.NotAuthenticated(MISSING_TOKEN)
         super().permission_denied(request, message, code)
 
@@ -153,7 +153,6 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Project.objects.all()
     serializer_class = ProjectOutSerializer
-    permission_classes = [permissions.AllowAny]
     pagination_class = BoundedLimitOffsetPagination
 
 
@@ -169,7 +168,6 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 )
 class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = BenchmarkOutSerializer
-    permission_classes = [permissions.AllowAny]
     pagination_class = BoundedLimitOffsetPagination
 
     def get_queryset(self):
@@ -196,7 +194,6 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 )
 class SeriesListView(generics.GenericAPIView):
     serializer_class = SeriesSerializer
-    permission_classes = [permissions.AllowAny]
     pagination_class = BoundedLimitOffsetPagination
 
     def get_queryset(self):
@@ -232,7 +229,6 @@ class SeriesListView(generics.GenericAPIView):
     },
 )
 class SeriesPointsView(APIView):
-    permission_classes = [permissions.AllowAny]
 
     def get(self, request, machine: str, benchmark: int, layer: str):
         return Response(series_points(machine, benchmark, layer, PointsQuery.from_params(request.query_params)))

@@ -110,8 +110,10 @@ ROOFWATCH_MAX_REPORT_BYTES = env_int("ROOFWATCH_MAX_REPORT_BYTES", 8 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = ROOFWATCH_MAX_REPORT_BYTES
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Reading follows ROOFWATCH_ANONYMOUS_READ (roofwatch.access); fleet machines read with their token.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["fleet.auth.MachineTokenAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["roofwatch.access.MayRead"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "fleet.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,

@@ -1,15 +1,15 @@
-import json
+import html as html_lib
 import re
 from html.parser import HTMLParser
 
-_LAYER_DATA = re.compile(r'<script id="layer-data" type="application/json">(.*?)</script>', re.S)
+_DATA_URL = re.compile(r'<canvas id="(?P<id>[^"]+)"[^>]*?\sdata-url="(?P<url>[^"]+)"')
 
 
-def layer_data(html: str) -> list[dict]:
-    """The chart data a page embeds with json_script("layer-data")."""
-    match = _LAYER_DATA.search(html)
-    assert match, "the page has no <script id=\"layer-data\"> element"
-    return json.loads(match.group(1))
+def chart_url(html: str, canvas_id: str) -> str:
+    """The URL the chart on <canvas id=canvas_id> loads its data from (its data-url)."""
+    urls = {m["id"]: html_lib.unescape(m["url"]) for m in _DATA_URL.finditer(html)}
+    assert canvas_id in urls, f"the page has no <canvas id={canvas_id!r} data-url=...> element"
+    return urls[canvas_id]
 
 
 class _TableRows(HTMLParser):

@@ -2,6 +2,8 @@
 import pytest
 from django.contrib.auth.models import User
 
+from .seed import MACHINES
+
 PAGES = ["/", "/alerts/", "/runs/", "/machines/"]
 
 
@@ -17,10 +19,16 @@ def test_with_anonymous_read_off_pages_send_visitors_to_sign_in(client, db, sett
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
 
 
-def test_with_anonymous_read_off_the_page_data_needs_a_session_too(client, seeded, settings):
+@pytest.mark.parametrize("data", ["series", "compare", "sparklines"])
+def test_with_anonymous_read_off_the_page_data_needs_a_session_too(client, seeded, settings, data):
+    url = {
+        "series": f"/dash-api/series/?benchmark={seeded.benchmark_id}",
+        "compare": "/dash-api/compare/?before={}&after={}".format(*(r.pk for r in seeded.runs[MACHINES[0]][:2])),
+        "sparklines": "/dash-api/sparklines/",
+    }[data]
+    assert client.get(url).status_code == 200  # anonymous reading is on by default
     settings.ROOFWATCH_ANONYMOUS_READ = False
-    url = f"/dash-api/series/?benchmark={seeded.benchmark_id}"
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 401  # no credentials: sign in or send an agent token
     client.force_login(User.objects.create_user("reader"))
     assert client.get(url).status_code == 200
 

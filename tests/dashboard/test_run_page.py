@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from .conftest import DLRM_LAYERS, make_benchmark, make_run
-from .helpers import layer_data, table_rows
+from .helpers import chart_url, table_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -13,26 +13,43 @@ def get_page(client, run):
     return response.content.decode()
 
 
-def test_it_embeds_one_chart_entry_per_layer_in_execution_order(client, run):
-    data = layer_data(get_page(client, run))
-
-    assert [entry["name"] for entry in data] == [layer[0] for layer in DLRM_LAYERS]
-    assert [entry["op"] for entry in data] == [layer[1] for layer in DLRM_LAYERS]
-    for entry, (_, _, _, _, median) in zip(data, DLRM_LAYERS):
-        assert entry["median_ms"] == pytest.approx(median * 1e3)
-        assert entry["p25_ms"] == pytest.approx(median * 0.97e3)
-        assert entry["p75_ms"] == pytest.approx(median * 1.04e3)
+def chart_data(client, html: str) -> dict:
+    """The run as the page's charts load it (the layer chart's data-url)."""
+    response = client.get(chart_url(html, "layer-chart"))
+    assert response.status_code == 200
+    return response.json()
 
 
-def test_chart_entries_carry_the_bound_and_the_percent_of_roof(client, run):
-    data = {entry["name"]: entry for entry in layer_data(get_page(client, run))}
+def test_the_charts_load_the_run_from_the_public_api(client, run):
+    html = get_page(client, run)
 
+    assert chart_url(html, "layer-chart") == f"/api/v1/runs/{run.id}/"
+    assert 'id="layer-data"' not in html and 'id="roof-data"' not in html  # no embedded chart data
+    assert "roofline-chart" in html
+
+
+def test_the_chart_data_has_one_layer_per_layer_in_execution_order(client, run):
+    data = chart_data(client, get_page(client, run))
+
+    assert [layer["name"] for layer in data["layers"]] == [layer[0] for layer in DLRM_LAYERS]
+    assert [layer["op"] for layer in data["layers"]] == [layer[1] for layer in DLRM_LAYERS]
+    for layer, (_, _, _, _, median) in zip(data["layers"], DLRM_LAYERS):
+        assert layer["time"]["median"] == pytest.approx(median)
+        assert layer["time"]["p25"] == pytest.approx(median * 0.97)
+        assert layer["time"]["p75"] == pytest.approx(median * 1.04)
+
+
+def test_the_chart_data_carries_the_bounds_and_the_peaks_for_the_percent_of_roof(client, run):
+    data = chart_data(client, get_page(client, run))
+    layers = {layer["name"]: layer for layer in data["layers"]}
+
+    assert data["peaks"] == {"gflops": 180.0, "gbs": 23.0, "ridge_point": pytest.approx(180 / 23)}
+    assert layers["bot_mlp.1"]["bound"] == "compute" and layers["emb.fused"]["bound"] == "bandwidth"
+    # what run.js computes from them (roofline.js percentOfRoof), as the table's % of roof does:
     # 33.5 MFLOP in 262 us at AI 36.5 (above the 7.8 ridge): 128 GFLOP/s of 180.
-    assert data["bot_mlp.1"]["bound"] == "compute"
-    assert data["bot_mlp.1"]["roof_pct"] == pytest.approx(33_554_432 / 262e-6 / 1e9 / 180 * 100)
-    # 11.9 MB in 1.42 ms at AI 0.25: 8.4 GB/s of 23.
-    assert data["emb.fused"]["bound"] == "bandwidth"
-    assert data["emb.fused"]["roof_pct"] == pytest.approx(11_894_784 / 1.42e-3 / 1e9 / 23 * 100)
+    mlp = layers["bot_mlp.1"]
+    roof = min(data["peaks"]["gflops"], mlp["ai"] * data["peaks"]["gbs"])
+    assert mlp["gflops"] / roof * 100 == pytest.approx(33_554_432 / 262e-6 / 1e9 / 180 * 100)
 
 
 def test_the_table_shows_each_layer_with_its_op_time_and_bound(client, run):
@@ -70,21 +87,22 @@ def test_the_header_shows_machine_roofline_source_and_end_to_end(client, run):
 
 def test_it_keeps_the_roofline_the_run_was_measured_against(client, machine, benchmark):
     run = make_run(machine, benchmark)
-    before = [entry["roof_pct"] for entry in layer_data(get_page(client, run))]
+    before = [row["cells"][12] for row in table_rows(get_page(client, run), "layers")]
     machine.peak_gflops, machine.peak_gbs = 90.0, 11.0  # the machine is re-measured later
     machine.save()
 
     html = get_page(client, run)
-    assert [entry["roof_pct"] for entry in layer_data(html)] == before
+    assert [row["cells"][12] for row in table_rows(html, "layers")] == before
     assert "180 GFLOP/s" in html and "23.0 GB/s" in html
+    assert chart_data(client, html)["peaks"]["gflops"] == 180.0
 
 
-def test_a_run_without_layers_renders_an_empty_state(client, machine):
+def test_a_run_without_layers_renders_an_empty_state_and_no_chart(client, machine):
     run = make_run(machine, make_benchmark("tiny"), layers=[])
     html = get_page(client, run)
 
-    assert layer_data(html) == []
     assert "No layers" in html
+    assert "<canvas" not in html  # nothing for run.js to fetch
 
 
 def test_it_loads_the_vendored_chart_and_the_page_script(client, run):
@@ -121,3 +139,23 @@ def test_params_and_flags_show_in_key_order_with_the_config(client, machine):
     assert html.index("alpha_path=<b>fast</b>") < html.index("zeta_kernel=<b>True</b>")
     assert "quant=<b>int8</b>" in html and "threads=<b>2</b>" in html
     assert ">fold_constants<" in html and ">fuse_gemm_bias<" in html
+
+
+def test_a_run_without_measured_peaks_has_null_peaks_in_the_api(client, run):
+    run.peak_gflops = run.peak_gbs = None  # an asv import measures no peaks
+    run.save(update_fields=["peak_gflops", "peak_gbs"])
+    data = chart_data(client, get_page(client, run))
+
+    assert data["peaks"] == {"gflops": None, "gbs": None, "ridge_point": None}
+    assert len(data["layers"]) == len(DLRM_LAYERS)
+
+
+def test_the_run_api_answers_404_for_a_missing_run(client, db):
+    response = client.get("/api/v1/runs/999999/")
+    assert response.status_code == 404 and "detail" in response.json()
+
+
+def test_the_run_api_reads_the_run_in_two_queries_however_many_layers(client, run, django_assert_num_queries):
+    # the run with its machine/benchmark/project, its layers (the peaks are the run's own columns)
+    with django_assert_num_queries(2):
+        client.get(f"/api/v1/runs/{run.id}/")

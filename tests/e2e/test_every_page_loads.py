@@ -7,13 +7,13 @@ def test_every_page_loads_without_errors_and_is_screenshotted(seeded, page):
     slow = seeded.runs[MACHINES[0]]
     summary = seeded.summary
     pages = [
-        ("overview", "/", "canvas.spark"),
+        ("overview", "/", "body[data-overview-ready]"),
         ("alerts", "/alerts/", "#summaries"),
         ("alert-summary", f"/alerts/{summary.pk}/", "#alerts"),
         ("series", f"/series/?benchmark={seeded.benchmark_id}&layer=fc1", "body[data-series-ready]"),
         ("series-end-to-end", f"/series/?benchmark={seeded.benchmark_id}", "body[data-series-ready]"),
-        ("run", f"/runs/{slow[SLOW_FROM].pk}/", "#layers"),
-        ("compare", f"/compare/?before={slow[SLOW_FROM - 1].pk}&after={slow[SLOW_FROM].pk}", "#deltas"),
+        ("run", f"/runs/{slow[SLOW_FROM].pk}/", "body[data-run-ready]"),
+        ("compare", f"/compare/?before={slow[SLOW_FROM - 1].pk}&after={slow[SLOW_FROM].pk}", "body[data-compare-ready]"),
         ("runs", "/runs/", "#runs"),
         ("machines", "/machines/", "#machines"),
         ("machine", f"/machines/{MACHINES[0]}/", "#runs"),

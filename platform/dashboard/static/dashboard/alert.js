@@ -60,6 +60,6 @@
           scales: { x: { type: "time", display: false }, y: { display: false, grace: "10%" } },
         },
       });
-    }).catch(function () { canvas.parentElement.textContent = "no data"; });
+    }).catch(function (err) { rw.chartError(canvas, "no series").title = "Could not load the series: " + err.message; });
   });
 })();

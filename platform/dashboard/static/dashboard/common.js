@@ -20,12 +20,38 @@
     var el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
   }
+  /* GET url as JSON; rejects with an Error whose message says what went wrong
+   * (the API's `detail`, else the HTTP status), also for a body that is not JSON. */
   function getJSON(url) {
     return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      return r.json().then(function (body) {
-        if (!r.ok) throw new Error((body && (body.detail || JSON.stringify(body))) || r.statusText);
+      return r.text().then(function (text) {
+        var body = null;
+        try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+        if (!r.ok) throw new Error("HTTP " + r.status + " " + ((body && (body.detail || JSON.stringify(body))) || r.statusText));
+        if (body === null) throw new Error("the answer from " + url + " is not JSON");
         return body;
       });
+    });
+  }
+  /* A chart whose data could not be loaded: say so where the chart would be. */
+  function chartError(canvas, text) {
+    var box = document.createElement("div");
+    box.className = "error-box chart-error";
+    box.setAttribute("role", "alert");
+    box.textContent = text;
+    canvas.style.display = "none";
+    canvas.parentElement.style.height = "auto";  // not the empty chart's fixed height
+    canvas.parentElement.style.minHeight = "0";
+    canvas.parentElement.insertBefore(box, canvas);
+    return box;
+  }
+  /* Sets data-<name>-ready on <body> once the charts just drawn are painted (the
+   * e2e tests wait for it), and window.rwReadyAt[name], ms since navigation start
+   * (benchmarks/dashboard_speed.py reads it). */
+  function markReady(name) {
+    requestAnimationFrame(function () {
+      (window.rwReadyAt = window.rwReadyAt || {})[name] = performance.now();
+      document.body.setAttribute("data-" + name + "-ready", "1");
     });
   }
   function csrfToken() {
@@ -55,6 +81,8 @@
     pct: pct,
     jsonScript: jsonScript,
     getJSON: getJSON,
+    chartError: chartError,
+    markReady: markReady,
     patchJSON: patchJSON,
     shortSha: shortSha,
     colours: {

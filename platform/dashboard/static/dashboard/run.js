@@ -1,19 +1,34 @@
 /* Run page: per-layer median time as bars (top N slowest plus the rest summed,
- * or all of them), the roofline of the layers, and a sortable layer table,
- * all from the numbers the page embeds in #layer-data and #roof-data. */
+ * or all of them) and the roofline of the layers, drawn from the run as
+ * GET /api/v1/runs/<id>/ serves it (the canvas's data-url); and the sortable
+ * layer table, which the server renders. */
 (function () {
   "use strict";
   var rw = window.rw, roofline = window.rwRoofline;
-  var layers = rw.jsonScript("layer-data") || [];
-  var roof = rw.jsonScript("roof-data") || {};
   var canvas = document.getElementById("layer-chart");
+  var rcanvas = document.getElementById("roofline-chart");
   var fmt = rw.fmt, colours = rw.colours;
 
+  /* The API's layers as the charts draw them: times in ms, each layer's share
+   * of the summed layer medians and its % of the run's own measured roof. */
+  function chartRows(run) {
+    var layers = run.layers.slice().sort(function (a, b) { return a.index - b.index; });
+    var total = layers.reduce(function (s, l) { return s + l.time.median; }, 0);
+    return layers.map(function (l) {
+      return {
+        index: l.index, name: l.name, op: l.op, bound: l.bound, sources: l.sources,
+        median_ms: l.time.median * 1e3, p25_ms: l.time.p25 * 1e3, p75_ms: l.time.p75 * 1e3,
+        gflops: l.gflops, gbs: l.gbs, ai: l.ai,
+        share_pct: total > 0 ? l.time.median / total * 100 : 0,
+        roof_pct: roofline.percentOfRoof(l, run.peaks),
+      };
+    });
+  }
+
   /* ---- bar chart ---- */
-  if (canvas && layers.length && typeof Chart !== "undefined") {
+  function drawBars(layers) {
     var topN = parseInt(canvas.dataset.top, 10) || 15;
     var ROW_PX = 22;
-
     var bars = function (mode) {
       var rows = layers.slice();
       if (mode !== "index") rows.sort(function (a, b) { return b.median_ms - a.median_ms; });
@@ -98,8 +113,7 @@
   }
 
   /* ---- roofline ---- */
-  var rcanvas = document.getElementById("roofline-chart");
-  if (rcanvas && layers.length && typeof Chart !== "undefined") {
+  function drawRoofline(layers, peaks) {
     var pts = layers.filter(roofline.plottable);
     var byBound = function (bound) {
       var own = pts.filter(function (l) { return l.bound === bound; });
@@ -112,7 +126,7 @@
       };
     };
     var datasets = [byBound("compute"), byBound("bandwidth")];
-    roofline.scatterChart(rcanvas, datasets, pts, roof,
+    roofline.scatterChart(rcanvas, datasets, pts, peaks,
       function (item) { return item.raw.layer.name; },
       function (item) {
         var l = item.raw.layer;
@@ -120,6 +134,21 @@
                 fmt(l.median_ms) + " ms (" + fmt(l.share_pct, 2) + "% of time)",
                 l.roof_pct === null ? "" : fmt(l.roof_pct) + "% of roof"];
       });
+  }
+
+  if (!canvas || !rcanvas) {
+    rw.markReady("run");  // a run without layers: no charts, nothing to fetch
+  } else if (typeof Chart !== "undefined") {
+    rw.getJSON(canvas.dataset.url).then(function (run) {
+      var layers = chartRows(run);
+      drawBars(layers);
+      drawRoofline(layers, run.peaks);
+      rw.markReady("run");
+    }).catch(function (err) {
+      var text = "Could not load this run's layers: " + err.message;
+      rw.chartError(canvas, text);
+      rw.chartError(rcanvas, text);
+    });
   }
 
   /* ---- sortable table ---- */

@@ -1,0 +1,37 @@
+"""Who may read: everyone while ROOFWATCH_ANONYMOUS_READ is on (the default);
+otherwise signed-in users and fleet machines (their agent token). One rule for
+the dashboard pages, their JSON and the public read API. Writing has rules of
+its own: ingest and jobs need a machine token, triage a signed-in user."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+
+def anonymous_read() -> bool:
+    return bool(getattr(settings, "ROOFWATCH_ANONYMOUS_READ", True))
+
+
+def may_read(user) -> bool:
+    return anonymous_read() or user.is_authenticated
+
+
+class MayRead(BasePermission):
+    """The read API's default permission (settings.REST_FRAMEWORK)."""
+
+    message = "Sign in or send an agent token to read (ROOFWATCH_ANONYMOUS_READ is off)."
+
+    def has_permission(self, request, view) -> bool:
+        return may_read(request.user)
+
+
+class ReadOrSignedInUserWrites(MayRead):
+    """Reading as MayRead; writing (triage) only by a signed-in person, never a machine."""
+
+    message = "Sign in to change this."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return super().has_permission(request, view)
+        return isinstance(request.user, get_user_model()) and request.user.is_authenticated
