@@ -85,6 +85,20 @@ def test_the_header_shows_machine_roofline_source_and_end_to_end(client, run):
     assert f"{run.median * 1e3:.3g}" in html
 
 
+def test_a_quantized_run_shows_its_accuracy_against_fp32(client, run):
+    assert 'id="accuracy"' not in get_page(client, run)  # an fp32 run has none
+    run.config = {**run.config, "quant": "int8,int8-rowwise-emb"}
+    run.accuracy = {"reference": "fp32", "samples": 256, "max_abs_error": 0.00312, "mean_abs_error": 0.000417,
+                    "metric": "auc_agreement", "agreement": 0.99871, "fp32_layers": ["top.fc3"], "calibration": None}
+    run.save()
+
+    html = get_page(client, run)
+    tile = html[html.index('id="accuracy"'):html.index('id="chart-card"')]
+    assert "0.00312" in tile and "0.000417" in tile
+    assert "AUC agreement" in tile and "0.9987" in tile
+    assert "top.fc3" in tile and "256 held-out" in tile and "int8,int8-rowwise-emb" in tile
+
+
 def test_it_keeps_the_roofline_the_run_was_measured_against(client, machine, benchmark):
     run = make_run(machine, benchmark)
     before = [row["cells"][12] for row in table_rows(get_page(client, run), "layers")]
