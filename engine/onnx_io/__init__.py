@@ -8,6 +8,7 @@ from engine.onnx_io import (  # noqa: F401
     export_attention,
     export_basic,
     export_fused,
+    export_quant,
     export_recsys,
     export_seq,
     export_vision,

@@ -8,12 +8,15 @@ from engine.ops.base import Op, Shape, ShapeError
 from engine.ops.conv import Conv2d
 from engine.ops.elementwise import Add, Div, Gelu, Mul, Sigmoid, Softmax, Sub, Tanh
 from engine.ops.embedding import EmbeddingBag
+from engine.ops.embedding_rowwise import EmbeddingBagRowwise, GroupedEmbeddingBagRowwise
 from engine.ops.fused import FusedConv, FusedLinear, GroupedEmbeddingBag
 from engine.ops.interaction import DotInteraction
 from engine.ops.linear import Linear
 from engine.ops.matmul import MatMul
 from engine.ops.norm import BatchNormalization, LayerNormalization
 from engine.ops.pool import AveragePool, GlobalAveragePool, MaxPool
+from engine.ops.quantized import FakeQuantLinear, Fp16Linear, Int8Linear, Int8OutlierLinear
+from engine.ops.quantized_conv import FakeQuantConv, Fp16Conv, Int8Conv
 from engine.ops.rnn import AUGRU, GRU
 from engine.ops.shape import Concat, Gather, Reshape, Slice, Transpose
 
@@ -24,6 +27,9 @@ OPS: dict[str, type[Op]] = {cls.op_type: cls for cls in (
     Conv2d, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization,
     MultiHeadAttention,
     FusedLinear, FusedConv, GroupedEmbeddingBag,  # emitted by engine.passes only
+    Int8Linear, Int8OutlierLinear, Fp16Linear, FakeQuantLinear,  # emitted by engine.quant only
+    Int8Conv, Fp16Conv, FakeQuantConv,
+    EmbeddingBagRowwise, GroupedEmbeddingBagRowwise,  # emitted by engine.quant only
 )}
 
 

@@ -17,6 +17,11 @@ gives empty bags zeros for free (np.add.reduceat, the obvious alternative,
 mishandles empty bags and is slower). Both paths give bit-identical results.
 benchmarks/embedding_bandwidth.py compares them.
 
+`embedding_bags` runs k lookups in one compiled call (GroupedEmbeddingBag);
+`bits` 8 or 4 reads FBGEMM row-wise quantized uint8 tables
+(engine.quant.rowwise; the ops in engine.ops.embedding_rowwise), the numpy
+path dequantizing the gathered rows before pooling them.
+
 FLOPs: one add per gathered element (n * dim), plus one divide per output
 element in mean mode (batch * dim), whatever the kernel does internally.
 Bytes: indices and offsets read, only the gathered rows of the table read
@@ -33,6 +38,7 @@ import scipy.sparse
 
 from engine.ops import embedding_kernels
 from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.quant.rowwise import dequantize_rows
 
 try:  # scipy's C++ CSR x dense kernel, called without building a sparse-array object (~20 us a call)
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
@@ -73,22 +79,61 @@ def _check_offsets(indices: np.ndarray, offsets: np.ndarray) -> None:
         )
 
 
-def embedding_bag(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mode: str = "sum") -> np.ndarray:
-    """The pooled (batch, dim) output; raises ValueError for out-of-range ids or bad offsets."""
+def embedding_bag(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mode: str = "sum", *,
+                  bits: int = 0, dim: int | None = None) -> np.ndarray:
+    """The pooled (batch, dim) output; raises ValueError for out-of-range ids or bad offsets.
+    bits 8 or 4: `weight` is a row-wise quantized uint8 table (engine.quant.rowwise) of width `dim`."""
     _check_offsets(indices, offsets)
     if embedding_kernels.AVAILABLE:
-        out, bad = embedding_kernels.pool_bags(weight, indices, offsets, mode == "mean")
+        out, bad = embedding_kernels.pool_bags(_contiguous(weight), _contiguous(indices), _contiguous(offsets),
+                                               mode == "mean", bits=bits, dim=dim)
         if bad >= 0:
             raise _out_of_range(indices, bad, weight.shape[0])
         return out
     _check_ids(weight, indices)
-    return embedding_bag_numpy(weight, indices, offsets, mode)
+    return embedding_bag_numpy(weight, indices, offsets, mode, bits=bits, dim=dim)
 
 
-def embedding_bag_numpy(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mode: str) -> np.ndarray:
+def embedding_bags(tables: Sequence[np.ndarray], indices: Sequence[np.ndarray], offsets: Sequence[np.ndarray],
+                   mode: str = "sum", *, dedup: bool = False, bits: int = 0,
+                   dims: Sequence[int] | None = None) -> tuple[np.ndarray, ...]:
+    """k lookups in one call (the grouped kernel, engine.ops.embedding_kernels.pool_grouped):
+    the k pooled outputs, each bit-identical to embedding_bag's. Errors name the table
+    ("table #k: ..."). bits/dims as embedding_bag's bits/dim, shared bits, one dim per table."""
+    dims = [None] * len(tables) if dims is None else list(dims)
+    if not embedding_kernels.AVAILABLE:
+        return tuple(_for_table(k, embedding_bag, t, i, o, mode, bits=bits, dim=d)
+                     for k, (t, i, o, d) in enumerate(zip(tables, indices, offsets, dims)))
+    tables, indices, offsets = ([_contiguous(a) for a in arrays] for arrays in (tables, indices, offsets))
+    if (k := embedding_kernels.first_bad_offsets(indices, offsets)) >= 0:
+        _for_table(k, _check_offsets, indices[k], offsets[k])
+    outs, k, bad = embedding_kernels.pool_grouped(tables, indices, offsets, mode == "mean", bits=bits, dedup=dedup,
+                                                  dims=None if bits == 0 else dims)
+    if k >= 0:
+        raise ValueError(f"table #{k}: {_out_of_range(indices[k], bad, tables[k].shape[0])}")
+    return outs
+
+
+def _for_table(k: int, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as e:
+        raise ValueError(f"table #{k}: {e}") from None
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    # the compiled kernels take tuples of C-contiguous arrays (one numba type for all)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def embedding_bag_numpy(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mode: str, *,
+                        bits: int = 0, dim: int | None = None) -> np.ndarray:
     """The numpy path; ids and offsets must already be checked."""
     # ids are checked, so "clip" only skips numpy's buffered bounds check
-    return pool_gathered(np.take(weight, indices, axis=0, mode="clip"), offsets, mode)
+    gathered = np.take(weight, indices, axis=0, mode="clip")
+    if bits:
+        gathered = dequantize_rows(gathered, bits, dim)
+    return pool_gathered(gathered, offsets, mode)
 
 
 def pool_gathered(gathered: np.ndarray, offsets: np.ndarray, mode: str) -> np.ndarray:

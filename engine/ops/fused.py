@@ -3,10 +3,9 @@
 FusedLinear: Linear (x @ W + b) with an activation applied in place on the
 GEMM's output, so the pre-activation tensor is never a separate array.
 FusedConv: Conv with a Relu applied in place.
-GroupedEmbeddingBag: several EmbeddingBags in one node; with enough ids in
-all (embedding_kernels.MIN_IDS_PER_THREAD per thread) the tables are pooled
-on up to the BLAS thread limit's worth of threads at once, since one
-EmbeddingBag of a DLRM batch is too small to split by itself.
+GroupedEmbeddingBag: several EmbeddingBags in one node, pooled by one
+compiled call over all the tables' ids (threads split by the total id
+count: one EmbeddingBag of a DLRM batch is too small to split by itself).
 
 Each computes exactly what its unfused nodes compute (same numpy calls, in
 the same order), so outputs match the unoptimized graph bit for bit. FLOPs
@@ -16,10 +15,7 @@ which is the point of fusing.
 """
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,9 +24,8 @@ from scipy import special
 from engine.ops.activation import Relu
 from engine.ops.base import Op, Shape, ShapeError, numel
 from engine.ops.conv import Conv2d
-from engine.ops import embedding_kernels
 from engine.ops.elementwise import Gelu, Sigmoid, Tanh
-from engine.ops.embedding import EmbeddingBag, embedding_bag
+from engine.ops.embedding import EmbeddingBag, embedding_bags
 from engine.ops.linear import Linear
 
 ACTIVATIONS: dict[str, type[Op]] = {"Relu": Relu, "Gelu": Gelu, "Sigmoid": Sigmoid, "Tanh": Tanh}
@@ -115,41 +110,22 @@ class FusedConv(Op):
         return Conv2d.flops(input_shapes, conv_attrs) + numel(out)
 
 
-_group_lock = threading.Lock()
-_group_executor: ThreadPoolExecutor | None = None
-
-
-def _group_pool() -> ThreadPoolExecutor:
-    global _group_executor
-    with _group_lock:
-        if _group_executor is None:
-            _group_executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
-                                                 thread_name_prefix="embedding-group")
-        return _group_executor
-
-
-def _balanced(costs: Sequence[int], parts: int) -> list[list[int]]:
-    """Indices of `costs` dealt into `parts` lists of about equal total (largest first)."""
-    bins: list[list[int]] = [[] for _ in range(parts)]
-    totals = [0] * parts
-    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
-        j = totals.index(min(totals))
-        bins[j].append(i)
-        totals[j] += costs[i]
-    return [b for b in bins if b]
-
-
 class GroupedEmbeddingBag(Op):
     """k EmbeddingBags in one node: inputs (weight, indices, offsets) * k,
-    outputs the k pooled tensors, each exactly as EmbeddingBag computes it
-    (same kernel, so bit-identical). `mode` is shared. FLOPs and bytes are
-    the sums of the k lookups'."""
+    outputs the k pooled tensors, each bit-identical to what EmbeddingBag
+    computes. `mode` is shared. One compiled call pools all the tables
+    (engine.ops.embedding.embedding_bags): the per-lookup Python, checks and
+    allocation are paid once, and the ids of all tables are split over the
+    BLAS thread limit's threads by total count. `dedup` 1 reads each distinct
+    row of a table once (a hash of the ids, then the bags pooled from the
+    distinct rows); it measured slower on dlrm (benchmarks/embedding_fusion.py),
+    so it is off by default. FLOPs and bytes are the sums of the k lookups'."""
 
     op_type = "GroupedEmbeddingBag"
     input_roles = ()
     min_inputs = 3
     num_outputs = 0  # variadic: one per group of three inputs
-    attr_defaults = {"mode": "sum"}
+    attr_defaults = {"mode": "sum", "dedup": 0}
 
     @classmethod
     def label(cls, index: int, names: Sequence[str] | None) -> str:
@@ -193,29 +169,8 @@ class GroupedEmbeddingBag(Op):
 
     @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
-        mode = attrs.get("mode", "sum")
-        tables = cls._tables(inputs)
-        out: list[np.ndarray | None] = [None] * len(tables)
-
-        def pool(ks: list[int]) -> None:
-            for k in ks:
-                try:
-                    out[k] = embedding_bag(*tables[k], mode)
-                except ValueError as e:
-                    raise ValueError(f"table #{k}: {e}") from None
-
-        # as the single-table kernel: a thread only pays with enough ids to pool
-        useful = min(sum(t[1].size for t in tables) // embedding_kernels.MIN_IDS_PER_THREAD, len(tables))
-        threads = min(embedding_kernels.threads_allowed(), useful) if embedding_kernels.AVAILABLE and useful > 1 else 1
-        if threads <= 1:
-            pool(list(range(len(tables))))
-        else:  # the numba kernel releases the GIL, so the tables pool in parallel
-            runs = _balanced([t[1].size for t in tables], threads)
-            futures = [_group_pool().submit(pool, ks) for ks in runs[1:]]
-            pool(runs[0])
-            for f in futures:
-                f.result()
-        return tuple(out)
+        return embedding_bags(inputs[0::3], inputs[1::3], inputs[2::3], EmbeddingBag._mode(attrs),
+                              dedup=bool(attrs.get("dedup", 0)))
 
     @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:

@@ -1,7 +1,8 @@
 """Embedding-lookup fusion: all EmbeddingBags of one mode whose inputs are
 graph inputs or initializers (so they can all run first) become one
-GroupedEmbeddingBag node, which pools the tables in parallel up to the BLAS
-thread limit. It sits where the first of them was; it is named
+GroupedEmbeddingBag node, which pools all the tables in one compiled call
+(threads split by total id count, up to the BLAS thread limit). It sits
+where the first of them was; it is named
 "FIRST..LAST" after the first and last lookup and covers all of them.
 Fewer than two such lookups: nothing to do."""
 from __future__ import annotations
