@@ -2,7 +2,16 @@
 (or a chosen list), and the transformer with passes against onnxruntime.
 
     .venv/bin/python benchmarks/passes_speed.py [--models mlp,dlrm,wdl,transformer] [--batches 64,256]
-        [--passes all] [--threads N] [--repeats 20] [--warmup 3] [--no-ort]
+        [--passes all] [--threads N] [--repeats 20] [--warmup 3] [--no-ort] [--per-layer]
+
+`--per-layer` adds, under each model's row, every layer the passes fused:
+its median time against the median of the summed times of the layers it
+covers (its `sources`) in the unoptimized graph, both timed node by node in
+interleaved rounds; "2nd.. us" is the part of the sources after the first
+(for a FusedLinear: the bias Add and the activation), the most fusing them
+into the GEMM's node could save. The Gemm+bias+activation report is
+
+    .venv/bin/python benchmarks/passes_speed.py --models mlp,dlrm --passes linear_activation --per-layer --no-ort
 
 For each model and batch, in one process, the runners take turns pass by
 pass (`repeats` rounds, each timing every runner once; with ORT in the race
@@ -14,6 +23,8 @@ passes help). With onnxruntime installed, the transformer rows also race ORT
 exported *unoptimized* graph: ORT runs its own fusions on it, and the table
 shows ours/ORT with and without our passes (below 1: the engine is faster).
 Timings on a shared machine are noisy; compare ratios, not absolute times.
+Like `roofwatch-engine run`, the script keeps freed memory in the heap
+(engine.malloc_tuning), so neither graph pays page faults the other does not.
 """
 from __future__ import annotations
 
@@ -21,12 +32,13 @@ import argparse
 import gc
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from engine.executor import check_inputs, execute, make_plan
+from engine.executor import Plan, check_inputs, execute, make_plan
+from engine.malloc_tuning import keep_heap_memory
 from engine.models import MODELS, build_model
 from engine.passes import resolve_passes, run_passes
 from engine.roofline import blas_threads
@@ -71,6 +83,51 @@ def _ort_runner(graph, inputs, threads: int) -> Callable[[], object] | str:
     return lambda: session.run(None, feed)
 
 
+def _timed_steps(plan: Plan, inputs: Mapping[str, np.ndarray], step_ns: np.ndarray) -> None:
+    """One forward pass, each step's kernel timed (as the profiler's timed pass)."""
+    env: dict[str, np.ndarray] = {**plan.graph.initializers, **inputs}
+    for i, step in enumerate(plan.steps):
+        args = [env[t] for t in step.node.inputs]
+        t0 = time.perf_counter_ns()
+        outs = step.op.run(args, step.attrs)
+        step_ns[i] = time.perf_counter_ns() - t0
+        args = None
+        env.update(zip(step.node.outputs, outs))
+        for t in step.release:
+            del env[t]
+
+
+def fused_layer_rows(name: str, batch: int, passes: list[str], threads: int, repeats: int,
+                     warmup: int) -> list[str]:
+    """Per fused layer: none (its sources summed) vs fused, medians over interleaved rounds."""
+    model = build_model(name, batch=batch)
+    inputs = model.make_inputs(0)
+    optimized = run_passes(model.graph, passes)
+    plans = make_plan(model.graph), make_plan(optimized.graph)
+    samples = [np.zeros((repeats, len(p.steps)), dtype=np.int64) for p in plans]
+    with threadpool_limits(limits=threads, user_api="blas"):
+        for _ in range(warmup):
+            for plan, ns in zip(plans, samples):
+                _timed_steps(plan, inputs, ns[0])
+        for r in range(repeats):
+            for plan, ns in zip(plans, samples):
+                _timed_steps(plan, inputs, ns[r])
+    plain_index = {step.node.name: i for i, step in enumerate(plans[0].steps)}
+    rows = []
+    for i, step in enumerate(plans[1].steps):
+        sources = optimized.lineage[step.node.name]
+        if len(sources) < 2:
+            continue
+        parts = samples[0][:, [plain_index[s] for s in sources]]
+        plain = float(np.median(parts.sum(axis=1))) / 1e3
+        rest = float(np.median(parts[:, 1:].sum(axis=1))) / 1e3  # what the first (main) node did not do
+        fused = float(np.median(samples[1][:, i])) / 1e3
+        shape = "x".join(map(str, plans[1].specs[step.node.outputs[0]].shape))
+        rows.append(f"    {step.node.name:<28} {step.node.op:<18} {shape:>10} {plain:11.1f} {rest:9.1f} "
+                    f"{fused:11.1f} {plain / fused:8.2f}")
+    return rows
+
+
 def row(name: str, batch: int, passes: list[str], threads: int, repeats: int, warmup: int, ort: bool) -> str:
     model = build_model(name, batch=batch)
     inputs = model.make_inputs(0)
@@ -105,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=30, help="timed passes of each runner (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed passes of each first (default 3)")
     parser.add_argument("--no-ort", action="store_true", help="skip the onnxruntime race of the transformer")
+    parser.add_argument("--per-layer", action="store_true",
+                        help="also time each fused layer against the layers it covers (sources)")
     args = parser.parse_args(argv)
     names = args.models.split(",")
     unknown = [n for n in names if n not in MODELS]
@@ -112,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo is {', '.join(MODELS)}")
     passes = resolve_passes(args.passes)
     threads = args.threads or blas_threads()
+    keep_heap_memory()  # as engine.benchmark does for every run: big tensors reuse heap pages, no fresh mmaps
     print(f"passes {','.join(passes) or 'none'} vs none, threads {threads}, {args.repeats} rounds interleaved "
           f"pass by pass, warmup {args.warmup}; medians of one forward pass")
     header = (f"{'model':<12} {'batch':>6} {'nodes':>6} {'fused':>6} {'none ms':>11} {'passes ms':>11} "
@@ -121,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         for batch in (int(b) for b in args.batches.split(",")):
             print(row(name, batch, passes, threads, args.repeats, args.warmup, not args.no_ort), flush=True)
+            if args.per_layer:
+                print(f"    {'fused layer':<28} {'op':<18} {'output':>10} {'sources us':>11} {'2nd.. us':>9} "
+                      f"{'fused us':>11} {'src/fused':>8}")
+                for text in fused_layer_rows(name, batch, passes, threads, args.repeats, args.warmup):
+                    print(text, flush=True)
     return 0
 
 

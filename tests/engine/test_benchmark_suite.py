@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.benchmarks import _support, kernels, models
+from benchmarks.benchmarks import _support, kernels, models, passes
 from engine.models import MODELS
 from engine.ops import OPS
 
@@ -23,6 +23,16 @@ def test_a_model_forward_runs_after_setup():
     bench = models.Forward()
     bench.setup("mlp", 1)
     bench.time_forward("mlp", 1)
+
+
+def test_the_passes_benchmarks_run_after_setup():
+    bench = passes.ForwardWithPasses()
+    for request in ("none", "all"):
+        bench.setup("mlp", request)
+        bench.time_forward("mlp", request)
+    apply = passes.ApplyPasses()
+    apply.setup("mlp")
+    apply.time_run_passes("mlp")
 
 
 def test_a_kernel_runs_on_the_inputs_it_sees_in_a_model(monkeypatch):
