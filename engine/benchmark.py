@@ -19,6 +19,8 @@ from engine.malloc_tuning import keep_heap_memory
 from engine.models import Model, build_model
 from engine.passes import run_passes
 from engine.profile import ProfileResult, profile
+from engine.quant.accuracy import accuracy_delta, calibration_inputs
+from engine.quant.modes import STATIC, QuantRequest, apply_quant, resolve_quant
 from engine.report import Benchmark, Config, Report, Source
 from engine.roofline import blas_threads, measure_peaks
 
@@ -43,6 +45,9 @@ def run_benchmark(
     flags: Mapping[str, Any] | None = None,
     inject: Sequence[str | Injection] = (),
     passes: str | Sequence[str] | None = None,
+    quant: str | QuantRequest | None = None,
+    calibration: str | None = None,
+    quant_fp32: Sequence[str] = (),
 ) -> BenchmarkRun:
     """Raises UnknownModelError / ModelParamError for a bad model or params,
     InjectionError for a bad injection spec or layer name, UnknownPassError
@@ -58,11 +63,19 @@ def run_benchmark(
     config.flags["passes_noop"] the requested passes that changed nothing, and
     each layer's `sources` the original nodes it covers. Layer names (and
     so --inject targets) are those of the optimized graph; model_version stays
-    the unoptimized graph's (the passes are config, not the model)."""
+    the unoptimized graph's (the passes are config, not the model).
+    `quant` ("none", a mode, or a dense and an embedding mode; engine.quant.modes)
+    quantizes the optimized graph after the passes, keeping the layers named in
+    `quant_fp32` in fp32; `calibration` is int8-static's method. config.quant
+    records the canonical request, config.flags["quant_noop"] the requested
+    modes that found nothing to quantize, config.flags["quant_fp32"] the layers
+    kept in fp32, and the report's `accuracy` the delta against the fp32 model.
+    Raises UnknownQuantError / QuantError for a bad request, CalibrationError
+    when calibration finds no data."""
     return profile_model(
         build_model(model, **dict(params or {})),
         warmup=warmup, repeats=repeats, threads=threads, source=source, flags=flags, inject=inject,
-        passes=passes,
+        passes=passes, quant=quant, calibration=calibration, quant_fp32=quant_fp32,
     )
 
 
@@ -76,29 +89,44 @@ def profile_model(
     flags: Mapping[str, Any] | None = None,
     inject: Sequence[str | Injection] = (),
     passes: str | Sequence[str] | None = None,
+    quant: str | QuantRequest | None = None,
+    calibration: str | None = None,
+    quant_fp32: Sequence[str] = (),
 ) -> BenchmarkRun:
     """Profile an already built model (from the zoo or an imported file) and
     assemble its report; see run_benchmark."""
     injections = parse_injections(inject)
+    request = resolve_quant(quant, calibration)
     keep_heap_memory()  # big intermediates reuse heap pages instead of faulting in fresh mmaps every pass
     optimized = run_passes(built.graph, passes)
+    # Calibration seeds differ from the timing seed (INPUT_SEED) and the accuracy seeds.
+    calibration_data = calibration_inputs(built.make_inputs) if request.dense == STATIC else ()
+    quantized = apply_quant(optimized.graph, request, calibration_inputs=calibration_data, keep_fp32=quant_fp32)
     flags = dict(flags or {})
     if optimized.requested:
         flags["passes_noop"] = optimized.noop
+    if not request.is_none:
+        flags["quant_noop"] = quantized.noop
+        if quantized.fp32_layers:
+            flags["quant_fp32"] = quantized.fp32_layers
     limit = threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
     with limit:
         effective_threads = blas_threads()
         peaks = measure_peaks()
         inputs = built.make_inputs(INPUT_SEED)
         started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        result = profile(optimized.graph, inputs, warmup=warmup, repeats=repeats, peaks=peaks, inject=injections)
+        result = profile(quantized.graph, inputs, warmup=warmup, repeats=repeats, peaks=peaks, inject=injections)
     layers = [dataclasses.replace(ly, sources=list(optimized.lineage[ly.name])) for ly in result.layers]
     result = dataclasses.replace(result, layers=layers)
+    accuracy = None
+    if not request.is_none:
+        delta = accuracy_delta(built.name, built.graph, quantized.graph, built.make_inputs)
+        accuracy = delta.to_report(quantized.fp32_layers, quantized.calibration)
     report = Report(
         idempotency_key=str(uuid.uuid4()),
         machine=machine_info(peaks),
         benchmark=Benchmark(model=built.name, model_version=model_version(built.graph), params=built.params),
-        config=Config(passes=optimized.requested, quant="none", threads=threads or effective_threads, flags=flags,
+        config=Config(passes=optimized.requested, quant=request.text, threads=threads or effective_threads, flags=flags,
                       inject=[inj.spec for inj in injections]),
         source=source if source is not None else Source(),
         started_at=started_at,
@@ -107,5 +135,6 @@ def profile_model(
         end_to_end=result.end_to_end,
         layers=result.layers,
         profiler_overhead=result.profiler_overhead,
+        accuracy=accuracy,
     )
     return BenchmarkRun(built, result, report)

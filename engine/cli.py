@@ -8,6 +8,8 @@
     roofwatch-engine export-onnx mlp mlp.onnx --batch 256
     roofwatch-engine run --onnx mlp.onnx [--input-range ids=0:1000]
     roofwatch-engine compare-ort mlp --batch 256 --threads 2 --repeats 20
+    roofwatch-engine run dlrm --passes all --quant int8,int8-rowwise-emb   (see engine.quant.commands)
+    roofwatch-engine quant-sweep dlrm --quant int8 --max-abs-error 0.01
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ from typing import Any, TextIO
 from engine.argtypes import int_at_least
 from engine.atomic_file import write_text_atomic
 from engine.benchmark import BenchmarkRun, run_benchmark
+from engine.fusion_search import commands as fusion_commands
 from engine.inject import Injection, InjectionError, parse_injection
 from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
 from engine.onnx_io import OnnxIOError
 from engine.onnx_io import commands as onnx_commands
 from engine.passes import UnknownPassError, resolve_passes, valid_passes_text
+from engine.quant import commands as quant_commands
 from engine.roofline import Peaks, measure_peaks, percent_of_roof
 from engine.source_info import detect_source
 
@@ -88,10 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "nodes in sources")
 
     onnx_commands.add_run_options(run)
+    quant_commands.add_run_options(run)
 
     peaks = sub.add_parser("peaks", help="print this machine's measured roofline peaks")
     peaks.add_argument("--remeasure", action="store_true", help="ignore the cached peaks and measure again")
     onnx_commands.add_commands(sub)
+    fusion_commands.add_commands(sub)
+    quant_commands.add_commands(sub)
     return parser
 
 
@@ -151,6 +158,7 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
         applied = [p for p in rep.config.passes if p not in noop]
         print(f"passes applied: {', '.join(applied) or 'none'}; no-op here: {', '.join(noop) or 'none'}",
               file=out)
+    quant_commands.print_accuracy(rep, out)
     if rep.config.inject:
         print(f"INJECTED FAULTS: {', '.join(rep.config.inject)}", file=out)
 
@@ -161,18 +169,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.model is not None or args.param or args.onnx is None:
             raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
                                   "(with --input-range), not both")
-        if args.passes:
-            raise ModelParamError("--passes is not supported with --onnx yet; run a zoo model by name")
         run = onnx_commands.run_onnx_benchmark(
             args.onnx, batch=args.batch, input_ranges=args.input_range, warmup=args.warmup, repeats=args.repeats,
-            threads=args.threads, source=source, inject=args.inject)
+            threads=args.threads, source=source, inject=args.inject, passes=args.passes,
+            **quant_commands.quant_options(args))
         return _finish_run(run, args)
     if args.model is None:
         raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
     params = _model_params(args)
     run = run_benchmark(args.model, params, warmup=args.warmup, repeats=args.repeats,
                         threads=args.threads, source=source, inject=args.inject, passes=args.passes,
-                        flags=dict(args.flag))
+                        flags=dict(args.flag), **quant_commands.quant_options(args))
     return _finish_run(run, args)
 
 
@@ -197,8 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return onnx_commands.cmd_export_onnx(_model_params(args), args, sys.stdout)
         if args.command == "compare-ort":
             return onnx_commands.cmd_compare_ort(_model_params(args), args, sys.stdout)
+        if args.command == "fusion-search":
+            return fusion_commands.cmd_fusion_search(args, sys.stdout)
+        if args.command == "quant-sweep":
+            return quant_commands.cmd_quant_sweep(_model_params(args), args, sys.stdout)
         return cmd_run(args)
-    except (UnknownModelError, ModelParamError, InjectionError, OnnxIOError) as e:
+    except (UnknownModelError, ModelParamError, InjectionError, OnnxIOError, *quant_commands.QUANT_ERRORS) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

@@ -14,6 +14,8 @@ SCHEMA = "roofwatch.run/1"
 BOUNDS = ("compute", "bandwidth")
 STAT_KEYS = ("median", "p25", "p75", "min", "n")
 END_TO_END = "end_to_end"  # the layer name a whole-model series uses
+ACCURACY_METRICS = ("auc_agreement", "top1_agreement", "none")
+CALIBRATION_METHODS = ("minmax", "percentile", "kl")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,23 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Accuracy:
+    """A quantized run's accuracy delta against the fp32 model on held-out
+    synthetic inputs (engine.quant.accuracy). `agreement` is None exactly when
+    `metric` is "none"; `fp32_layers` are the quantizable layers kept in fp32
+    (--quant-fp32); `calibration` is the method of int8-static, else None."""
+
+    samples: int
+    max_abs_error: float
+    mean_abs_error: float
+    metric: str  # one of ACCURACY_METRICS
+    agreement: float | None
+    fp32_layers: list[str] = field(default_factory=list)
+    calibration: str | None = None  # one of CALIBRATION_METHODS
+    reference: str = "fp32"
+
+
+@dataclass(frozen=True)
 class Report:
     idempotency_key: str
     machine: Machine
@@ -103,6 +122,8 @@ class Report:
     # load averages before the quiet wait, at the start and after the run, the load
     # limit, whether it was met, seconds waited, CPU pinning. None without an agent.
     conditions: dict[str, Any] | None = None
+    # None for an fp32 run (config.quant "none"); a report without the key reads as None.
+    accuracy: Accuracy | None = None
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,4 +150,5 @@ class Report:
             layers=layers,
             profiler_overhead=d.get("profiler_overhead"),
             conditions=d.get("conditions"),
+            accuracy=Accuracy(**d["accuracy"]) if d.get("accuracy") is not None else None,
         )

@@ -83,10 +83,18 @@ def run_onnx_benchmark(
     threads: int | None = None,
     source: Source | None = None,
     inject: Sequence[str | Injection] = (),
+    passes: str | Sequence[str] | None = None,
+    quant: str | None = None,
+    calibration: str | None = None,
+    quant_fp32: Sequence[str] = (),
 ) -> BenchmarkRun:
     """Profile an imported ONNX model as run_benchmark profiles a registered
     one. The report names the model `onnx:<file stem>`; its params hold the
-    file name, the batch if one was forced and the input ranges given."""
+    file name, the batch if one was forced and the input ranges given.
+    `passes` run on the imported graph (see engine.passes; the importer's
+    spellings, e.g. MatMul + Add + Relu or Gemm + Relu, fuse like the zoo's),
+    then `quant`, `calibration` and `quant_fp32` as for run_benchmark
+    (calibration and accuracy use inputs synthesized as for the timing)."""
     injections = parse_injections(inject)
     ranges = dict(parse_input_range(text) for text in input_ranges)
     model_proto, label = load_checked(path)
@@ -101,4 +109,5 @@ def run_onnx_benchmark(
         params["input_ranges"] = {k: list(v) for k, v in ranges.items()}
     model = Model(name=f"onnx:{Path(path).stem}", params=params, graph=graph,
                   make_inputs=lambda seed=0: synthesize_inputs(graph, seed, ranges))
-    return profile_model(model, warmup=warmup, repeats=repeats, threads=threads, source=source, inject=injections)
+    return profile_model(model, warmup=warmup, repeats=repeats, threads=threads, source=source, inject=injections,
+                         passes=passes, quant=quant, calibration=calibration, quant_fp32=quant_fp32)

@@ -16,6 +16,10 @@ without a cycle (engine.ir imports engine.ops). The modules:
 - rowwise.py      FBGEMM-style fused 8-bit and 4-bit row-wise embedding
                   tables; kernels in engine/ops/embedding_rowwise.py
 - modes.py        the registry of --quant modes and the graph transform
+- collect.py      runs the fp32 graph and collects the input activation of
+                  each layer to quantize (calibration)
+- commands.py     the CLI's --quant / --calibration / --quant-fp32 options
+                  and the quant-sweep command
 - accuracy.py     accuracy delta against fp32 (max abs error, AUC or top-1
                   agreement)
 - selective.py    the sensitivity sweep that keeps the most harmful layers in

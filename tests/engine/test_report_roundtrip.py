@@ -23,3 +23,13 @@ def test_a_profiled_run_survives_json_and_back(probes):
 def test_a_thread_limit_is_recorded(probes):
     report = run_benchmark("mlp", {"batch": 2, "sizes": [8, 4]}, warmup=0, repeats=1, threads=1).report
     assert report.config.threads == 1
+
+
+def test_a_quantized_run_keeps_its_accuracy_through_json_and_a_report_without_it_reads_as_fp32(probes):
+    report = run_benchmark("mlp", {"batch": 4, "sizes": [16, 8, 1]}, warmup=0, repeats=1, quant="int8").report
+    again = Report.from_dict(json.loads(report.to_json()))
+    assert again == report and again.accuracy is not None
+    assert again.accuracy.metric == "auc_agreement" and again.accuracy.reference == "fp32"
+    doc = json.loads(report.to_json())
+    del doc["accuracy"]
+    assert Report.from_dict(doc).accuracy is None
