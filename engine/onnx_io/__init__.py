@@ -10,6 +10,7 @@ from engine.onnx_io import (  # noqa: F401
     export_fused,
     export_quant,
     export_recsys,
+    export_rowwise,
     export_seq,
     export_vision,
     import_basic,

@@ -24,15 +24,23 @@ from engine.onnx_io.export_graph import ExportContext, exporter
 
 @exporter("EmbeddingBag")
 def export_embedding_bag(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
+    weight, indices, _ = node.inputs
+    rows = ctx.emit("Gather", [weight, indices], f"{node.name}/rows", name=f"{node.name}/rows", axis=0)
+    pool_bags(ctx, node, rows, attrs["mode"])
+
+
+def pool_bags(ctx: ExportContext, node: Node, rows: str, mode: str) -> None:
+    """Pool `rows`, the (n, D) rows gathered for the node's indices
+    (node.inputs[1]), into its bags (offsets node.inputs[2]) as node.outputs
+    (of the rows' dtype); also the row-wise quantized bags' pooling."""
     n_ = node.name
-    weight, indices, offsets = node.inputs
+    _, indices, offsets = node.inputs
     (n,), (batch,) = ctx.shape(indices), ctx.shape(offsets)
-    dim = ctx.shape(weight)[1]
+    dim, dtype = ctx.shape(node.outputs[0])[1], ctx.specs[node.outputs[0]].dtype
 
     def op(kind: str, inputs: list[str], tag: str, **kw: Any) -> str:
         return ctx.emit(kind, inputs, f"{n_}/{tag}", name=f"{n_}/{tag}", **kw)
 
-    rows = op("Gather", [weight, indices], "rows", axis=0)
     marks = op("ScatterElements", [ctx.const(f"{n_}/no_marks", np.zeros(n + 1, np.int64)), offsets,
                                    ctx.const(f"{n_}/ones", np.ones(batch, np.int64))], "bag_starts",
                axis=0, reduction="add")  # offsets may equal n (empty trailing bags): hence n + 1
@@ -40,8 +48,8 @@ def export_embedding_bag(ctx: ExportContext, node: Node, attrs: dict[str, Any]) 
     first_n = op("Slice", [started, ctx.const(f"{n_}/from0", [0]), ctx.const(f"{n_}/to_n", [n])], "bags_started_n")
     seg = op("Unsqueeze", [op("Sub", [first_n, ctx.const(f"{n_}/one", np.asarray(1, np.int64))], "bag_of_position"),
                            ctx.const(f"{n_}/axis_col", [1])], "bag_index")  # (n, 1)
-    zeros = ctx.const(f"{n_}/zeros", np.zeros((batch, dim), dtype=ctx.specs[weight].dtype))
-    if attrs["mode"] == "sum":
+    zeros = ctx.const(f"{n_}/zeros", np.zeros((batch, dim), dtype=dtype))
+    if mode == "sum":
         ctx.emit("ScatterND", [zeros, seg, rows], node.outputs, name=f"{n_}/pool", reduction="add")
         return
     sums = op("ScatterND", [zeros, seg, rows], "sums", reduction="add")
