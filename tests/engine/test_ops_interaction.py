@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from engine.ops import OPS, ShapeError
+from engine.ops import interaction_kernels
 from engine.ops.interaction import DotInteraction, interaction_width
 
 
@@ -43,9 +44,9 @@ def test_the_output_width_is_the_dlrm_top_mlp_input():
     assert DotInteraction.infer_shape(shapes, {}) == ((128, 415),)
 
 
-def test_flops_count_the_full_gram_matrix_and_bytes_inputs_plus_output():
+def test_flops_count_the_pairs_kept_and_bytes_inputs_plus_output():
     shapes = [(128, 64)] * 27
-    assert DotInteraction.flops(shapes, {}) == 2 * 128 * 27 * 27 * 64
+    assert DotInteraction.flops(shapes, {}) == 2 * 128 * 64 * 351  # 27 * 26 / 2 pairs
     assert DotInteraction.bytes(shapes, [(128, 415)], ["float32"] * 28) == 4 * (27 * 128 * 64 + 128 * 415)
 
 
@@ -58,3 +59,14 @@ def test_a_mismatched_embedding_is_named():
         DotInteraction.infer_shape([(8, 64, 1), (8, 64)], {}, names=names[:2])
     with pytest.raises(ShapeError, match="takes 2 to 1024 inputs, got 1"):
         DotInteraction.check_arity(1, 1)
+
+
+@pytest.mark.skipif(not interaction_kernels.AVAILABLE, reason="numba is not importable: numpy is the only path")
+def test_the_compiled_kernel_and_the_numpy_path_agree(monkeypatch):
+    rng = np.random.default_rng(3)
+    features = [rng.standard_normal((33, 16)).astype(np.float32) for _ in range(9)]
+    (compiled,) = DotInteraction.run(features, {})
+    monkeypatch.setattr(interaction_kernels, "AVAILABLE", False)
+    (numpy_path,) = DotInteraction.run(features, {})
+    np.testing.assert_allclose(compiled, numpy_path, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(numpy_path, reference_dot_interaction(features[0], features[1:]), rtol=1e-5, atol=1e-5)
