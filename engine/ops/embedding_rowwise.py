@@ -108,6 +108,7 @@ class EmbeddingBagRowwise(Op):
 
 class GroupedEmbeddingBagRowwise(GroupedEmbeddingBag):
     op_type = "GroupedEmbeddingBagRowwise"
+    table_op = EmbeddingBagRowwise
     attr_defaults = {"mode": "sum", "bits": None, "dims": None, "dedup": 0}
 
     @classmethod
@@ -118,38 +119,10 @@ class GroupedEmbeddingBagRowwise(GroupedEmbeddingBag):
         return [_dim(d, f"dims[{i}]") for i, d in enumerate(dims)]
 
     @classmethod
-    def infer_dtype(
-        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[str, ...]:
-        out = []
-        for k, dts in enumerate(cls._tables(input_dtypes)):
-            try:
-                out += EmbeddingBagRowwise.infer_dtype(dts, attrs, None if names is None else names[3 * k:3 * k + 3])
-            except ShapeError as e:
-                raise ShapeError(f"table #{k}: {e}") from None
-        return tuple(out)
-
-    @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
-        tables = cls._tables(input_shapes)
-        dims = cls._dims(attrs, len(tables))
-        out = []
-        for k, shapes in enumerate(tables):
-            try:
-                out += EmbeddingBagRowwise.infer_shape(shapes, {**attrs, "dim": dims[k]},
-                                                       None if names is None else names[3 * k:3 * k + 3])
-            except ShapeError as e:
-                raise ShapeError(f"table #{k}: {e}") from None
-        return tuple(out)
+    def _table_attrs(cls, attrs: Mapping[str, Any], count: int) -> list[Mapping[str, Any]]:
+        return [{**attrs, "dim": dim} for dim in cls._dims(attrs, count)]
 
     @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
         return embedding_bags(inputs[0::3], inputs[1::3], inputs[2::3], EmbeddingBag._mode(attrs),
                               dedup=bool(attrs.get("dedup", 0)), bits=attrs["bits"], dims=attrs["dims"])
-
-    @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        tables = cls._tables(input_shapes)
-        return sum(EmbeddingBagRowwise.flops(s, {**attrs, "dim": d}) for s, d in zip(tables, attrs["dims"]))

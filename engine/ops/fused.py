@@ -16,7 +16,7 @@ which is the point of fusing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import special
@@ -122,6 +122,7 @@ class GroupedEmbeddingBag(Op):
     so it is off by default. FLOPs and bytes are the sums of the k lookups'."""
 
     op_type = "GroupedEmbeddingBag"
+    table_op: ClassVar[type[Op]] = EmbeddingBag  # what each table's lookup is
     input_roles = ()
     min_inputs = 3
     num_outputs = 0  # variadic: one per group of three inputs
@@ -144,28 +145,35 @@ class GroupedEmbeddingBag(Op):
         return [items[i:i + 3] for i in range(0, len(items), 3)]
 
     @classmethod
-    def infer_dtype(
-        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[str, ...]:
-        out = []
-        for k, dts in enumerate(cls._tables(input_dtypes)):
+    def _table_attrs(cls, attrs: Mapping[str, Any], count: int) -> list[Mapping[str, Any]]:
+        """The attributes each table's lookup (`table_op`) sees."""
+        return [attrs] * count
+
+    @classmethod
+    def _per_table(cls, method: str, items: Sequence[Any], attrs: Mapping[str, Any],
+                   names: Sequence[str] | None) -> tuple[str, ...]:
+        """`table_op.method` on each table's three items, errors prefixed with the table."""
+        tables = cls._tables(items)
+        out: list[Any] = []
+        for k, (table, table_attrs) in enumerate(zip(tables, cls._table_attrs(attrs, len(tables)))):
+            table_names = None if names is None else names[3 * k:3 * k + 3]
             try:
-                out += EmbeddingBag.infer_dtype(dts, attrs, None if names is None else names[3 * k:3 * k + 3])
+                out += getattr(cls.table_op, method)(table, table_attrs, table_names)
             except ShapeError as e:
                 raise ShapeError(f"table #{k}: {e}") from None
         return tuple(out)
 
     @classmethod
+    def infer_dtype(
+        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
+    ) -> tuple[str, ...]:
+        return cls._per_table("infer_dtype", input_dtypes, attrs, names)
+
+    @classmethod
     def infer_shape(
         cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
     ) -> tuple[Shape, ...]:
-        out = []
-        for k, shapes in enumerate(cls._tables(input_shapes)):
-            try:
-                out += EmbeddingBag.infer_shape(shapes, attrs, None if names is None else names[3 * k:3 * k + 3])
-            except ShapeError as e:
-                raise ShapeError(f"table #{k}: {e}") from None
-        return tuple(out)
+        return cls._per_table("infer_shape", input_shapes, attrs, names)
 
     @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
@@ -174,7 +182,9 @@ class GroupedEmbeddingBag(Op):
 
     @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return sum(EmbeddingBag.flops(shapes, attrs) for shapes in cls._tables(input_shapes))
+        tables = cls._tables(input_shapes)
+        return sum(cls.table_op.flops(shapes, table_attrs)
+                   for shapes, table_attrs in zip(tables, cls._table_attrs(attrs, len(tables))))
 
     @classmethod
     def bytes(
@@ -182,7 +192,7 @@ class GroupedEmbeddingBag(Op):
     ) -> int:
         k = len(output_shapes)
         in_dtypes, out_dtypes = dtypes[:3 * k], dtypes[3 * k:]
-        return sum(EmbeddingBag.bytes(cls._tables(input_shapes)[i], [output_shapes[i]],
+        return sum(cls.table_op.bytes(cls._tables(input_shapes)[i], [output_shapes[i]],
                                       [*cls._tables(in_dtypes)[i], out_dtypes[i]]) for i in range(k))
 
 
