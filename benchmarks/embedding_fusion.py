@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from embedding_bandwidth import last_level_cache_bytes  # sibling script (benchmarks/ is on sys.path)
 from threadpoolctl import threadpool_limits
 
 from engine.ir import Graph
@@ -146,19 +147,6 @@ def _kernel_times(graph: Graph, feeds: dict[str, np.ndarray], repeats: int) -> d
             if r >= 0:
                 times[name].append(statistics.median(samples))
     return times
-
-
-def last_level_cache_bytes() -> int:
-    sizes = []
-    for index in range(8):
-        try:
-            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size") as f:
-                text = f.read().strip()
-        except OSError:
-            break
-        unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1], 1)
-        sizes.append(int(text.rstrip("KMG")) * unit)
-    return max(sizes, default=32 << 20)
 
 
 def big_section(rows: int, threads: Sequence[int], repeats: int) -> None:
