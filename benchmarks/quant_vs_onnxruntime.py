@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from engine.benchmark import INPUT_SEED
 from engine.executor import check_inputs, execute, make_plan
@@ -35,7 +32,7 @@ from engine.ir import Graph
 from engine.malloc_tuning import keep_heap_memory
 from engine.models import build_model
 from engine.onnx_io.export_graph import export_onnx
-from engine.onnx_io.ort_runner import ort_session
+from engine.onnx_io.ort_runner import ort_session, race_runners
 from engine.passes import run_passes
 from engine.quant.accuracy import AccuracyDelta, accuracy_delta, calibration_inputs
 from engine.quant.modes import DENSE, MODES, apply_quant, resolve_quant
@@ -55,32 +52,6 @@ def ort_runner(graph: Graph, inputs: Mapping[str, np.ndarray], threads: int) -> 
     session = ort_session(export_onnx(graph), threads)
     feed = dict(inputs)
     return lambda: session.run(None, feed)
-
-
-def race(runners: Mapping[str, Callable[[], object]], *, threads: int, repeats: int, warmup: int,
-         blocks: int = 5) -> dict[str, float]:
-    """Median seconds of one call of each runner, interleaved in blocks."""
-    samples: dict[str, list[float]] = {name: [] for name in runners}
-    sizes = [len(chunk) for chunk in np.array_split(np.arange(repeats), min(blocks, repeats))]
-    clock = time.perf_counter
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with threadpool_limits(limits=threads, user_api="blas"):
-            for fn in runners.values():
-                for _ in range(warmup):
-                    fn()
-            for size in sizes:
-                for name, fn in runners.items():
-                    fn()  # untimed: let the previous runtime's threads settle
-                    for _ in range(size):
-                        t0 = clock()
-                        fn()
-                        samples[name].append(clock() - t0)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {name: float(np.median(times)) for name, times in samples.items()}
 
 
 def accuracy_text(delta: AccuracyDelta) -> str:
@@ -107,7 +78,7 @@ def embedding_race(batch: int, threads: int, repeats: int, warmup: int, rounds: 
           f"{'fp32/quant':>10}")
     speedups, gains = [], []
     for i in range(rounds):
-        medians = race(runners, threads=threads, repeats=repeats, warmup=warmup)
+        medians = race_runners(runners, threads=threads, repeats=repeats, warmup=warmup)
         speedups.append(medians["ort-fp32"] / medians["ours-quant"])
         gains.append(medians["ours-fp32"] / medians["ours-quant"])
         print(f"  {i + 1:<6} {medians['ours-quant'] * 1e3:13.3f} {medians['ours-fp32'] * 1e3:13.3f} "
@@ -131,8 +102,9 @@ def dense_table(models: Sequence[str], batch: int, threads: int, repeats: int, w
         inputs = model.make_inputs(INPUT_SEED)
         for mode in dense_modes:
             result, delta = quantize(model, optimized, mode)
-            medians = race({"fp32": engine_runner(optimized, inputs), "quant": engine_runner(result.graph, inputs)},
-                           threads=threads, repeats=repeats, warmup=warmup)
+            medians = race_runners({"fp32": engine_runner(optimized, inputs),
+                                    "quant": engine_runner(result.graph, inputs)},
+                                   threads=threads, repeats=repeats, warmup=warmup)
             print(f"{name:<6} {mode:<16} {medians['fp32'] * 1e3:9.3f} {medians['quant'] * 1e3:9.3f} "
                   f"{medians['fp32'] / medians['quant']:10.2f}  {accuracy_text(delta)}", flush=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,24 +50,17 @@ class Race:
         return self.ours_s / self.ort_s
 
 
-def race(graph: Graph, inputs: Mapping[str, np.ndarray], *, threads: int | None = None, repeats: int = 20,
-         warmup: int = 3, blocks: int = 5) -> Race:
-    """Median latency of one forward pass of `graph` in the engine and of its
-    ONNX export in onnxruntime, same inputs, same thread count (BLAS via
-    threadpoolctl, ORT via intra_op_num_threads).
+def race_runners(runners: Mapping[str, Callable[[], object]], *, threads: int | None = None, repeats: int = 20,
+                 warmup: int = 3, blocks: int = 5) -> dict[str, float]:
+    """Median seconds of one call of each runner, under one BLAS thread limit.
 
-    The two take turns in `blocks` blocks of passes so that slow drift in
-    machine load hits both alike; each block starts with one untimed pass,
-    since the other runtime's worker threads may still be spinning (both
+    The runners take turns in `blocks` blocks of calls so that slow drift in
+    machine load hits them alike; each block starts with one untimed call,
+    since the previous runner's worker threads may still be spinning (both
     OpenBLAS and onnxruntime busy-wait a little after a call)."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    plan = make_plan(graph)
-    check_inputs(plan, inputs)
-    session = ort_session(export_onnx(graph), threads)
-    feed = dict(inputs)
-    runners = (lambda: execute(plan, inputs), lambda: session.run(None, feed))
-    samples: tuple[list[float], list[float]] = ([], [])
+    samples: dict[str, list[float]] = {name: [] for name in runners}
     sizes = [len(chunk) for chunk in np.array_split(np.arange(repeats), min(blocks, repeats))]
     limit = threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
     clock = time.perf_counter
@@ -75,17 +68,33 @@ def race(graph: Graph, inputs: Mapping[str, np.ndarray], *, threads: int | None 
     gc.disable()
     try:
         with limit:
-            for fn in runners:
+            for fn in runners.values():
                 for _ in range(warmup):
                     fn()
             for size in sizes:
-                for fn, times in zip(runners, samples, strict=False):
-                    fn()  # untimed: let the other runtime's threads settle
+                for name, fn in runners.items():
+                    fn()  # untimed: let the previous runner's threads settle
                     for _ in range(size):
                         t0 = clock()
                         fn()
-                        times.append(clock() - t0)
+                        samples[name].append(clock() - t0)
     finally:
         if gc_was_enabled:
             gc.enable()
-    return Race(float(np.median(samples[0])), float(np.median(samples[1])), repeats, threads)
+    return {name: float(np.median(times)) for name, times in samples.items()}
+
+
+def race(graph: Graph, inputs: Mapping[str, np.ndarray], *, threads: int | None = None, repeats: int = 20,
+         warmup: int = 3, blocks: int = 5) -> Race:
+    """Median latency of one forward pass of `graph` in the engine and of its
+    ONNX export in onnxruntime, same inputs, same thread count (BLAS via
+    threadpoolctl, ORT via intra_op_num_threads), raced by race_runners."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    plan = make_plan(graph)
+    check_inputs(plan, inputs)
+    session = ort_session(export_onnx(graph), threads)
+    feed = dict(inputs)
+    medians = race_runners({"ours": lambda: execute(plan, inputs), "ort": lambda: session.run(None, feed)},
+                           threads=threads, repeats=repeats, warmup=warmup, blocks=blocks)
+    return Race(medians["ours"], medians["ort"], repeats, threads)
