@@ -18,3 +18,13 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("ROOFWATCH_CELERY_EAGER", True)  # noqa: F40
 # Every test client comes from 127.0.0.1 and many tests send bad tokens on
 # purpose: the auth-failure limit is off here, and the tests of it set their own.
 ROOFWATCH_AUTH_FAILURES = 10**9
+
+# SQLite: a test database in a file, like the embedded default, not Django's shared
+# in-memory one. The live server then opens its own connections per thread (WAL,
+# busy timeout, IMMEDIATE) instead of sharing the test's one connection, whose
+# shared-cache table locks fail at once with "database table is locked".
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"roofwatch-test-{os.getpid()}.sqlite3")}

@@ -67,7 +67,11 @@ TEMPLATES = [
     },
 ]
 
-# No DATABASE_URL: the embedded SQLite default under the data dir.
+# No DATABASE_URL: the embedded SQLite default under the data dir, set up for
+# several agents at once against the threaded demo server: WAL lets readers go
+# on beside the one writer; IMMEDIATE takes the write lock when a transaction
+# begins (no deadlocked upgrade from a read lock); a writer that finds the lock
+# taken waits up to `timeout` seconds instead of failing with "database is locked".
 _database_url = env_str("DATABASE_URL")
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
@@ -77,7 +81,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "roofwatch.sqlite3",
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
