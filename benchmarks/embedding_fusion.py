@@ -48,7 +48,8 @@ from engine.ops.embedding import EmbeddingBag
 from engine.ops.embedding_rowwise import EmbeddingBagRowwise
 from engine.passes import run_passes
 from engine.profile import profile
-from engine.quant.rowwise import quantize_embedding_node, quantize_rows
+from engine.quant.rowwise import quantize_rows
+from engine.quant.rowwise_nodes import quantize_embedding_node
 
 EMBEDDING_OPS = ("EmbeddingBag", "GroupedEmbeddingBag", "EmbeddingBagRowwise", "GroupedEmbeddingBagRowwise")
 BIG_DIM = 64

@@ -6,17 +6,28 @@ import hashlib
 import os
 import platform
 import socket
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.report import Machine
 
-if TYPE_CHECKING:
-    from engine.roofline import Peaks
-
 MACHINE_ID_PATHS = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """This machine's roofs, as engine.roofline measures them (which keys
+    its cache by our fingerprint, so it imports this module, not the reverse)."""
+
+    gflops: float  # peak float32 GFLOP/s
+    gbs: float  # peak memory GB/s (1 GB = 1e9 bytes)
+
+    @property
+    def ridge(self) -> float:
+        """The arithmetic intensity (FLOPs/byte) where the roofs meet."""
+        return self.gflops / self.gbs
 
 
 def cpu_model() -> str:
@@ -68,12 +79,8 @@ def blas_version() -> str:
         return "unknown"
 
 
-def machine_info(peaks: Peaks | None = None) -> Machine:
-    """The report's machine section; measures (or loads cached) peaks unless given."""
-    if peaks is None:
-        from engine.roofline import measure_peaks  # roofline keys its cache by our fingerprint
-
-        peaks = measure_peaks()
+def machine_info(peaks: Peaks) -> Machine:
+    """The report's machine section, with `peaks` (engine.roofline.measure_peaks)."""
     return Machine(
         fingerprint=fingerprint(),
         hostname=socket.gethostname(),
@@ -89,4 +96,4 @@ def machine_info(peaks: Peaks | None = None) -> Machine:
     )
 
 
-__all__ = ["blas_version", "cpu_model", "fingerprint", "machine_id", "machine_info", "memory_bytes"]
+__all__ = ["Peaks", "blas_version", "cpu_model", "fingerprint", "machine_id", "machine_info", "memory_bytes"]

@@ -13,7 +13,6 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from threadpoolctl import threadpool_info
 
 from engine import machine
 from engine.atomic_file import write_text_atomic
+from engine.machine import Peaks  # defined beside the fingerprint; still imported from here
 from engine.report import BOUNDS
 
 CACHE_ENV = "ROOFWATCH_CACHE_DIR"
@@ -32,19 +32,9 @@ COPY_MIB = 256  # per array; two arrays, far beyond any L3 a 2-16 core slice see
 COPY_REPEATS = 5
 
 
-@dataclass(frozen=True)
-class Peaks:
-    gflops: float  # peak float32 GFLOP/s
-    gbs: float  # peak memory GB/s (1 GB = 1e9 bytes)
-
-    @property
-    def ridge(self) -> float:
-        return ridge_point(self)
-
-
 def ridge_point(peaks: Peaks) -> float:
     """The arithmetic intensity (FLOPs/byte) where the roofs meet."""
-    return peaks.gflops / peaks.gbs
+    return peaks.ridge
 
 
 def bound_of(ai: float, peaks: Peaks) -> str:

@@ -15,6 +15,8 @@ without a cycle (engine.ir imports engine.ops). The modules:
 - outlier.py      W = W_main (int8) + W_outlier (sparse fp32)
 - rowwise.py      FBGEMM-style fused 8-bit and 4-bit row-wise embedding
                   tables; kernels in engine/ops/embedding_rowwise.py
+- rowwise_nodes.py the graph hook that swaps an embedding node for its
+                  row-wise quantized op
 - modes.py        the registry of --quant modes and the graph transform
 - collect.py      runs the fp32 graph and collects the input activation of
                   each layer to quantize (calibration)

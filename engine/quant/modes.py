@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.ir import Graph, Node, topological_order, validate
-from engine.quant import dense, ranges, rowwise
+from engine.quant import dense, ranges, rowwise_nodes
 from engine.quant.collect import calibrate_amax
 
 NONE = "none"
@@ -176,7 +176,7 @@ def quantizable_layers(graph: Graph, request: QuantRequest) -> dict[str, str]:
         found.update((node.name, request.dense) for node in graph.nodes if dense.quantizable(graph, node))
     if request.embedding:
         found.update((node.name, request.embedding) for node in graph.nodes
-                     if node.name not in found and rowwise.quantizable_embedding(graph, node))
+                     if node.name not in found and rowwise_nodes.quantizable_embedding(graph, node))
     return {node.name: found[node.name] for node in graph.nodes if node.name in found}
 
 
@@ -207,7 +207,7 @@ def quantize_layers(graph: Graph, layers: Mapping[str, str], *,
         if mode is None:
             continue
         if MODES[mode].family == EMBEDDING:
-            new, inits = rowwise.quantize_embedding_node(graph, node, EMBEDDING_BITS[mode])
+            new, inits = rowwise_nodes.quantize_embedding_node(graph, node, EMBEDDING_BITS[mode])
         else:
             amax = None
             if mode == STATIC:

@@ -1,6 +1,6 @@
 """FBGEMM's fused row-wise quantized embedding tables (QuantUtils.cc:
-FloatToFused8BitRowwiseQuantizedSBFloat, FloatToFusedNBitRowwiseQuantizedSBHalf),
-and the hook engine.quant.modes calls to quantize an embedding node.
+FloatToFused8BitRowwiseQuantizedSBFloat, FloatToFusedNBitRowwiseQuantizedSBHalf);
+the graph hook that quantizes an embedding node is engine.quant.rowwise_nodes.
 
 Layout, one uint8 row per table row (row_bytes):
 - 8-bit: D codes, then fp32 scale and fp32 bias (D + 8 bytes).
@@ -25,31 +25,26 @@ top code falls short when the scale rounds down), plus float32 rounding
 (1e-8 + 2^-21 * max |x| of the row). A pooled bag's error is at most the sum
 of its rows' bounds (times 1/len in mean mode) plus fp32 summation slack.
 
-Kept to numpy imports at module level: engine.ops imports this module, and
-engine.ir (which the hooks need) imports engine.ops.
+Kept to numpy imports: engine.ops imports this module, and engine.ir imports
+engine.ops.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-if TYPE_CHECKING:
-    from engine.ir import Graph, Node
 
 BITS = (8, 4)
 EPSILON = np.float32(1e-8)  # FBGEMM's kEpsilon in the 8-bit inverse scale
 CHUNK_ROWS = 1 << 16  # rows quantized at a time: caps the float32 temporaries of a big table
 
 
-def _check_bits(bits: int) -> None:
+def check_bits(bits: int) -> None:
     if bits not in BITS:
         raise ValueError(f"row-wise quantization: bits is {bits!r}; expected one of {', '.join(map(str, BITS))}")
 
 
 def code_bytes(dim: int, bits: int) -> int:
     """Bytes of codes per row: dim for 8-bit, ceil(dim / 2) for 4-bit."""
-    _check_bits(bits)
+    check_bits(bits)
     return (dim * bits + 7) // 8
 
 
@@ -91,7 +86,7 @@ def _quantize_chunk(x: np.ndarray, bits: int) -> np.ndarray:
 
 def quantize_rows(table: np.ndarray, bits: int) -> np.ndarray:
     """The (rows, row_bytes(dim, bits)) uint8 packed table of a 2-D float table."""
-    _check_bits(bits)
+    check_bits(bits)
     if table.ndim != 2 or table.shape[1] == 0:
         raise ValueError(f"row-wise quantization: the table has shape {table.shape}; expected (rows, dim) with dim > 0")
     if not np.issubdtype(table.dtype, np.floating):
@@ -124,7 +119,7 @@ def scale_bias(packed: np.ndarray, bits: int, dim: int) -> tuple[np.ndarray, np.
 
 
 def _check_packed(packed: np.ndarray, bits: int, dim: int) -> None:
-    _check_bits(bits)
+    check_bits(bits)
     if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != row_bytes(dim, bits):
         raise ValueError(f"row-wise table: got {packed.dtype} {packed.shape}; expected uint8 (rows, "
                          f"{row_bytes(dim, bits)}) for {bits}-bit rows of width {dim}")
@@ -151,48 +146,3 @@ def error_bound(table: np.ndarray, packed: np.ndarray, bits: int) -> np.ndarray:
     levels = 2 ** bits - 1
     fp16 = np.abs(lo - bias) + levels * np.abs(scale - (hi - bias) / levels) if bits == 4 else 0.0
     return scale / 2 + fp16 + 1e-8 + 2.0 ** -21 * np.maximum(np.abs(lo), np.abs(hi))
-
-
-# The graph hook engine.quant.modes calls (passes run first, so a node may be grouped).
-
-_ROWWISE_OP = {"EmbeddingBag": "EmbeddingBagRowwise", "GroupedEmbeddingBag": "GroupedEmbeddingBagRowwise"}
-
-
-def _weights(node: Node) -> tuple[str, ...]:
-    return node.inputs[:1] if node.op == "EmbeddingBag" else node.inputs[0::3]
-
-
-def quantizable_embedding(graph: Graph, node: Node) -> bool:
-    """An EmbeddingBag or GroupedEmbeddingBag whose weight(s) are 2-D float32 initializers."""
-    if node.op not in _ROWWISE_OP:
-        return False
-    tables = [graph.initializers.get(w) for w in _weights(node)]
-    return all(t is not None and t.dtype == np.float32 and t.ndim == 2 and t.shape[1] > 0 for t in tables)
-
-
-def quantize_embedding_node(graph: Graph, node: Node, bits: int) -> tuple[Node, dict[str, np.ndarray]]:
-    """The node's row-wise quantized replacement (same name, same outputs:
-    EmbeddingBagRowwise or GroupedEmbeddingBagRowwise) and the packed tables
-    it reads, named "<weight>.rowwise<bits>"; the fp32 weights are left for
-    the caller to drop once no node reads them."""
-    from engine.ir import Node
-
-    _check_bits(bits)
-    if not quantizable_embedding(graph, node):
-        raise ValueError(f"node {node.name!r} ({node.op}) is not a row-wise quantizable embedding: it must be an "
-                         f"EmbeddingBag or GroupedEmbeddingBag whose weights are 2-D float32 initializers")
-    packed: dict[str, np.ndarray] = {}
-    renamed: dict[str, str] = {}
-    for w in _weights(node):
-        if w not in renamed:  # a table shared by several lookups is quantized once
-            renamed[w] = f"{w}.rowwise{bits}"
-            packed[renamed[w]] = quantize_rows(graph.initializers[w], bits)
-    dims = [int(graph.initializers[w].shape[1]) for w in _weights(node)]
-    mode = node.attrs.get("mode", "sum")
-    if node.op == "EmbeddingBag":
-        inputs = (renamed[node.inputs[0]], *node.inputs[1:])
-        attrs = {"mode": mode, "bits": bits, "dim": dims[0]}
-    else:
-        inputs = tuple(renamed[t] if i % 3 == 0 else t for i, t in enumerate(node.inputs))
-        attrs = {"mode": mode, "bits": bits, "dims": dims, "dedup": node.attrs.get("dedup", 0)}
-    return Node(node.name, _ROWWISE_OP[node.op], inputs, node.outputs, attrs), packed

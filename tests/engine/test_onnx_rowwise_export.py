@@ -11,7 +11,8 @@ from engine.onnx_io import export_onnx
 from engine.onnx_io.ort_runner import run_ort
 from engine.passes import run_passes
 from engine.quant.modes import apply_quant
-from engine.quant.rowwise import code_bytes, quantize_embedding_node
+from engine.quant.rowwise import code_bytes
+from engine.quant.rowwise_nodes import quantize_embedding_node
 
 RNG = np.random.default_rng(11)
 TOL = {"rtol": 1e-5, "atol": 1e-6}  # the dequantized rows are bit-exact; only summation order may differ

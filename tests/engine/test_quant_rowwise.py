@@ -7,9 +7,8 @@ from engine.executor import run_graph
 from engine.ir import Graph, Node, TensorSpec
 from engine.models import build_model
 from engine.passes import run_passes
-from engine.quant.rowwise import (
-    dequantize_rows, error_bound, quantizable_embedding, quantize_embedding_node, quantize_rows, row_bytes,
-)
+from engine.quant.rowwise import dequantize_rows, error_bound, quantize_rows, row_bytes
+from engine.quant.rowwise_nodes import quantizable_embedding, quantize_embedding_node
 
 
 def fbgemm_row_8bit(x):
