@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from engine.atomic_file import write_text_atomic
 
 CONFIG_ENV = "ROOFWATCH_AGENT_CONFIG"
 
@@ -311,25 +312,8 @@ def write_config_text(path: Path, text: str) -> Path:
     path = path.expanduser()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # mkstemp's 0600 less the umask's bits: exactly 0600, set before the rename
+        write_text_atomic(path, text, before_rename=lambda tmp: os.chmod(tmp, 0o600))
     except OSError as e:
-        raise ConfigError(f"{path}: cannot write the config: {e.strerror or e}") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise ConfigError(f"{path}: cannot write the config: {e.strerror or e}") from None
     return path

@@ -15,9 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_file import write_bytes_atomic
+
 from . import LOGGER_NAME
 from .jobs_client import JobsClient, JobsRefused, LeaseLost
-from .spool import Spool, SpoolError, write_file_durably
+from .spool import Spool, SpoolError
 
 log = logging.getLogger(LOGGER_NAME)
 OUTBOX_DIR = "outbox"
@@ -31,7 +33,7 @@ class Outbox:
         target = self.path / f"job-{job_id}.json"
         try:
             self.path.mkdir(exist_ok=True)
-            write_file_durably(target, json.dumps({"job": job_id, **entry}).encode())
+            write_bytes_atomic(target, json.dumps({"job": job_id, **entry}).encode())
         except OSError as e:
             raise SpoolError(f"cannot write job {job_id}'s completion to {self.path}: {e.strerror or e}") from e
         return target

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from engine.atomic_file import fsync_dir, write_bytes_atomic, write_text_atomic
+
 STALE_TEMP_SECONDS = 60.0
 REJECTED_DIR = "rejected"
 META_SUFFIX = ".meta"
@@ -44,33 +46,6 @@ class SpoolError(Exception):
 def _describe(err: OSError) -> str:
     where = f" ({err.filename})" if err.filename else ""
     return f"{err.strerror or err}{where}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file_durably(target: Path, data: bytes) -> None:
-    """temp file in the same dir, fsync, rename over `target`, fsync the dir.
-    Raises OSError; nothing half-written stays behind."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(target.parent)
 
 
 def check_key(key: str) -> str:
@@ -118,19 +93,10 @@ class Spool:
         check_key(key)
         data = report_json.encode() if isinstance(report_json, str) else bytes(report_json)
         target = self.path / f"{key}{_SUFFIX}"
-        tmp: str | None = None
         try:
             if meta is not None:
-                write_file_durably(self.path / f"{key}{META_SUFFIX}", json.dumps(meta).encode())
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}{_SUFFIX}.", suffix=_TEMP_SUFFIX, dir=self.path)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            self._order_after_newest(Path(tmp))
-            os.replace(tmp, target)
-            tmp = None
-            _fsync_dir(self.path)
+                write_bytes_atomic(self.path / f"{key}{META_SUFFIX}", json.dumps(meta).encode())
+            write_bytes_atomic(target, data, before_rename=self._order_after_newest)
         except OSError as e:
             if meta is not None and not target.exists():
                 try:
@@ -138,12 +104,6 @@ class Spool:
                 except OSError:
                     pass
             raise SpoolError(f"cannot write report {key} to spool directory {self.path}: {_describe(e)}") from e
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         return target
 
     def ensure_writable(self) -> None:
@@ -161,7 +121,7 @@ class Spool:
         by a concurrent flush) is fine."""
         try:
             os.unlink(path)
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
         except FileNotFoundError:
             pass
         except OSError as e:
@@ -182,17 +142,12 @@ class Spool:
             self.rejected_path.mkdir(exist_ok=True)
             # The note first: a crash between the two steps leaves the report
             # pending, to be rejected (and the note rewritten) on the next flush.
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}.error.", suffix=_TEMP_SUFFIX, dir=self.rejected_path)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(f"rejected at {stamp}\n{message}\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, note)
+            write_text_atomic(note, f"rejected at {stamp}\n{message}\n")
             if self.meta_path(path).exists():
                 os.replace(self.meta_path(path), self.rejected_path / self.meta_path(path).name)
             os.replace(path, dest)
-            _fsync_dir(self.rejected_path)
-            _fsync_dir(self.path)
+            fsync_dir(self.rejected_path)
+            fsync_dir(self.path)
         except OSError as e:
             raise SpoolError(f"cannot move rejected report {path} to {self.rejected_path}: {_describe(e)}") from e
         return dest

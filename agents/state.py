@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .spool import Spool, write_file_durably
+from engine.atomic_file import write_bytes_atomic
+
+from .spool import Spool
 
 STATE_FILE = ".agent-state"
 
@@ -31,7 +33,7 @@ class AgentState:
     def update(self, **fields: Any) -> None:
         """Merge `fields` in; a failure to write is not worth losing a run over."""
         try:
-            write_file_durably(self.path, json.dumps({**self.read(), **fields}, indent=1).encode())
+            write_bytes_atomic(self.path, json.dumps({**self.read(), **fields}, indent=1).encode())
         except OSError:
             pass
 

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.atomic_file import write_text_atomic
+
 # (model, extra CLI args): two models with different layer sizes, so the
 # noise of tiny and large layers are both represented.
 RUN_SPECS = [
@@ -71,10 +73,7 @@ def main():
         "machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname())},
         "series": series,
     }
-    tmp = opts.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(doc, fh, indent=None, separators=(",", ":"))
-    os.replace(tmp, opts.out)
+    write_text_atomic(opts.out, json.dumps(doc, indent=None, separators=(",", ":")))
     print(f"wrote {len(series)} series to {opts.out}", file=sys.stderr)
 
 

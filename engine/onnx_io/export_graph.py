@@ -8,8 +8,6 @@ lineage stays readable in an ONNX viewer or an onnxruntime profile.
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from engine.atomic_file import write_bytes_atomic
 from engine.ir import Graph, Node, TensorSpec, infer_specs, topological_order
 from engine.onnx_io.errors import UnsupportedExport
 from engine.ops import get_op
@@ -130,22 +129,9 @@ def export_onnx(graph: Graph) -> onnx.ModelProto:
 
 
 def save_onnx(graph: Graph, path: str | Path) -> Path:
-    """Export `graph` and write it to `path` atomically (temp file + fsync +
-    rename, so a failed export leaves nothing behind); returns the path."""
-    data = export_onnx(graph).SerializeToString()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Export `graph` and write it to `path` atomically and durably (a failed
+    export leaves nothing behind); returns the path."""
+    return write_bytes_atomic(path, export_onnx(graph).SerializeToString())
 
 
 __all__ = ["EXPORTERS", "ExportContext", "OPSET", "export_onnx", "exporter", "save_onnx"]
