@@ -211,17 +211,10 @@ def load_config(path: str | os.PathLike[str]) -> AgentConfig:
 
 def parse_config(doc: Mapping[str, Any], path: Path) -> AgentConfig:
     values: dict[str, Any] = {}
-
-    def take(key: str, raw: Any, check: Callable[[Any], Any], name: str) -> None:
-        try:
-            values[name] = check(raw)
-        except ValueError as e:
-            raise ConfigError(f"{path}: {key}: expected {e}, got {raw!r}") from None
-
     for key, raw in doc.items():
         if key in _TOP:
             name, check = _TOP[key]
-            take(key, raw, check, name)
+            values[name] = _check(path, key, check, raw)
         elif key in _TABLES:
             if not isinstance(raw, dict):
                 raise ConfigError(f"{path}: {key}: expected a table [{key}], got {raw!r}")
@@ -229,7 +222,7 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> AgentConfig:
                 if sub not in _TABLES[key]:
                     raise _unknown(path, f"{key}.{sub}", _TABLES[key])
                 name, check = _TABLES[key][sub]
-                take(f"{key}.{sub}", value, check, name)
+                values[name] = _check(path, f"{key}.{sub}", check, value)
         elif key == "benchmarks":
             values["benchmarks"] = _benchmarks(raw, path)
         else:
@@ -244,28 +237,28 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> AgentConfig:
 def _benchmarks(raw: Any, path: Path) -> list[BenchmarkSpec]:
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: benchmarks: expected an array of tables [[benchmarks]], got {raw!r}")
-    specs = []
-    for i, item in enumerate(raw):
-        where = f"benchmarks[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{path}: {where}: expected a table, got {item!r}")
-        fields: dict[str, Any] = {}
-        for key, value in item.items():
-            if key == "config":
-                if not isinstance(value, dict):
-                    raise ConfigError(f"{path}: {where}.config: expected a table, got {value!r}")
-                for sub, v in value.items():
-                    if sub not in _BENCHMARK_CONFIG:
-                        raise _unknown(path, f"{where}.config.{sub}", _BENCHMARK_CONFIG)
-                    fields[sub] = _check(path, f"{where}.config.{sub}", _BENCHMARK_CONFIG[sub], v)
-            elif key in _BENCHMARK:
-                fields[key] = _check(path, f"{where}.{key}", _BENCHMARK[key], value)
-            else:
-                raise _unknown(path, f"{where}.{key}", {**_BENCHMARK, "config": None})
-        if "model" not in fields:
-            raise ConfigError(f"{path}: {where}.model: missing; expected a model name such as 'mlp'")
-        specs.append(BenchmarkSpec(**fields))
-    return specs
+    return [_benchmark(item, path, f"benchmarks[{i}]") for i, item in enumerate(raw)]
+
+
+def _benchmark(item: Any, path: Path, where: str) -> BenchmarkSpec:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{path}: {where}: expected a table, got {item!r}")
+    fields: dict[str, Any] = {}
+    for key, value in item.items():
+        if key == "config":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {where}.config: expected a table, got {value!r}")
+            for sub, v in value.items():
+                if sub not in _BENCHMARK_CONFIG:
+                    raise _unknown(path, f"{where}.config.{sub}", _BENCHMARK_CONFIG)
+                fields[sub] = _check(path, f"{where}.config.{sub}", _BENCHMARK_CONFIG[sub], v)
+        elif key in _BENCHMARK:
+            fields[key] = _check(path, f"{where}.{key}", _BENCHMARK[key], value)
+        else:
+            raise _unknown(path, f"{where}.{key}", {**_BENCHMARK, "config": None})
+    if "model" not in fields:
+        raise ConfigError(f"{path}: {where}.model: missing; expected a model name such as 'mlp'")
+    return BenchmarkSpec(**fields)
 
 
 def _check(path: Path, key: str, check: Callable[[Any], Any], value: Any) -> Any:
