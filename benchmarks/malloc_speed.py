@@ -22,12 +22,12 @@ from threadpoolctl import threadpool_limits
 
 from engine import malloc_tuning
 from engine.executor import check_inputs, execute, make_plan
-from engine.models import MODELS, build_model
+from engine.models import build_model
 from engine.onnx_io.export_graph import export_onnx
 from engine.onnx_io.ort_runner import ort_session
 from engine.passes import run_passes
 from engine.roofline import blas_threads
-from passes_speed import interleaved_medians
+from passes_speed import interleaved_medians, print_header, zoo_models
 
 
 def row(name: str, batch: int, passes: str, threads: int, repeats: int, warmup: int) -> str:
@@ -69,17 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("malloc tuning needs Linux with glibc; nothing to compare here")
         return 0
     malloc_tuning.restore_defaults()
-    names = args.models.split(",")
-    unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo is {', '.join(MODELS)}")
+    names = zoo_models(parser, args.models)
     threads = args.threads or blas_threads()
     print(f"glibc default vs heap kept, engine passes {args.passes!r}, threads {threads}, {args.repeats} rounds "
           f"interleaved pass by pass, warmup {args.warmup}; medians of one forward pass")
     header = (f"{'model':<12} {'batch':>6} {'default ms':>11} {'tuned ms':>11} {'ORT ms':>11} "
               f"{'default/tuned':>13} {'default/ORT':>12} {'tuned/ORT':>11}")
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for name in names:
         for batch in (int(b) for b in args.batches.split(",")):
             print(row(name, batch, args.passes, threads, args.repeats, args.warmup), flush=True)

@@ -153,6 +153,20 @@ def row(name: str, batch: int, passes: list[str], threads: int, repeats: int, wa
     return text + ort_note + f"   applied: {', '.join(optimized.applied) or 'none'}"
 
 
+def zoo_models(parser: argparse.ArgumentParser, models: str) -> list[str]:
+    """`--models`' comma-separated names; a usage error names those not in the zoo."""
+    names = models.split(",")
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo is {', '.join(MODELS)}")
+    return names
+
+
+def print_header(header: str) -> None:
+    print(header)
+    print("-" * len(header))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated zoo models")
@@ -165,10 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-layer", action="store_true",
                         help="also time each fused layer against the layers it covers (sources)")
     args = parser.parse_args(argv)
-    names = args.models.split(",")
-    unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo is {', '.join(MODELS)}")
+    names = zoo_models(parser, args.models)
     passes = resolve_passes(args.passes)
     threads = args.threads or blas_threads()
     keep_heap_memory()  # as engine.benchmark does for every run: big tensors reuse heap pages, no fresh mmaps
@@ -176,8 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"pass by pass, warmup {args.warmup}; medians of one forward pass")
     header = (f"{'model':<12} {'batch':>6} {'nodes':>6} {'fused':>6} {'none ms':>11} {'passes ms':>11} "
               f"{'none/pass':>8}")
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for name in names:
         for batch in (int(b) for b in args.batches.split(",")):
             print(row(name, batch, passes, threads, args.repeats, args.warmup, not args.no_ort), flush=True)
