@@ -36,7 +36,24 @@ def table(dim: int) -> np.ndarray:
     return np.random.default_rng(0).standard_normal((TABLE_BYTES // (4 * dim), dim), dtype=np.float32)
 
 
-class EmbeddingBagBigTable:
+class _CallBandwidth:
+    """One call of `self.call` (set in setup), and the GB/s it moves (`self.nbytes`)."""
+
+    def time_embedding_bag(self, *params: object) -> None:
+        self.call()
+
+    def track_gbs(self, *params: object) -> float:
+        times = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            self.call()
+            times.append(time.perf_counter() - t0)
+        return self.nbytes / float(np.median(times)) / 1e9
+
+    track_gbs.unit = "GB/s"
+
+
+class EmbeddingBagBigTable(_CallBandwidth):
     params = (["numba", "numpy"], [16, 64, 128], [256, 2048])
     param_names = ("path", "dim", "batch")
     timeout = 300
@@ -59,26 +76,13 @@ class EmbeddingBagBigTable:
         self.nbytes = EmbeddingBag.bytes([self.weight.shape, (n,), offsets.shape],
                                          [(batch, dim)], ["float32", "int64", "int64", "float32"])
 
-    def time_embedding_bag(self, path: str, dim: int, batch: int) -> None:
-        self.call()
-
-    def track_gbs(self, path: str, dim: int, batch: int) -> float:
-        times = []
-        for _ in range(7):
-            t0 = time.perf_counter()
-            self.call()
-            times.append(time.perf_counter() - t0)
-        return self.nbytes / float(np.median(times)) / 1e9
-
-    track_gbs.unit = "GB/s"
-
 
 @functools.lru_cache(maxsize=2)
 def packed_table(dim: int, bits: int) -> np.ndarray:
     return quantize_rows(table(dim), bits)
 
 
-class EmbeddingBagRowwiseBigTable:
+class EmbeddingBagRowwiseBigTable(_CallBandwidth):
     params = (["fp32", "8-bit", "4-bit"], [2048])
     param_names = ("table", "batch")
     timeout = 300
@@ -103,19 +107,6 @@ class EmbeddingBagRowwiseBigTable:
         self.call()  # JIT or load from numba's cache
         self.nbytes = EmbeddingBag.bytes([weight.shape, (n,), offsets.shape], [(batch, self.dim)],
                                          [str(weight.dtype), "int64", "int64", "float32"])
-
-    def time_embedding_bag(self, kind: str, batch: int) -> None:
-        self.call()
-
-    def track_gbs(self, kind: str, batch: int) -> float:
-        times = []
-        for _ in range(7):
-            t0 = time.perf_counter()
-            self.call()
-            times.append(time.perf_counter() - t0)
-        return self.nbytes / float(np.median(times)) / 1e9
-
-    track_gbs.unit = "GB/s"
 
 
 class DlrmLookups:
