@@ -6,8 +6,11 @@ Two kinds of forward pass alternate, timed then plain, once per repeat (and
 per warmup pass), so drift and noise hit both alike:
 
 - a timed pass reads the clock around every node's kernel: the layer times;
-- a plain pass runs the same executor loop with no clock between nodes: the
-  honest end-to-end latency.
+- a plain pass runs with no clock between nodes: the honest end-to-end
+  latency.
+
+Both run engine.executor.run_program, the loop `execute` (and so the
+onnxruntime race) runs too.
 
 The ratio of the two medians, minus 1, is the profiler's own overhead.
 """
@@ -21,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.executor import Plan, check_inputs, kernel_error, make_plan, run_graph
+from engine.executor import Instruction, Plan, check_inputs, make_plan, run_graph, run_program, start_env
 from engine.inject import Injection, check_layers, extra_work, parse_injections, stream_buffer, with_extra_work
-from engine.ir import Graph, Node
+from engine.ir import Graph
 from engine.report import Layer, TimeStats
 from engine.roofline import Peaks, bound_of, measure_peaks
 
@@ -80,55 +83,10 @@ def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats, pe
     )
 
 
-# One step resolved for the hot loop: kernel, attrs, tensor slots instead of names, the node.
-_Step = tuple[Callable[..., Any], dict[str, Any], tuple[int, ...], tuple[int, ...], tuple[int, ...], Node]
-
-
-def _compile(plan: Plan, work: Mapping[int, list[Callable[[], None]]]) -> tuple[list[_Step], dict[str, int]]:
-    slots: dict[str, int] = {}
-    for name in (*plan.graph.initializers, *(s.name for s in plan.graph.inputs)):
-        slots[name] = len(slots)
-    program: list[_Step] = []
-    for i, step in enumerate(plan.steps):
-        for t in step.node.outputs:
-            slots[t] = len(slots)
-        kernel = step.op.run
-        if i in work:
-            kernel = with_extra_work(kernel, work[i])
-        program.append((kernel, step.attrs, tuple(slots[t] for t in step.node.inputs),
-                        tuple(slots[t] for t in step.node.outputs), tuple(slots[t] for t in step.release),
-                        step.node))
-    return program, slots
-
-
-def _timed_pass(program: list[_Step], env: list[Any], node_ns: np.ndarray, clock: Clock) -> None:
-    i = 0
-    for kernel, attrs, ins, outs, release, node in program:
-        args = [env[j] for j in ins]
-        t0 = clock()
-        try:  # free unless it raises (Python 3.11 zero-cost exceptions)
-            results = kernel(args, attrs)
-        except (ValueError, IndexError) as exc:
-            raise kernel_error(node, exc) from exc
-        node_ns[i] = clock() - t0
-        args = None  # drop the inputs now, as the plain pass does, so released tensors are freed alike
-        for j, value in zip(outs, results):
-            env[j] = value
-        for j in release:
-            env[j] = None
-        i += 1
-
-
-def _plain_pass(program: list[_Step], env: list[Any]) -> None:
-    for kernel, attrs, ins, outs, release, node in program:
-        try:
-            results = kernel([env[j] for j in ins], attrs)
-        except (ValueError, IndexError) as exc:
-            raise kernel_error(node, exc) from exc
-        for j, value in zip(outs, results):
-            env[j] = value
-        for j in release:
-            env[j] = None
+def _with_injections(plan: Plan, work: Mapping[int, list[Callable[[], None]]]) -> list[Instruction]:
+    """The plan's program, with the injected layers' kernels doing their extra work too."""
+    return [ins._replace(kernel=with_extra_work(ins.kernel, work[i])) if i in work else ins
+            for i, ins in enumerate(plan.program)]
 
 
 def profile(
@@ -171,30 +129,27 @@ def profile(
     for inj in injections:
         i = index_of[inj.layer]
         work.setdefault(i, []).append(extra_work(inj, *counts[i], shared_buffer))
-    program, slots = _compile(plan, work)
-    start_env: list[Any] = [None] * len(slots)
-    for name, value in (*graph.initializers.items(), *inputs.items()):
-        start_env[slots[name]] = value
-    out_slots = [slots[t] for t in graph.outputs]
+    program = _with_injections(plan, work)
+    first_env = start_env(plan, inputs)
 
     node_ns = np.zeros((repeats, len(steps)), dtype=np.int64)  # one preallocated row per repeat
     scratch_ns = np.zeros(len(steps), dtype=np.int64)  # warmup rows, thrown away
     timed_ns = np.zeros(repeats, dtype=np.int64)
     plain_ns = np.zeros(repeats, dtype=np.int64)
-    env: list[Any] = start_env
+    env: list[Any] = first_env
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a collection inside a timed node is noise, not the node's cost
     try:
         for r in range(-warmup, repeats):
-            env = start_env.copy()
+            env = first_env.copy()
             start = clock()
-            _timed_pass(program, env, node_ns[r] if r >= 0 else scratch_ns, clock)
+            run_program(program, env, node_ns[r] if r >= 0 else scratch_ns, clock)
             end = clock()
             if r >= 0:
                 timed_ns[r] = end - start
-            env = start_env.copy()
+            env = first_env.copy()
             start = clock()
-            _plain_pass(program, env)
+            run_program(program, env)
             end = clock()
             if r >= 0:
                 plain_ns[r] = end - start
@@ -202,7 +157,7 @@ def profile(
         if gc_was_enabled:
             gc.enable()
 
-    outputs = {t: env[j] for t, j in zip(graph.outputs, out_slots)}
+    outputs = {t: env[plan.slots[t]] for t in graph.outputs}
     layers = [_layer(plan, i, counts[i], time_stats(node_ns[:, i]), peaks) for i in range(len(steps))]
     plain, timed = time_stats(plain_ns), time_stats(timed_ns)
     overhead = timed.median / plain.median - 1.0 if plain.median > 0 else 0.0

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from engine.executor import check_inputs, kernel_error, make_plan
+from engine.executor import check_inputs, make_plan, run_program, start_env
 from engine.ir import Graph
 from engine.quant import calibrate, ranges
 
@@ -17,25 +17,14 @@ def capture(graph: Graph, tensors: Sequence[str], inputs: Mapping[str, np.ndarra
     inputs, initializers or intermediates) as they were computed."""
     plan = make_plan(graph)
     check_inputs(plan, inputs)
-    wanted = set(tensors)
-    env: dict[str, np.ndarray] = {**graph.initializers, **inputs}
-    seen = {t: env[t] for t in wanted if t in env}
-    for step in plan.steps:
-        try:
-            outs = step.op.run([env[t] for t in step.node.inputs], step.attrs)
-        except (ValueError, IndexError) as exc:
-            raise kernel_error(step.node, exc) from exc
-        for t, arr in zip(step.node.outputs, outs):
-            env[t] = arr
-            if t in wanted:
-                seen[t] = arr
-        for t in step.release:
-            del env[t]
-    missing = sorted(wanted - set(seen))
+    missing = sorted(set(tensors) - set(plan.slots))
     if missing:
         raise KeyError(f"graph {graph.name!r} has no tensor(s) {', '.join(map(repr, missing))}")
-    return seen
-
+    keep = {plan.slots[t] for t in tensors}  # wanted intermediates outlive their last reader
+    program = [ins._replace(release=tuple(j for j in ins.release if j not in keep)) for ins in plan.program]
+    env = start_env(plan, inputs)
+    run_program(program, env)
+    return {t: env[plan.slots[t]] for t in tensors}
 
 def calibrate_amax(graph: Graph, tensors: Sequence[str], calibration_inputs: Sequence[Mapping[str, np.ndarray]],
                    method: str) -> dict[str, float]:
