@@ -500,7 +500,10 @@ def series_reads(benchmark_id: int, series: int, points: int, queries: int) -> d
 # --- main ------------------------------------------------------------------------------------------------------
 
 
-def main() -> None:
+Row = tuple[str, str, str, bool | None]  # measure, measured, goal, met (None: no goal)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/roofwatch_bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/9",
@@ -520,16 +523,15 @@ def main() -> None:
     for url in (args.database_url, args.baseline_database_url):
         if urlsplit(url).scheme not in ("postgres", "postgresql"):
             parser.error("database URLs must be postgres:// URLs: the write path measured is PostgreSQL's COPY")
+    return args
 
-    print(f"start: {load_average()}")
-    created = ensure_database(args.database_url)
-    print(f"database {urlsplit(args.database_url).path.lstrip('/')}: {'created' if created else 'reused'}")
-    env = setup_django(args.database_url, args.broker_url)
-    queued_tasks(args.broker_url, purge=True)  # leftovers of an interrupted run
+
+def http_rows(args: argparse.Namespace, env: dict[str, str]) -> list[Row]:
+    """(a) and (b): the servers (and the worker) run only for these, and are stopped after."""
     worker = start_worker(env) if args.worker else None
     print(f"post-commit tasks go to {args.broker_url}; "
           + ("one Celery worker consumes them" if worker else "no worker consumes them during the run"))
-    rows: list[tuple] = []
+    rows: list[Row] = []
     servers: dict[str, Server] = {}
     try:
         if "api" not in args.skip or "bulk" not in args.skip:
@@ -539,67 +541,103 @@ def main() -> None:
             servers["baseline"] = Server(args.baseline_tree.resolve(),
                                          server_env(args.baseline_database_url, args.broker_url), workers=2)
         if "api" not in args.skip:
-            api = api_latency(servers, args.posts)
-            for label, figures in api.items():
-                print(f"(a) {label}: {figures['posts']} POSTs: p50 {figures['p50_ms']:.1f} ms, "
-                      f"p95 {figures['p95_ms']:.1f} ms", flush=True)
-            ours = api["this tree"]
-            rows.append(("API POST /runs/, 100 layers, p50", f"{ours['p50_ms']:.1f} ms",
-                         f"<= {GOALS['api_p50_ms']:.0f} ms", ours["p50_ms"] <= GOALS["api_p50_ms"]))
-            rows.append(("API POST /runs/, 100 layers, p95", f"{ours['p95_ms']:.1f} ms", "", None))
-            rows.append(("  CPU per POST: server / PostgreSQL",
-                         f"{ours['server_cpu_ms']:.1f} / {ours['postgres_cpu_ms']:.1f} ms", "", None))
-            if "baseline" in api:
-                base = api["baseline"]
-                for stat in ("p50", "p95"):
-                    rows.append((f"  baseline tree, same client, {stat}", f"{base[f'{stat}_ms']:.1f} ms",
-                                 f"{base[f'{stat}_ms'] / ours[f'{stat}_ms']:.2f}x ours", None))
-                rows.append(("  baseline CPU per POST: server / PostgreSQL",
-                             f"{base['server_cpu_ms']:.1f} / {base['postgres_cpu_ms']:.1f} ms",
-                             f"{base['server_cpu_ms'] / ours['server_cpu_ms']:.2f}x ours (server)", None))
+            rows += api_rows(api_latency(servers, args.posts))
         if "bulk" not in args.skip:
-            for size in (1, args.batch_size):
-                endpoint = "/runs/" if size == 1 else f"/runs/batch/ ({size}/request)"
-                bulk = bulk_ingest(servers["this tree"], args.clients, args.bulk_seconds, size)
-                print(f"(b) {endpoint}, {args.clients} clients: {bulk['reports']} reports in "
-                      f"{bulk['seconds']:.1f} s", flush=True)
-                rows.append((f"bulk HTTP {endpoint}, {args.clients} clients", f"{bulk['rows_per_s']:,.0f} rows/s",
-                             f">= {GOALS['rows_per_s']:,.0f} rows/s", bulk["rows_per_s"] >= GOALS["rows_per_s"]))
-                rows.append((f"  ({bulk['reports_per_s']:.1f} reports/s)", "", "", None))
-                for what in ("server", "postgres", "client"):
-                    rows.append((f"  CPU per layer row: {what}", f"{bulk[f'cpu_us_per_row_{what}']:.1f} us", "", None))
-                rows.append((f"  rows/s with the {os.cpu_count()} cores to server+PG",
-                             f"{bulk['rows_per_s_own_cores']:,.0f} rows/s", "(from CPU used)", None))
+            rows += bulk_rows(servers["this tree"], args)
     finally:
         for server in servers.values():
             server.stop()
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=60)
-    waiting = queued_tasks(args.broker_url, purge=True)
-    print(f"tasks left in the queue: {waiting} (emptied)")
-    if "copy" not in args.skip:
-        write = layer_write_alone()
-        slowest = min(write.values())
-        for label, rate in write.items():
-            rows.append((f"layer write alone: {label}", f"{rate:,.0f} rows/s", f"{rate / slowest:.1f}x", None))
-    if "series" not in args.skip:
-        benchmark_id, written, load_s = ensure_series_rows(args.series, args.points)
-        print(f"(d) {args.series * args.points:,} series rows ready ({load_s:.0f} s)", flush=True)
-        if written:
-            rows.append((f"COPY load of {written:,} series rows", f"{written / load_s:,.0f} rows/s",
-                         "(incl. VACUUM ANALYZE)", None))
-        for how, reads in series_reads(benchmark_id, args.series, args.points, args.queries).items():
-            rows.append((f"series read, {args.points} points, via {how}", "", "", None))
-            rows.append(("  p50", f"{reads['p50_ms']:.1f} ms", "", None))
-            rows.append(("  p95", f"{reads['p95_ms']:.1f} ms", f"<= {GOALS['series_p95_ms']:.0f} ms",
-                         reads["p95_ms"] <= GOALS["series_p95_ms"]))
+    return rows
 
-    print(f"end: {load_average()}")
-    print()
+
+def api_rows(api: dict[str, dict[str, float]]) -> list[Row]:
+    for label, figures in api.items():
+        print(f"(a) {label}: {figures['posts']} POSTs: p50 {figures['p50_ms']:.1f} ms, "
+              f"p95 {figures['p95_ms']:.1f} ms", flush=True)
+    ours = api["this tree"]
+    rows: list[Row] = [
+        ("API POST /runs/, 100 layers, p50", f"{ours['p50_ms']:.1f} ms",
+         f"<= {GOALS['api_p50_ms']:.0f} ms", ours["p50_ms"] <= GOALS["api_p50_ms"]),
+        ("API POST /runs/, 100 layers, p95", f"{ours['p95_ms']:.1f} ms", "", None),
+        ("  CPU per POST: server / PostgreSQL",
+         f"{ours['server_cpu_ms']:.1f} / {ours['postgres_cpu_ms']:.1f} ms", "", None),
+    ]
+    if "baseline" in api:
+        base = api["baseline"]
+        for stat in ("p50", "p95"):
+            rows.append((f"  baseline tree, same client, {stat}", f"{base[f'{stat}_ms']:.1f} ms",
+                         f"{base[f'{stat}_ms'] / ours[f'{stat}_ms']:.2f}x ours", None))
+        rows.append(("  baseline CPU per POST: server / PostgreSQL",
+                     f"{base['server_cpu_ms']:.1f} / {base['postgres_cpu_ms']:.1f} ms",
+                     f"{base['server_cpu_ms'] / ours['server_cpu_ms']:.2f}x ours (server)", None))
+    return rows
+
+
+def bulk_rows(server: Server, args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
+    for size in (1, args.batch_size):
+        endpoint = "/runs/" if size == 1 else f"/runs/batch/ ({size}/request)"
+        bulk = bulk_ingest(server, args.clients, args.bulk_seconds, size)
+        print(f"(b) {endpoint}, {args.clients} clients: {bulk['reports']} reports in "
+              f"{bulk['seconds']:.1f} s", flush=True)
+        rows.append((f"bulk HTTP {endpoint}, {args.clients} clients", f"{bulk['rows_per_s']:,.0f} rows/s",
+                     f">= {GOALS['rows_per_s']:,.0f} rows/s", bulk["rows_per_s"] >= GOALS["rows_per_s"]))
+        rows.append((f"  ({bulk['reports_per_s']:.1f} reports/s)", "", "", None))
+        for what in ("server", "postgres", "client"):
+            rows.append((f"  CPU per layer row: {what}", f"{bulk[f'cpu_us_per_row_{what}']:.1f} us", "", None))
+        rows.append((f"  rows/s with the {os.cpu_count()} cores to server+PG",
+                     f"{bulk['rows_per_s_own_cores']:,.0f} rows/s", "(from CPU used)", None))
+    return rows
+
+
+def copy_rows() -> list[Row]:
+    write = layer_write_alone()
+    slowest = min(write.values())
+    return [(f"layer write alone: {label}", f"{rate:,.0f} rows/s", f"{rate / slowest:.1f}x", None)
+            for label, rate in write.items()]
+
+
+def series_rows(args: argparse.Namespace) -> list[Row]:
+    benchmark_id, written, load_s = ensure_series_rows(args.series, args.points)
+    print(f"(d) {args.series * args.points:,} series rows ready ({load_s:.0f} s)", flush=True)
+    rows: list[Row] = []
+    if written:
+        rows.append((f"COPY load of {written:,} series rows", f"{written / load_s:,.0f} rows/s",
+                     "(incl. VACUUM ANALYZE)", None))
+    for how, reads in series_reads(benchmark_id, args.series, args.points, args.queries).items():
+        rows.append((f"series read, {args.points} points, via {how}", "", "", None))
+        rows.append(("  p50", f"{reads['p50_ms']:.1f} ms", "", None))
+        rows.append(("  p95", f"{reads['p95_ms']:.1f} ms", f"<= {GOALS['series_p95_ms']:.0f} ms",
+                     reads["p95_ms"] <= GOALS["series_p95_ms"]))
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
     print(f"{'measure':<52} {'measured':>16} {'goal':>20}  met")
     for name, value, goal, met in rows:
         print(f"{name:<52} {value:>16} {goal:>20}  {'' if met is None else ('yes' if met else 'NO')}")
+
+
+def main() -> None:
+    args = parse_args()
+    print(f"start: {load_average()}")
+    created = ensure_database(args.database_url)
+    print(f"database {urlsplit(args.database_url).path.lstrip('/')}: {'created' if created else 'reused'}")
+    env = setup_django(args.database_url, args.broker_url)
+    queued_tasks(args.broker_url, purge=True)  # leftovers of an interrupted run
+    rows = http_rows(args, env)
+    waiting = queued_tasks(args.broker_url, purge=True)
+    print(f"tasks left in the queue: {waiting} (emptied)")
+    if "copy" not in args.skip:
+        rows += copy_rows()
+    if "series" not in args.skip:
+        rows += series_rows(args)
+    print(f"end: {load_average()}")
+    print()
+    print_table(rows)
 
 
 if __name__ == "__main__":
