@@ -30,12 +30,12 @@ def test_the_demo_stores_real_runs_and_files_the_staged_alert(tmp_path, engine_c
         for classification, attribution in db.execute(
             "select classification, attribution from regressions_alertsummary"
         )
-        if "compute:fc2:3.0" in attribution
+        if "compute:fc2:10.0" in attribution
     ]
     assert len(staged) == 1, staged
     assert staged[0][0] == "compute"
     layers = {row[0] for row in db.execute(
         "select a.layer from regressions_alert a join regressions_alertsummary s on a.summary_id = s.id "
-        "where s.attribution like '%compute:fc2:3.0%' and a.vanished_at is null"
+        "where s.attribution like '%compute:fc2:10.0%' and a.vanished_at is null"
     )}
     assert "fc2" in layers

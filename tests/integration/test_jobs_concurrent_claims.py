@@ -2,14 +2,12 @@
 agents racing for jobs get different jobs, and no job is claimed or finished twice."""
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from fleet import jobs
 from fleet.models import CLAIMED, KIND_SCHEDULE, Job, Machine, MachineGroup, Schedule
+from tests.concurrency import race
 from tests.conftest import need_service
 
 THREADS = 8
@@ -23,36 +21,13 @@ def machine(transactional_db) -> Machine:
     return Machine.objects.create(name="m1")
 
 
-def race(work: Callable[[int], object], threads: int = THREADS) -> list:
-    """Run work(i) in `threads` threads released together; returns their results."""
-    start = threading.Barrier(threads)
-    results, failures = [None] * threads, []
-
-    def run(i: int) -> None:
-        try:
-            start.wait(timeout=30)
-            results[i] = work(i)
-        except Exception as exc:  # reported below with the others
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(timeout=120)
-    assert failures == []
-    return results
-
-
 def _make_jobs(machine: Machine, count: int) -> list[int]:
     return [Job.objects.create(machine=machine, kind=KIND_SCHEDULE, **SPEC).pk for _ in range(count)]
 
 
 def test_concurrent_claims_get_distinct_jobs(machine):
     ids = _make_jobs(machine, 5)
-    claims = race(lambda i: jobs.claim(machine, 60))
+    claims = race(lambda i: jobs.claim(machine, 60), THREADS)
     got = [c.job.pk for c in claims if c is not None]
     assert sorted(got) == ids  # five agents got one job each, three got nothing
     assert set(Job.objects.values_list("status", "attempts")) == {(CLAIMED, 1)}
@@ -67,7 +42,7 @@ def test_agents_draining_a_queue_claim_every_job_exactly_once(machine):
             mine.append(claimed.job.pk)
         return mine
 
-    got = [pk for mine in race(drain) for pk in mine]
+    got = [pk for mine in race(drain, THREADS) for pk in mine]
     assert sorted(got) == ids
     assert set(Job.objects.values_list("attempts", flat=True)) == {1}
 
@@ -79,7 +54,7 @@ def test_an_expired_job_is_reclaimed_by_one_agent_only(machine):
 
     (pk,) = _make_jobs(machine, 1)
     jobs.claim(machine, 30, now=timezone.now() - timedelta(seconds=60))  # its lease ran out 30 s ago
-    claims = race(lambda i: jobs.claim(machine, 60))
+    claims = race(lambda i: jobs.claim(machine, 60), THREADS)
     assert [c.job.pk for c in claims if c is not None] == [pk]
     assert Job.objects.get(pk=pk).attempts == 2
 
@@ -95,7 +70,7 @@ def test_one_lease_finishes_a_job_once_however_many_completes_race(machine):
         except jobs.LeaseLost:
             return "lost"
 
-    outcomes = race(complete)
+    outcomes = race(complete, THREADS)
     assert sorted(outcomes) == ["done"] + ["lost"] * (THREADS - 1)
     job = Job.objects.get(pk=pk)
     assert job.status == "failed" and job.error.startswith("attempt ")
@@ -115,7 +90,7 @@ def test_concurrent_heartbeats_and_a_complete_leave_the_job_finished(machine):
         except jobs.LeaseLost:
             return "lost"
 
-    race(act)
+    race(act, THREADS)
     assert Job.objects.get(pk=pk).status == "failed"
 
 
@@ -124,6 +99,6 @@ def test_concurrent_enqueues_make_one_job_per_machine_and_schedule(machine):
     group = MachineGroup.objects.create(name="g")
     group.machines.set([machine, *others])
     Schedule.objects.create(name="s", group=group, **SPEC)
-    made = race(lambda i: jobs.enqueue_scheduled())
+    made = race(lambda i: jobs.enqueue_scheduled(), THREADS)
     assert sum(made) == 4
     assert sorted(Job.objects.values_list("machine__name", flat=True)) == ["m1", "m2", "m3", "m4"]

@@ -1,16 +1,16 @@
 """Agents register with an enrollment token (POST /api/v1/agents/register) and
 get a machine token; `manage.py enroll_token` issues, lists and revokes enrollment tokens."""
 import io
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from fleet.enrollment import BadEnrollmentToken, enroll_machine
 from fleet.models import EnrollmentToken, Machine, hash_token
+from tests.concurrency import race
 from tests.conftest import need_service
 from tests.report_factory import make_report
 
@@ -183,23 +183,14 @@ def test_concurrent_registrations_respect_max_uses():
         need_service(f"row locks need PostgreSQL, the test database is {connection.vendor} (set DATABASE_URL)")
     _, secret = EnrollmentToken.issue(max_uses=2)
     agents = 6
-    start = threading.Barrier(agents)
-    outcomes = []
 
-    def register(i: int):
+    def register(i: int) -> str:
         try:
-            start.wait(timeout=30)
             enroll_machine(secret, f"race-{i}", f"fp-race-{i}")
-            outcomes.append("enrolled")
+            return "enrolled"
         except BadEnrollmentToken:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()
+            return "refused"
 
-    threads = [threading.Thread(target=register, args=(i,)) for i in range(agents)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = race(register, agents, timeout=60)
     assert sorted(outcomes) == ["enrolled"] * 2 + ["refused"] * 4
     assert Machine.objects.count() == 2 and EnrollmentToken.objects.get().uses == 2

@@ -1,13 +1,12 @@
 """Concurrent uploads of one report on real PostgreSQL store one run."""
-import threading
-
 import pytest
 from celery._state import _set_task_join_will_block
-from django.db import connection, connections
+from django.db import connection
 
 from fleet.models import Machine
 from results.ingest import ingest_report
 from results.models import LayerMeasurement, Run
+from tests.concurrency import race
 from tests.conftest import need_service
 from tests.report_factory import make_report
 
@@ -30,25 +29,8 @@ def test_concurrent_replays_of_one_key_store_one_run():
         need_service(f"row locks need PostgreSQL, the test database is {connection.vendor} (set DATABASE_URL)")
     machine = Machine.objects.create(name="m1")
     report = make_report(fingerprint="fp-race")
-    start = threading.Barrier(UPLOADS)
-    results, failures = [], []
-
-    def upload():
-        try:
-            start.wait(timeout=30)
-            run, created = ingest_report(report, machine)
-            results.append((run.pk, created))
-        except Exception as exc:  # reported below with the others
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=upload) for _ in range(UPLOADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert failures == []
+    results = race(lambda i: ingest_report(report, machine), UPLOADS, timeout=60)
+    results = [(run.pk, created) for run, created in results]
     assert len({pk for pk, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * (UPLOADS - 1) + [True]
     assert Run.objects.count() == 1 and LayerMeasurement.objects.count() == 4
@@ -61,24 +43,7 @@ def test_concurrent_uploads_of_different_reports_each_copy_all_their_layers():
     layers = 200
     machines = [Machine.objects.create(name=f"m{i}") for i in range(UPLOADS)]
     reports = [make_report(fingerprint=f"fp-{i}", layers=layers, time_scale=1 + i) for i in range(UPLOADS)]
-    start = threading.Barrier(UPLOADS)
-    failures = []
-
-    def upload(i):
-        try:
-            start.wait(timeout=30)
-            ingest_report(reports[i], machines[i])
-        except Exception as exc:  # reported below with the others
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=upload, args=(i,)) for i in range(UPLOADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert failures == []
+    race(lambda i: ingest_report(reports[i], machines[i]), UPLOADS, timeout=60)
     for machine, report in zip(machines, reports):
         run = Run.objects.get(idempotency_key=report["idempotency_key"])
         stored = list(run.layers.order_by("index").values_list("machine_id", "index", "name", "median"))
