@@ -27,7 +27,7 @@ from engine.onnx_io.export_graph import export_onnx
 from engine.onnx_io.ort_runner import ort_session
 from engine.passes import run_passes
 from engine.roofline import blas_threads
-from passes_speed import interleaved_medians, print_header, zoo_models
+from passes_speed import interleaved_medians, print_table_start, zoo_models
 
 
 def row(name: str, batch: int, passes: str, threads: int, repeats: int, warmup: int) -> str:
@@ -71,11 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     malloc_tuning.restore_defaults()
     names = zoo_models(parser, args.models)
     threads = args.threads or blas_threads()
-    print(f"glibc default vs heap kept, engine passes {args.passes!r}, threads {threads}, {args.repeats} rounds "
-          f"interleaved pass by pass, warmup {args.warmup}; medians of one forward pass")
     header = (f"{'model':<12} {'batch':>6} {'default ms':>11} {'tuned ms':>11} {'ORT ms':>11} "
               f"{'default/tuned':>13} {'default/ORT':>12} {'tuned/ORT':>11}")
-    print_header(header)
+    print_table_start(f"glibc default vs heap kept, engine passes {args.passes!r}", threads, args.repeats,
+                      args.warmup, header)
     for name in names:
         for batch in (int(b) for b in args.batches.split(",")):
             print(row(name, batch, args.passes, threads, args.repeats, args.warmup), flush=True)

@@ -162,7 +162,10 @@ def zoo_models(parser: argparse.ArgumentParser, models: str) -> list[str]:
     return names
 
 
-def print_header(header: str) -> None:
+def print_table_start(what: str, threads: int, repeats: int, warmup: int, header: str) -> None:
+    """The line saying what an interleaved race compares and how, then the table's header."""
+    print(f"{what}, threads {threads}, {repeats} rounds interleaved pass by pass, warmup {warmup}; "
+          "medians of one forward pass")
     print(header)
     print("-" * len(header))
 
@@ -183,11 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     passes = resolve_passes(args.passes)
     threads = args.threads or blas_threads()
     keep_heap_memory()  # as engine.benchmark does for every run: big tensors reuse heap pages, no fresh mmaps
-    print(f"passes {','.join(passes) or 'none'} vs none, threads {threads}, {args.repeats} rounds interleaved "
-          f"pass by pass, warmup {args.warmup}; medians of one forward pass")
     header = (f"{'model':<12} {'batch':>6} {'nodes':>6} {'fused':>6} {'none ms':>11} {'passes ms':>11} "
               f"{'none/pass':>8}")
-    print_header(header)
+    print_table_start(f"passes {','.join(passes) or 'none'} vs none", threads, args.repeats, args.warmup, header)
     for name in names:
         for batch in (int(b) for b in args.batches.split(",")):
             print(row(name, batch, passes, threads, args.repeats, args.warmup, not args.no_ort), flush=True)
