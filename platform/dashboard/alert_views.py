@@ -6,9 +6,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from core.access import read_page
 from regressions.models import SUMMARY_STATUSES, AlertSummary
 
-from .access import read_page
 from .summaries import card, commit_url, compare_url, summaries_with_alerts
 
 EVIDENCE_ALERTS = 6  # layer alerts whose roofline evidence is spelled out

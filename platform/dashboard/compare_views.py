@@ -12,12 +12,12 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.access import read_page
 from results.filters import parse_int
 from results.models import LayerMeasurement, Run
 from results.series import MAX_ID
 
 from . import compare
-from .access import read_page
 
 
 def _runs() -> QuerySet[Run]:

@@ -7,10 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from core.access import read_page
 from fleet.models import Machine
 from results.models import Run
 
-from .access import read_page
 from .fleet_health import fleet_health, state_of
 
 RECENT_RUNS = 50

@@ -9,7 +9,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .access import read_page
+from core.access import read_page
+
 from .fleet_health import fleet_health
 from .sparklines import SPARK_RUNS, latest_per_benchmark, sparklines
 from .summaries import open_cards

@@ -8,11 +8,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.access import read_page
 from engine.report import END_TO_END
 from results.models import Benchmark, Series
 from results.series import MAX_POINTS, METRICS, TIME_METRICS
 
-from .access import read_page
 from .series_data import DEFAULT_MAX_POINTS, page_series
 
 

@@ -7,9 +7,9 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquer
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from core.access import read_page
 from results.models import BOUND_CHOICES, LayerMeasurement, Run
 
-from .access import read_page
 from .layer_table import layer_rows
 
 RUNS_PER_PAGE = 50

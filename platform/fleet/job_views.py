@@ -9,8 +9,10 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.agent_auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
+from core.errors import error_responses
+from core.pagination import BoundedLimitOffsetPagination
 from fleet import jobs
-from fleet.auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
 from fleet.job_serializers import (
     ClaimRequestSerializer,
     ClaimResponseSerializer,
@@ -20,20 +22,14 @@ from fleet.job_serializers import (
     LeaseSerializer,
 )
 from fleet.models import JOB_KINDS, JOB_STATUSES, Job, Machine
-from fleet.pagination import BoundedLimitOffsetPagination
-from fleet.serializers import ApiErrorSerializer
 
 
-def _errors(**codes: str) -> dict:
-    return {int(code[1:]): OpenApiResponse(ApiErrorSerializer, description=text) for code, text in codes.items()}
-
-
-AUTH_ERRORS = _errors(e400="invalid body; `errors` names the field",
-                      e401="missing, unknown or revoked token, or disabled machine")
+AUTH_ERRORS = error_responses({400: "invalid body; `errors` names the field",
+                               401: "missing, unknown or revoked token, or disabled machine"})
 LEASE_ERRORS = {
     **AUTH_ERRORS,
-    **_errors(e404="no such job for this machine",
-              e409="lease lost: the job was claimed again after the lease expired, or it is finished"),
+    **error_responses({404: "no such job for this machine",
+                       409: "lease lost: the job was claimed again after the lease expired, or it is finished"}),
 }
 
 

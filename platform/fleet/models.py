@@ -56,6 +56,11 @@ class Machine(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @classmethod
+    def with_token(cls, token: str) -> "Machine | None":
+        """The machine whose agent token this is (enabled or not), or None."""
+        return cls.objects.filter(token_hash=hash_token(token)).first()
+
     def rotate_token(self) -> str:
         """Give the machine a new token, invalidating the old one; returns the
         token, which is shown once and never stored."""

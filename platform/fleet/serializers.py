@@ -40,14 +40,3 @@ class RegisterResponseSerializer(serializers.Serializer):
     machine = serializers.CharField()
     token = serializers.CharField(help_text="the machine's new agent token, shown once")
 
-
-class ApiErrorSerializer(serializers.Serializer):
-    """Every error answer of the API (see results.api_errors); `errors` only on
-    validation errors (400). Defined here, in the app every other app imports."""
-
-    detail = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text='messages by field path, e.g. "layers[3].time.median"',
-    )

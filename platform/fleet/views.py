@@ -1,15 +1,15 @@
 """Fleet API: the machine list (read-only) and agent self-registration."""
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import error_responses
+from core.pagination import BoundedLimitOffsetPagination
 from fleet.enrollment import EnrollmentRefused, enroll_machine
 from fleet.models import Machine
-from fleet.pagination import BoundedLimitOffsetPagination
 from fleet.serializers import (
-    ApiErrorSerializer,
     MachineOutSerializer,
     RegisterRequestSerializer,
     RegisterResponseSerializer,
@@ -49,15 +49,12 @@ class RegisterAgentView(APIView):
         request=RegisterRequestSerializer,
         responses={
             201: RegisterResponseSerializer,
-            **{
-                code: OpenApiResponse(ApiErrorSerializer, description=text)
-                for code, text in {
-                    400: "invalid body",
-                    401: "unknown, revoked, expired or used-up enrollment token",
-                    403: "the machine is disabled",
-                    409: "the name belongs to a machine with another fingerprint, or the fingerprint to another name",
-                }.items()
-            },
+            **error_responses({
+                400: "invalid body",
+                401: "unknown, revoked, expired or used-up enrollment token",
+                403: "the machine is disabled",
+                409: "the name belongs to a machine with another fingerprint, or the fingerprint to another name",
+            }),
         },
         auth=[],
     )

@@ -2,7 +2,7 @@
 (so a worker started with the variable set agrees with the web process)."""
 from django.conf import settings
 
-from roofwatch.env import env_int
+from core.env import env_int
 
 DEFAULTS = {
     # Outbound: seconds before the first retry; doubles each retry, capped at an hour.

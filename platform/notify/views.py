@@ -9,10 +9,10 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core import ratelimit
 from notify.inbound import HookRefused, ci_target, github_repository, github_target, project_for, receive
 from notify.models import SOURCE_CI, SOURCE_GITHUB, WebhookSecret
 from notify.signing import github_signature, roofwatch_signature, signature_matches, timestamp_problem
-from roofwatch import ratelimit
 
 HOOKS = "hooks"  # the rate limit's scope
 

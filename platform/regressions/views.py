@@ -1,4 +1,4 @@
-"""The alerts API: reading follows roofwatch.access (anonymous while
+"""The alerts API: reading follows core.access (anonymous while
 ROOFWATCH_ANONYMOUS_READ is on, else a signed-in user or an agent token, as
 `roofwatch-agent ci-check` sends); triage (PATCH) needs a signed-in user
 (session or HTTP basic), who is recorded on the change."""
@@ -9,8 +9,9 @@ from rest_framework.authentication import BasicAuthentication, SessionAuthentica
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from fleet.auth import MachineTokenAuthentication
-from fleet.pagination import BoundedLimitOffsetPagination
+from core.access import ReadOrSignedInUserWrites
+from core.agent_auth import MachineTokenAuthentication
+from core.pagination import BoundedLimitOffsetPagination
 from regressions.models import Alert, AlertSummary
 from regressions.serializers import (
     AlertSerializer,
@@ -21,7 +22,6 @@ from regressions.serializers import (
 )
 from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
 from results.filters import filter_exact, parse_int
-from roofwatch.access import ReadOrSignedInUserWrites
 
 SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name",
                    "commit": "attribution__commits__first_bad"}

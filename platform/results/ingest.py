@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from core.errors import Refused
 from fleet.models import Machine
 from results.canonical import canonical_sha256
 from results.layer_rows import write_runs_layers
@@ -37,10 +38,8 @@ HARDWARE_FIELDS = (
 )
 
 
-class IngestRefused(Exception):
+class IngestRefused(Refused):
     """A valid report that cannot be stored; `status_code` is the HTTP answer."""
-
-    status_code = 400
 
 
 class MachineMismatch(IngestRefused, PermissionDenied):

@@ -6,17 +6,11 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from core.errors import PayloadTooLarge
 from results.strict_fields import NonFiniteLiteral
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "payload_too_large"
 
 
 def _too_large(declared: int | None = None) -> PayloadTooLarge:

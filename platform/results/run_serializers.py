@@ -4,7 +4,6 @@ from urllib.parse import quote
 
 from rest_framework import serializers
 
-from fleet.serializers import ApiErrorSerializer  # noqa: F401  (re-exported: the error shape of every API)
 from results.models import Benchmark, LayerMeasurement, Project, Run
 from results.series import METRICS
 

@@ -2,7 +2,7 @@
 before anything is written. Field lengths follow the models they are stored in.
 
 `validate_report(data)` returns the validated report or raises a
-ValidationError whose detail nests like the report (api_errors flattens it to
+ValidationError whose detail nests like the report (core.errors flattens it to
 paths such as "layers[3].time.median").
 
 The serializers below are the definition. A valid report goes through their

@@ -2,22 +2,21 @@
 benchmarks and series for now."""
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fleet.auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
-from fleet.pagination import BoundedLimitOffsetPagination
+from core.agent_auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
+from core.errors import ApiErrorSerializer, error_responses, exception_handler
+from core.pagination import BoundedLimitOffsetPagination
 from results.filters import ISO_EXAMPLE, filter_exact, filter_time_range
-from results.api_errors import exception_handler
 from results.ingest import Outcome, ingest_report, ingest_reports
 from results.models import Benchmark, Project, Run
 from results.report_parser import ReportJSONParser, check_content_length
 from results.run_serializers import (
-    ApiErrorSerializer,
     BatchResultSerializer,
     BenchmarkOutSerializer,
     IngestResultSerializer,
@@ -49,16 +48,13 @@ RUN_FILTERS = {
 # ?name=<ISO 8601> bounds of started_at: started_after <= started_at < started_before.
 RUN_TIME_RANGE = ("started_after", "started_before")
 
-ERROR_RESPONSES = {
-    code: OpenApiResponse(ApiErrorSerializer, description=text)
-    for code, text in {
-        400: "invalid report or malformed JSON",
-        401: "missing, unknown or revoked token, or disabled machine",
-        403: "the report's machine fingerprint is another machine's",
-        409: "idempotency_key already stored with another payload",
-        413: "body over ROOFWATCH_MAX_REPORT_BYTES",
-    }.items()
-}
+ERROR_RESPONSES = error_responses({
+    400: "invalid report or malformed JSON",
+    401: "missing, unknown or revoked token, or disabled machine",
+    403: "the report's machine fingerprint is another machine's",
+    409: "idempotency_key already stored with another payload",
+    413: "body over ROOFWATCH_MAX_REPORT_BYTES",
+})
 
 
 @extend_schema_view(
@@ -99,7 +95,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_permissions(self):
         if self.action in ("create", "batch"):
             return [IsFleetMachine()]
-        return super().get_permissions()  # reading: roofwatch.access.MayRead
+        return super().get_permissions()  # reading: core.access.MayRead
 
     def get_serializer_class(self):
         return {"create": ReportSerializer, "retrieve": RunDetailSerializer}.get(self.action, RunSummarySerializer)
@@ -224,8 +220,7 @@ class SeriesListView(generics.GenericAPIView):
     ],
     responses={
         200: SeriesPointsSerializer,
-        400: OpenApiResponse(ApiErrorSerializer, description="bad metric, date or limit"),
-        404: OpenApiResponse(ApiErrorSerializer, description="unknown machine, benchmark or layer"),
+        **error_responses({400: "bad metric, date or limit", 404: "unknown machine, benchmark or layer"}),
     },
 )
 class SeriesPointsView(APIView):

@@ -4,7 +4,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_str
+from core.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the repository root
 DATA_DIR = Path(env_str("ROOFWATCH_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -118,14 +118,14 @@ ROOFWATCH_MAX_REPORT_BYTES = env_int("ROOFWATCH_MAX_REPORT_BYTES", 8 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = ROOFWATCH_MAX_REPORT_BYTES
 
 REST_FRAMEWORK = {
-    # Reading follows ROOFWATCH_ANONYMOUS_READ (roofwatch.access); fleet machines read with their token.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["fleet.auth.MachineTokenAuthentication",
+    # Reading follows ROOFWATCH_ANONYMOUS_READ (core.access); fleet machines read with their token.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.agent_auth.MachineTokenAuthentication",
                                        "rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["roofwatch.access.MayRead"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.access.MayRead"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "fleet.pagination.BoundedLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "results.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "roofwatch API",
@@ -183,7 +183,7 @@ ROOFWATCH_WEBHOOK_BACKOFF_SECONDS = env_int("ROOFWATCH_WEBHOOK_BACKOFF_SECONDS",
 ROOFWATCH_WEBHOOK_MAX_RETRIES = env_int("ROOFWATCH_WEBHOOK_MAX_RETRIES", 8)
 ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS = env_int("ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS", 10)
 # Authentication failures (bad agent tokens, bad hook signatures) one client address may
-# make per window before it gets 429 (roofwatch.ratelimit).
+# make per window before it gets 429 (core.ratelimit).
 ROOFWATCH_AUTH_FAILURES = env_int("ROOFWATCH_AUTH_FAILURES", 20)
 ROOFWATCH_AUTH_WINDOW_SECONDS = env_int("ROOFWATCH_AUTH_WINDOW_SECONDS", 300)
 # The cache holds those counts: shared across web processes with CACHE_URL=redis://...

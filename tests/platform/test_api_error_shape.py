@@ -1,7 +1,7 @@
 """Validation errors flatten to field paths; other errors keep {"detail": ...}."""
 from rest_framework.exceptions import ErrorDetail
 
-from results.api_errors import flatten_errors
+from core.errors import flatten_errors
 
 
 def test_it_flattens_nested_serializer_errors_to_paths():

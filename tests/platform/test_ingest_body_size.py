@@ -5,7 +5,8 @@ import json
 import pytest
 from rest_framework.exceptions import ParseError
 
-from results.report_parser import PayloadTooLarge, ReportJSONParser, check_content_length
+from core.errors import PayloadTooLarge
+from results.report_parser import ReportJSONParser, check_content_length
 from tests.report_factory import make_report
 
 from .conftest import row_counts

@@ -1,4 +1,4 @@
-"""One read rule for the whole API (roofwatch.access): anyone reads while
+"""One read rule for the whole API (core.access): anyone reads while
 ROOFWATCH_ANONYMOUS_READ is on; with it off, signed-in users and fleet machines
 (agent token, as `roofwatch-agent ci-check` sends) read and nobody else does.
 Triage stays a signed-in person's, never a machine's."""

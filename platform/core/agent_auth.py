@@ -2,15 +2,21 @@
 
 A request that authenticates this way has `request.auth` = the Machine and
 `request.user` = a MachineUser standing for it.
+
+The Machine model belongs to the fleet app, which core may not import (core
+sits below every app). It is resolved by its label when a request needs it,
+through Django's app registry, so this module imports no app at all.
 """
 from __future__ import annotations
 
+from django.apps import apps
+from django.db import models
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from fleet.models import Machine, hash_token
-from roofwatch import ratelimit
+from core import ratelimit
 
+MACHINE_MODEL = "fleet.Machine"
 RATE_SCOPE = "agent-token"
 
 KEYWORD = "Token"
@@ -18,6 +24,10 @@ MISSING_TOKEN = (
     f"Send the machine's agent token as 'Authorization: {KEYWORD} <token>' "
     "(create one with `manage.py agent_token MACHINE_NAME`)."
 )
+
+
+def machine_model() -> type[models.Model]:
+    return apps.get_model(MACHINE_MODEL)
 
 
 class MachineUser:
@@ -30,7 +40,7 @@ class MachineUser:
     is_superuser = False
     pk = None
 
-    def __init__(self, machine: Machine) -> None:
+    def __init__(self, machine: models.Model) -> None:
         self.machine = machine
 
     def __str__(self) -> str:
@@ -54,7 +64,7 @@ class MachineTokenAuthentication(authentication.BaseAuthentication):
         return MachineUser(machine), machine
 
     @staticmethod
-    def _machine(header: list[bytes]) -> Machine:
+    def _machine(header: list[bytes]) -> models.Model:
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 f"Invalid Authorization header: expected '{KEYWORD} <token>' with one token and no spaces."
@@ -63,7 +73,7 @@ class MachineTokenAuthentication(authentication.BaseAuthentication):
             token = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token: it must be ASCII.") from None
-        machine = Machine.objects.filter(token_hash=hash_token(token)).first()
+        machine = machine_model().with_token(token)
         if machine is None:
             raise exceptions.AuthenticationFailed("Invalid token: no machine has it (unknown, rotated or revoked).")
         if not machine.enabled:
@@ -80,7 +90,7 @@ class IsFleetMachine(permissions.BasePermission):
     message = "Only fleet machines may do this: authenticate with an agent token, not a user session."
 
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, Machine)
+        return isinstance(request.auth, machine_model())
 
 
 class MachineTokenScheme(OpenApiAuthenticationExtension):

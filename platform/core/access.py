@@ -1,11 +1,15 @@
 """Who may read: everyone while ROOFWATCH_ANONYMOUS_READ is on (the default);
 otherwise signed-in users and fleet machines (their agent token). One rule for
-the dashboard pages, their JSON and the public read API. Writing has rules of
-its own: ingest and jobs need a machine token, triage a signed-in user."""
+the dashboard pages (`read_page`), their JSON and the public read API
+(`MayRead`). Writing has rules of its own: ingest and jobs need a machine
+token, triage a signed-in user."""
 from __future__ import annotations
+
+from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
@@ -35,3 +39,15 @@ class ReadOrSignedInUserWrites(MayRead):
         if request.method in SAFE_METHODS:
             return super().has_permission(request, view)
         return isinstance(request.user, get_user_model()) and request.user.is_authenticated
+
+
+def read_page(view):
+    """A page view that sends anonymous visitors to the login page when anonymous reading is off."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not may_read(request.user):
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -1,6 +1,5 @@
 """The API's list pagination: DRF's limit/offset with bounds, so a huge
-?offset= or ?limit= is a 400 or a clamp instead of an SQL integer overflow (500).
-Here, in the app every other app imports, so every list can use it."""
+?offset= or ?limit= is a 400 or a clamp instead of an SQL integer overflow (500)."""
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 

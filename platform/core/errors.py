@@ -12,13 +12,40 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from results.ingest import IngestRefused
-from results.report_parser import PayloadTooLarge
+
+class Refused(Exception):
+    """A request the API refuses with a plain `detail` message (no field
+    errors); `status_code` is the HTTP answer."""
+
+    status_code = 400
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """Every error answer of the API; `errors` only on validation errors (400)."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text='messages by field path, e.g. "layers[3].time.median"',
+    )
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses of an endpoint's errors, {status: description}."""
+    return {code: OpenApiResponse(ApiErrorSerializer, description=text) for code, text in descriptions.items()}
 
 
 def flatten_errors(detail: Any) -> dict[str, list[str]]:
@@ -60,7 +87,7 @@ def _summary(errors: dict[str, list[str]]) -> str:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, IngestRefused):
+    if isinstance(exc, Refused):
         return Response({"detail": str(exc)}, status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(str(exc))

@@ -1,7 +1,7 @@
 """Rate limiting of authentication failures per client address, in the Django
 cache: after ROOFWATCH_AUTH_FAILURES failures within ROOFWATCH_AUTH_WINDOW_SECONDS
 an address gets 429 until the window ends. Used by the agent token
-authentication (fleet) and the inbound hooks (notify), each its own scope.
+authentication (core.agent_auth) and the inbound hooks (notify), each its own scope.
 With several web processes the cache must be shared (CACHE_URL=redis://...)
 for the limit to hold across them; the default local-memory cache limits each
 process on its own."""
