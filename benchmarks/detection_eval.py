@@ -74,7 +74,7 @@ def measure_delays(fn, suite, tally, limit):
 
 def sweep_speed(n_series, n_points, repeats, seed):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
-    from regressions.detect import detect_changes, detect_changes_many
+    from regressions.changepoints import detect_changes, detect_changes_many
 
     rng = np.random.default_rng(seed)
     data = 1 + 0.01 * rng.standard_normal((n_series, n_points))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
-from regressions.detect import MIN_REL_CHANGE, detect_changes  # noqa: E402
+from regressions.changepoints import MIN_REL_CHANGE, detect_changes  # noqa: E402
 
 
 def ours(values, spread=None):

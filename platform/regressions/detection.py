@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from engine.report import END_TO_END
 from regressions.attribution import attribute, summary_key
+from regressions.changepoints import Change, detect_changes
 from regressions.classify import Verdict, classify_change
-from regressions.detect import Change, detect_changes
 from regressions.models import IMPROVED, IMPROVEMENT, REGRESSION, UNTRIAGED, Alert, AlertSummary
 from regressions.signals import send_alerts_filed
 from regressions.window import SeriesVector, Window, load_window, run_observations

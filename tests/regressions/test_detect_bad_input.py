@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from regressions.detect import detect_changes
+from regressions.changepoints import detect_changes
 
 
 @pytest.mark.parametrize(

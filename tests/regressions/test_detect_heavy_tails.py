@@ -1,6 +1,6 @@
 import numpy as np
 
-from regressions.detect import detect_changes
+from regressions.changepoints import detect_changes
 
 
 def test_it_raises_no_alert_on_long_flat_series_with_heavy_tailed_noise():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from regressions.detect import detect_changes, detect_changes_many
+from regressions.changepoints import detect_changes, detect_changes_many
 
 
 def test_it_gives_the_same_answers_as_one_series_at_a_time():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from regressions.detect import MIN_REL_CHANGE, detect_changes
+from regressions.changepoints import MIN_REL_CHANGE, detect_changes
 
 
 def series_with_step(step, seed=80):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from regressions.detect import detect_changes
+from regressions.changepoints import detect_changes
 
 
 def flat(n, seed):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from regressions.detect import detect_changes
+from regressions.changepoints import detect_changes
 
 
 def test_it_finds_every_step_of_a_staircase_with_ups_and_downs():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from regressions.detect import detect_changes
+from regressions.changepoints import detect_changes
 
 
 @pytest.mark.parametrize("points_after", [3, 4, 5])

@@ -1,6 +1,6 @@
 import numpy as np
 
-from regressions.detect import Change, detect_changes
+from regressions.changepoints import Change, detect_changes
 
 
 def noisy(n, seed, sigma=0.01):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from regressions.detect import detect_changes
+from regressions.changepoints import detect_changes
 
 
 def test_it_takes_the_within_run_spread_as_a_noise_floor():
