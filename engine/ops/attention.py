@@ -73,12 +73,7 @@ class MultiHeadAttention(Op):
         heads = cls._heads(attrs, e)
         for i in range(1, 9):
             want = (e, e) if i % 2 else (e,)
-            got = tuple(input_shapes[i])
-            if got != want:
-                raise ShapeError(
-                    f"{cls.label(i, names)} has shape {fmt_shape(got)} but {cls.label(0, names)} has shape "
-                    f"{fmt_shape(x)}, so it must be {fmt_shape(want)}"
-                )
+            cls.check_input_shape(i, input_shapes, want, f"{cls.label(0, names)} has shape {fmt_shape(x)}", names)
         if len(input_shapes) > 9:
             mask = tuple(input_shapes[9])
             scores = (b, heads, s, s)

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 Shape = tuple[int, ...]
+# Every dtype a tensor of the engine may have; ops that only move data take them all.
+TENSOR_DTYPES = ("float32", "float16", "int64", "int32")
 
 
 class ShapeError(ValueError):
@@ -28,11 +30,25 @@ def fmt_shape(shape: Shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
 
 
+def stored_bytes(shapes: Sequence[Shape], dtypes: Sequence[str]) -> int:
+    """Bytes of tensors of these shapes, each at its dtype's itemsize."""
+    return sum(numel(s) * np.dtype(dt).itemsize for s, dt in zip(shapes, dtypes))
+
+
 class Op:
     """Base class. Subclasses set the class attributes and implement
-    `infer_shape`, `run` and `flops`; `bytes` defaults to reading every input
-    once and writing every output once, which is the minimum traffic of any
-    op that touches all its operands."""
+    `infer_shape` and `run`; they override the other methods only where the
+    defaults below do not describe them:
+
+    - `infer_dtype` checks each input against `input_dtypes` (per input) or
+      `dtypes` (every other input) and returns `output_dtypes`, or the first
+      input's dtype for every output;
+    - `flops` is `flops_per_element` per element of the first input (0: the
+      op only moves data);
+    - `bytes` is reading every input once and writing every output once, the
+      minimum traffic of any op that touches all its operands; with
+      `copies_output`, reading and writing each output element (an op that
+      copies exactly its output, such as Transpose)."""
 
     op_type: ClassVar[str] = ""
     # Names of the positional inputs, used in error messages ("weight 'fc1.weight'").
@@ -41,13 +57,33 @@ class Op:
     min_inputs: ClassVar[int] = 1
     num_outputs: ClassVar[int] = 1
     attr_defaults: ClassVar[Mapping[str, Any]] = {}
+    # Accepted dtypes of the inputs `input_dtypes` does not name.
     dtypes: ClassVar[tuple[str, ...]] = ("float32",)
+    # Accepted dtypes per input position, each a dtype or a tuple of them.
+    input_dtypes: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+    # Dtype of each output; empty: the first input's dtype for all of them.
+    output_dtypes: ClassVar[tuple[str, ...]] = ()
+    # The error for an input of another dtype; fields input, dtype, op, allowed.
+    dtype_error: ClassVar[str] = "{input} has dtype {dtype} but {op} computes in {allowed}"
+    flops_per_element: ClassVar[int] = 0
+    copies_output: ClassVar[bool] = False
 
     @classmethod
     def label(cls, index: int, names: Sequence[str] | None) -> str:
         """'weight 'fc2.weight'' for error messages, or just the role without names."""
         role = cls.input_roles[index] if index < len(cls.input_roles) else f"input #{index}"
         return f"{role} {names[index]!r}" if names is not None else role
+
+    @classmethod
+    def check_input_shape(cls, index: int, input_shapes: Sequence[Shape], want: Shape, reason: str,
+                          names: Sequence[str] | None) -> None:
+        """A ShapeError unless input `index`, where given, has shape `want`;
+        `reason` names what decides it ("weight 'w' has out_features 8")."""
+        if index < len(input_shapes) and tuple(input_shapes[index]) != tuple(want):
+            raise ShapeError(
+                f"{cls.label(index, names)} has shape {fmt_shape(tuple(input_shapes[index]))} but {reason}, "
+                f"so it must be {fmt_shape(tuple(want))}"
+            )
 
     @classmethod
     def check_arity(cls, n_inputs: int, n_outputs: int) -> None:
@@ -74,12 +110,12 @@ class Op:
         cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
     ) -> tuple[str, ...]:
         for i, dt in enumerate(input_dtypes):
-            if dt not in cls.dtypes:
-                raise ShapeError(
-                    f"{cls.label(i, names)} has dtype {dt} but {cls.op_type} computes in "
-                    f"{' or '.join(cls.dtypes)}"
-                )
-        return (input_dtypes[0],) * cls.num_outputs
+            allowed = cls.input_dtypes[i] if i < len(cls.input_dtypes) else cls.dtypes
+            allowed = (allowed,) if isinstance(allowed, str) else allowed
+            if dt not in allowed:
+                raise ShapeError(cls.dtype_error.format(
+                    input=cls.label(i, names), dtype=dt, op=cls.op_type, allowed=" or ".join(allowed)))
+        return cls.output_dtypes or (input_dtypes[0],) * cls.num_outputs
 
     @classmethod
     def infer_shape(
@@ -93,7 +129,7 @@ class Op:
 
     @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        raise NotImplementedError(f"{cls.__name__}.flops")
+        return cls.flops_per_element * numel(input_shapes[0])
 
     @classmethod
     def bytes(
@@ -107,4 +143,6 @@ class Op:
                 f"{cls.op_type}.bytes: got {len(dtypes)} dtypes for {len(input_shapes)} inputs "
                 f"and {len(output_shapes)} outputs"
             )
-        return sum(numel(s) * np.dtype(dt).itemsize for s, dt in zip(shapes, dtypes))
+        if cls.copies_output:
+            return 2 * stored_bytes(output_shapes, dtypes[len(input_shapes):])
+        return stored_bytes(shapes, dtypes)

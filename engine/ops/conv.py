@@ -134,11 +134,7 @@ class Conv2d(Op):
                     f"attribute kernel_shape {list(kshape)} does not match "
                     f"{cls.label(1, names)} of shape {fmt_shape(w)}"
                 )
-        if len(input_shapes) > 2 and tuple(input_shapes[2]) != (cout,):
-            raise ShapeError(
-                f"{cls.label(2, names)} has shape {fmt_shape(tuple(input_shapes[2]))} but "
-                f"{cls.label(1, names)} has shape {fmt_shape(w)}, so it must be {fmt_shape((cout,))}"
-            )
+        cls.check_input_shape(2, input_shapes, (cout,), f"{cls.label(1, names)} has shape {fmt_shape(w)}", names)
         where = f"{cls.label(0, names)} of shape {fmt_shape(x)}"
         ho = window_output_size(h, kh, strides[0], pads[0], pads[2], dilations[0], "height", where)
         wo = window_output_size(wd, kw, strides[1], pads[1], pads[3], dilations[1], "width", where)

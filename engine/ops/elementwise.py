@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import TENSOR_DTYPES, Op, Shape, ShapeError, fmt_shape, numel
 
 
 class _Binary(Op):
@@ -34,7 +34,7 @@ class _Binary(Op):
 
     input_roles = ("a", "b")
     min_inputs = 2
-    dtypes = ("float32", "float16", "int64", "int32")
+    dtypes = TENSOR_DTYPES
     ufunc: ClassVar[np.ufunc]
 
     @classmethod
@@ -100,11 +100,11 @@ class Div(_Binary):
     ufunc = np.divide
 
 
-class _Unary(Op):
-    """Same shape in and out; `flops_per_element` as in the module docstring."""
+class Unary(Op):
+    """Same shape in and out, y = ufunc(x) into a fresh array;
+    `flops_per_element` as in the module docstring."""
 
-    input_roles = ("input",)
-    flops_per_element: ClassVar[int]
+    ufunc: ClassVar[np.ufunc]
 
     @classmethod
     def infer_shape(
@@ -113,28 +113,22 @@ class _Unary(Op):
         return (tuple(input_shapes[0]),)
 
     @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return cls.flops_per_element * numel(input_shapes[0])
+    def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+        return (cls.ufunc(inputs[0]),)
 
 
-class Sigmoid(_Unary):
+class Sigmoid(Unary):
     """y = 1 / (1 + exp(-x)), overflow-free (scipy's expit)."""
 
     op_type = "Sigmoid"
     flops_per_element = 4
-
-    @classmethod
-    def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
-        return (special.expit(inputs[0]),)
+    ufunc = special.expit
 
 
-class Tanh(_Unary):
+class Tanh(Unary):
     op_type = "Tanh"
     flops_per_element = 5
-
-    @classmethod
-    def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
-        return (np.tanh(inputs[0]),)
+    ufunc = np.tanh
 
 
 GELU_APPROXIMATIONS = ("none", "tanh")
@@ -142,7 +136,7 @@ _SQRT_HALF = np.float32(math.sqrt(0.5))
 _SQRT_2_OVER_PI = np.float32(math.sqrt(2.0 / math.pi))
 
 
-class Gelu(_Unary):
+class Gelu(Unary):
     """ONNX Gelu (opset 20): exact with erf, or the tanh approximation."""
 
     op_type = "Gelu"
@@ -162,7 +156,7 @@ class Gelu(_Unary):
         cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
     ) -> tuple[Shape, ...]:
         cls._approximate(attrs)
-        return (tuple(input_shapes[0]),)
+        return super().infer_shape(input_shapes, attrs, names)
 
     @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
@@ -201,6 +195,7 @@ class Softmax(Op):
 
     op_type = "Softmax"
     attr_defaults = {"axis": -1}
+    flops_per_element = 5
 
     @classmethod
     def infer_shape(
@@ -220,7 +215,3 @@ class Softmax(Op):
         np.exp(y, out=y)
         y /= y.sum(axis=axis, keepdims=True)
         return (y,)
-
-    @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return 5 * numel(input_shapes[0])

@@ -161,6 +161,8 @@ class EmbeddingBag(Op):
     input_roles = ("weight", "indices", "offsets")
     min_inputs = 3
     attr_defaults = {"mode": "sum"}
+    input_dtypes = ("float32", "int64", "int64")
+    dtype_error = "{input} has dtype {dtype} but must be {allowed}"
 
     @classmethod
     def _mode(cls, attrs: Mapping[str, Any]) -> str:
@@ -168,16 +170,6 @@ class EmbeddingBag(Op):
         if mode not in EMBEDDING_BAG_MODES:
             raise ShapeError(f"attribute mode is {mode!r}; expected one of {', '.join(map(repr, EMBEDDING_BAG_MODES))}")
         return mode
-
-    @classmethod
-    def infer_dtype(
-        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[str, ...]:
-        expected = ("float32", "int64", "int64")
-        for i, (dt, want) in enumerate(zip(input_dtypes, expected)):
-            if dt != want:
-                raise ShapeError(f"{cls.label(i, names)} has dtype {dt} but must be {want}")
-        return ("float32",)
 
     @classmethod
     def infer_shape(

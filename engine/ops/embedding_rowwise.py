@@ -68,15 +68,9 @@ class EmbeddingBagRowwise(Op):
     input_roles = EmbeddingBag.input_roles
     min_inputs = 3
     attr_defaults = {"mode": "sum", "bits": None, "dim": None}
-
-    @classmethod
-    def infer_dtype(
-        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[str, ...]:
-        for i, (dt, want) in enumerate(zip(input_dtypes, ("uint8", "int64", "int64"))):
-            if dt != want:
-                raise ShapeError(f"{cls.label(i, names)} has dtype {dt} but must be {want}")
-        return ("float32",)
+    input_dtypes = ("uint8", "int64", "int64")
+    output_dtypes = ("float32",)
+    dtype_error = EmbeddingBag.dtype_error
 
     @classmethod
     def infer_shape(

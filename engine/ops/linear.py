@@ -39,11 +39,7 @@ class Linear(Op):
                 f"{cls.label(0, names)} has shape {fmt_shape(x)} but {cls.label(1, names)} "
                 f"expects in_features {k}"
             )
-        if len(input_shapes) > 2 and tuple(input_shapes[2]) != (n,):
-            raise ShapeError(
-                f"{cls.label(2, names)} has shape {fmt_shape(input_shapes[2])} but "
-                f"{cls.label(1, names)} has out_features {n}, so it must be {fmt_shape((n,))}"
-            )
+        cls.check_input_shape(2, input_shapes, (n,), f"{cls.label(1, names)} has out_features {n}", names)
         return (tuple(x[:-1]) + (n,),)
 
     @classmethod

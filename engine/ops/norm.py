@@ -45,12 +45,8 @@ class BatchNormalization(Op):
         if len(x) < 2:
             raise ShapeError(f"{cls.label(0, names)} has shape {fmt_shape(x)} but must be (N, C, ...)")
         for i in range(1, 5):
-            s = tuple(input_shapes[i])
-            if s != (x[1],):
-                raise ShapeError(
-                    f"{cls.label(i, names)} has shape {fmt_shape(s)} but {cls.label(0, names)} has shape "
-                    f"{fmt_shape(x)} with {x[1]} channels, so it must be {fmt_shape((x[1],))}"
-                )
+            cls.check_input_shape(i, input_shapes, (x[1],),
+                                  f"{cls.label(0, names)} has shape {fmt_shape(x)} with {x[1]} channels", names)
         return (x,)
 
     @classmethod
@@ -107,13 +103,9 @@ class LayerNormalization(Op):
             raise ShapeError(f"{cls.label(0, names)} is a scalar; there is nothing to normalise")
         axis = cls._axis(len(x), attrs, names)
         normalised = x[axis:]
+        reason = f"{cls.label(0, names)} has shape {fmt_shape(x)} normalised from axis {axis}"
         for i in range(1, len(input_shapes)):
-            s = tuple(input_shapes[i])
-            if s != normalised:
-                raise ShapeError(
-                    f"{cls.label(i, names)} has shape {fmt_shape(s)} but {cls.label(0, names)} has shape "
-                    f"{fmt_shape(x)} normalised from axis {axis}, so it must be {fmt_shape(normalised)}"
-                )
+            cls.check_input_shape(i, input_shapes, normalised, reason, names)
         return (x,)
 
     @classmethod

@@ -136,7 +136,7 @@ class GlobalAveragePool(Op):
     FLOPs: one per input element (the adds plus one divide per channel)."""
 
     op_type = "GlobalAveragePool"
-    input_roles = ("input",)
+    flops_per_element = 1
 
     @classmethod
     def infer_shape(
@@ -153,10 +153,6 @@ class GlobalAveragePool(Op):
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
         x = inputs[0]
         return (x.mean(axis=tuple(range(2, x.ndim)), keepdims=True, dtype=x.dtype),)
-
-    @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return numel(input_shapes[0])
 
 
 __all__ = ["AveragePool", "GlobalAveragePool", "MaxPool"]

@@ -136,6 +136,25 @@ def act_scale(x: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:
     return scale_for(amax, unsigned=unsigned)
 
 
+def act_quant_flops(x_elems: int, attrs: Mapping[str, Any]) -> int:
+    """Quantizing x: a multiply per element, plus a max per element for a dynamic scale."""
+    return x_elems + (x_elems if attrs.get("act_amax") is None else 0)
+
+
+def fake_quantize_input(x: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:
+    """x quantized and dequantized with its act_scale (act_bits 8), or x itself (act_bits 0)."""
+    if not attrs.get("act_bits", 8):
+        return x
+    unsigned = bool(attrs.get("act_unsigned", False))
+    sx = act_scale(x, attrs)
+    return np.multiply(quantize(x, sx, unsigned=unsigned, out_dtype=np.float32), sx, dtype=np.float32)
+
+
+def fake_quant_flops(x_elems: int, attrs: Mapping[str, Any]) -> int:
+    """fake_quantize_input's: quantize (act_quant_flops) and dequantize (a multiply per element)."""
+    return act_quant_flops(x_elems, attrs) + x_elems if attrs.get("act_bits", 8) else 0
+
+
 def _epilogue(y: np.ndarray, bias: np.ndarray | None, attrs: Mapping[str, Any]) -> np.ndarray:
     if bias is not None:
         np.add(y, bias, out=y)
@@ -152,22 +171,16 @@ def _epilogue_flops(out: Shape, has_bias: bool, attrs: Mapping[str, Any]) -> int
     return flops
 
 
-def _check_dtypes(cls: type[Op], input_dtypes: Sequence[str], expected: Sequence[str],
-                  names: Sequence[str] | None) -> None:
-    for i, (dt, want) in enumerate(zip(input_dtypes, expected)):
-        if dt != want:
-            raise ShapeError(f"{cls.label(i, names)} has dtype {dt} but {cls.op_type} needs {want}")
+# Op.dtype_error of the reduced-precision ops
+NEEDS_DTYPE = "{input} has dtype {dtype} but {op} needs {allowed}"
 
 
-def _linear_shape(cls: type[Op], x: Shape, w: Shape, bias: Shape | None, bias_index: int,
+def _linear_shape(cls: type[Op], input_shapes: Sequence[Shape], bias_index: int,
                   names: Sequence[str] | None) -> Shape:
+    """Linear's output shape, with the bias (if given) at input `bias_index`."""
+    x, w = tuple(input_shapes[0]), tuple(input_shapes[1])
     (out,) = Linear.infer_shape([x, w], {}, None if names is None else names[:2])
-    n = w[1]
-    if bias is not None and tuple(bias) != (n,):
-        raise ShapeError(
-            f"{cls.label(bias_index, names)} has shape {fmt_shape(tuple(bias))} but "
-            f"{cls.label(1, names)} has out_features {n}, so it must be {fmt_shape((n,))}"
-        )
+    cls.check_input_shape(bias_index, input_shapes, (w[1],), f"{cls.label(1, names)} has out_features {w[1]}", names)
     return out
 
 
@@ -179,20 +192,15 @@ class Int8Linear(Op):
     min_inputs = 3
     attr_defaults = {"activation": None, "approximate": "none", "act_amax": None, "act_unsigned": False}
     bias_index = 3
-    expected_dtypes = ("float32", "int8", "float32", "float32")
-
-    @classmethod
-    def infer_dtype(cls, input_dtypes, attrs, names=None):
-        _check_dtypes(cls, input_dtypes, cls.expected_dtypes, names)
-        return ("float32",)
+    input_dtypes = ("float32", "int8", "float32", "float32")
+    dtype_error = NEEDS_DTYPE
 
     @classmethod
     def infer_shape(cls, input_shapes, attrs, names=None):
         _check_activation(attrs)
         _check_act_quant(attrs)
-        x, w, scale = (tuple(s) for s in input_shapes[:3])
-        bias = input_shapes[cls.bias_index] if len(input_shapes) > cls.bias_index else None
-        out = _linear_shape(cls, x, w, bias, cls.bias_index, names)
+        w, scale = tuple(input_shapes[1]), tuple(input_shapes[2])
+        out = _linear_shape(cls, input_shapes, cls.bias_index, names)
         if scale not in ((w[1],), (1,)):
             raise ShapeError(
                 f"{cls.label(2, names)} has shape {fmt_shape(scale)} but must be ({w[1]},) per output "
@@ -229,7 +237,7 @@ class Int8Linear(Op):
     def quant_flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
         x, (k, n) = input_shapes[0], input_shapes[1]
         m = numel(tuple(x)[:-1])
-        return (m * k if attrs.get("act_amax") is None else 0) + m * k + m * n
+        return act_quant_flops(m * k, attrs) + m * n
 
     @classmethod
     def flops(cls, input_shapes, attrs):
@@ -260,23 +268,19 @@ class Int8OutlierLinear(Int8Linear):
     input_roles = ("input", "weight", "weight_scale", "outlier_values", "outlier_indices", "outlier_indptr", "bias")
     min_inputs = 6
     bias_index = 6
-    expected_dtypes = ("float32", "int8", "float32", "float32", "int32", "int32", "float32")
+    input_dtypes = ("float32", "int8", "float32", "float32", "int32", "int32", "float32")
 
     @classmethod
     def infer_shape(cls, input_shapes, attrs, names=None):
         (out,) = super().infer_shape(input_shapes, attrs, names)
         k = input_shapes[1][0]
-        values, indices, indptr = (tuple(s) for s in input_shapes[3:6])
+        values, indices = tuple(input_shapes[3]), tuple(input_shapes[4])
         if len(values) != 1 or indices != values:
             raise ShapeError(
                 f"{cls.label(3, names)} and {cls.label(4, names)} must be 1-D of one length, got "
                 f"{fmt_shape(values)} and {fmt_shape(indices)}"
             )
-        if indptr != (k + 1,):
-            raise ShapeError(
-                f"{cls.label(5, names)} has shape {fmt_shape(indptr)} but the weight has {k} rows, "
-                f"so it must be {fmt_shape((k + 1,))}"
-            )
+        cls.check_input_shape(5, input_shapes, (k + 1,), f"the weight has {k} rows", names)
         return (out,)
 
     @classmethod
@@ -301,17 +305,13 @@ class Fp16Linear(Op):
     input_roles = ("input", "weight", "bias")
     min_inputs = 2
     attr_defaults = {"activation": None, "approximate": "none"}
-
-    @classmethod
-    def infer_dtype(cls, input_dtypes, attrs, names=None):
-        _check_dtypes(cls, input_dtypes, ("float32", "float16", "float32"), names)
-        return ("float32",)
+    input_dtypes = ("float32", "float16", "float32")
+    dtype_error = NEEDS_DTYPE
 
     @classmethod
     def infer_shape(cls, input_shapes, attrs, names=None):
         _check_activation(attrs)
-        bias = input_shapes[2] if len(input_shapes) > 2 else None
-        return (_linear_shape(cls, tuple(input_shapes[0]), tuple(input_shapes[1]), bias, 2, names),)
+        return (_linear_shape(cls, input_shapes, 2, names),)
 
     @classmethod
     def run(cls, inputs, attrs):
@@ -342,24 +342,18 @@ class FakeQuantLinear(Op):
         _check_act_quant(attrs)
         if attrs.get("act_bits", 8) not in (0, 8):
             raise ShapeError(f"attribute act_bits must be 8 (quantize x) or 0 (leave x in fp32), got {attrs.get('act_bits')!r}")
-        bias = input_shapes[2] if len(input_shapes) > 2 else None
         if len(input_shapes) > 3 and tuple(input_shapes[3]) != tuple(input_shapes[1]):
             raise ShapeError(
                 f"{cls.label(3, names)} has shape {fmt_shape(tuple(input_shapes[3]))} but must match "
                 f"{cls.label(1, names)}'s {fmt_shape(tuple(input_shapes[1]))}"
             )
-        return (_linear_shape(cls, tuple(input_shapes[0]), tuple(input_shapes[1]), bias, 2, names),)
+        return (_linear_shape(cls, input_shapes, 2, names),)
 
     @classmethod
     def run(cls, inputs, attrs):
-        x = x_exact = inputs[0]
-        if attrs.get("act_bits", 8):
-            unsigned = bool(attrs.get("act_unsigned", False))
-            sx = act_scale(x, attrs)
-            x = np.multiply(quantize(x, sx, unsigned=unsigned, out_dtype=np.float32), sx, dtype=np.float32)
-        y = np.matmul(x, inputs[1])
+        y = np.matmul(fake_quantize_input(inputs[0], attrs), inputs[1])
         if len(inputs) > 3:
-            y += np.matmul(x_exact, inputs[3])
+            y += np.matmul(inputs[0], inputs[3])
         return (_epilogue(y, inputs[2] if len(inputs) > 2 else None, attrs),)
 
     @classmethod
@@ -367,10 +361,10 @@ class FakeQuantLinear(Op):
         x, (k, n) = tuple(input_shapes[0]), input_shapes[1]
         m = numel(x[:-1])
         extra = 2 * m * k * n if len(input_shapes) > 3 else 0
-        if attrs.get("act_bits", 8):
-            extra += 2 * m * k + (m * k if attrs.get("act_amax") is None else 0)
-        return 2 * m * k * n + extra + _epilogue_flops(x[:-1] + (n,), len(input_shapes) > 2, attrs)
+        return (2 * m * k * n + extra + fake_quant_flops(m * k, attrs)
+                + _epilogue_flops(x[:-1] + (n,), len(input_shapes) > 2, attrs))
 
 
 __all__ = ["FP32_EXACT", "FakeQuantLinear", "Fp16Linear", "Int8Linear", "Int8OutlierLinear",
-           "act_scale", "check_outliers", "exact_chunk", "int_matmul", "outlier_matrix"]
+           "act_quant_flops", "act_scale", "check_outliers", "exact_chunk", "fake_quant_flops",
+           "fake_quantize_input", "int_matmul", "outlier_matrix"]

@@ -30,7 +30,17 @@ import numpy as np
 
 from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
 from engine.ops.conv import Conv2d, pad_spatial, window_view
-from engine.ops.quantized import INT32_MAX, W_QMAX, _check_act_quant, _check_dtypes, act_scale, exact_chunk
+from engine.ops.quantized import (
+    INT32_MAX,
+    NEEDS_DTYPE,
+    W_QMAX,
+    _check_act_quant,
+    act_quant_flops,
+    act_scale,
+    exact_chunk,
+    fake_quant_flops,
+    fake_quantize_input,
+)
 from engine.quant.numeric import fp16_to_fp32, qrange, quantize
 
 _QUANT_ATTRS = ("activation", "act_amax", "act_unsigned", "act_bits")
@@ -49,11 +59,7 @@ def _conv_shape(cls: type[Op], input_shapes: Sequence[Shape], attrs: Mapping[str
                 names: Sequence[str] | None) -> Shape:
     x, w = tuple(input_shapes[0]), tuple(input_shapes[1])
     (out,) = Conv2d.infer_shape([x, w], _conv_attrs(attrs), None if names is None else names[:2])
-    if len(input_shapes) > bias_index and tuple(input_shapes[bias_index]) != (w[0],):
-        raise ShapeError(
-            f"{cls.label(bias_index, names)} has shape {fmt_shape(tuple(input_shapes[bias_index]))} but "
-            f"{cls.label(1, names)} has shape {fmt_shape(w)}, so it must be {fmt_shape((w[0],))}"
-        )
+    cls.check_input_shape(bias_index, input_shapes, (w[0],), f"{cls.label(1, names)} has shape {fmt_shape(w)}", names)
     return out
 
 
@@ -93,11 +99,8 @@ class Int8Conv(Op):
     input_roles = ("input", "weight", "weight_scale", "bias")
     min_inputs = 3
     attr_defaults = {**Conv2d.attr_defaults, "activation": None, "act_amax": None, "act_unsigned": False}
-
-    @classmethod
-    def infer_dtype(cls, input_dtypes, attrs, names=None):
-        _check_dtypes(cls, input_dtypes, ("float32", "int8", "float32", "float32"), names)
-        return ("float32",)
+    input_dtypes = ("float32", "int8", "float32", "float32")
+    dtype_error = NEEDS_DTYPE
 
     @classmethod
     def infer_shape(cls, input_shapes, attrs, names=None):
@@ -131,8 +134,7 @@ class Int8Conv(Op):
     def flops(cls, input_shapes, attrs):
         shapes = [input_shapes[0], input_shapes[1], *input_shapes[3:4]]
         (out,) = Conv2d.infer_shape(shapes[:2], _conv_attrs(attrs))
-        x_elems = numel(tuple(input_shapes[0]))
-        quant = (x_elems if attrs.get("act_amax") is None else 0) + x_elems + numel(out)
+        quant = act_quant_flops(numel(tuple(input_shapes[0])), attrs) + numel(out)
         return Conv2d.flops(shapes, _conv_attrs(attrs)) + quant + _relu_flops(attrs, out)
 
 
@@ -143,11 +145,8 @@ class Fp16Conv(Op):
     input_roles = Conv2d.input_roles
     min_inputs = 2
     attr_defaults = {**Conv2d.attr_defaults, "activation": None}
-
-    @classmethod
-    def infer_dtype(cls, input_dtypes, attrs, names=None):
-        _check_dtypes(cls, input_dtypes, ("float32", "float16", "float32"), names)
-        return ("float32",)
+    input_dtypes = ("float32", "float16", "float32")
+    dtype_error = NEEDS_DTYPE
 
     @classmethod
     def infer_shape(cls, input_shapes, attrs, names=None):
@@ -185,19 +184,13 @@ class FakeQuantConv(Op):
 
     @classmethod
     def run(cls, inputs, attrs):
-        x = inputs[0]
-        if attrs.get("act_bits", 8):
-            unsigned = bool(attrs.get("act_unsigned", False))
-            sx = act_scale(x, attrs)
-            x = np.multiply(quantize(x, sx, unsigned=unsigned, out_dtype=np.float32), sx, dtype=np.float32)
-        (y,) = Conv2d.run([x, inputs[1]], _conv_attrs(attrs))
+        (y,) = Conv2d.run([fake_quantize_input(inputs[0], attrs), inputs[1]], _conv_attrs(attrs))
         return (_finish(y, inputs[2] if len(inputs) > 2 else None, attrs),)
 
     @classmethod
     def flops(cls, input_shapes, attrs):
         (out,) = Conv2d.infer_shape(input_shapes[:2], _conv_attrs(attrs))
-        x_elems = numel(tuple(input_shapes[0]))
-        quant = 2 * x_elems + (x_elems if attrs.get("act_amax") is None else 0) if attrs.get("act_bits", 8) else 0
+        quant = fake_quant_flops(numel(tuple(input_shapes[0])), attrs)
         return Conv2d.flops(input_shapes, _conv_attrs(attrs)) + quant + _relu_flops(attrs, out)
 
 

@@ -67,21 +67,11 @@ class _RecurrentBase(Op):
 
     num_outputs = 2
     attention: ClassVar[bool] = False  # AUGRU takes scores (B, T) as input #1
+    dtype_error = "{input} has dtype {dtype} but {op} expects {allowed}"
 
     @classmethod
     def _offset(cls) -> int:
         return 1 if cls.attention else 0
-
-    @classmethod
-    def infer_dtype(
-        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[str, ...]:
-        lens_index = len(cls.input_roles) - 1
-        for i, dt in enumerate(input_dtypes):
-            want = "int64" if i == lens_index else "float32"
-            if dt != want:
-                raise ShapeError(f"{cls.label(i, names)} has dtype {dt} but {cls.op_type} expects {want}")
-        return ("float32", "float32")
 
     @classmethod
     def infer_shape(
@@ -99,11 +89,8 @@ class _RecurrentBase(Op):
                 "with gate blocks z, r, h"
             )
         h = r[0]
-        if w != (i, 3 * h):
-            raise ShapeError(
-                f"{cls.label(1 + o, names)} has shape {fmt_shape(w)} but {cls.label(0, names)} has "
-                f"{i} features and the hidden size is {h}, so it must be {fmt_shape((i, 3 * h))}"
-            )
+        cls.check_input_shape(1 + o, input_shapes, (i, 3 * h),
+                              f"{cls.label(0, names)} has {i} features and the hidden size is {h}", names)
         for k, bias in ((3 + o, wb), (4 + o, rb)):
             if bias != (3 * h,):
                 raise ShapeError(
@@ -195,6 +182,7 @@ class GRU(_RecurrentBase):
 
     op_type = "GRU"
     input_roles = ("input", "weight", "recurrence", "weight_bias", "recurrence_bias", "sequence_lens")
+    input_dtypes = ("float32",) * 5 + ("int64",)
     min_inputs = 5
 
 
@@ -214,5 +202,6 @@ class AUGRU(_RecurrentBase):
     op_type = "AUGRU"
     input_roles = ("input", "attention", "weight", "recurrence", "weight_bias", "recurrence_bias",
                    "sequence_lens")
+    input_dtypes = ("float32",) * 6 + ("int64",)
     min_inputs = 6
     attention = True

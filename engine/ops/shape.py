@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import TENSOR_DTYPES, Op, Shape, ShapeError, fmt_shape, numel, stored_bytes
 from engine.ops.elementwise import normalize_axis
 
 INDEX_DTYPES = ("int64", "int32")
@@ -54,19 +54,14 @@ def _int_tuple(value: Any, attr: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _copy_bytes(output_shapes: Sequence[Shape], dtypes: Sequence[str]) -> int:
-    """Read + write of every output element (the op copies exactly its output)."""
-    out_dtypes = dtypes[len(dtypes) - len(output_shapes):]
-    return sum(2 * numel(s) * np.dtype(dt).itemsize for s, dt in zip(output_shapes, out_dtypes))
-
-
 class Concat(VariadicOp):
     """Join tensors of one rank and dtype along `axis` (required, may be negative)."""
 
     op_type = "Concat"
     input_roles = ()
     attr_defaults = {"axis": None}
-    dtypes = ("float32", "float16", "int64", "int32")
+    dtypes = TENSOR_DTYPES
+    copies_output = True
 
     @classmethod
     def _axis(cls, attrs: Mapping[str, Any], rank: int) -> int:
@@ -111,16 +106,6 @@ class Concat(VariadicOp):
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
         return (np.concatenate(inputs, axis=cls._axis(attrs, inputs[0].ndim)),)
 
-    @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return 0
-
-    @classmethod
-    def bytes(
-        cls, input_shapes: Sequence[Shape], output_shapes: Sequence[Shape], dtypes: Sequence[str]
-    ) -> int:
-        return _copy_bytes(output_shapes, dtypes)
-
 
 class Reshape(Op):
     """ONNX Reshape with the target `shape` as an attribute (not a tensor): at
@@ -129,7 +114,7 @@ class Reshape(Op):
 
     op_type = "Reshape"
     attr_defaults = {"shape": None}
-    dtypes = ("float32", "float16", "int64", "int32")
+    dtypes = TENSOR_DTYPES
 
     @classmethod
     def infer_shape(
@@ -163,10 +148,6 @@ class Reshape(Op):
         return (np.reshape(inputs[0], tuple(attrs["shape"])),)
 
     @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return 0
-
-    @classmethod
     def bytes(
         cls, input_shapes: Sequence[Shape], output_shapes: Sequence[Shape], dtypes: Sequence[str]
     ) -> int:
@@ -179,7 +160,8 @@ class Transpose(Op):
 
     op_type = "Transpose"
     attr_defaults = {"perm": None}
-    dtypes = ("float32", "float16", "int64", "int32")
+    dtypes = TENSOR_DTYPES
+    copies_output = True
 
     @classmethod
     def _perm(cls, attrs: Mapping[str, Any], rank: int) -> tuple[int, ...]:
@@ -206,16 +188,6 @@ class Transpose(Op):
         x = inputs[0]
         return (np.ascontiguousarray(np.transpose(x, cls._perm(attrs, x.ndim))),)
 
-    @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return 0
-
-    @classmethod
-    def bytes(
-        cls, input_shapes: Sequence[Shape], output_shapes: Sequence[Shape], dtypes: Sequence[str]
-    ) -> int:
-        return _copy_bytes(output_shapes, dtypes)
-
 
 class Slice(Op):
     """ONNX Slice with constant `starts`, `ends`, `axes` attributes and steps of
@@ -225,7 +197,8 @@ class Slice(Op):
 
     op_type = "Slice"
     attr_defaults = {"starts": None, "ends": None, "axes": None}
-    dtypes = ("float32", "float16", "int64", "int32")
+    dtypes = TENSOR_DTYPES
+    copies_output = True
 
     @classmethod
     def _bounds(cls, attrs: Mapping[str, Any], shape: Shape, label: str) -> tuple[slice, ...]:
@@ -267,16 +240,6 @@ class Slice(Op):
         x = inputs[0]
         return (np.ascontiguousarray(x[cls._bounds(attrs, x.shape, "input")]),)
 
-    @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return 0
-
-    @classmethod
-    def bytes(
-        cls, input_shapes: Sequence[Shape], output_shapes: Sequence[Shape], dtypes: Sequence[str]
-    ) -> int:
-        return _copy_bytes(output_shapes, dtypes)
-
 
 def check_index_range(indices: np.ndarray, size: int, what: str, *, negative_ok: bool) -> None:
     """Raise ValueError naming `what`, the first bad value and its position."""
@@ -301,18 +264,9 @@ class Gather(Op):
     input_roles = ("data", "indices")
     min_inputs = 2
     attr_defaults = {"axis": 0}
-    dtypes = ("float32", "float16", "int64", "int32")
-
-    @classmethod
-    def infer_dtype(
-        cls, input_dtypes: Sequence[str], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[str, ...]:
-        data, idx = input_dtypes
-        if data not in cls.dtypes:
-            raise ShapeError(f"{cls.label(0, names)} has dtype {data}; Gather takes {', '.join(cls.dtypes)}")
-        if idx not in INDEX_DTYPES:
-            raise ShapeError(f"{cls.label(1, names)} has dtype {idx} but must be int64 or int32")
-        return (data,)
+    input_dtypes = (TENSOR_DTYPES, INDEX_DTYPES)
+    dtype_error = "{input} has dtype {dtype} but must be {allowed}"
+    copies_output = True
 
     @classmethod
     def infer_shape(
@@ -333,11 +287,8 @@ class Gather(Op):
         return (np.take(data, idx, axis=axis),)
 
     @classmethod
-    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
-        return 0
-
-    @classmethod
     def bytes(
         cls, input_shapes: Sequence[Shape], output_shapes: Sequence[Shape], dtypes: Sequence[str]
     ) -> int:
-        return numel(input_shapes[1]) * np.dtype(dtypes[1]).itemsize + _copy_bytes(output_shapes, dtypes)
+        # the copied output, plus the indices read
+        return super().bytes(input_shapes, output_shapes, dtypes) + stored_bytes(input_shapes[1:2], dtypes[1:2])
