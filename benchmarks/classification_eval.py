@@ -161,13 +161,14 @@ class Outcome:
 
 
 def engine_reports(case: Case, runs: int, repeats: int, threads: int) -> tuple[list[dict], list[dict]]:
-    from engine.benchmark import run_benchmark
+    from engine.benchmark import RunOptions, run_benchmark
 
     before, after = [], []
     for _ in range(runs):
-        before.append(run_benchmark(case.model, case.before, repeats=repeats, threads=threads).report.to_dict())
-        after.append(run_benchmark(case.model, case.params_after, repeats=repeats, threads=threads,
-                                   inject=case.inject).report.to_dict())
+        before.append(run_benchmark(case.model, case.before,
+                                    RunOptions(repeats=repeats, threads=threads)).report.to_dict())
+        after.append(run_benchmark(case.model, case.params_after,
+                                   RunOptions(repeats=repeats, threads=threads, inject=case.inject)).report.to_dict())
     return before, after
 
 

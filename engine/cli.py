@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from engine.argtypes import int_at_least
 from engine.atomic_file import write_text_atomic
-from engine.benchmark import BenchmarkRun, run_benchmark
+from engine.benchmark import BenchmarkRun, RunOptions, run_benchmark
 from engine.fusion_search import commands as fusion_commands
 from engine.inject import Injection, InjectionError, parse_injection
 from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
@@ -169,17 +169,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.model is not None or args.param or args.onnx is None:
             raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
                                   "(with --input-range), not both")
-        run = onnx_commands.run_onnx_benchmark(
-            args.onnx, batch=args.batch, input_ranges=args.input_range, warmup=args.warmup, repeats=args.repeats,
-            threads=args.threads, source=source, inject=args.inject, passes=args.passes,
-            **quant_commands.quant_options(args))
+        options = RunOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads, source=source,
+                             inject=args.inject, passes=args.passes, **quant_commands.quant_options(args))
+        run = onnx_commands.run_onnx_benchmark(args.onnx, batch=args.batch, input_ranges=args.input_range,
+                                               options=options)
         return _finish_run(run, args)
     if args.model is None:
         raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
     params = _model_params(args)
-    run = run_benchmark(args.model, params, warmup=args.warmup, repeats=args.repeats,
-                        threads=args.threads, source=source, inject=args.inject, passes=args.passes,
-                        flags=dict(args.flag), **quant_commands.quant_options(args))
+    options = RunOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads, source=source,
+                         inject=args.inject, passes=args.passes, flags=dict(args.flag),
+                         **quant_commands.quant_options(args))
+    run = run_benchmark(args.model, params, options)
     return _finish_run(run, args)
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from engine.benchmark import profile_model
+from engine.benchmark import RunOptions, profile_model
 from engine.fusion_search.estimate import Estimate, estimate
 from engine.fusion_search.measure import Measured, measure_model
 from engine.fusion_search.signature import Signature, canonical, label
@@ -130,7 +130,8 @@ def search(models: Sequence[Model], settings: Settings = Settings()) -> SearchRe
     measured: list[Measured] = []
     e2e: dict[str, float] = {}
     for built in models:
-        base = profile_model(built, warmup=settings.warmup, repeats=settings.repeats, threads=settings.threads)
+        base = profile_model(built, RunOptions(warmup=settings.warmup, repeats=settings.repeats,
+                                               threads=settings.threads))
         e2e[built.name] = base.result.end_to_end.median
         peaks = base.result.peaks  # measured under the same thread limit as the profile
         mine = find_occurrences(built.name, built.graph, base.result.layers, peaks, settings)

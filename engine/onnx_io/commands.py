@@ -7,20 +7,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from engine.argtypes import int_at_least
-from engine.benchmark import INPUT_SEED, BenchmarkRun, profile_model
-from engine.inject import Injection, parse_injections
+from engine.benchmark import INPUT_SEED, BenchmarkRun, RunOptions, profile_model
+from engine.inject import parse_injections
 from engine.models import Model, build_model
 from engine.onnx_io.errors import OnnxIOError
 from engine.onnx_io.export_graph import save_onnx
 from engine.onnx_io.import_graph import import_onnx, load_checked, symbolic_batch_inputs
 from engine.onnx_io.onnx_inputs import parse_input_range, synthesize_inputs
 from engine.onnx_io.ort_runner import Race, race
-from engine.report import Source
 from engine.roofline import blas_threads
 
 
@@ -73,29 +73,16 @@ def cmd_compare_ort(params: Mapping[str, Any], args: argparse.Namespace, out: Te
     return 0
 
 
-def run_onnx_benchmark(
-    path: str | Path,
-    *,
-    batch: int | None = None,
-    input_ranges: Sequence[str] = (),
-    warmup: int = 3,
-    repeats: int = 10,
-    threads: int | None = None,
-    source: Source | None = None,
-    inject: Sequence[str | Injection] = (),
-    passes: str | Sequence[str] | None = None,
-    quant: str | None = None,
-    calibration: str | None = None,
-    quant_fp32: Sequence[str] = (),
-) -> BenchmarkRun:
+def run_onnx_benchmark(path: str | Path, *, batch: int | None = None, input_ranges: Sequence[str] = (),
+                       options: RunOptions = RunOptions()) -> BenchmarkRun:
     """Profile an imported ONNX model as run_benchmark profiles a registered
     one. The report names the model `onnx:<file stem>`; its params hold the
     file name, the batch if one was forced and the input ranges given.
-    `passes` run on the imported graph (see engine.passes; the importer's
+    `options.passes` run on the imported graph (see engine.passes; the importer's
     spellings, e.g. MatMul + Add + Relu or Gemm + Relu, fuse like the zoo's),
-    then `quant`, `calibration` and `quant_fp32` as for run_benchmark
-    (calibration and accuracy use inputs synthesized as for the timing)."""
-    injections = parse_injections(inject)
+    then the quant options as for run_benchmark (calibration and accuracy use
+    inputs synthesized as for the timing)."""
+    options = dataclasses.replace(options, inject=parse_injections(options.inject))  # bad specs fail first
     ranges = dict(parse_input_range(text) for text in input_ranges)
     model_proto, label = load_checked(path)
     if batch is not None and not symbolic_batch_inputs(model_proto):
@@ -109,5 +96,4 @@ def run_onnx_benchmark(
         params["input_ranges"] = {k: list(v) for k, v in ranges.items()}
     model = Model(name=f"onnx:{Path(path).stem}", params=params, graph=graph,
                   make_inputs=lambda seed=0: synthesize_inputs(graph, seed, ranges))
-    return profile_model(model, warmup=warmup, repeats=repeats, threads=threads, source=source, inject=injections,
-                         passes=passes, quant=quant, calibration=calibration, quant_fp32=quant_fp32)
+    return profile_model(model, options)

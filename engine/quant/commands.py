@@ -74,7 +74,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
 
 
 def quant_options(args: argparse.Namespace) -> dict[str, Any]:
-    """run_benchmark's quant keyword arguments from parsed `run` options."""
+    """RunOptions' quant fields from parsed `run` options."""
     return {"quant": args.quant, "calibration": args.calibration,
             "quant_fp32": [name for names in args.quant_fp32 for name in names]}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from engine.benchmark import run_benchmark
+from engine.benchmark import RunOptions, run_benchmark
 from engine.cli import build_parser, main
 from engine.inject import (ComputeBurner, Injection, InjectionError, MemoryStreamer, extra_work,
                            parse_injection, parse_injections)
@@ -137,9 +137,9 @@ def test_an_unknown_layer_is_refused_listing_the_layers(peaks):
 
 
 def test_the_report_records_injections_only_under_config_inject(probes):
-    plain = run_benchmark("mlp", {"batch": 4, "sizes": [32, 64, 16]}, warmup=0, repeats=2).report
-    hit = run_benchmark("mlp", {"batch": 4, "sizes": [32, 64, 16]}, warmup=0, repeats=2,
-                        inject=["compute:fc2:2", "bandwidth:relu1:1.5"]).report
+    plain = run_benchmark("mlp", {"batch": 4, "sizes": [32, 64, 16]}, RunOptions(warmup=0, repeats=2)).report
+    hit = run_benchmark("mlp", {"batch": 4, "sizes": [32, 64, 16]},
+                        RunOptions(warmup=0, repeats=2, inject=["compute:fc2:2", "bandwidth:relu1:1.5"])).report
     assert plain.config.inject == []
     assert hit.config.inject == ["compute:fc2:2.0", "bandwidth:relu1:1.5"]
     assert hit.config.flags == {} and hit.benchmark == plain.benchmark

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from engine.benchmark import run_benchmark
+from engine.benchmark import RunOptions, run_benchmark
 from engine.cli import main
 from engine.ir import model_version
 from engine.models import build_model
@@ -13,7 +13,7 @@ SMALL = {"batch": 4, "sizes": [16, 32, 8]}
 
 
 def test_run_benchmark_records_requested_passes_noops_and_fused_lineage(probes):
-    run = run_benchmark("mlp", SMALL, warmup=0, repeats=1, passes="all")
+    run = run_benchmark("mlp", SMALL, RunOptions(warmup=0, repeats=1, passes="all"))
     rep = run.report
     assert rep.config.passes == ["constant_folding", "transpose_reshape", "cse", "conv_batchnorm", "conv_relu",
                                  "attention", "linear_activation", "embedding_group", "dead_nodes"]
@@ -25,7 +25,7 @@ def test_run_benchmark_records_requested_passes_noops_and_fused_lineage(probes):
 
 
 def test_no_passes_keeps_the_old_config_and_one_layer_per_node(probes):
-    rep = run_benchmark("mlp", SMALL, warmup=0, repeats=1).report
+    rep = run_benchmark("mlp", SMALL, RunOptions(warmup=0, repeats=1)).report
     assert rep.config.passes == [] and "passes_noop" not in rep.config.flags
     assert all(ly.sources == [ly.name] for ly in rep.layers) and len(rep.layers) == 3
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.benchmark import run_benchmark
+from engine.benchmark import RunOptions, run_benchmark
 from engine.executor import run_graph
 from engine.models import build_model
 from engine.quant.calibrate import CalibrationError
@@ -81,8 +81,8 @@ def test_a_mode_with_nothing_to_quantize_is_a_noop_not_an_error():
 
 
 def test_a_noop_is_recorded_in_the_run_config(probes):
-    report = run_benchmark("mlp", {"batch": 4, "sizes": [16, 8]}, warmup=0, repeats=1,
-                           quant="int8,int8-rowwise-emb").report
+    report = run_benchmark("mlp", {"batch": 4, "sizes": [16, 8]},
+                           RunOptions(warmup=0, repeats=1, quant="int8,int8-rowwise-emb")).report
     assert report.config.quant == "int8,int8-rowwise-emb"
     assert report.config.flags["quant_noop"] == ["int8-rowwise-emb"]
     assert report.accuracy is not None and report.accuracy.fp32_layers == []

@@ -1,13 +1,13 @@
 import json
 
-from engine.benchmark import run_benchmark
+from engine.benchmark import RunOptions, run_benchmark
 from engine.ir import model_version
 from engine.report import SCHEMA, Report, Source
 
 
 def test_a_profiled_run_survives_json_and_back(probes):
-    run = run_benchmark("mlp", {"batch": 4, "sizes": [32, 64, 16]}, warmup=1, repeats=3,
-                        source=Source(repository="r", commit="c", branch="b"))
+    run = run_benchmark("mlp", {"batch": 4, "sizes": [32, 64, 16]},
+                        RunOptions(warmup=1, repeats=3, source=Source(repository="r", commit="c", branch="b")))
     report = run.report
     again = Report.from_dict(json.loads(report.to_json()))
     assert again == report
@@ -21,12 +21,13 @@ def test_a_profiled_run_survives_json_and_back(probes):
 
 
 def test_a_thread_limit_is_recorded(probes):
-    report = run_benchmark("mlp", {"batch": 2, "sizes": [8, 4]}, warmup=0, repeats=1, threads=1).report
+    report = run_benchmark("mlp", {"batch": 2, "sizes": [8, 4]}, RunOptions(warmup=0, repeats=1, threads=1)).report
     assert report.config.threads == 1
 
 
 def test_a_quantized_run_keeps_its_accuracy_through_json_and_a_report_without_it_reads_as_fp32(probes):
-    report = run_benchmark("mlp", {"batch": 4, "sizes": [16, 8, 1]}, warmup=0, repeats=1, quant="int8").report
+    report = run_benchmark("mlp", {"batch": 4, "sizes": [16, 8, 1]},
+                           RunOptions(warmup=0, repeats=1, quant="int8")).report
     again = Report.from_dict(json.loads(report.to_json()))
     assert again == report and again.accuracy is not None
     assert again.accuracy.metric == "auc_agreement" and again.accuracy.reference == "fp32"

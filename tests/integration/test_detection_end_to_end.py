@@ -6,7 +6,7 @@ commit that brought it: exactly one alert summary."""
 import random
 from datetime import datetime, timedelta, timezone
 
-from engine.benchmark import run_benchmark
+from engine.benchmark import RunOptions, run_benchmark
 from engine.report import END_TO_END, Source
 from fleet.models import Machine
 from regressions.models import REGRESSION, AlertSummary
@@ -23,7 +23,7 @@ START = datetime(2026, 2, 1, tzinfo=timezone.utc)
 def measured_report(i: int, inject: list[str]) -> dict:
     """Run i of the history (its commit and started_at), measured now."""
     source = Source(repository="https://example.com/models", commit=f"commit{i:02d}", branch="main")
-    run = run_benchmark(MODEL, PARAMS, warmup=3, repeats=15, threads=1, source=source, inject=inject)
+    run = run_benchmark(MODEL, PARAMS, RunOptions(warmup=3, repeats=15, threads=1, source=source, inject=inject))
     report = run.report.to_dict()
     report["started_at"] = (START + timedelta(hours=i)).isoformat()
     return report

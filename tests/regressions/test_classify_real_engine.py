@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from engine.benchmark import run_benchmark
+from engine.benchmark import RunOptions, run_benchmark
 from regressions.classify import classify_change, run_obs_from_report
 
 MODEL = "mlp"
@@ -22,7 +22,7 @@ def reports(inject: list[str]) -> tuple[list[dict], list[dict]]:
     before, after = [], []
     for _ in range(RUNS):
         for group, spec in ((before, []), (after, inject)):
-            run = run_benchmark(MODEL, PARAMS, warmup=2, repeats=10, threads=1, inject=spec)
+            run = run_benchmark(MODEL, PARAMS, RunOptions(warmup=2, repeats=10, threads=1, inject=spec))
             group.append(run.report.to_dict())
     return before, after
 
