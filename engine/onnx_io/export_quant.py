@@ -108,9 +108,15 @@ def _conv(ctx: ExportContext, node: Node, attrs: dict[str, Any], x: str, w: str,
     _tail(ctx, node, attrs, y, None)  # the bias went into the Conv
 
 
-@exporter("Int8Linear")
-def export_int8_linear(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
-    _linear(ctx, node, attrs, _quantized_input(ctx, node, attrs), _int8_weight(ctx, node, axis=1), 3)
+def _lowering(node: Node):
+    """(_linear or _conv, the weight's output axis) for a quantized Linear or Conv node."""
+    return (_conv, 0) if node.op.endswith("Conv") else (_linear, 1)
+
+
+@exporter("Int8Linear", "Int8Conv")
+def export_int8(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
+    lower, axis = _lowering(node)
+    lower(ctx, node, attrs, _quantized_input(ctx, node, attrs), _int8_weight(ctx, node, axis=axis), 3)
 
 
 @exporter("Int8OutlierLinear")
@@ -122,29 +128,16 @@ def export_int8_outlier_linear(ctx: ExportContext, node: Node, attrs: dict[str, 
     _linear(ctx, node, attrs, _quantized_input(ctx, node, attrs), _int8_weight(ctx, node, axis=1), 6, dense)
 
 
-@exporter("Fp16Linear")
-def export_fp16_linear(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
-    _linear(ctx, node, attrs, node.inputs[0], _fp16_weight(ctx, node), 2)
+@exporter("Fp16Linear", "Fp16Conv")
+def export_fp16(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
+    _lowering(node)[0](ctx, node, attrs, node.inputs[0], _fp16_weight(ctx, node), 2)
 
 
-@exporter("FakeQuantLinear")
-def export_fake_quant_linear(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
+@exporter("FakeQuantLinear", "FakeQuantConv")
+def export_fake_quant(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
     x = _quantized_input(ctx, node, attrs) if attrs.get("act_bits", 8) else node.inputs[0]
-    exact = ctx.value(node, 3, "exact_weight") if len(node.inputs) > 3 else None
-    _linear(ctx, node, attrs, x, node.inputs[1], 2, exact)
-
-
-@exporter("Int8Conv")
-def export_int8_conv(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
-    _conv(ctx, node, attrs, _quantized_input(ctx, node, attrs), _int8_weight(ctx, node, axis=0), 3)
-
-
-@exporter("Fp16Conv")
-def export_fp16_conv(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
-    _conv(ctx, node, attrs, node.inputs[0], _fp16_weight(ctx, node), 2)
-
-
-@exporter("FakeQuantConv")
-def export_fake_quant_conv(ctx: ExportContext, node: Node, attrs: dict[str, Any]) -> None:
-    x = _quantized_input(ctx, node, attrs) if attrs.get("act_bits", 8) else node.inputs[0]
-    _conv(ctx, node, attrs, x, node.inputs[1], 2)
+    if node.op == "FakeQuantConv":
+        _conv(ctx, node, attrs, x, node.inputs[1], 2)
+    else:
+        exact = ctx.value(node, 3, "exact_weight") if len(node.inputs) > 3 else None
+        _linear(ctx, node, attrs, x, node.inputs[1], 2, exact)
