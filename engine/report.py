@@ -1,5 +1,5 @@
 """The run report, schema "roofwatch.run/1": the one contract between engine,
-agent and platform (see DESIGN.md "The run report").
+agent and platform (see docs/architecture.md "The run-report contract").
 
 This module is shared: the platform imports its constants, so it must import
 nothing but the standard library.
