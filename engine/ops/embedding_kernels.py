@@ -320,7 +320,9 @@ if AVAILABLE:
         return -1, -1
 
     # Entry points, one per table format: `bits` is a constant after inlining,
-    # so each compiles only its own inner loops.
+    # so each compiles only its own inner loops. They are spelled out, not made
+    # by a factory: numba's cache cannot key a closure that captures a
+    # dispatcher (numba#6264), so each would recompile in every process.
     _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
     @_jit
