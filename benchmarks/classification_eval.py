@@ -64,7 +64,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "platform")]
 
 from engine.argtypes import int_at_least  # noqa: E402
-from regressions.classify import KINDS, Verdict, classify_change, run_obs_from_report  # noqa: E402
+from regressions.classify import KINDS, Verdict, classify_change  # noqa: E402
+from regressions.report_obs import run_obs_from_report  # noqa: E402
 
 GOAL = 0.95
 

@@ -177,116 +177,28 @@ class _Side:
         return max(self.flops / (peaks.gflops * 1e9), self.bytes / (peaks.gbs * 1e9))
 
 
-# ---------------------------------------------------------------- reports
+@dataclass(frozen=True)
+class _Change:
+    """A group-level time before and after, and whether it moved enough to count."""
 
+    before: _Level
+    after: _Level
+    threshold: float
+    moved: bool
 
-def run_obs_from_report(report: Mapping) -> RunObs:
-    """A RunObs from a roofwatch.run/1 report dict. Reads machine peaks,
-    end_to_end and layers only (never config). Raises ValueError naming the
-    field that is missing or malformed."""
-    if not isinstance(report, Mapping):
-        raise ValueError(f"report: expected a mapping, got {type(report).__name__}")
-    e2e = _field(report, "end_to_end", Mapping, "report")
-    machine = report.get("machine") or {}
-    if not isinstance(machine, Mapping):
-        raise ValueError(f"report.machine: expected a mapping, got {type(machine).__name__}")
-    layers_raw = report.get("layers") or []
-    if not isinstance(layers_raw, Sequence) or isinstance(layers_raw, (str, bytes)):
-        raise ValueError(f"report.layers: expected a list, got {type(layers_raw).__name__}")
-    layers = []
-    for i, ly in enumerate(layers_raw):
-        where = f"report.layers[{i}]"
-        if not isinstance(ly, Mapping):
-            raise ValueError(f"{where}: expected a mapping, got {type(ly).__name__}")
-        stats = _field(ly, "time", Mapping, where)
-        layers.append(LayerObs(
-            name=_field(ly, "name", str, where),
-            op=_field(ly, "op", str, where),
-            flops=_count(ly, "flops", where),
-            bytes=_count(ly, "bytes", where),
-            median=_seconds(stats, "median", f"{where}.time"),
-            **_optional_stats(stats, f"{where}.time"),
-        ))
-    extra = _optional_stats(e2e, "report.end_to_end")
-    return RunObs(
-        layers=tuple(layers),
-        end_to_end=_seconds(e2e, "median", "report.end_to_end"),
-        peak_gflops=_optional_peak(machine, "peak_gflops"),
-        peak_gbs=_optional_peak(machine, "peak_gbs"),
-        **{f"end_to_end_{k}": v for k, v in extra.items()},
-    )
-
-
-def _field(d: Mapping, key: str, kind: type | tuple, where: str) -> Any:
-    if key not in d:
-        raise ValueError(f"{where}.{key}: missing")
-    value = d[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise ValueError(f"{where}.{key}: expected {names}, got {type(value).__name__}")
-    return value
-
-
-def _count(d: Mapping, key: str, where: str) -> int:
-    value = _field(d, key, (int, float), where)
-    if not math.isfinite(value) or value < 0 or value != int(value):
-        raise ValueError(f"{where}.{key}: expected a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _seconds(d: Mapping, key: str, where: str) -> float:
-    value = _field(d, key, (int, float), where)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{where}.{key}: expected a finite non-negative number of seconds, got {value!r}")
-    return float(value)
-
-
-def _optional_stats(stats: Mapping, where: str) -> dict[str, Any]:
-    out: dict[str, Any] = {k: _seconds(stats, k, where) for k in ("p25", "p75", "min") if stats.get(k) is not None}
-    if stats.get("n") is not None:
-        out["n"] = _count(stats, "n", where)
-    return out
-
-
-def _optional_peak(machine: Mapping, key: str) -> float | None:
-    value = machine.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"report.machine.{key}: expected a number, got {value!r}")
-    return float(value) if value > 0 else None
-
-
-# ---------------------------------------------------------------- classification
+    @property
+    def delta(self) -> float:
+        return self.after.value - self.before.value
 
 
 def classify_change(before: Sequence[RunObs], after: Sequence[RunObs]) -> Verdict:
     """Classify the change from the runs `before` to the runs `after` (each
     group one or more runs of the same benchmark on the same machine)."""
-    before, after = list(before), list(after)
-    if not before or not after:
-        raise ValueError(f"classify_change: need at least one run on each side, got {len(before)} before "
-                         f"and {len(after)} after")
-    for side, runs in (("before", before), ("after", after)):
-        for i, run in enumerate(runs):
-            _check_run(run, f"{side}[{i}]")
+    before, after = _checked(before, after)
     stat = _common_stat([*before, *after])
-
-    e2e_b = _level([_e2e_time(r, stat) for r in before], [_e2e_se(r, stat) for r in before])
-    e2e_a = _level([_e2e_time(r, stat) for r in after], [_e2e_se(r, stat) for r in after])
-    e2e_delta = e2e_a.value - e2e_b.value
-    e2e_threshold = _threshold(e2e_b.value, e2e_b, e2e_a)
-    e2e_moved = abs(e2e_delta) > e2e_threshold
-    evidence: dict[str, Any] = {
-        "runs_before": len(before),
-        "runs_after": len(after),
-        "time_stat": stat,
-        "end_to_end_before": e2e_b.value,
-        "end_to_end_after": e2e_a.value,
-        "end_to_end_rel_change": _json_float(_rel(e2e_b.value, e2e_a.value)),
-        "end_to_end_moved": bool(e2e_moved),
-        "end_to_end_threshold": e2e_threshold,
-    }
+    e2e = _end_to_end_change(before, after, stat)
+    evidence: dict[str, Any] = {"runs_before": len(before), "runs_after": len(after), "time_stat": stat,
+                                **_end_to_end_evidence(e2e)}
     if not any(r.layers for r in before) and not any(r.layers for r in after):
         evidence["reason"] = "no layer measurements on either side (e.g. asv-imported runs)"
         return Verdict(UNKNOWN, (), evidence)
@@ -294,41 +206,16 @@ def classify_change(before: Sequence[RunObs], after: Sequence[RunObs]) -> Verdic
     peaks_b, peaks_a = _peaks(before, after)
     evidence.update(_peaks_evidence(peaks_b, peaks_a))
     sides_b, sides_a = _sides(before, stat), _sides(after, stat)
-    verdicts: list[LayerVerdict] = []
-    for name in [*sides_b, *(n for n in sides_a if n not in sides_b)]:
-        verdict = _classify_layer(name, sides_b.get(name), sides_a.get(name), peaks_b, peaks_a)
-        if verdict is not None:
-            verdicts.append(verdict)
-    verdicts += _collective_work(sides_b, sides_a, {v.layer for v in verdicts}, peaks_b, peaks_a)
-
+    verdicts = _layer_verdicts(sides_b, sides_a, peaks_b, peaks_a)
     layer_sum = sum(_delta(v) for v in verdicts)
     # Each move is beyond its own noise already; this drops those too small to matter. The
     # layers' total is the model's size here: the end-to-end time can carry other processes' time.
     layers_total = sum(side.time.value for side in sides_b.values())
-    matters = max(MIN_TOTAL_SHARE * layers_total, MIN_ABS_SECONDS)
-    layers_matter = abs(layer_sum) > matters
+    layers_matter = abs(layer_sum) > max(MIN_TOTAL_SHARE * layers_total, MIN_ABS_SECONDS)
+    gap = _between_layers_change(before, after, stat, e2e, max(len(sides_b), len(sides_a)), layers_matter)
 
-    # Time between the layers (dispatch, framework): end-to-end minus the layers, per
-    # run. A pass longer than the scheduler's time slice takes other processes' slices
-    # that per-layer times leave out, so on a shared machine this is the noisiest figure:
-    # it names the change only when no layer explains it, the end-to-end time moved the
-    # same way, every run after is apart from every run before, and the change is one
-    # dispatch can make (at most MAX_GAP_PER_LAYER per layer; more is other processes).
-    gaps_b, gaps_a = [_gap(r, stat) for r in before], [_gap(r, stat) for r in after]
-    gap_b, gap_a = _level(gaps_b, [None] * len(gaps_b)), _level(gaps_a, [None] * len(gaps_a))
-    gap_delta = gap_a.value - gap_b.value
-    layer_count = max(len(sides_b), len(sides_a))
-    gap_moved = (not layers_matter and e2e_moved and gap_delta * e2e_delta > 0
-                 and _threshold(e2e_b.value, gap_b, gap_a) < abs(gap_delta) <= MAX_GAP_PER_LAYER * layer_count
-                 and _apart(gaps_b, gaps_a))
-
-    contributions = {k: 0.0 for k in KINDS[:4]}
-    for v in verdicts:
-        contributions[v.kind] += _delta(v)
-    if gap_moved:
-        contributions[OVERHEAD] += gap_delta
-    explained = layer_sum if layers_matter else gap_delta if gap_moved else 0.0
-    direction = math.copysign(1.0, explained) if explained else 0.0
+    contributions = _contributions(verdicts, gap)
+    explained = layer_sum if layers_matter else gap.delta if gap.moved else 0.0
     # Shares are parts of what moved, not of the end-to-end change, which on a shared
     # machine can carry other processes' time (both are in the evidence).
     verdicts = sorted((_with_share(v, explained) for v in verdicts), key=lambda v: -abs(_delta(v)))
@@ -336,18 +223,92 @@ def classify_change(before: Sequence[RunObs], after: Sequence[RunObs]) -> Verdic
         "layers_moved": len(verdicts),
         "layer_time_before": layers_total,
         "layer_time_change": layer_sum,
-        "between_layers_before": gap_b.value,
-        "between_layers_after": gap_a.value,
-        "between_layers_moved": bool(gap_moved),
+        "between_layers_before": gap.before.value,
+        "between_layers_after": gap.after.value,
+        "between_layers_moved": gap.moved,
         "contributions": contributions,
     })
+    return _overall(contributions, explained, tuple(verdicts), e2e.moved, evidence)
+
+
+def _checked(before: Sequence[RunObs], after: Sequence[RunObs]) -> tuple[list[RunObs], list[RunObs]]:
+    before, after = list(before), list(after)
+    if not before or not after:
+        raise ValueError(f"classify_change: need at least one run on each side, got {len(before)} before "
+                         f"and {len(after)} after")
+    for side, runs in (("before", before), ("after", after)):
+        for i, run in enumerate(runs):
+            _check_run(run, f"{side}[{i}]")
+    return before, after
+
+
+def _end_to_end_change(before: Sequence[RunObs], after: Sequence[RunObs], stat: str) -> _Change:
+    b = _level([_e2e_time(r, stat) for r in before], [_e2e_se(r, stat) for r in before])
+    a = _level([_e2e_time(r, stat) for r in after], [_e2e_se(r, stat) for r in after])
+    threshold = _threshold(b.value, b, a)
+    return _Change(b, a, threshold, abs(a.value - b.value) > threshold)
+
+
+def _end_to_end_evidence(e2e: _Change) -> dict[str, Any]:
+    return {
+        "end_to_end_before": e2e.before.value,
+        "end_to_end_after": e2e.after.value,
+        "end_to_end_rel_change": _json_float(_rel(e2e.before.value, e2e.after.value)),
+        "end_to_end_moved": bool(e2e.moved),
+        "end_to_end_threshold": e2e.threshold,
+    }
+
+
+def _layer_verdicts(sides_b: Mapping[str, _Side], sides_a: Mapping[str, _Side],
+                    peaks_b: _Peaks, peaks_a: _Peaks) -> list[LayerVerdict]:
+    """The layers that moved one by one, then those that moved only together (work)."""
+    verdicts: list[LayerVerdict] = []
+    for name in [*sides_b, *(n for n in sides_a if n not in sides_b)]:
+        verdict = _classify_layer(name, sides_b.get(name), sides_a.get(name), peaks_b, peaks_a)
+        if verdict is not None:
+            verdicts.append(verdict)
+    return verdicts + _collective_work(sides_b, sides_a, {v.layer for v in verdicts}, peaks_b, peaks_a)
+
+
+def _between_layers_change(before: Sequence[RunObs], after: Sequence[RunObs], stat: str, e2e: _Change,
+                           layer_count: int, layers_matter: bool) -> _Change:
+    """Time between the layers (dispatch, framework): end-to-end minus the layers, per
+    run. A pass longer than the scheduler's time slice takes other processes' slices
+    that per-layer times leave out, so on a shared machine this is the noisiest figure:
+    it names the change only when no layer explains it, the end-to-end time moved the
+    same way, every run after is apart from every run before, and the change is one
+    dispatch can make (at most MAX_GAP_PER_LAYER per layer; more is other processes)."""
+    gaps_b, gaps_a = [_gap(r, stat) for r in before], [_gap(r, stat) for r in after]
+    b, a = _level(gaps_b, [None] * len(gaps_b)), _level(gaps_a, [None] * len(gaps_a))
+    delta = a.value - b.value
+    threshold = _threshold(e2e.before.value, b, a)
+    moved = (not layers_matter and e2e.moved and delta * e2e.delta > 0
+             and threshold < abs(delta) <= MAX_GAP_PER_LAYER * layer_count
+             and _apart(gaps_b, gaps_a))
+    return _Change(b, a, threshold, bool(moved))
+
+
+def _contributions(verdicts: Sequence[LayerVerdict], gap: _Change) -> dict[str, float]:
+    """Time change per kind: the moved layers', and the time between them when it moved."""
+    contributions = {k: 0.0 for k in KINDS[:4]}
+    for v in verdicts:
+        contributions[v.kind] += _delta(v)
+    if gap.moved:
+        contributions[OVERHEAD] += gap.delta
+    return contributions
+
+
+def _overall(contributions: dict[str, float], explained: float, verdicts: tuple[LayerVerdict, ...],
+             e2e_moved: bool, evidence: dict[str, Any]) -> Verdict:
+    """The kind with the largest contribution in the direction of what explains the change."""
+    direction = math.copysign(1.0, explained) if explained else 0.0
     if direction == 0:
         evidence["reason"] = ("the end-to-end time moved but no layer, nor the time between them, clearly with it"
                               if e2e_moved else "nothing moved enough to matter end to end")
-        return Verdict(UNKNOWN, tuple(verdicts), evidence)
+        return Verdict(UNKNOWN, verdicts, evidence)
     kind = max(contributions, key=lambda k: contributions[k] * direction)
     evidence["kind_share"] = contributions[kind] / sum(c for c in contributions.values() if c * direction > 0)
-    return Verdict(kind, tuple(verdicts), evidence)
+    return Verdict(kind, verdicts, evidence)
 
 
 def _apart(before: Sequence[float], after: Sequence[float]) -> bool:
@@ -645,4 +606,4 @@ def _json_float(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-__all__ = ["KINDS", "LayerObs", "LayerVerdict", "RunObs", "Verdict", "classify_change", "run_obs_from_report"]
+__all__ = ["KINDS", "LayerObs", "LayerVerdict", "RunObs", "Verdict", "classify_change"]

@@ -6,7 +6,8 @@ import copy
 import pytest
 
 from engine.benchmark import RunOptions, run_benchmark
-from regressions.classify import classify_change, run_obs_from_report
+from regressions.classify import classify_change
+from regressions.report_obs import run_obs_from_report
 
 MODEL = "mlp"
 # fc2: AI 26 (compute-bound), ~0.4 ms: short next to a scheduler time slice, so some repeats

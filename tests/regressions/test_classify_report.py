@@ -3,7 +3,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from regressions.classify import classify_change, run_obs_from_report
+from regressions.classify import classify_change
+from regressions.report_obs import run_obs_from_report
 from tests.report_factory import make_report
 
 
