@@ -77,10 +77,7 @@ def run_observations(runs: list[dict]) -> list[RunObs]:
             end_to_end=run["median"],
             peak_gflops=run["peak_gflops"],
             peak_gbs=run["peak_gbs"],
-            end_to_end_p25=run["p25"],
-            end_to_end_p75=run["p75"],
-            end_to_end_min=run["min"],
-            end_to_end_n=run["n"],
+            **{f"end_to_end_{key}": run[key] for key in ("p25", "p75", "min", "n")},
         )
         for run in runs
     ]

@@ -25,6 +25,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from core.errors import Refused
+from engine.report import STAT_KEYS
 from fleet.models import Machine
 from results.canonical import canonical_sha256
 from results.layer_rows import write_runs_layers
@@ -292,11 +293,7 @@ def _new_run(report: dict, machine: Machine, payload_sha256: str) -> Run:
         started_at=report["started_at"],
         warmup=report["warmup"],
         repeats=report["repeats"],
-        median=e2e["median"],
-        p25=e2e["p25"],
-        p75=e2e["p75"],
-        min=e2e["min"],
-        n=e2e["n"],
+        **{key: e2e[key] for key in STAT_KEYS},
         peak_gflops=report["machine"]["peak_gflops"],
         peak_gbs=report["machine"]["peak_gbs"],
         profiler_overhead=report["profiler_overhead"],

@@ -91,44 +91,37 @@ class StrictIntegerField(serializers.IntegerField):
         return data
 
 
-class StrictCharField(serializers.CharField):
+class _StringOnly:
+    """Refuses any input but a JSON string before the field's own parsing (DRF's
+    CharField would stringify a number, its UUIDField read an integer)."""
+
+    type_error = "invalid_type"  # the key of the field's "Expected ..., got {type}." message
+
+    def to_internal_value(self, data: Any):
+        if not isinstance(data, str):
+            self.fail(self.type_error, type=json_type_name(data))
+        return super().to_internal_value(data)
+
+
+class StrictCharField(_StringOnly, serializers.CharField):
+    type_error = "invalid"
     default_error_messages = {"invalid": "Expected a string, got {type}."}
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid", type=json_type_name(data))
-        return super().to_internal_value(data)
 
-
-class StrictURLField(serializers.URLField):
+class StrictURLField(_StringOnly, serializers.URLField):
     default_error_messages = {"invalid_type": "Expected a string, got {type}."}
 
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid_type", type=json_type_name(data))
-        return super().to_internal_value(data)
 
-
-class StrictDateTimeField(serializers.DateTimeField):
+class StrictDateTimeField(_StringOnly, serializers.DateTimeField):
     default_error_messages = {"invalid_type": "Expected an ISO 8601 datetime string, got {type}."}
 
-    def to_internal_value(self, value: Any):
-        if not isinstance(value, str):
-            self.fail("invalid_type", type=json_type_name(value))
-        return super().to_internal_value(value)
 
-
-class StrictUUIDField(serializers.UUIDField):
+class StrictUUIDField(_StringOnly, serializers.UUIDField):
     default_error_messages = {"invalid_type": "Expected a UUID string, got {type}."}
-
-    def to_internal_value(self, data: Any):
-        if not isinstance(data, str):
-            self.fail("invalid_type", type=json_type_name(data))
-        return super().to_internal_value(data)
 
 
 class StrictChoiceField(serializers.ChoiceField):
