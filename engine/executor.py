@@ -7,13 +7,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from engine.ir import Graph, GraphError, Node, TensorSpec, infer_specs, topological_order
 from engine.ops import Op, get_op
 from engine.ops.base import fmt_shape
+
+Clock = Callable[[], int]  # nanoseconds
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,10 @@ class Step:
     release: tuple[str, ...]  # intermediates whose last reader is this step
 
 
-class Instruction(NamedTuple):
-    """One step for the interpreter loop: tensors as slots in a list, not names."""
-
-    kernel: Callable[..., Any]  # Op.run(inputs, attrs) -> outputs
-    attrs: dict[str, Any]
-    ins: tuple[int, ...]
-    outs: tuple[int, ...]
-    release: tuple[int, ...]
-    node: Node
+# One step for the interpreter loop, tensors as slots in a list instead of names:
+# (kernel = Op.run, attrs, input slots, output slots, released slots, node). A plain
+# tuple, not a NamedTuple: the loop unpacks an exact tuple measurably faster.
+Instruction = tuple[Callable[..., Any], dict[str, Any], tuple[int, ...], tuple[int, ...], tuple[int, ...], Node]
 
 
 @dataclass(frozen=True)
@@ -63,8 +60,8 @@ def make_plan(graph: Graph) -> Plan:
     slots = {name: i for i, name in enumerate((*graph.initializers, *(s.name for s in graph.inputs),
                                                *(t for node in order for t in node.outputs)))}
     program = tuple(
-        Instruction(step.op.run, step.attrs, tuple(slots[t] for t in step.node.inputs),
-                    tuple(slots[t] for t in step.node.outputs), tuple(slots[t] for t in step.release), step.node)
+        (step.op.run, step.attrs, tuple(slots[t] for t in step.node.inputs),
+         tuple(slots[t] for t in step.node.outputs), tuple(slots[t] for t in step.release), step.node)
         for step in steps
     )
     return Plan(graph, specs, steps, slots, program)
@@ -109,7 +106,7 @@ def start_env(plan: Plan, inputs: Mapping[str, np.ndarray]) -> list[Any]:
 
 
 def run_program(program: Sequence[Instruction], env: list[Any], node_ns: np.ndarray | None = None,
-                clock: Callable[[], int] = time.perf_counter_ns) -> None:
+                clock: Clock = time.perf_counter_ns) -> None:
     """The interpreter loop: run every instruction on `env` in place, freeing
     each released tensor. With `node_ns`, `clock` (nanoseconds) is read around
     each kernel and node_ns[i] gets instruction i's time; without it, no clock

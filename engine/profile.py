@@ -24,13 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from engine.executor import Instruction, Plan, check_inputs, make_plan, run_graph, run_program, start_env
+from engine.executor import Clock, Instruction, Plan, check_inputs, make_plan, run_graph, run_program, start_env
 from engine.inject import Injection, check_layers, extra_work, parse_injections, stream_buffer, with_extra_work
 from engine.ir import Graph
 from engine.report import Layer, TimeStats
 from engine.roofline import Peaks, bound_of, measure_peaks
-
-Clock = Callable[[], int]  # nanoseconds
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats, pe
 
 def _with_injections(plan: Plan, work: Mapping[int, list[Callable[[], None]]]) -> list[Instruction]:
     """The plan's program, with the injected layers' kernels doing their extra work too."""
-    return [ins._replace(kernel=with_extra_work(ins.kernel, work[i])) if i in work else ins
+    return [(with_extra_work(ins[0], work[i]), *ins[1:]) if i in work else ins
             for i, ins in enumerate(plan.program)]
 
 

@@ -21,7 +21,8 @@ def capture(graph: Graph, tensors: Sequence[str], inputs: Mapping[str, np.ndarra
     if missing:
         raise KeyError(f"graph {graph.name!r} has no tensor(s) {', '.join(map(repr, missing))}")
     keep = {plan.slots[t] for t in tensors}  # wanted intermediates outlive their last reader
-    program = [ins._replace(release=tuple(j for j in ins.release if j not in keep)) for ins in plan.program]
+    program = [(kernel, attrs, ins, outs, tuple(j for j in release if j not in keep), node)
+               for kernel, attrs, ins, outs, release, node in plan.program]
     env = start_env(plan, inputs)
     run_program(program, env)
     return {t: env[plan.slots[t]] for t in tensors}
