@@ -117,6 +117,12 @@ def _check_activation(attrs: Mapping[str, Any]) -> None:
         Gelu.infer_shape([(1,)], {"approximate": attrs.get("approximate", "none")})
 
 
+# The attributes of activation quantization, with their defaults; act_bits
+# only on the FakeQuant ops.
+ACT_QUANT_DEFAULTS = {"act_amax": None, "act_unsigned": False}
+FAKE_QUANT_DEFAULTS = {"act_bits": 8, **ACT_QUANT_DEFAULTS}
+
+
 def _check_act_quant(attrs: Mapping[str, Any]) -> None:
     amax = attrs.get("act_amax")
     if amax is not None:
@@ -125,6 +131,12 @@ def _check_act_quant(attrs: Mapping[str, Any]) -> None:
             raise ShapeError(f"attribute act_amax must be None (dynamic) or a finite number > 0, got {amax!r}")
     if not isinstance(attrs.get("act_unsigned", False), (bool, np.bool_)):
         raise ShapeError(f"attribute act_unsigned must be true or false, got {attrs.get('act_unsigned')!r}")
+
+
+def _check_fake_quant(attrs: Mapping[str, Any]) -> None:
+    _check_act_quant(attrs)
+    if attrs.get("act_bits", 8) not in (0, 8):
+        raise ShapeError(f"attribute act_bits must be 8 (quantize x) or 0 (leave x in fp32), got {attrs.get('act_bits')!r}")
 
 
 def act_scale(x: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:
@@ -190,7 +202,7 @@ class Int8Linear(Op):
     op_type = "Int8Linear"
     input_roles = ("input", "weight", "weight_scale", "bias")
     min_inputs = 3
-    attr_defaults = {"activation": None, "approximate": "none", "act_amax": None, "act_unsigned": False}
+    attr_defaults = {"activation": None, "approximate": "none", **ACT_QUANT_DEFAULTS}
     bias_index = 3
     input_dtypes = ("float32", "int8", "float32", "float32")
     dtype_error = NEEDS_DTYPE
@@ -333,15 +345,12 @@ class FakeQuantLinear(Op):
     op_type = "FakeQuantLinear"
     input_roles = ("input", "weight", "bias", "exact_weight")
     min_inputs = 2
-    attr_defaults = {"activation": None, "approximate": "none", "act_bits": 8, "act_amax": None,
-                     "act_unsigned": False}
+    attr_defaults = {"activation": None, "approximate": "none", **FAKE_QUANT_DEFAULTS}
 
     @classmethod
     def infer_shape(cls, input_shapes, attrs, names=None):
         _check_activation(attrs)
-        _check_act_quant(attrs)
-        if attrs.get("act_bits", 8) not in (0, 8):
-            raise ShapeError(f"attribute act_bits must be 8 (quantize x) or 0 (leave x in fp32), got {attrs.get('act_bits')!r}")
+        _check_fake_quant(attrs)
         if len(input_shapes) > 3 and tuple(input_shapes[3]) != tuple(input_shapes[1]):
             raise ShapeError(
                 f"{cls.label(3, names)} has shape {fmt_shape(tuple(input_shapes[3]))} but must match "

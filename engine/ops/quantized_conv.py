@@ -31,10 +31,13 @@ import numpy as np
 from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
 from engine.ops.conv import Conv2d, pad_spatial, window_view
 from engine.ops.quantized import (
+    ACT_QUANT_DEFAULTS,
+    FAKE_QUANT_DEFAULTS,
     INT32_MAX,
     NEEDS_DTYPE,
     W_QMAX,
     _check_act_quant,
+    _check_fake_quant,
     act_quant_flops,
     act_scale,
     exact_chunk,
@@ -98,7 +101,7 @@ class Int8Conv(Op):
     op_type = "Int8Conv"
     input_roles = ("input", "weight", "weight_scale", "bias")
     min_inputs = 3
-    attr_defaults = {**Conv2d.attr_defaults, "activation": None, "act_amax": None, "act_unsigned": False}
+    attr_defaults = {**Conv2d.attr_defaults, "activation": None, **ACT_QUANT_DEFAULTS}
     input_dtypes = ("float32", "int8", "float32", "float32")
     dtype_error = NEEDS_DTYPE
 
@@ -171,15 +174,12 @@ class FakeQuantConv(Op):
     op_type = "FakeQuantConv"
     input_roles = Conv2d.input_roles
     min_inputs = 2
-    attr_defaults = {**Conv2d.attr_defaults, "activation": None, "act_bits": 8, "act_amax": None,
-                     "act_unsigned": False}
+    attr_defaults = {**Conv2d.attr_defaults, "activation": None, **FAKE_QUANT_DEFAULTS}
 
     @classmethod
     def infer_shape(cls, input_shapes, attrs, names=None):
         _check_relu(attrs)
-        _check_act_quant(attrs)
-        if attrs.get("act_bits", 8) not in (0, 8):
-            raise ShapeError(f"attribute act_bits must be 8 or 0, got {attrs.get('act_bits')!r}")
+        _check_fake_quant(attrs)
         return (_conv_shape(cls, input_shapes, attrs, 2, names),)
 
     @classmethod
