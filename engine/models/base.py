@@ -1,14 +1,17 @@
 """What a benchmark model is: named, typed parameters with defaults, and a
-builder that returns the graph plus a seeded synthetic-input maker."""
+builder that returns the graph plus a seeded synthetic-input maker; the
+factory that makes a model's full and test-size specs from one table, and
+the graph builder the model modules share."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engine.ir import Graph
+from engine.ir import Graph, Node, TensorSpec
 
 InputMaker = Callable[..., dict[str, np.ndarray]]  # make_inputs(seed: int = 0)
 
@@ -87,3 +90,63 @@ class ModelSpec:
     def signature(self) -> str:
         """'mlp(batch=64, sizes=512,1024,...)' for listings and errors."""
         return f"{self.name}({', '.join(f'{p.name}={p.format(p.default)}' for p in self.params)})"
+
+
+# (param name, default, test-size default, help) and optionally a dict of
+# Param options (kind, minimum): one row of a model's parameter table.
+ParamRow = tuple[Any, ...]
+SEED_ROW: ParamRow = ("seed", 0, 0, "seed of the weights", {"minimum": 0})
+Builder = Callable[..., tuple[Graph, InputMaker]]
+
+
+def model_specs(name: str, summary: str, small_summary: str, build: Builder,
+                rows: Sequence[ParamRow]) -> tuple[ModelSpec, ModelSpec]:
+    """SPEC and SMALL_SPEC of a model from one parameter table (`rows`, then
+    SEED_ROW). `build` takes the params and `name`, the graph's name: `name`
+    for SPEC, `name`_small for SMALL_SPEC."""
+    def params(column: int) -> tuple[Param, ...]:
+        return tuple(Param(row[0], row[column], row[3], **(row[4] if len(row) > 4 else {}))
+                     for row in (*rows, SEED_ROW))
+
+    small = f"{name}_small"
+    return (ModelSpec(name, summary, params(1), functools.partial(build, name=name)),
+            ModelSpec(small, small_summary, params(2), functools.partial(build, name=small)))
+
+
+class GraphBuilder:
+    """Collects inputs, seeded float32 weights and nodes; every node writes
+    one tensor named like the node unless output names are given."""
+
+    def __init__(self, name: str, seed: int) -> None:
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.inputs: list[TensorSpec] = []
+        self.initializers: dict[str, np.ndarray] = {}
+        self.nodes: list[Node] = []
+
+    def input(self, name: str, dtype: str, shape: tuple[int, ...]) -> str:
+        self.inputs.append(TensorSpec(name, dtype, shape))
+        return name
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.initializers[name] = value
+        return name
+
+    def weight(self, name: str, shape: tuple[int, ...], scale: float) -> str:
+        return self.const(name, self.rng.standard_normal(shape, dtype=np.float32) * np.float32(scale))
+
+    def op(self, name: str, op: str, inputs: Sequence[str], outputs: Sequence[str] | None = None,
+           **attrs: Any) -> str:
+        outs = tuple(outputs) if outputs is not None else (name,)
+        self.nodes.append(Node(name, op, tuple(inputs), outs, attrs))
+        return outs[0]
+
+    def linear(self, name: str, x: str, k: int, n: int, activation: str | None = None) -> str:
+        """Linear (Glorot-scaled weights, small biases), then `activation`."""
+        w = self.weight(f"{name}.weight", (k, n), np.sqrt(2.0 / (k + n)))
+        b = self.const(f"{name}.bias", self.rng.uniform(-0.05, 0.05, size=n).astype(np.float32))
+        y = self.op(name, "Linear", (x, w, b))
+        return self.op(f"{name}.act", activation, (y,)) if activation else y
+
+    def graph(self, outputs: Sequence[str]) -> Graph:
+        return Graph(self.name, tuple(self.inputs), self.initializers, tuple(self.nodes), tuple(outputs))

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.ir import Graph
-from engine.models.base import InputMaker, ModelSpec
-from engine.models.sequence_blocks import (
-    GraphBuilder,
-    attention_scores,
-    behaviour_inputs,
-    behaviour_params,
-    item_table,
-    masked_softmax,
-    top_mlp,
-    user_profile_features,
-)
+import numpy as np
 
-INPUTS = ("hist_ids", "seq_mask", "seq_lens", "cand_id", "user_profile")
+from engine.ir import Graph
+from engine.models.base import GraphBuilder, InputMaker, model_specs
+from engine.models.sequence_blocks import (
+    attention_scores,
+    behaviour_lookups,
+    behaviour_rows,
+    click_model,
+    masked_softmax,
+)
 
 
 def _gru_weights(g: GraphBuilder, prefix: str, inputs: int, hidden: int) -> tuple[str, ...]:
@@ -41,45 +38,21 @@ def _gru_weights(g: GraphBuilder, prefix: str, inputs: int, hidden: int) -> tupl
 def build_dien(batch: int, seq_len: int, rows: int, dim: int, seed: int,
                name: str = "dien") -> tuple[Graph, InputMaker]:
     g = GraphBuilder(name, seed)
-    hist = g.input("hist_ids", "int64", (batch, seq_len))
-    mask = g.input("seq_mask", "float32", (batch, seq_len))
-    lens = g.input("seq_lens", "int64", (batch,))
-    cand = g.input("cand_id", "int64", (batch,))
-    profile = g.input("user_profile", "int64", (batch, 3))
-    table = item_table(g, rows, dim)
-    behaviours = g.op("item.hist", "Gather", (table, hist), axis=0)  # (B, T, d)
-    query = g.op("item.cand", "Gather", (table, cand), axis=0)  # (B, d)
-    user, user_width = user_profile_features(g, profile, batch)
-
-    interests = g.op("extractor", "GRU", (behaviours, *_gru_weights(g, "extractor", dim, dim), lens),
+    b = behaviour_lookups(g, batch, seq_len, rows, dim, lengths=True)
+    interests = g.op("extractor", "GRU", (b.items, *_gru_weights(g, "extractor", dim, dim), b.lens),
                      outputs=("extractor.states", "extractor.last"))
-    scores = attention_scores(g, "att", query, interests, batch, seq_len, dim)
-    alpha = masked_softmax(g, "att", scores, mask)
-    g.op("evolution", "AUGRU", (interests, alpha, *_gru_weights(g, "evolution", dim, dim), lens),
+    scores = attention_scores(g, "att", b.query, interests, batch, seq_len, dim)
+    alpha = masked_softmax(g, "att", scores, b.mask)
+    g.op("evolution", "AUGRU", (interests, alpha, *_gru_weights(g, "evolution", dim, dim), b.lens),
          outputs=("evolution.states", "evolution.last"))
     final = "evolution.last"  # the state after each row's last valid step
-
-    x = g.op("top.input", "Concat", (user, final, query), axis=1)
-    prob = top_mlp(g, x, user_width + 2 * dim)
-    graph = g.graph((prob,))
-
-    def make_inputs(seed: int = 0) -> dict[str, np.ndarray]:
-        feeds = behaviour_inputs(np.random.default_rng([seed, 0xD1E]), batch, seq_len, rows)
-        return {k: feeds[k] for k in INPUTS}
-
-    return graph, make_inputs
+    return click_model(g, b, final, data_key=0xD1E)
 
 
-SPEC = ModelSpec(
-    name="dien",
-    summary="Deep Interest Evolution Network: GRU, attention, AUGRU, MLP 200-80-1",
-    params=behaviour_params(128, 50, 200_000, 64, "item embedding width = GRU hidden size"),
-    build=build_dien,
-)
-
-SMALL_SPEC = ModelSpec(
-    name="dien_small",
-    summary="dien at test size",
-    params=behaviour_params(4, 6, 50, 8, "item embedding width = GRU hidden size"),
-    build=lambda **p: build_dien(**p, name="dien_small"),
+SPEC, SMALL_SPEC = model_specs(
+    "dien",
+    "Deep Interest Evolution Network: GRU, attention, AUGRU, MLP 200-80-1",
+    "dien at test size",
+    build_dien,
+    behaviour_rows("item embedding width = GRU hidden size"),
 )

@@ -6,62 +6,27 @@ the top MLP. Hidden activations are Sigmoid/Relu rather than Dice/PReLU so
 every layer has a plain ONNX equivalent."""
 from __future__ import annotations
 
-import numpy as np
-
 from engine.ir import Graph
-from engine.models.base import InputMaker, ModelSpec
-from engine.models.sequence_blocks import (
-    GraphBuilder,
-    attention_scores,
-    behaviour_inputs,
-    behaviour_params,
-    item_table,
-    top_mlp,
-    user_profile_features,
-)
-
-INPUTS = ("hist_ids", "seq_mask", "cand_id", "user_profile")
+from engine.models.base import GraphBuilder, InputMaker, model_specs
+from engine.models.sequence_blocks import attention_scores, behaviour_lookups, behaviour_rows, click_model
 
 
 def build_din(batch: int, seq_len: int, rows: int, dim: int, seed: int,
               name: str = "din") -> tuple[Graph, InputMaker]:
     g = GraphBuilder(name, seed)
-    hist = g.input("hist_ids", "int64", (batch, seq_len))
-    mask = g.input("seq_mask", "float32", (batch, seq_len))
-    cand = g.input("cand_id", "int64", (batch,))
-    profile = g.input("user_profile", "int64", (batch, 3))
-    table = item_table(g, rows, dim)
-    keys = g.op("item.hist", "Gather", (table, hist), axis=0)  # (B, T, d)
-    query = g.op("item.cand", "Gather", (table, cand), axis=0)  # (B, d)
-    user, user_width = user_profile_features(g, profile, batch)
-
-    scores = attention_scores(g, "att", query, keys, batch, seq_len, dim)
-    weights = g.op("att.masked", "Mul", (scores, mask))
+    b = behaviour_lookups(g, batch, seq_len, rows, dim, lengths=False)
+    scores = attention_scores(g, "att", b.query, b.items, batch, seq_len, dim)
+    weights = g.op("att.masked", "Mul", (scores, b.mask))
     w3 = g.op("att.weights", "Reshape", (weights,), shape=[batch, 1, seq_len])
-    pooled = g.op("att.pool", "MatMul", (w3, keys))  # (B, 1, d): sum_t w_t k_t
+    pooled = g.op("att.pool", "MatMul", (w3, b.items))  # (B, 1, d): sum_t w_t k_t
     interest = g.op("att.interest", "Reshape", (pooled,), shape=[batch, dim])
-
-    x = g.op("top.input", "Concat", (user, interest, query), axis=1)
-    prob = top_mlp(g, x, user_width + 2 * dim)
-    graph = g.graph((prob,))
-
-    def make_inputs(seed: int = 0) -> dict[str, np.ndarray]:
-        feeds = behaviour_inputs(np.random.default_rng([seed, 0xD1]), batch, seq_len, rows)
-        return {k: feeds[k] for k in INPUTS}
-
-    return graph, make_inputs
+    return click_model(g, b, interest, data_key=0xD1)
 
 
-SPEC = ModelSpec(
-    name="din",
-    summary="Deep Interest Network: attention over the behaviour sequence, MLP 200-80-1",
-    params=behaviour_params(128, 50, 200_000, 64, "item embedding width"),
-    build=build_din,
-)
-
-SMALL_SPEC = ModelSpec(
-    name="din_small",
-    summary="din at test size",
-    params=behaviour_params(4, 6, 50, 8, "item embedding width"),
-    build=lambda **p: build_din(**p, name="din_small"),
+SPEC, SMALL_SPEC = model_specs(
+    "din",
+    "Deep Interest Network: attention over the behaviour sequence, MLP 200-80-1",
+    "din at test size",
+    build_din,
+    behaviour_rows("item embedding width"),
 )

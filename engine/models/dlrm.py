@@ -14,7 +14,8 @@ stay static; ids are Zipf-distributed (a = 1.1, the hot ids scattered over
 the table by a multiplicative hash) as in real click logs; dense features are
 log(1 + count) of heavy-tailed counts, as DLRM preprocesses Criteo.
 
-The helpers (sparse_feature, mlp, ...) are shared with the Wide & Deep model.
+The helpers (mlp, embedding_bags, criteo_inputs, criteo_rows, ...) are shared
+with the Wide & Deep model.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.ir import Graph, Node, TensorSpec
-from engine.models.base import InputMaker, ModelSpec, Param
+from engine.ir import Graph
+from engine.models.base import GraphBuilder, InputMaker, ParamRow, model_specs
 
 CRITEO_KAGGLE_TABLE_SIZES = (
     1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 5683, 8351593, 3194,
@@ -34,7 +35,7 @@ EMBEDDING_DIM = 64
 BOTTOM_MLP = (NUM_DENSE, 512, 256, EMBEDDING_DIM)
 TOP_HIDDEN = (512, 256, 1)
 ZIPF_A = 1.1
-_HASH = 2654435761  # a prime near 2^32 / golden ratio: spreads hot ids over the table
+ID_HASH = 2654435761  # a prime near 2^32 / golden ratio: spreads hot ids over the table
 
 
 def table_sizes(cap: int) -> list[int]:
@@ -48,7 +49,7 @@ def ids_per_table(batch: int, pooling: int) -> int:
 def zipf_ids(rng: np.random.Generator, n: int, rows: int) -> np.ndarray:
     """`n` Zipf-distributed ids in [0, rows), the popular ones scattered by a hash."""
     ranks = (rng.zipf(ZIPF_A, n) - 1) % rows
-    return (ranks * _HASH % rows).astype(np.int64)
+    return (ranks * ID_HASH % rows).astype(np.int64)
 
 
 def bag_lengths(rng: np.random.Generator, batch: int, total: int, max_len: int) -> np.ndarray:
@@ -86,78 +87,79 @@ def embedding_table(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray
     return table
 
 
-def mlp(prefix: str, x: str, sizes: Sequence[int], rng: np.random.Generator,
-        initializers: dict[str, np.ndarray], nodes: list[Node], last: str | None) -> str:
+def mlp(g: GraphBuilder, prefix: str, x: str, sizes: Sequence[int], last: str | None) -> str:
     """Linear layers `sizes[0]` -> ... -> `sizes[-1]` with Relu between them and
     `last` ("Relu", "Sigmoid" or None) after the final one; DLRM's init
     (weights normal(0, sqrt(2/(m+n))), biases normal(0, sqrt(1/n))). Returns
     the output tensor name."""
     count = len(sizes) - 1
     for i, (k, n) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        w, b, out = f"{prefix}.fc{i}.weight", f"{prefix}.fc{i}.bias", f"{prefix}.fc{i}.out"
-        initializers[w] = rng.normal(0.0, np.sqrt(2.0 / (k + n)), size=(k, n)).astype(np.float32)
-        initializers[b] = rng.normal(0.0, np.sqrt(1.0 / n), size=n).astype(np.float32)
-        nodes.append(Node(f"{prefix}.fc{i}", "Linear", (x, w, b), (out,)))
-        x = out
+        w = g.const(f"{prefix}.fc{i}.weight",
+                    g.rng.normal(0.0, np.sqrt(2.0 / (k + n)), size=(k, n)).astype(np.float32))
+        b = g.const(f"{prefix}.fc{i}.bias", g.rng.normal(0.0, np.sqrt(1.0 / n), size=n).astype(np.float32))
+        x = g.op(f"{prefix}.fc{i}", "Linear", (x, w, b), outputs=(f"{prefix}.fc{i}.out",))
         activation = "Relu" if i < count else last
         if activation is not None:
             act = f"{prefix}.{activation.lower()}{i}"
-            nodes.append(Node(act, activation, (x,), (f"{act}.out",)))
-            x = f"{act}.out"
+            x = g.op(act, activation, (x,), outputs=(f"{act}.out",))
     return x
 
 
-def build_dlrm(batch: int, rows: int, pooling: int, seed: int, name: str = "dlrm") -> tuple[Graph, InputMaker]:
-    rng = np.random.default_rng(seed)
-    sizes = table_sizes(rows)
-    n_ids = ids_per_table(batch, pooling)
-    inputs = [TensorSpec("dense", "float32", (batch, NUM_DENSE))]
-    initializers: dict[str, np.ndarray] = {}
-    nodes: list[Node] = []
-
-    bottom = mlp("bot", "dense", BOTTOM_MLP, rng, initializers, nodes, last="Relu")
+def embedding_bags(g: GraphBuilder, sizes: Sequence[int], dim: int, batch: int, n_ids: int) -> list[str]:
+    """Per table k of `sizes` rows: the inputs sparse{k}.indices (n_ids,) and
+    sparse{k}.offsets (batch,), the table emb{k}.weight and a sum
+    EmbeddingBag. Returns the pooled (batch, dim) outputs."""
     pooled = []
     for k, table_rows in enumerate(sizes):
-        weight, idx, off = f"emb{k}.weight", f"sparse{k}.indices", f"sparse{k}.offsets"
-        inputs += [TensorSpec(idx, "int64", (n_ids,)), TensorSpec(off, "int64", (batch,))]
-        initializers[weight] = embedding_table(rng, table_rows, EMBEDDING_DIM)
-        nodes.append(Node(f"emb{k}", "EmbeddingBag", (weight, idx, off), (f"emb{k}.out",), {"mode": "sum"}))
-        pooled.append(f"emb{k}.out")
-    nodes.append(Node("interact", "DotInteraction", (bottom, *pooled), ("interact.out",)))
+        idx = g.input(f"sparse{k}.indices", "int64", (n_ids,))
+        off = g.input(f"sparse{k}.offsets", "int64", (batch,))
+        weight = g.const(f"emb{k}.weight", embedding_table(g.rng, table_rows, dim))
+        pooled.append(g.op(f"emb{k}", "EmbeddingBag", (weight, idx, off), outputs=(f"emb{k}.out",), mode="sum"))
+    return pooled
+
+
+def criteo_inputs(rng: np.random.Generator, batch: int, sizes: Sequence[int], n_ids: int,
+                  pooling: int) -> dict[str, np.ndarray]:
+    """Feeds for the dense input and embedding_bags' inputs."""
+    feeds = {"dense": dense_features(rng, batch)}
+    for k, table_rows in enumerate(sizes):
+        feeds[f"sparse{k}.indices"], feeds[f"sparse{k}.offsets"] = sparse_feature(
+            rng, batch, table_rows, n_ids, pooling)
+    return feeds
+
+
+def build_dlrm(batch: int, rows: int, pooling: int, seed: int, name: str = "dlrm") -> tuple[Graph, InputMaker]:
+    g = GraphBuilder(name, seed)
+    sizes = table_sizes(rows)
+    n_ids = ids_per_table(batch, pooling)
+    dense = g.input("dense", "float32", (batch, NUM_DENSE))
+    bottom = mlp(g, "bot", dense, BOTTOM_MLP, last="Relu")
+    pooled = embedding_bags(g, sizes, EMBEDDING_DIM, batch, n_ids)
+    interact = g.op("interact", "DotInteraction", (bottom, *pooled), outputs=("interact.out",))
     width = EMBEDDING_DIM + (len(sizes) + 1) * len(sizes) // 2
-    top = mlp("top", "interact.out", (width, *TOP_HIDDEN), rng, initializers, nodes, last="Sigmoid")
-    graph = Graph(name=name, inputs=tuple(inputs), initializers=initializers, nodes=tuple(nodes), outputs=(top,))
+    top = mlp(g, "top", interact, (width, *TOP_HIDDEN), last="Sigmoid")
 
     def make_inputs(seed: int = 0) -> dict[str, np.ndarray]:
-        data_rng = np.random.default_rng([seed, 0xD7])  # independent of the weight stream
-        feeds = {"dense": dense_features(data_rng, batch)}
-        for k, table_rows in enumerate(sizes):
-            feeds[f"sparse{k}.indices"], feeds[f"sparse{k}.offsets"] = sparse_feature(
-                data_rng, batch, table_rows, n_ids, pooling)
-        return feeds
+        # a stream of its own, independent of the weights
+        return criteo_inputs(np.random.default_rng([seed, 0xD7]), batch, sizes, n_ids, pooling)
 
-    return graph, make_inputs
+    return g.graph((top,)), make_inputs
 
 
-def _params(batch: int, rows: int, pooling: int) -> tuple[Param, ...]:
+def criteo_rows(rows_help: str, pooling: int, small_pooling: int, pooling_help: str) -> tuple[ParamRow, ...]:
+    """The size params dlrm and wdl share: (name, default, test size, help)."""
     return (
-        Param("batch", batch, "samples per forward pass"),
-        Param("rows", rows, "cap on rows per table (Criteo Kaggle sizes, capped)"),
-        Param("pooling", pooling, "max ids per bag (bags hold 1..pooling, mean ~pooling/2)"),
-        Param("seed", 0, "seed of the weights", minimum=0),
+        ("batch", 128, 8, "samples per forward pass"),
+        ("rows", 100_000, 1000, rows_help),
+        ("pooling", pooling, small_pooling, pooling_help),
     )
 
 
-SPEC = ModelSpec(
-    name="dlrm",
-    summary="DLRM, Criteo Terabyte shape: 26 EmbeddingBags dim 64, dot interaction, MLPs 13-512-256-64 / 415-512-256-1",
-    params=_params(128, 100_000, 20),
-    build=build_dlrm,
-)
-
-SMALL_SPEC = ModelSpec(
-    name="dlrm_small",
-    summary="dlrm at test size (tables capped at 1000 rows)",
-    params=_params(8, 1000, 4),
-    build=lambda **p: build_dlrm(**p, name="dlrm_small"),
+SPEC, SMALL_SPEC = model_specs(
+    "dlrm",
+    "DLRM, Criteo Terabyte shape: 26 EmbeddingBags dim 64, dot interaction, MLPs 13-512-256-64 / 415-512-256-1",
+    "dlrm at test size (tables capped at 1000 rows)",
+    build_dlrm,
+    criteo_rows("cap on rows per table (Criteo Kaggle sizes, capped)", 20, 4,
+                "max ids per bag (bags hold 1..pooling, mean ~pooling/2)"),
 )

@@ -1,19 +1,19 @@
-"""Building blocks shared by the behaviour-sequence models (DIN, DIEN): a
-small graph builder, DIN's attention unit, the user-profile lookup, the top
-MLP and the synthetic inputs (Zipf item ids, variable sequence lengths).
+"""Building blocks shared by the behaviour-sequence models (DIN, DIEN): the
+inputs and their lookups, DIN's attention unit, the user-profile lookup, the
+top MLP, the synthetic inputs (Zipf item ids, variable sequence lengths) and
+the size params.
 
 Every block is composed of registered ops, so each piece is its own profiled
 layer and maps one to one onto an ONNX operator.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from engine.ir import Graph, Node, TensorSpec
-from engine.models.base import Param
+from engine.ir import Graph
+from engine.models.base import GraphBuilder, InputMaker, ParamRow
 
 # User profile fields (vocabulary sizes) looked up in one table with per-field
 # row offsets, as a serving system ships them: gender, age bucket, city.
@@ -24,45 +24,6 @@ TOP_MLP = (200, 80)  # then -> 1 -> Sigmoid
 MASK_PENALTY = 1e9  # added (negated) to padded logits before a softmax
 ZIPF_EXPONENT = 1.05  # item popularity: a few hot items, a long tail
 ITEM_PERMUTATION_SEED = 0x5EC  # fixed scatter of popularity ranks over the item ids
-
-
-class GraphBuilder:
-    """Collects inputs, seeded float32 weights and nodes; every node writes
-    one tensor named like the node unless output names are given."""
-
-    def __init__(self, name: str, seed: int) -> None:
-        self.name = name
-        self.rng = np.random.default_rng(seed)
-        self.inputs: list[TensorSpec] = []
-        self.initializers: dict[str, np.ndarray] = {}
-        self.nodes: list[Node] = []
-
-    def input(self, name: str, dtype: str, shape: tuple[int, ...]) -> str:
-        self.inputs.append(TensorSpec(name, dtype, shape))
-        return name
-
-    def const(self, name: str, value: np.ndarray) -> str:
-        self.initializers[name] = value
-        return name
-
-    def weight(self, name: str, shape: tuple[int, ...], scale: float) -> str:
-        return self.const(name, self.rng.standard_normal(shape, dtype=np.float32) * np.float32(scale))
-
-    def op(self, name: str, op: str, inputs: Sequence[str], outputs: Sequence[str] | None = None,
-           **attrs: Any) -> str:
-        outs = tuple(outputs) if outputs is not None else (name,)
-        self.nodes.append(Node(name, op, tuple(inputs), outs, attrs))
-        return outs[0]
-
-    def linear(self, name: str, x: str, k: int, n: int, activation: str | None = None) -> str:
-        """Linear (Glorot-scaled weights, small biases), then `activation`."""
-        w = self.weight(f"{name}.weight", (k, n), np.sqrt(2.0 / (k + n)))
-        b = self.const(f"{name}.bias", self.rng.uniform(-0.05, 0.05, size=n).astype(np.float32))
-        y = self.op(name, "Linear", (x, w, b))
-        return self.op(f"{name}.act", activation, (y,)) if activation else y
-
-    def graph(self, outputs: Sequence[str]) -> Graph:
-        return Graph(self.name, tuple(self.inputs), self.initializers, tuple(self.nodes), tuple(outputs))
 
 
 def attention_scores(g: GraphBuilder, prefix: str, query: str, keys: str, batch: int, steps: int,
@@ -153,12 +114,59 @@ def item_table(g: GraphBuilder, rows: int, dim: int) -> str:
     return g.const("item.table", table)
 
 
-def behaviour_params(batch: int, seq_len: int, rows: int, dim: int, dim_help: str) -> tuple[Param, ...]:
-    """The size params DIN and DIEN share, with their defaults."""
+def behaviour_rows(dim_help: str) -> tuple[ParamRow, ...]:
+    """The size params DIN and DIEN share: (name, default, test size, help)."""
     return (
-        Param("batch", batch, "candidate items scored per pass"),
-        Param("seq_len", seq_len, "behaviour sequence length T (rows are padded to it)"),
-        Param("rows", rows, "item embedding table rows"),
-        Param("dim", dim, dim_help),
-        Param("seed", 0, "seed of the weights", minimum=0),
+        ("batch", 128, 4, "candidate items scored per pass"),
+        ("seq_len", 50, 6, "behaviour sequence length T (rows are padded to it)"),
+        ("rows", 200_000, 50, "item embedding table rows"),
+        ("dim", 64, 8, dim_help),
     )
+
+
+@dataclass(frozen=True)
+class Behaviours:
+    """A behaviour model's sizes and the tensors it starts from."""
+
+    batch: int
+    seq_len: int
+    rows: int
+    dim: int
+    mask: str  # seq_mask (B, T)
+    lens: str | None  # seq_lens (B,), where the model takes them
+    items: str  # the behaviour embeddings (B, T, d)
+    query: str  # the candidate's embedding (B, d)
+    user: str  # the user profile features (B, user_width)
+    user_width: int
+
+
+def behaviour_lookups(g: GraphBuilder, batch: int, seq_len: int, rows: int, dim: int,
+                      lengths: bool) -> Behaviours:
+    """The graph inputs (hist_ids, seq_mask, [seq_lens], cand_id,
+    user_profile), the item table and the lookups of the behaviours, the
+    candidate and the user profile."""
+    hist = g.input("hist_ids", "int64", (batch, seq_len))
+    mask = g.input("seq_mask", "float32", (batch, seq_len))
+    lens = g.input("seq_lens", "int64", (batch,)) if lengths else None
+    cand = g.input("cand_id", "int64", (batch,))
+    profile = g.input("user_profile", "int64", (batch, 3))
+    table = item_table(g, rows, dim)
+    items = g.op("item.hist", "Gather", (table, hist), axis=0)  # (B, T, d)
+    query = g.op("item.cand", "Gather", (table, cand), axis=0)  # (B, d)
+    user, user_width = user_profile_features(g, profile, batch)
+    return Behaviours(batch, seq_len, rows, dim, mask, lens, items, query, user, user_width)
+
+
+def click_model(g: GraphBuilder, b: Behaviours, interest: str, data_key: int) -> tuple[Graph, InputMaker]:
+    """Concat(user, interest, candidate) through the top MLP to the click
+    probability: the graph, and its input maker (data drawn from a stream
+    keyed by the seed and `data_key`, independent of the weights)."""
+    x = g.op("top.input", "Concat", (b.user, interest, b.query), axis=1)
+    graph = g.graph((top_mlp(g, x, b.user_width + 2 * b.dim),))
+    names = [spec.name for spec in graph.inputs]
+
+    def make_inputs(seed: int = 0) -> dict[str, np.ndarray]:
+        feeds = behaviour_inputs(np.random.default_rng([seed, data_key]), b.batch, b.seq_len, b.rows)
+        return {k: feeds[k] for k in names}
+
+    return graph, make_inputs
