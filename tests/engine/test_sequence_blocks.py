@@ -3,9 +3,9 @@ import pytest
 
 from engine.executor import run_graph
 from engine.ir import validate
+from engine.models.base import GraphBuilder
 from engine.models.sequence_blocks import (
     PROFILE_FIELDS,
-    GraphBuilder,
     attention_scores,
     behaviour_inputs,
     masked_softmax,
