@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from engine.executor import Plan, check_inputs, execute, make_plan
+from engine.executor import Plan, check_inputs, execute, make_plan, run_program, start_env
 from engine.malloc_tuning import keep_heap_memory
 from engine.models import MODELS, build_model
 from engine.passes import resolve_passes, run_passes
@@ -84,17 +84,8 @@ def _ort_runner(graph, inputs, threads: int) -> Callable[[], object] | str:
 
 
 def _timed_steps(plan: Plan, inputs: Mapping[str, np.ndarray], step_ns: np.ndarray) -> None:
-    """One forward pass, each step's kernel timed (as the profiler's timed pass)."""
-    env: dict[str, np.ndarray] = {**plan.graph.initializers, **inputs}
-    for i, step in enumerate(plan.steps):
-        args = [env[t] for t in step.node.inputs]
-        t0 = time.perf_counter_ns()
-        outs = step.op.run(args, step.attrs)
-        step_ns[i] = time.perf_counter_ns() - t0
-        args = None
-        env.update(zip(step.node.outputs, outs))
-        for t in step.release:
-            del env[t]
+    """One forward pass, each step's kernel timed: the engine's own loop, as the profiler's timed pass."""
+    run_program(plan.program, start_env(plan, inputs), node_ns=step_ns)
 
 
 def fused_layer_rows(name: str, batch: int, passes: list[str], threads: int, repeats: int,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.executor import Plan, check_inputs, make_plan
+from engine.executor import Plan, check_inputs, make_plan, run_program, start_env
 from engine.models import MODELS, Model, ModelParamError, build_model
 from engine.ops import Op, ShapeError
 
@@ -59,12 +59,13 @@ def host_models() -> list[str]:
 
 
 def node_inputs(plan: Plan, inputs: Mapping[str, np.ndarray], node_name: str) -> list[np.ndarray]:
-    """The arrays node `node_name` reads in a forward pass on `inputs`."""
-    env: dict[str, Any] = {**plan.graph.initializers, **inputs}
-    for step in plan.steps:
+    """The arrays node `node_name` reads in a forward pass on `inputs` (the engine's
+    loop runs the steps before it)."""
+    for i, step in enumerate(plan.steps):
         if step.node.name == node_name:
-            return [env[t] for t in step.node.inputs]
-        env.update(zip(step.node.outputs, step.op.run([env[t] for t in step.node.inputs], step.attrs)))
+            env = start_env(plan, inputs)
+            run_program(plan.program[:i], env)
+            return [env[j] for j in plan.program[i][2]]
     raise KeyError(f"graph {plan.graph.name!r} has no node {node_name!r}")
 
 
