@@ -183,6 +183,17 @@ def _epilogue_flops(out: Shape, has_bias: bool, attrs: Mapping[str, Any]) -> int
     return flops
 
 
+def _check_weight_scale(cls: type[Op], input_shapes: Sequence[Shape], channels: int,
+                        names: Sequence[str] | None) -> None:
+    """weight_scale (input 2) is per output channel or per tensor."""
+    scale = tuple(input_shapes[2])
+    if scale not in ((channels,), (1,)):
+        raise ShapeError(
+            f"{cls.label(2, names)} has shape {fmt_shape(scale)} but must be ({channels},) per output "
+            f"channel or (1,) per tensor"
+        )
+
+
 # Op.dtype_error of the reduced-precision ops
 NEEDS_DTYPE = "{input} has dtype {dtype} but {op} needs {allowed}"
 
@@ -211,13 +222,9 @@ class Int8Linear(Op):
     def infer_shape(cls, input_shapes, attrs, names=None):
         _check_activation(attrs)
         _check_act_quant(attrs)
-        w, scale = tuple(input_shapes[1]), tuple(input_shapes[2])
+        w = tuple(input_shapes[1])
         out = _linear_shape(cls, input_shapes, cls.bias_index, names)
-        if scale not in ((w[1],), (1,)):
-            raise ShapeError(
-                f"{cls.label(2, names)} has shape {fmt_shape(scale)} but must be ({w[1]},) per output "
-                f"channel or (1,) per tensor"
-            )
+        _check_weight_scale(cls, input_shapes, w[1], names)
         x_qmax = qrange(8, bool(attrs.get("act_unsigned", False)))[1]
         if w[0] * x_qmax * W_QMAX > INT32_MAX:
             raise ShapeError(

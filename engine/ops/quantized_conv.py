@@ -38,6 +38,7 @@ from engine.ops.quantized import (
     W_QMAX,
     _check_act_quant,
     _check_fake_quant,
+    _check_weight_scale,
     act_quant_flops,
     act_scale,
     exact_chunk,
@@ -110,12 +111,8 @@ class Int8Conv(Op):
         _check_relu(attrs)
         _check_act_quant(attrs)
         out = _conv_shape(cls, input_shapes, attrs, 3, names)
-        w, scale = tuple(input_shapes[1]), tuple(input_shapes[2])
-        if scale not in ((w[0],), (1,)):
-            raise ShapeError(
-                f"{cls.label(2, names)} has shape {fmt_shape(scale)} but must be ({w[0]},) per output "
-                f"channel or (1,) per tensor"
-            )
+        w = tuple(input_shapes[1])
+        _check_weight_scale(cls, input_shapes, w[0], names)
         x_qmax = qrange(8, bool(attrs.get("act_unsigned", False)))[1]
         k = w[1] * w[2] * w[3]
         if k * x_qmax * W_QMAX > INT32_MAX:
