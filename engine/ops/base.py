@@ -44,7 +44,8 @@ class Op:
       `dtypes` (every other input) and returns `output_dtypes`, or the first
       input's dtype for every output;
     - `flops` is `flops_per_element` per element of the first input (0: the
-      op only moves data);
+      op only moves data); an op that states neither is refused, never
+      counted as 0;
     - `bytes` is reading every input once and writing every output once, the
       minimum traffic of any op that touches all its operands; with
       `copies_output`, reading and writing each output element (an op that
@@ -65,7 +66,7 @@ class Op:
     output_dtypes: ClassVar[tuple[str, ...]] = ()
     # The error for an input of another dtype; fields input, dtype, op, allowed.
     dtype_error: ClassVar[str] = "{input} has dtype {dtype} but {op} computes in {allowed}"
-    flops_per_element: ClassVar[int] = 0
+    flops_per_element: ClassVar[int | None] = None
     copies_output: ClassVar[bool] = False
 
     @classmethod
@@ -129,6 +130,8 @@ class Op:
 
     @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
+        if cls.flops_per_element is None:
+            raise NotImplementedError(f"{cls.op_type} states neither flops nor flops_per_element")
         return cls.flops_per_element * numel(input_shapes[0])
 
     @classmethod

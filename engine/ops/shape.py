@@ -58,6 +58,7 @@ class Concat(VariadicOp):
     """Join tensors of one rank and dtype along `axis` (required, may be negative)."""
 
     op_type = "Concat"
+    flops_per_element = 0  # moves data only
     input_roles = ()
     attr_defaults = {"axis": None}
     dtypes = TENSOR_DTYPES
@@ -113,6 +114,7 @@ class Reshape(Op):
     allowzero=1 without zero-size tensors), so every other entry must be > 0."""
 
     op_type = "Reshape"
+    flops_per_element = 0  # moves data only
     attr_defaults = {"shape": None}
     dtypes = TENSOR_DTYPES
 
@@ -159,6 +161,7 @@ class Transpose(Op):
     a contiguous copy, so later ops read it at full speed."""
 
     op_type = "Transpose"
+    flops_per_element = 0  # moves data only
     attr_defaults = {"perm": None}
     dtypes = TENSOR_DTYPES
     copies_output = True
@@ -196,6 +199,7 @@ class Slice(Op):
     result is an error (the engine has no zero-size tensors)."""
 
     op_type = "Slice"
+    flops_per_element = 0  # moves data only
     attr_defaults = {"starts": None, "ends": None, "axes": None}
     dtypes = TENSOR_DTYPES
     copies_output = True
@@ -261,6 +265,7 @@ class Gather(Op):
     end) along `axis` of `data`; out shape = data[:axis] + indices + data[axis+1:]."""
 
     op_type = "Gather"
+    flops_per_element = 0  # moves data only
     input_roles = ("data", "indices")
     min_inputs = 2
     attr_defaults = {"axis": 0}
