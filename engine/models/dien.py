@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import numpy as np
-
 from engine.ir import Graph
 from engine.models.base import GraphBuilder, InputMaker, model_specs
 from engine.models.sequence_blocks import (

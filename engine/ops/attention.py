@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
 
 
 class MultiHeadAttention(Op):
@@ -63,9 +63,7 @@ class MultiHeadAttention(Op):
         return int(h)
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x = tuple(input_shapes[0])
         if len(x) != 3:
             raise ShapeError(f"{cls.label(0, names)} has shape {fmt_shape(x)} but must be 3-D (B, S, E)")

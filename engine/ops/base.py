@@ -13,6 +13,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 Shape = tuple[int, ...]
+# The infer_shape signature's parts, so each op's override fits on one line.
+Shapes = Sequence[Shape]
+Attrs = Mapping[str, Any]
+Names = Sequence[str] | None  # the inputs' tensor names, for error messages
 # Every dtype a tensor of the engine may have; ops that only move data take them all.
 TENSOR_DTYPES = ("float32", "float16", "int64", "int32")
 
@@ -119,9 +123,7 @@ class Op:
         return cls.output_dtypes or (input_dtypes[0],) * cls.num_outputs
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         raise NotImplementedError(f"{cls.__name__}.infer_shape")
 
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
 
 
 def int_list(attrs: Mapping[str, Any], name: str, length: int, default: int, minimum: int) -> tuple[int, ...]:
@@ -103,9 +103,7 @@ class Conv2d(Op):
         return strides, pads, dilations, int(group)
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x, w = tuple(input_shapes[0]), tuple(input_shapes[1])
         strides, pads, dilations, group = cls.geometry(attrs)
         if len(x) != 4:

@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from engine.ops.base import TENSOR_DTYPES, Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import (TENSOR_DTYPES, Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape,
+                             numel)
 
 
 class _Binary(Op):
@@ -50,9 +51,7 @@ class _Binary(Op):
         return (out,)
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         a, b = input_shapes
         try:
             return (tuple(np.broadcast_shapes(tuple(a), tuple(b))),)
@@ -107,9 +106,7 @@ class Unary(Op):
     ufunc: ClassVar[np.ufunc]
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         return (tuple(input_shapes[0]),)
 
     @classmethod
@@ -152,9 +149,7 @@ class Gelu(Unary):
         return mode
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         cls._approximate(attrs)
         return super().infer_shape(input_shapes, attrs, names)
 
@@ -198,9 +193,7 @@ class Softmax(Op):
     flops_per_element = 5
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x = tuple(input_shapes[0])
         if not x:
             raise ShapeError(f"{cls.label(0, names)} is a scalar; Softmax needs at least one axis")

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse
 
 from engine.ops import embedding_kernels
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel
 from engine.quant.rowwise import dequantize_rows
 
 try:  # scipy's C++ CSR x dense kernel, called without building a sparse-array object (~20 us a call)
@@ -172,9 +172,7 @@ class EmbeddingBag(Op):
         return mode
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         cls._mode(attrs)
         weight, indices, offsets = (tuple(s) for s in input_shapes)
         if len(weight) != 2:

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
 from engine.ops.embedding import EmbeddingBag, embedding_bag, embedding_bags
 from engine.ops.fused import GroupedEmbeddingBag
 from engine.quant.rowwise import BITS, row_bytes
@@ -73,9 +73,7 @@ class EmbeddingBagRowwise(Op):
     dtype_error = EmbeddingBag.dtype_error
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         bits, dim = _bits(attrs), _dim(attrs.get("dim"), "dim")
         _check_table(tuple(input_shapes[0]), bits, dim, cls.label(0, names))
         ((batch, _),) = EmbeddingBag.infer_shape([(1, 1), *input_shapes[1:]], attrs, names)

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import special
 
 from engine.ops.activation import Relu
-from engine.ops.base import Op, Shape, ShapeError, numel
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, numel
 from engine.ops.conv import Conv2d
 from engine.ops.elementwise import Gelu, Sigmoid, Tanh
 from engine.ops.embedding import EmbeddingBag, embedding_bags
@@ -58,9 +58,7 @@ class FusedLinear(Op):
     attr_defaults = {"activation": None, "approximate": "none"}
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         act = _activation(attrs, tuple(ACTIVATIONS))
         if act == "Gelu":
             Gelu.infer_shape(input_shapes[:1], {"approximate": attrs.get("approximate", "none")})
@@ -92,9 +90,7 @@ class FusedConv(Op):
         return {k: v for k, v in attrs.items() if k != "activation"}
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         _activation(attrs, ("Relu",))
         return Conv2d.infer_shape(input_shapes, cls._conv_attrs(attrs), names)
 
@@ -170,9 +166,7 @@ class GroupedEmbeddingBag(Op):
         return cls._per_table("infer_dtype", input_dtypes, attrs, names)
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         return cls._per_table("infer_shape", input_shapes, attrs, names)
 
     @classmethod

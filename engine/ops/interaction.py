@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from engine.ops import interaction_kernels
-from engine.ops.base import Shape, ShapeError, fmt_shape
+from engine.ops.base import Attrs, Names, Shape, ShapeError, Shapes, fmt_shape
 from engine.ops.shape import VariadicOp
 
 
@@ -42,9 +42,7 @@ class DotInteraction(VariadicOp):
     max_inputs = 1024
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         dense = tuple(input_shapes[0])
         if len(dense) != 2:
             raise ShapeError(f"{cls.label(0, names)} has shape {fmt_shape(dense)} but must be 2-D (batch, dim)")

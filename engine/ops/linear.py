@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel
 
 
 class Linear(Op):
@@ -23,9 +23,7 @@ class Linear(Op):
     min_inputs = 2
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x, w = input_shapes[0], input_shapes[1]
         if len(w) != 2:
             raise ShapeError(

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel
 
 
 def _dims(a: Shape, b: Shape, names: Sequence[str] | None) -> tuple[Shape, int, int, int, Shape]:
@@ -46,9 +46,7 @@ class MatMul(Op):
     min_inputs = 2
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         return (_dims(tuple(input_shapes[0]), tuple(input_shapes[1]), names)[4],)
 
     @classmethod

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel
 
 
 def _epsilon(attrs: Mapping[str, Any]) -> float:
@@ -37,9 +37,7 @@ class BatchNormalization(Op):
     attr_defaults = {"epsilon": 1e-5, "momentum": 0.9}
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         _epsilon(attrs)
         x = tuple(input_shapes[0])
         if len(x) < 2:
@@ -94,9 +92,7 @@ class LayerNormalization(Op):
         return int(axis) % rank
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         _epsilon(attrs)
         x = tuple(input_shapes[0])
         if not x:

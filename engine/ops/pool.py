@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel
 from engine.ops.conv import int_list, pad_spatial, window_output_size
 
 Geometry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # kernel, strides, pads, dilations
@@ -63,9 +63,7 @@ class _WindowPool(Op):
         return kernel, strides, pads, dilations
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x = tuple(input_shapes[0])
         kernel, strides, pads, dilations = cls.geometry(attrs)
         if len(x) != 4:
@@ -139,9 +137,7 @@ class GlobalAveragePool(Op):
     flops_per_element = 1
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x = tuple(input_shapes[0])
         if len(x) < 3:
             raise ShapeError(

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.ops.base import Op, Shape, ShapeError, fmt_shape
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
 from engine.ops.elementwise import Sigmoid, Tanh
 
 # Per-element FLOPs of the gate functions, the same convention as the
@@ -74,9 +74,7 @@ class _RecurrentBase(Op):
         return 1 if cls.attention else 0
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         o = cls._offset()
         x = tuple(input_shapes[0])
         w, r, wb, rb = (tuple(s) for s in input_shapes[1 + o:5 + o])

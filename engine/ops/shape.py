@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops.base import TENSOR_DTYPES, Op, Shape, ShapeError, fmt_shape, numel, stored_bytes
+from engine.ops.base import (TENSOR_DTYPES, Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel,
+                             stored_bytes)
 from engine.ops.elementwise import normalize_axis
 
 INDEX_DTYPES = ("int64", "int32")
@@ -84,9 +85,7 @@ class Concat(VariadicOp):
         return (input_dtypes[0],)
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         first = tuple(input_shapes[0])
         if not first:
             raise ShapeError(f"{cls.label(0, names)} is a scalar; Concat needs at least 1-D inputs")
@@ -119,9 +118,7 @@ class Reshape(Op):
     dtypes = TENSOR_DTYPES
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         if attrs.get("shape") is None:
             raise ShapeError("attribute shape is required")
         target = _int_tuple(attrs["shape"], "shape")
@@ -176,9 +173,7 @@ class Transpose(Op):
         return perm
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x = tuple(input_shapes[0])
         try:
             perm = cls._perm(attrs, len(x))
@@ -232,9 +227,7 @@ class Slice(Op):
         return tuple(index)
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         x = tuple(input_shapes[0])
         index = cls._bounds(attrs, x, cls.label(0, names))
         return (tuple(len(range(*s.indices(d))) for s, d in zip(index, x)),)
@@ -274,9 +267,7 @@ class Gather(Op):
     copies_output = True
 
     @classmethod
-    def infer_shape(
-        cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any], names: Sequence[str] | None = None
-    ) -> tuple[Shape, ...]:
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
         data, idx = tuple(input_shapes[0]), tuple(input_shapes[1])
         if not data:
             raise ShapeError(f"{cls.label(0, names)} is a scalar; Gather needs at least 1-D data")
