@@ -3,6 +3,7 @@ test asks for it, and the peaks cache always lives in the test's tmp dir."""
 import pytest
 
 from engine import roofline
+from engine.ops import embedding_kernels
 from engine.roofline import Peaks
 
 FAKE_GFLOPS = 100.0
@@ -42,3 +43,13 @@ def probes(monkeypatch) -> ProbeCounter:
 @pytest.fixture
 def peaks() -> Peaks:
     return Peaks(gflops=FAKE_GFLOPS, gbs=FAKE_GBS)  # ridge point 10 FLOP/byte
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def path(request, monkeypatch):
+    """Runs an embedding test on the compiled kernel and on the numpy fallback."""
+    if request.param == "numba" and not embedding_kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    if request.param == "numpy":
+        monkeypatch.setattr(embedding_kernels, "AVAILABLE", False)
+    return request.param

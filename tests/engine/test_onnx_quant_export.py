@@ -7,19 +7,14 @@ from engine.executor import run_graph
 from engine.models import build_model
 from engine.onnx_io import export_onnx
 from engine.onnx_io.ort_runner import run_ort
-from engine.passes import run_passes
 from engine.quant.dense import DENSE_MODES
 
-from tests.engine.test_quant_dense import FUSIONS, quantize_graph
+from tests.engine.test_quant_dense import built_model, quantize_graph
 
 
 @pytest.fixture(scope="module", params=["mlp", "dlrm_small+fused", "resnet_small", "resnet_small+fused"])
 def model(request):
-    name = request.param.split("+")[0]
-    kwargs = {"batch": 32, "sizes": [64, 128, 128, 16]} if name == "mlp" else {}
-    m = build_model(name, **kwargs)
-    graph = run_passes(m.graph, FUSIONS).graph if "fused" in request.param else m.graph
-    return graph, m.make_inputs()
+    return built_model(request.param)
 
 
 @pytest.mark.parametrize("fake", [False, True])

@@ -24,16 +24,6 @@ def reference_embedding_bag(weight, indices, offsets, mode):
     return out
 
 
-@pytest.fixture(params=["numba", "numpy"])
-def path(request, monkeypatch):
-    """Runs a test on the compiled kernel and on the numpy fallback."""
-    if request.param == "numba" and not embedding_kernels.AVAILABLE:
-        pytest.skip("numba is not installed")
-    if request.param == "numpy":
-        monkeypatch.setattr(embedding_kernels, "AVAILABLE", False)
-    return request.param
-
-
 @pytest.fixture
 def bags():
     rng = np.random.default_rng(11)

@@ -9,15 +9,6 @@ from engine.ops.embedding_rowwise import EmbeddingBagRowwise, GroupedEmbeddingBa
 from engine.quant.rowwise import dequantize_rows, error_bound, quantize_rows, row_bytes
 
 
-@pytest.fixture(params=["numba", "numpy"])
-def path(request, monkeypatch):
-    if request.param == "numba" and not embedding_kernels.AVAILABLE:
-        pytest.skip("numba is not installed")
-    if request.param == "numpy":
-        monkeypatch.setattr(embedding_kernels, "AVAILABLE", False)
-    return request.param
-
-
 def _bags(rows=300, dim=13, seed=1):
     rng = np.random.default_rng(seed)
     table = rng.standard_normal((rows, dim), dtype=np.float32)

@@ -27,13 +27,18 @@ def quantize_graph(graph, mode, *, fake=False, static=None, unsigned=True):
 FUSIONS = ["linear_activation", "conv_batchnorm", "conv_relu"]
 
 
-@pytest.fixture(scope="module", params=["mlp", "dlrm_small", "dlrm_small+fused", "resnet_small", "resnet_small+fused"])
-def model(request):
-    name = request.param.split("+")[0]
+def built_model(param: str):
+    """(graph, inputs) of a test model: "mlp", a zoo name, or "name+fused" for its graph after FUSIONS."""
+    name = param.split("+")[0]
     kwargs = {"batch": 32, "sizes": [64, 128, 128, 16]} if name == "mlp" else {}
     m = build_model(name, **kwargs)
-    graph = run_passes(m.graph, FUSIONS).graph if "fused" in request.param else m.graph
+    graph = run_passes(m.graph, FUSIONS).graph if "fused" in param else m.graph
     return graph, m.make_inputs()
+
+
+@pytest.fixture(scope="module", params=["mlp", "dlrm_small", "dlrm_small+fused", "resnet_small", "resnet_small+fused"])
+def model(request):
+    return built_model(request.param)
 
 
 def test_dense_modes_are_listed():

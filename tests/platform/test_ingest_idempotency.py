@@ -37,19 +37,26 @@ def test_it_refuses_the_same_key_with_another_payload(upload, machine):
     assert machine_state(machine) == before
 
 
+def first_lookup_misses_the_winner(monkeypatch) -> list:
+    """Make ingest's first lookup of stored keys find nothing, as if the other
+    upload of the key committed just after it; returns the lookups made."""
+    real_lookup = ingest._stored_runs
+    lookups = []
+
+    def lookup(keys):
+        lookups.append(keys)
+        return {} if len(lookups) == 1 else real_lookup(keys)
+
+    monkeypatch.setattr(ingest, "_stored_runs", lookup)
+    return lookups
+
+
 def test_it_answers_a_concurrent_replay_that_lost_the_insert_race(upload, monkeypatch):
     """The other upload of this key committed between our lookup and our insert:
     the unique key fails, the transaction rolls back and the second pass finds the stored run."""
     report = make_report()
     winner = upload(report).json()["id"]
-    real_lookup = ingest._stored_runs
-    lookups = []
-
-    def first_lookup_misses_the_winner(keys):
-        lookups.append(keys)
-        return {} if len(lookups) == 1 else real_lookup(keys)
-
-    monkeypatch.setattr(ingest, "_stored_runs", first_lookup_misses_the_winner)
+    lookups = first_lookup_misses_the_winner(monkeypatch)
     response = upload(report)
     assert response.status_code == 200, response.content
     assert response.json() == {"id": winner, "url": f"/runs/{winner}/", "created": False}
@@ -60,14 +67,7 @@ def test_it_answers_a_concurrent_replay_that_lost_the_insert_race(upload, monkey
 def test_it_reports_a_conflict_for_a_concurrent_upload_with_another_payload(upload, monkeypatch):
     report = make_report()
     assert upload(report).status_code == 201
-    real_lookup = ingest._stored_runs
-    lookups = []
-
-    def first_lookup_misses_the_winner(keys):
-        lookups.append(keys)
-        return {} if len(lookups) == 1 else real_lookup(keys)
-
-    monkeypatch.setattr(ingest, "_stored_runs", first_lookup_misses_the_winner)
+    lookups = first_lookup_misses_the_winner(monkeypatch)
     response = upload({**report, "source": {**report["source"], "commit": "other"}})
     assert response.status_code == 409
     assert Run.objects.count() == 1
