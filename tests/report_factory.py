@@ -49,6 +49,13 @@ def _stats(median: float, n: int) -> TimeStats:
     return TimeStats(median=median, p25=median * 0.97, p75=median * 1.04, min=median * 0.95, n=n)
 
 
+def achieved(flops: int, nbytes: int, median: float, ridge: float) -> dict[str, Any]:
+    """A layer's derived fields: GFLOP/s, GB/s, arithmetic intensity and bound."""
+    ai = flops / nbytes
+    return {"gflops": flops / median / 1e9, "gbs": nbytes / median / 1e9, "ai": ai,
+            "bound": "compute" if ai >= ridge else "bandwidth"}
+
+
 def make_layers(count: int, machine: Machine, batch: int, repeats: int, time_scale: float = 1.0) -> list[Layer]:
     """`count` layers fc0, relu0, fc1, relu1, ...; a Relu works on the Linear before it."""
     ridge = machine.peak_gflops / machine.peak_gbs
@@ -64,24 +71,10 @@ def make_layers(count: int, machine: Machine, batch: int, repeats: int, time_sca
             name, op = f"relu{block}", "Relu"
             flops = batch * HIDDEN
             nbytes = FP32 * 2 * batch * HIDDEN
-        ai = flops / nbytes
-        attainable_gflops = min(machine.peak_gflops, ai * machine.peak_gbs)
+        attainable_gflops = min(machine.peak_gflops, flops / nbytes * machine.peak_gbs)
         median = flops / (attainable_gflops * 1e9 * EFFICIENCY) * time_scale
-        layers.append(
-            Layer(
-                name=name,
-                op=op,
-                index=index,
-                sources=[name],
-                flops=flops,
-                bytes=nbytes,
-                time=_stats(median, repeats),
-                gflops=flops / median / 1e9,
-                gbs=nbytes / median / 1e9,
-                ai=ai,
-                bound="compute" if ai >= ridge else "bandwidth",
-            )
-        )
+        layers.append(Layer(name=name, op=op, index=index, sources=[name], flops=flops, bytes=nbytes,
+                            time=_stats(median, repeats), **achieved(flops, nbytes, median, ridge)))
     return layers
 
 

@@ -8,6 +8,7 @@ import pytest
 from fleet.models import Machine
 from results.canonical import canonical_sha256
 from results.models import Benchmark, LayerMeasurement, Project, Run
+from tests.report_factory import achieved
 
 PEAK_GFLOPS = 180.0
 PEAK_GBS = 23.0  # ridge point 7.83 FLOP/byte
@@ -84,27 +85,10 @@ def make_run(
     )
     ridge = PEAK_GFLOPS / PEAK_GBS
     for index, (name, op, flops, nbytes, median) in enumerate(layers):
-        ai = flops / nbytes
         LayerMeasurement.objects.create(
-            run=run,
-            machine=machine,
-            benchmark=benchmark,
-            started_at=started_at,
-            name=name,
-            op=op,
-            index=index,
-            sources=[name],
-            flops=flops,
-            bytes=nbytes,
-            median=median,
-            p25=median * 0.97,
-            p75=median * 1.04,
-            min=median * 0.95,
-            n=50,
-            gflops=flops / median / 1e9,
-            gbs=nbytes / median / 1e9,
-            ai=ai,
-            bound="compute" if ai >= ridge else "bandwidth",
+            run=run, machine=machine, benchmark=benchmark, started_at=started_at, name=name, op=op, index=index,
+            sources=[name], flops=flops, bytes=nbytes, median=median, p25=median * 0.97, p75=median * 1.04,
+            min=median * 0.95, n=50, **achieved(flops, nbytes, median, ridge),
         )
     return run
 
