@@ -17,6 +17,33 @@ def need_service(what: str) -> None:
     pytest.skip(what)
 
 
+@pytest.fixture(autouse=True)
+def machines_post_to_every_project(request):
+    """Machines made in tests may post runs to every project (Machine.all_projects),
+    since most tests upload reports of made-up repositories. Tests of the project
+    scope itself (results.project_scope) ask for `scoped_machines` and get the
+    production default: no project until one is granted."""
+    if "scoped_machines" in request.fixturenames:
+        yield
+        return
+    from django.db.models.signals import pre_save
+
+    from fleet.models import Machine
+
+    def trust(sender, instance, **kwargs):
+        if instance._state.adding:
+            instance.all_projects = True
+
+    pre_save.connect(trust, sender=Machine, dispatch_uid="tests.machines_post_to_every_project")
+    yield
+    pre_save.disconnect(sender=Machine, dispatch_uid="tests.machines_post_to_every_project")
+
+
+@pytest.fixture
+def scoped_machines() -> None:
+    """Machines of this test post only to the projects they are granted (see above)."""
+
+
 @pytest.fixture(scope="session")
 def engine_cache_dir(tmp_path_factory) -> Path:
     """One peaks cache for the whole session, so the engine measures the machine once."""

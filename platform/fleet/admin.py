@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from fleet import jobs
-from fleet.models import EnrollmentToken, Job, Machine, MachineGroup, Schedule
+from fleet.models import REENROLL_WINDOW, EnrollmentToken, Job, Machine, MachineGroup, Schedule
 
 
 @admin.register(Machine)
@@ -9,15 +9,15 @@ class MachineAdmin(admin.ModelAdmin):
     list_display = [
         "name", "hostname", "cpu_model", "cores", "peak_gflops", "peak_gbs", "last_seen", "enabled", "has_token",
     ]
-    list_filter = ["enabled", "cpu_model", "os"]
+    list_filter = ["enabled", "all_projects", "may_create_projects", "cpu_model", "os"]
     search_fields = ["name", "hostname", "fingerprint", "cpu_model"]
     # Tokens are created with `manage.py agent_token`; the hash is never shown or edited.
     exclude = ["token_hash"]
     readonly_fields = [
         "fingerprint", "hostname", "cpu_model", "cores", "memory_bytes", "os", "python", "numpy", "blas",
-        "peak_gflops", "peak_gbs", "token_created", "first_seen", "last_seen",
+        "peak_gflops", "peak_gbs", "token_created", "first_seen", "last_seen", "reenroll_until",
     ]
-    actions = ["revoke_tokens", "disable_machines", "enable_machines"]
+    actions = ["revoke_tokens", "disable_machines", "enable_machines", "allow_reenrollment"]
 
     @admin.display(boolean=True, description="token")
     def has_token(self, machine: Machine) -> bool:
@@ -35,6 +35,14 @@ class MachineAdmin(admin.ModelAdmin):
     @admin.action(description="Enable the selected machines")
     def enable_machines(self, request, queryset):
         self.message_user(request, f"Enabled {queryset.update(enabled=True)} machine(s).", messages.SUCCESS)
+
+    @admin.action(description="Allow re-enrollment of the selected machines without their token (once)")
+    def allow_reenrollment(self, request, queryset):
+        for machine in queryset:
+            machine.allow_reenrollment()
+        hours = int(REENROLL_WINDOW.total_seconds() // 3600)
+        self.message_user(request, f"{queryset.count()} machine(s) may re-enroll with an enrollment token once "
+                                   f"within {hours} hours.", messages.SUCCESS)
 
 
 @admin.register(EnrollmentToken)

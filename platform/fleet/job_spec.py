@@ -7,6 +7,8 @@ own): passes, quant, flags, inject (engine/report.py Config).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -76,6 +78,11 @@ def check_spec(*, model: Any, params: Any, config: Any, warmup: Any, repeats: An
             errors[name] = [f"Expected a whole number from {low} to {high}, got {value!r}."]
     if errors:
         raise ValidationError(errors)
+
+
+def spec_sha256(spec: dict) -> str:
+    """One hash per spec (keys sorted), so equal specs compare equal in an index."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def check_source(repository: Any, commit: Any) -> str:

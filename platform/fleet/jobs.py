@@ -27,11 +27,11 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from fleet.job_spec import check_source, check_spec
+from fleet.job_spec import check_source, check_spec, spec_sha256
 from fleet.models import (
     CANCELLED,
     CLAIMED,
@@ -120,21 +120,24 @@ def enqueue_commit(machines: Iterable[Machine], repository: str, commit: str, *,
                    timeout_seconds: int = 600, now: datetime | None = None) -> list[Job]:
     """A job per machine to benchmark `commit` of `repository` (CI). A machine
     that already has the same unfinished commit job gets no second one, so a
-    redelivered webhook adds nothing. Raises ValidationError naming the bad field."""
+    redelivered webhook adds nothing; the constraint one_pending_commit_job
+    holds that for hooks arriving at once too. Raises ValidationError naming the bad field."""
     spec = {"model": model, "params": {} if params is None else params, "config": {} if config is None else config,
             "warmup": warmup, "repeats": repeats, "threads": threads, "timeout_seconds": timeout_seconds}
     check_spec(**spec)
     commit = check_source(repository, commit)
     now = now or timezone.now()
+    same = {"kind": KIND_COMMIT, "repository": repository, "commit": commit, "spec_hash": spec_sha256(spec)}
     made = []
     with transaction.atomic():
         for machine in machines:
-            pending = Job.objects.filter(machine=machine, kind=KIND_COMMIT, status__in=PENDING,
-                                         repository=repository, commit=commit, model=model)
-            if any(job.spec() == spec for job in pending):
+            if Job.objects.filter(machine=machine, status__in=PENDING, **same).exists():
                 continue
-            made.append(Job.objects.create(machine=machine, kind=KIND_COMMIT, repository=repository, commit=commit,
-                                           created=now, **spec))
+            try:
+                with transaction.atomic():  # a savepoint: a concurrent hook may insert this job first
+                    made.append(Job.objects.create(machine=machine, created=now, **same, **spec))
+            except IntegrityError:
+                continue  # that hook's job is the one
     return made
 
 

@@ -3,6 +3,7 @@ they run: groups of machines, benchmark schedules per group, and jobs claimed
 with a lease (the rules of claiming are in fleet.jobs)."""
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -11,6 +12,7 @@ from django.utils import timezone
 from fleet.job_spec import LIMITS, MODEL_MAX_LENGTH, REPOSITORY_MAX_LENGTH, check_spec, full_config
 
 TOKEN_PREFIX = "rw_"
+REENROLL_WINDOW = timedelta(hours=24)
 
 
 def hash_token(token: str) -> str:
@@ -43,6 +45,15 @@ class Machine(models.Model):
     # What the agent last said of itself when it asked for a job: spool depth,
     # rejected reports, last upload, last error (fleet.job_serializers.AgentStatusSerializer).
     agent_status = models.JSONField(null=True, blank=True)
+    # Project scope (checked by results.project_scope; the projects themselves are results.Project.machines):
+    may_create_projects = models.BooleanField(
+        default=False, help_text="its first run of a repository no project has yet creates that project for it"
+    )
+    all_projects = models.BooleanField(
+        default=False, help_text="may post runs to every project and create new ones (a fleet one team owns)"
+    )
+    # An operator's one-time approval to re-register this machine with only an enrollment token (fleet.enrollment).
+    reenroll_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -69,6 +80,12 @@ class Machine(models.Model):
         self.token_created = timezone.now()
         self.save(update_fields=["token_hash", "token_created"])
         return token
+
+    def allow_reenrollment(self, now=None) -> None:
+        """Let the next registration of this machine with an enrollment token
+        rotate its token without the current one, once, for REENROLL_WINDOW."""
+        self.reenroll_until = (now or timezone.now()) + REENROLL_WINDOW
+        self.save(update_fields=["reenroll_until"])
 
     def revoke_token(self) -> None:
         self.token_hash = ""
@@ -220,6 +237,8 @@ class Job(BenchmarkSpecFields):
     # A commit job runs the engine of this commit of this repository; empty for scheduled jobs.
     repository = models.CharField(max_length=REPOSITORY_MAX_LENGTH, blank=True, default="")
     commit = models.CharField(max_length=64, blank=True, default="")
+    # Of a commit job: fleet.job_spec.spec_sha256 of its spec, so one_pending_commit_job can compare specs.
+    spec_hash = models.CharField(max_length=64, blank=True, default="")
     status = models.CharField(max_length=16, choices=JOB_STATUSES, default=QUEUED)
     lease_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of the current lease; "" if none
     lease_seconds = models.PositiveIntegerField(null=True, blank=True)  # of the current claim
@@ -253,6 +272,13 @@ class Job(BenchmarkSpecFields):
             models.UniqueConstraint(
                 fields=["schedule", "machine"], condition=models.Q(status__in=PENDING),
                 name="one_pending_job_per_schedule",
+            ),
+            # Never two unfinished commit jobs of one spec for one commit on one machine, even when
+            # two hooks for that commit arrive at once (fleet.jobs.enqueue_commit).
+            models.UniqueConstraint(
+                fields=["machine", "repository", "commit", "spec_hash"],
+                condition=models.Q(kind=KIND_COMMIT, status__in=PENDING),
+                name="one_pending_commit_job",
             ),
         ]
 

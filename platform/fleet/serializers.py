@@ -1,4 +1,5 @@
 """API shapes of fleet machines and agent registration. Token hashes never leave the database."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fleet.models import Machine
@@ -7,6 +8,7 @@ MACHINE_NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 class MachineOutSerializer(serializers.ModelSerializer):
+    fingerprint = serializers.SerializerMethodField()
     has_token = serializers.SerializerMethodField()
     ridge_point = serializers.FloatField(read_only=True, allow_null=True, help_text="FLOPs per byte")
 
@@ -17,6 +19,13 @@ class MachineOutSerializer(serializers.ModelSerializer):
             "peak_gflops", "peak_gbs", "ridge_point", "enabled", "has_token", "token_created", "first_seen",
             "last_seen",
         ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="null unless signed in as a user"))
+    def get_fingerprint(self, machine: Machine) -> str | None:
+        # It names the hardware at registration: not for anonymous readers or other machines.
+        request = self.context.get("request")
+        signed_in = request is not None and request.user.is_authenticated and not isinstance(request.auth, Machine)
+        return machine.fingerprint if signed_in else None
 
     def get_has_token(self, machine: Machine) -> bool:
         return bool(machine.token_hash)

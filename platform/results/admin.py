@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from fleet.admin import EnrollmentTokenAdmin, MachineAdmin
+from fleet.models import EnrollmentToken, Machine
 from results.models import Benchmark, LayerMeasurement, Project, Run, Series
 
 
@@ -18,6 +20,34 @@ class MeasuredDataAdmin(admin.ModelAdmin):
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "repository_url", "default_branch"]
     search_fields = ["name", "repository_url"]
+    filter_horizontal = ["machines", "enrollment_tokens"]
+
+
+# The projects a machine or enrollment token allows are results' relations (fleet imports no app),
+# so results adds them to fleet's admin pages.
+class MachineProjectsInline(admin.TabularInline):
+    model = Project.machines.through
+    extra = 0
+    verbose_name = verbose_name_plural = "projects this machine may post runs to"
+
+
+class EnrollmentTokenProjectsInline(admin.TabularInline):
+    model = Project.enrollment_tokens.through
+    extra = 0
+    verbose_name = verbose_name_plural = "projects machines registering with this token may post runs to"
+
+
+class MachineWithProjectsAdmin(MachineAdmin):
+    inlines = [MachineProjectsInline]
+
+
+class EnrollmentTokenWithProjectsAdmin(EnrollmentTokenAdmin):
+    inlines = [EnrollmentTokenProjectsInline]
+
+
+admin.site.unregister([Machine, EnrollmentToken])
+admin.site.register(Machine, MachineWithProjectsAdmin)
+admin.site.register(EnrollmentToken, EnrollmentTokenWithProjectsAdmin)
 
 
 @admin.register(Benchmark)

@@ -30,6 +30,7 @@ from fleet.models import Machine
 from results.canonical import canonical_sha256
 from results.layer_rows import write_runs_layers
 from results.models import Benchmark, Project, Run
+from results.project_scope import ProjectNotAllowed, ProjectScope, grant_created_projects
 from results.serializers import validate_report
 from results.signals import send_run_ingested
 
@@ -77,7 +78,8 @@ def ingest_report(data: Any, machine: Machine) -> tuple[Run, bool]:
 
     Returns (run, True) for a new run, (stored run, False) for a replay of a
     stored report. Raises rest_framework ValidationError for an invalid report,
-    MachineMismatch (403) and IdempotencyConflict (409); nothing is written then.
+    MachineMismatch and ProjectNotAllowed (403) and IdempotencyConflict (409); nothing
+    is written then.
     """
     report = validate_report(data)
     (outcome,) = _store(machine, [_Valid(0, report, canonical_sha256(data))])
@@ -126,10 +128,12 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
             .get(pk=machine.pk)
         )
         known_fingerprint, ours = locked.fingerprint, []
+        scope = ProjectScope(locked, {_repository_url(item.report) for item in items})
         for item, outcome in zip(items, outcomes):
             try:
                 _check_fingerprint(locked, item.report["machine"]["fingerprint"])
-            except MachineMismatch as exc:
+                scope.check(_repository_url(item.report))
+            except (MachineMismatch, ProjectNotAllowed) as exc:
                 outcome.error = exc
             else:
                 ours.append((item, outcome))
@@ -155,6 +159,7 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
                 new.append((item, outcome, stored[key]))
         if new:
             _insert(new)
+            grant_created_projects(locked, [run for _, _, run in new])
         elif not any(outcome.run for _, outcome in ours):
             transaction.set_rollback(True)  # every report refused: the machine is not marked seen either
     return outcomes
@@ -235,6 +240,10 @@ def _insert(new: list[tuple[_Valid, Outcome, Run]]) -> None:
     for _, outcome, run in new:
         outcome.run, outcome.created = run, True
         transaction.on_commit(partial(send_run_ingested, run.pk))
+
+
+def _repository_url(report: dict) -> str:
+    return normalize_repository(report["source"]["repository"])
 
 
 def normalize_repository(repository: str) -> str:

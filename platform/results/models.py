@@ -6,7 +6,7 @@ model version and config, so a change of any of them shows up as a change in it.
 from django.db import models
 
 from engine.report import BOUNDS, END_TO_END
-from fleet.models import Machine
+from fleet.models import EnrollmentToken, Machine
 
 BOUND_CHOICES = [(b, b) for b in BOUNDS]
 
@@ -15,12 +15,28 @@ class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     repository_url = models.CharField(max_length=500, unique=True)
     default_branch = models.CharField(max_length=200, default="main")
+    # Who may post runs to this project (results.project_scope); kept here because fleet imports no app.
+    machines = models.ManyToManyField(
+        Machine, related_name="projects", blank=True, help_text="machines that may post runs to this project"
+    )
+    enrollment_tokens = models.ManyToManyField(
+        EnrollmentToken, related_name="projects", blank=True,
+        help_text="machines registering with these enrollment tokens may post runs to this project",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def named(cls, text: str) -> "Project":
+        """The project called `text`, else the one of repository `text`, created if
+        new: how operators name projects to commands (`enroll_token --project`)."""
+        from results.ingest import _project, normalize_repository  # ingest imports this module
+
+        return cls.objects.filter(name=text).first() or _project(normalize_repository(text))
 
 
 class Benchmark(models.Model):

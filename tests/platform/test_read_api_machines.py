@@ -11,9 +11,10 @@ def test_it_lists_machines_by_name(client, db):
     assert [m["name"] for m in body["results"]] == ["alpha", "mid", "zeta"]
 
 
-def test_it_shows_the_hardware_a_report_recorded(client, upload):
+def test_it_shows_the_hardware_a_report_recorded(client, upload, django_user_model):
     report = make_report(started_at="2025-05-01T00:00:00+00:00")
     assert upload(report).status_code == 201
+    client.force_login(django_user_model.objects.create_user("ops"))  # the fingerprint is for users only
     body = client.get("/api/v1/machines/m1/").json()
     for field in ("fingerprint", "hostname", "cpu_model", "cores", "memory_bytes", "peak_gflops", "peak_gbs"):
         assert body[field] == report["machine"][field], field
@@ -52,3 +53,15 @@ def test_it_refuses_an_offset_past_any_page_and_clamps_a_huge_limit(client, db):
     assert response.json()["errors"] == {"offset": [f"Expected at most 1000000000; got '{'9' * 30}'."]}
     body = client.get("/api/v1/machines/?limit=" + "9" * 30).json()
     assert [m["name"] for m in body["results"]] == ["only"]
+
+
+def test_the_fingerprint_is_shown_only_to_signed_in_users(client, upload, token, django_user_model):
+    assert upload(make_report(fingerprint="fp-secret", machine={"hostname": "box"})).status_code == 201
+    anonymous = [client.get("/api/v1/machines/m1/").json(), client.get("/api/v1/machines/").json()["results"][0]]
+    as_machine = client.get("/api/v1/machines/m1/", HTTP_AUTHORIZATION=f"Token {token}").json()
+    assert [body["fingerprint"] for body in (*anonymous, as_machine)] == [None, None, None]
+    page = client.get("/machines/m1/")
+    assert page.status_code == 200 and "fp-secret" not in page.content.decode()
+    client.force_login(django_user_model.objects.create_user("ops"))
+    assert client.get("/api/v1/machines/m1/").json()["fingerprint"] == "fp-secret"
+    assert "fp-secre" in client.get("/machines/m1/").content.decode()

@@ -59,7 +59,9 @@ class Command(BaseCommand):
 
         server = self.start_server(addr, 0 if no_serve else port)
         url = f"http://{addr}:{server.server_port}"
-        machine, _ = Machine.objects.get_or_create(name=f"demo-{socket.gethostname()}")
+        # The demo's runs name this checkout's repository: the demo machine may create its project.
+        machine, _ = Machine.objects.update_or_create(name=f"demo-{socket.gethostname()}",
+                                                      defaults={"may_create_projects": True})
         token = machine.rotate_token()
         self.stdout.write(f"Platform serving on {url}; benchmarking as machine '{machine.name}'")
         before = Run.objects.count()

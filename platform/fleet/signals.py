@@ -1,0 +1,10 @@
+"""Signals of the fleet app, for apps above it (fleet imports none of them).
+
+machine_enrolled(machine, enrollment_token): a new machine registered itself
+with that enrollment token. Sent inside the enrollment transaction, so what a
+receiver writes (results grants the token's projects) is kept or rolled back
+with the machine.
+"""
+from django.dispatch import Signal
+
+machine_enrolled = Signal()

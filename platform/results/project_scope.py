@@ -1,0 +1,78 @@
+"""Which projects a machine may post runs to.
+
+An operator grants projects to machines (Project.machines: the admin's
+machine and project pages, `agent_token --project`), and a machine that
+registers itself gets those of its enrollment token (Project.enrollment_tokens,
+`enroll_token --project`; a token with none grants none). A run for any other
+project is refused with 403 and nothing of it is stored.
+
+A repository that no project has yet creates a project only for a machine
+that may create projects (Machine.may_create_projects: it is then granted the
+new project) or may post to every project (Machine.all_projects).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+
+from core.errors import Refused
+from fleet.models import EnrollmentToken, Machine
+from results.models import Project, Run
+
+GRANT_HINT = (
+    "an operator can allow it in the admin (the machine's projects) or with `manage.py agent_token {} --project REPO`"
+)
+
+
+class ProjectNotAllowed(Refused, PermissionDenied):
+    """The machine may not post runs to the report's project."""
+
+    status_code = 403
+
+
+class ProjectScope:
+    """The projects `machine` may post runs to, of the repository URLs
+    (normalized) of one upload, looked up in one query; `check(url)` raises
+    ProjectNotAllowed for one it may not."""
+
+    def __init__(self, machine: Machine, urls: Iterable[str]) -> None:
+        self.refusals = {} if machine.all_projects else _refusals(machine, set(urls))
+
+    def check(self, url: str) -> None:
+        if url in self.refusals:
+            raise self.refusals[url]
+
+
+def _refusals(machine: Machine, urls: set[str]) -> dict[str, ProjectNotAllowed]:
+    granted = Project.machines.through.objects.filter(project=OuterRef("pk"), machine=machine)
+    known = {
+        url: (name, ok) for url, name, ok in Project.objects.filter(repository_url__in=urls)
+        .annotate(ok=Exists(granted)).values_list("repository_url", "name", "ok")
+    }
+    hint = GRANT_HINT.format(machine.name)
+    refusals = {}
+    for url in urls:
+        if url not in known and not machine.may_create_projects:
+            refusals[url] = ProjectNotAllowed(
+                f"No project has repository {url!r} and machine {machine.name!r} may not create projects; "
+                f"{hint}, which creates it."
+            )
+        elif url in known and not known[url][1]:
+            refusals[url] = ProjectNotAllowed(
+                f"Machine {machine.name!r} may not post runs to project {known[url][0]!r} ({url}); {hint}."
+            )
+    return refusals
+
+
+def grant_created_projects(machine: Machine, runs: Iterable[Run]) -> None:
+    """A machine that may create projects keeps the ones its new runs created
+    (the projects of its runs: those it had, and those just created for it)."""
+    if machine.may_create_projects and not machine.all_projects:
+        machine.projects.add(*{run.benchmark.project_id for run in runs})
+
+
+def grant_enrollment_projects(sender, machine: Machine, enrollment_token: EnrollmentToken, **kwargs) -> None:
+    """fleet's machine_enrolled: a new machine may post to its enrollment token's projects."""
+    machine.projects.add(*enrollment_token.projects.all())
