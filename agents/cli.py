@@ -187,12 +187,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_register(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .register import RegistrationFailed, default_name, machine_fingerprint, register, store_token
+    from .register import RegistrationFailed, current_token, default_name, machine_fingerprint, register, store_token
 
     path = (args.config or default_config_path()).expanduser()
     name = args.name or default_name()
     try:
-        token = register(args.server, args.enroll_token, name, machine_fingerprint())
+        token = register(args.server, args.enroll_token, name, machine_fingerprint(),
+                         current=current_token(path, args.server))
     except RegistrationFailed as e:
         print(f"{PROG}: {e}", file=err)
         return EXIT_FAILED

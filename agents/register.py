@@ -3,10 +3,14 @@ agent token (POST /api/v1/agents/register) and store it in the config.
 
 The fingerprint is the engine's (engine.machine.fingerprint): facts that
 survive a reboot, so re-registering the same machine rotates its token
-instead of creating a second machine."""
+instead of creating a second machine. The server rotates it only for the
+machine's current token (sent as `Authorization: Token ...`, read from the
+config when the config is for the same server) or after an operator allowed
+re-enrollment in the admin."""
 from __future__ import annotations
 
 import socket
+import tomllib
 from pathlib import Path
 
 import requests
@@ -47,14 +51,27 @@ def default_name() -> str:
     return "".join(c if c.isalnum() or c in "._-" else "-" for c in host) or "agent"
 
 
-def register(server: str, enroll_token: str, name: str, fingerprint: str, *, timeout: float = TIMEOUT) -> str:
-    """The machine token the server issued; RegistrationFailed with its reason otherwise."""
+def current_token(path: Path, server: str) -> str | None:
+    """The token in the config at `path` if that config is for `server`: a
+    token is never sent to another server than the one that issued it."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    token, configured = doc.get("token"), doc.get("server")
+    same = isinstance(configured, str) and configured.rstrip("/") == server.rstrip("/")
+    return token if same and isinstance(token, str) and token else None
+
+
+def register(server: str, enroll_token: str, name: str, fingerprint: str, *, current: str | None = None,
+             timeout: float = TIMEOUT) -> str:
+    """The machine token the server issued; RegistrationFailed with its reason otherwise.
+    `current`: the machine's token so far, which lets the server re-enroll it."""
     url = server.rstrip("/") + REGISTER_PATH
     body = {"enroll_token": enroll_token, "name": name, "fingerprint": fingerprint}
-    try:
-        resp = requests.post(url, json=body, timeout=timeout, allow_redirects=False)
-    except requests.RequestException as e:
-        raise RegistrationFailed(f"cannot reach {url}: {e}") from None
+    resp = _post(url, body, current, timeout)
+    if resp.status_code == 401 and current:
+        resp = _post(url, body, None, timeout)  # a stale token (rotated, revoked, another database): ask without
     if resp.status_code != 201:
         raise RegistrationFailed(f"{url} refused the registration (HTTP {resp.status_code}): {_server_message(resp)}")
     try:
@@ -64,6 +81,14 @@ def register(server: str, enroll_token: str, name: str, fingerprint: str, *, tim
     if not isinstance(token, str) or not token:
         raise RegistrationFailed(f"{url} answered 201 without a token; is {server} a roofwatch server?")
     return token
+
+
+def _post(url: str, body: dict, token: str | None, timeout: float) -> requests.Response:
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    try:
+        return requests.post(url, json=body, headers=headers, timeout=timeout, allow_redirects=False)
+    except requests.RequestException as e:
+        raise RegistrationFailed(f"cannot reach {url}: {e}") from None
 
 
 def store_token(path: Path, server: str, token: str, name: str) -> Path:

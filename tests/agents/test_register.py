@@ -53,3 +53,35 @@ def test_the_fingerprint_is_the_same_in_a_fresh_process():
     runs = [subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
             .stdout.strip() for _ in range(2)]
     assert runs[0] == runs[1] == machine_fingerprint() and len(runs[0]) == 64
+
+
+def _register_auth(ingest) -> list[str]:
+    return [auth for path, auth, _ in ingest.requests if path == "/api/v1/agents/register"]
+
+
+def test_re_registering_sends_the_configs_token_to_the_server_that_issued_it(ingest, tmp_path):
+    path = tmp_path / "agent.toml"
+    path.write_text(f'server = "{ingest.url}/"\ntoken = "rw_current"\n')
+    assert main(["register", "--server", ingest.url, "--enroll-token", ENROLL_TOKEN, "--config", str(path)]) == 0
+    assert _register_auth(ingest) == ["Token rw_current"]
+    assert load_config(path).token == GOOD_TOKEN
+
+
+def test_a_token_for_another_server_is_never_sent(ingest, tmp_path):
+    path = tmp_path / "agent.toml"
+    path.write_text('server = "http://other.example"\ntoken = "rw_elsewhere"\n')
+    assert main(["register", "--server", ingest.url, "--enroll-token", ENROLL_TOKEN, "--config", str(path)]) == 0
+    assert _register_auth(ingest) == [""]
+
+
+def test_a_stale_token_is_dropped_and_the_servers_answer_shown(ingest, tmp_path, capsys):
+    path = tmp_path / "agent.toml"
+    path.write_text(f'server = "{ingest.url}"\ntoken = "rw_rotated"\n')
+    ingest.answer_next(401, body={"detail": "Invalid token: no machine has it (unknown, rotated or revoked)."})
+    ingest.answer_next(403, body={"detail": "Machine 'box-1' is already enrolled: re-enrolling it needs ..."})
+    code = main(["register", "--server", ingest.url, "--enroll-token", ENROLL_TOKEN, "--config", str(path)])
+    assert code == 1
+    assert _register_auth(ingest) == ["Token rw_rotated", ""]
+    err = capsys.readouterr().err
+    assert "HTTP 403" in err and "already enrolled" in err
+    assert load_config(path).token == "rw_rotated"  # nothing written on refusal
