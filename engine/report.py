@@ -16,6 +16,7 @@ STAT_KEYS = ("median", "p25", "p75", "min", "n")
 END_TO_END = "end_to_end"  # the layer name a whole-model series uses
 ACCURACY_METRICS = ("auc_agreement", "top1_agreement", "none")
 CALIBRATION_METHODS = ("minmax", "percentile", "kl")
+CPU_GOVERNOR_MAX_LENGTH = 200  # conditions.cpu_governor: distinct sysfs governors, comma-joined
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,9 @@ class Report:
     profiler_overhead: float | None = None
     # How quiet the machine was, recorded by the agent around the run: 1/5/15-minute
     # load averages before the quiet wait, at the start and after the run, the load
-    # limit, whether it was met, seconds waited, CPU pinning. None without an agent.
+    # limit, whether it was met, seconds waited, CPU pinning, the CPU frequency
+    # governor (`cpu_governor`, at most CPU_GOVERNOR_MAX_LENGTH characters) and
+    # `turbo` (both null where sysfs does not say). None without an agent.
     conditions: dict[str, Any] | None = None
     # None for an fp32 run (config.quant "none"); a report without the key reads as None.
     accuracy: Accuracy | None = None

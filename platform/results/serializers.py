@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from engine.report import BOUNDS, END_TO_END, SCHEMA
+from engine.report import BOUNDS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END, SCHEMA
 from fleet.models import Machine
 from results.models import Benchmark, LayerMeasurement, Project, Run
 from results.strict_fields import (
@@ -176,6 +176,10 @@ class ConditionsSerializer(StrictSerializer):
     waited_seconds = StrictFloatField(min_value=0, required=False)
     cpus = serializers.ListField(child=StrictIntegerField(min_value=0, max_value=65535), allow_null=True,
                                  required=False, max_length=4096)
+    # sysfs' scaling_governor of the measured CPUs (distinct ones comma-joined) and
+    # turbo/boost on or off; null where the machine does not say
+    cpu_governor = StrictCharField(max_length=CPU_GOVERNOR_MAX_LENGTH, allow_null=True, required=False)
+    turbo = serializers.BooleanField(allow_null=True, required=False)
 
 
 class AccuracySerializer(StrictSerializer):
