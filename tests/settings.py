@@ -18,6 +18,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("ROOFWATCH_CELERY_EAGER", True)  # noqa: F40
 # Every test client comes from 127.0.0.1 and many tests send bad tokens on
 # purpose: the auth-failure limit is off here, and the tests of it set their own.
 ROOFWATCH_AUTH_FAILURES = 10**9
+# Outbound webhook tests use receivers on loopback; the tests of the address check turn this off.
+ROOFWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("ROOFWATCH_WEBHOOK_ALLOW_PRIVATE", True)
 
 # SQLite: a test database in a file, like the embedded default, not Django's shared
 # in-memory one. The live server then opens its own connections per thread (WAL,

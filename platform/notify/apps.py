@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_finished, request_started
 
 
 class NotifyConfig(AppConfig):
@@ -6,7 +7,11 @@ class NotifyConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from notify.receivers import notify_after_alerts_filed
-        from regressions.signals import alerts_filed
+        from notify import dispatch
+        from notify.receivers import file_with_alerts, send_after_alerts_filed
+        from regressions.signals import alerts_filed, alerts_written
 
-        alerts_filed.connect(notify_after_alerts_filed, dispatch_uid="notify.notify_after_alerts_filed")
+        alerts_written.connect(file_with_alerts, dispatch_uid="notify.file_with_alerts")
+        alerts_filed.connect(send_after_alerts_filed, dispatch_uid="notify.send_after_alerts_filed")
+        request_started.connect(dispatch.on_request_started, dispatch_uid="notify.dispatch.on_request_started")
+        request_finished.connect(dispatch.on_request_finished, dispatch_uid="notify.dispatch.on_request_finished")

@@ -2,7 +2,7 @@
 (so a worker started with the variable set agrees with the web process)."""
 from django.conf import settings
 
-from core.env import env_int
+from core.env import env_bool, env_int
 
 DEFAULTS = {
     # Outbound: seconds before the first retry; doubles each retry, capped at an hour.
@@ -15,3 +15,9 @@ DEFAULTS = {
 def setting(name: str) -> int:
     value = getattr(settings, name, None)
     return env_int(name, DEFAULTS[name]) if value is None else value
+
+
+def allow_private() -> bool:
+    """ROOFWATCH_WEBHOOK_ALLOW_PRIVATE: whether endpoints may be loopback, private or other internal addresses."""
+    value = getattr(settings, "ROOFWATCH_WEBHOOK_ALLOW_PRIVATE", None)
+    return env_bool("ROOFWATCH_WEBHOOK_ALLOW_PRIVATE", False) if value is None else value

@@ -6,9 +6,11 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from notify.destinations import UnsafeDestination, check_url
 from results.models import Project
 
 SECRET_PREFIX = "rwh_"
@@ -94,6 +96,15 @@ class WebhookEndpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
 
+    def clean(self) -> None:
+        """The URL must resolve to public addresses only (notify.destinations); checked again at send time."""
+        super().clean()
+        if self.url:
+            try:
+                check_url(self.url)
+            except UnsafeDestination as exc:
+                raise ValidationError({"url": str(exc)}) from None
+
 
 class Delivery(models.Model):
     """One alert summary sent to one endpoint, with every attempt counted.
@@ -110,7 +121,10 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # While an attempt is in flight: until when (request timeout + grace); a dead worker's attempt lapses.
     sending_until = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error = models.TextField(blank=True, default="")
+    last_error = models.TextField(blank=True, default="")  # may hold the receiver's reply: staff only
+    # When the sweep may send it, if still neither delivered nor given up: a grace after filing (in case its
+    # queued send was lost), the end of an attempt in flight, or the backoff after a failed attempt.
+    next_attempt_at = models.DateTimeField(default=timezone.now, editable=False)
     gave_up = models.BooleanField(default=False)  # a permanent error, or out of retries
     delivered_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -121,6 +135,11 @@ class Delivery(models.Model):
         constraints = [
             # Idempotency: one delivery per summary and endpoint, however often the task runs.
             models.UniqueConstraint(fields=["endpoint", "summary"], name="unique_delivery_per_summary"),
+        ]
+        indexes = [
+            # The sweep's question: which undelivered deliveries are due.
+            models.Index(fields=["next_attempt_at"], condition=models.Q(delivered_at=None, gave_up=False),
+                         name="delivery_due"),
         ]
 
     def __str__(self) -> str:

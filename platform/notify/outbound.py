@@ -9,6 +9,12 @@ so no two workers send one delivery at once, a killed attempt is still
 counted, and a delivered one is never sent again. A worker killed
 after the receiver answered but before the commit sends again on redelivery,
 with the same id: receivers drop ids they have seen.
+
+Nothing lost: deliveries are filed in the transaction that files their alerts
+(the outbox, see notify.receivers), and a delivery whose queued send was lost
+(broker down, worker killed) or whose backoff has passed is sent again by the
+beat sweep (`due_deliveries`, notify.tasks.sweep_deliveries). Every request
+goes to a checked public address (notify.destinations).
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import requests
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from notify import destinations
 from notify.conf import setting
 from notify.messages import NotApplicable, message
 from notify.models import KIND_GENERIC, KIND_GITHUB_STATUS, Delivery, WebhookEndpoint
@@ -31,12 +38,14 @@ log = logging.getLogger(__name__)
 USER_AGENT = "roofwatch-webhooks/1"
 ERROR_CHARS = 2_000
 SENDING_GRACE_SECONDS = 5  # past the request timeout, an attempt whose worker died is over
+SWEEP_BATCH = 500  # deliveries one sweep queues at most
 
 
 class Outcome(enum.Enum):
     DELIVERED = "delivered"  # now or before
     RETRY = "retry"  # failed; may succeed later (connection, 5xx, 408, 429)
-    GAVE_UP = "gave_up"  # a permanent refusal (other 4xx), now or before
+    GAVE_UP = "gave_up"  # a permanent refusal (other 4xx, a non-public address) or out of retries, now or before
+    BUSY = "busy"  # another attempt is in flight; it finishes the job, or the sweep does once it lapses
 
 
 def file_deliveries(alert_ids: list[int]) -> list[int]:
@@ -65,6 +74,8 @@ def _file(endpoint: WebhookEndpoint, summary: AlertSummary) -> Delivery | None:
         return None
     delivery.request_url = msg.url
     delivery.request_body = json.dumps(msg.body, sort_keys=True)
+    # Its send is queued after the commit; if that is lost, the sweep sends it after this grace.
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff_seconds(0))
     try:
         with transaction.atomic():
             delivery.save()
@@ -92,9 +103,26 @@ def _is_transient(code: int) -> bool:
 
 def send(delivery_pk: int) -> Outcome:
     """One attempt at a delivery, unless it is delivered, given up, or being
-    sent by another worker right now (then RETRY, later)."""
-    timeout = setting("ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS")
-    with transaction.atomic():  # claim the attempt; committed before sending, so a killed attempt still counts
+    sent by another worker right now (BUSY). A failed attempt past the last
+    retry gives up."""
+    delivery = _claim(delivery_pk)
+    if isinstance(delivery, Outcome):
+        return delivery
+    code, error, outcome = _post(delivery)
+    now = timezone.now()
+    if outcome is Outcome.RETRY and delivery.attempts > setting("ROOFWATCH_WEBHOOK_MAX_RETRIES"):
+        outcome, error = Outcome.GAVE_UP, f"gave up after {delivery.attempts} attempts; last error: {error}"
+    Delivery.objects.filter(pk=delivery_pk).update(
+        response_code=code, last_error=error[:ERROR_CHARS], sending_until=None, gave_up=outcome is Outcome.GAVE_UP,
+        delivered_at=now if outcome is Outcome.DELIVERED else None,
+        next_attempt_at=now + timedelta(seconds=backoff_seconds(delivery.attempts - 1)))
+    return outcome
+
+
+def _claim(delivery_pk: int) -> Delivery | Outcome:
+    """Count an attempt and mark it in flight, in a transaction committed before
+    sending, so a killed attempt still counts; or the outcome if there is nothing to send."""
+    with transaction.atomic():
         delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery_pk)
         if delivery.delivered_at is not None:
             return Outcome.DELIVERED
@@ -102,36 +130,39 @@ def send(delivery_pk: int) -> Outcome:
             return Outcome.GAVE_UP
         now = timezone.now()
         if delivery.sending_until is not None and delivery.sending_until > now:
-            return Outcome.RETRY
+            return Outcome.BUSY
         delivery.attempts += 1
-        delivery.sending_until = now + timedelta(seconds=timeout + SENDING_GRACE_SECONDS)
-        delivery.save(update_fields=["attempts", "sending_until"])
+        delivery.sending_until = now + timedelta(seconds=setting("ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS")
+                                                 + SENDING_GRACE_SECONDS)
+        delivery.next_attempt_at = delivery.sending_until  # the sweep's turn if this attempt dies
+        delivery.save(update_fields=["attempts", "sending_until", "next_attempt_at"])
+    return delivery
+
+
+def _post(delivery: Delivery) -> tuple[int | None, str, Outcome]:
+    """POST the delivery's body to an address that passed the check (notify.destinations):
+    the response code, the error (empty on success) and the outcome."""
     body = delivery.request_body.encode()
     try:
-        response = requests.post(delivery.request_url, data=body, headers=_headers(delivery, body), timeout=timeout,
-                                 allow_redirects=False)
+        with destinations.session() as http:
+            response = http.post(delivery.request_url, data=body, headers=_headers(delivery, body),
+                                 timeout=setting("ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS"), allow_redirects=False)
+    except destinations.UnsafeDestination as exc:
+        return None, f"refused: {exc}", Outcome.GAVE_UP
     except requests.RequestException as exc:
-        code, error, outcome = None, f"{type(exc).__name__}: {exc}", Outcome.RETRY
-    else:
-        code = response.status_code
-        if 200 <= code < 300:
-            error, outcome = "", Outcome.DELIVERED
-        else:
-            error = f"HTTP {code}: {response.text[:500]}"
-            outcome = Outcome.RETRY if _is_transient(code) else Outcome.GAVE_UP
-    Delivery.objects.filter(pk=delivery_pk).update(
-        response_code=code, last_error=error[:ERROR_CHARS], sending_until=None, gave_up=outcome is Outcome.GAVE_UP,
-        delivered_at=timezone.now() if outcome is Outcome.DELIVERED else None)
-    return outcome
+        return None, f"{type(exc).__name__}: {exc}", Outcome.RETRY
+    code = response.status_code
+    if 200 <= code < 300:
+        return code, "", Outcome.DELIVERED
+    return code, f"HTTP {code}: {response.text[:500]}", Outcome.RETRY if _is_transient(code) else Outcome.GAVE_UP
 
 
-def give_up(delivery_pk: int, why: str) -> None:
-    with transaction.atomic():
-        delivery = Delivery.objects.select_for_update().get(pk=delivery_pk)
-        if delivery.delivered_at is None:
-            delivery.gave_up = True
-            delivery.last_error = f"{why}; last error: {delivery.last_error}"[:ERROR_CHARS]
-            delivery.save(update_fields=["gave_up", "last_error"])
+def due_deliveries(limit: int = SWEEP_BATCH) -> list[int]:
+    """The deliveries the sweep sends: neither delivered nor given up, to an
+    enabled endpoint, whose next attempt is due (never sent, or backoff passed)."""
+    due = Delivery.objects.filter(delivered_at=None, gave_up=False, endpoint__enabled=True,
+                                  next_attempt_at__lte=timezone.now())
+    return list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
 
 
 def backoff_seconds(retries: int) -> float:

@@ -4,6 +4,10 @@ on one machine, classify and attribute them, and write them as alerts.
 Idempotent: an alert is keyed by its series and the run that opened the new
 regime, and a change found again within SNAP points of a stored alert updates
 that alert; running it twice, late, or after a retry writes the same rows.
+
+New alerts are announced twice: `alerts_written` inside the transaction (so a
+subscriber's rows, notify's pending deliveries, commit with the alerts) and
+`alerts_filed` after it commits (so a subscriber can queue work that reads them).
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from regressions.attribution import attribute, summary_key
 from regressions.changepoints import Change, detect_changes
 from regressions.classify import Verdict, classify_change
 from regressions.models import IMPROVED, IMPROVEMENT, REGRESSION, UNTRIAGED, Alert, AlertSummary
-from regressions.signals import send_alerts_filed
+from regressions.signals import send_alerts_filed, send_alerts_written
 from regressions.window import SeriesVector, Window, load_window, run_observations
 from results.models import Benchmark, Run
 
@@ -64,6 +68,7 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
         _mark_vanished(window, written)
         new = [alert.pk for alert in written if alert.is_new]
         if new:
+            send_alerts_written(new)  # subscribers' rows (notify's outbox) commit with the alerts
             transaction.on_commit(lambda: send_alerts_filed(new))
     return written
 

@@ -158,6 +158,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The periodic sweep (celery beat) re-checks every series with a run in the last
 # ROOFWATCH_SWEEP_DAYS days, so a change that needed later points to show is found.
+_outbox_sweep_seconds = float(env_int("ROOFWATCH_OUTBOX_SWEEP_SECONDS", 60))
 CELERY_BEAT_SCHEDULE = {
     "regressions-sweep": {
         "task": "regressions.tasks.sweep",
@@ -173,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "fleet.tasks.release_expired_leases",
         "schedule": float(env_int("ROOFWATCH_JOBS_TICK_SECONDS", 60)),
     },
+    # The outbox sweeps: webhook deliveries whose queued send was lost or whose backoff passed, and
+    # runs whose catalogue task was lost (a broker outage, a killed worker).
+    "notify-sweep-deliveries": {"task": "notify.tasks.sweep_deliveries", "schedule": _outbox_sweep_seconds},
+    "results-catalogue-sweep": {"task": "results.tasks.catalogue_sweep", "schedule": _outbox_sweep_seconds},
 }
 
 # Dashboard pages and their JSON are readable without signing in (triage always needs a user).
@@ -182,6 +187,8 @@ ROOFWATCH_ANONYMOUS_READ = env_bool("ROOFWATCH_ANONYMOUS_READ", True)
 ROOFWATCH_WEBHOOK_BACKOFF_SECONDS = env_int("ROOFWATCH_WEBHOOK_BACKOFF_SECONDS", 30)
 ROOFWATCH_WEBHOOK_MAX_RETRIES = env_int("ROOFWATCH_WEBHOOK_MAX_RETRIES", 8)
 ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS = env_int("ROOFWATCH_WEBHOOK_TIMEOUT_SECONDS", 10)
+# Outbound webhooks reach public addresses only (notify.destinations); 1 allows internal receivers.
+ROOFWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("ROOFWATCH_WEBHOOK_ALLOW_PRIVATE", False)
 # Authentication failures (bad agent tokens, bad hook signatures) one client address may
 # make per window before it gets 429 (core.ratelimit).
 ROOFWATCH_AUTH_FAILURES = env_int("ROOFWATCH_AUTH_FAILURES", 20)

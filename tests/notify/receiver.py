@@ -24,6 +24,7 @@ class Seen:
 class Receiver:
     fail_first: int = 0
     fail_status: int = 503
+    fail_body: bytes = b'{"ok": false}'  # what a failing answer says
     hold_first: bool = False  # block the first request until `release` is set
     requests: list[Seen] = field(default_factory=list)
     accepted_ids: list[str] = field(default_factory=list)  # delivery ids taken in, each once
@@ -53,7 +54,7 @@ class Receiver:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.end_headers()
-                    self.wfile.write(b'{"ok": %s}' % (b"true" if status == 200 else b"false"))
+                    self.wfile.write(b'{"ok": true}' if status == 200 else receiver.fail_body)
                 except OSError:
                     pass  # the sender went away (killed)
 
