@@ -105,6 +105,22 @@ class HeartbeatJobView(AgentJobView):
         return Response(HeartbeatResponseSerializer(job).data)
 
 
+class ReleaseJobView(AgentJobView):
+    @extend_schema(
+        summary="Give a claimed job back to the queue",
+        description=(
+            "For an agent that stops before the job's end (SIGTERM, or a restart after it died holding the "
+            "lease): the job is `queued` again at once and the lease stops working. The claim does not count "
+            "against `max_attempts`; only leases that run out do."
+        ),
+        request=LeaseSerializer,
+        responses={200: JobOutSerializer, **LEASE_ERRORS},
+    )
+    def post(self, request, pk: int):
+        job = _call(jobs.release, pk, request.auth, self.body(LeaseSerializer)["lease"])
+        return Response(JobOutSerializer(job, context={"request": request}).data)
+
+
 class CompleteJobView(AgentJobView):
     @extend_schema(
         summary="Finish a job with its run, or with an error",

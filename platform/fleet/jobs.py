@@ -12,6 +12,11 @@ Rules:
   (409) from then on. An expired lease nobody took yet can still be renewed.
   After `max_attempts` claims an expired job fails.
 - A job is finished once: complete on a done/failed/cancelled job is LeaseLost.
+- An agent that stops before a job's end gives it back with `release`: the
+  job is queued again at once with its lease void. The claim then does not
+  count as an attempt (attempts - 1): the agent did not fail the job, it left
+  (SIGTERM, or a restart after a crash). Only leases that run out use up
+  max_attempts.
 
 Every function takes `now` so tests can move time; the API passes nothing.
 """
@@ -218,6 +223,19 @@ def heartbeat(job_id: int, machine: Machine, lease: str, now: datetime | None = 
         job = _locked_job_with_lease(job_id, machine, lease)
         job.lease_expires = now + timedelta(seconds=job.lease_seconds or LEASE_SECONDS_DEFAULT)
         job.save(update_fields=["lease_expires"])
+    return job
+
+
+def release(job_id: int, machine: Machine, lease: str) -> Job:
+    """Put a claimed job back in the queue now; its lease stops working and the
+    claim is not counted against max_attempts."""
+    with transaction.atomic():
+        job = _locked_job_with_lease(job_id, machine, lease)
+        job.status = QUEUED
+        job.lease_hash = ""
+        job.lease_expires = None
+        job.attempts = max(0, job.attempts - 1)
+        job.save(update_fields=["status", "lease_hash", "lease_expires", "attempts"])
     return job
 
 

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from rest_framework.routers import SimpleRouter
 
-from fleet.job_views import ClaimJobView, CompleteJobView, HeartbeatJobView, JobViewSet
+from fleet.job_views import ClaimJobView, CompleteJobView, HeartbeatJobView, JobViewSet, ReleaseJobView
 from fleet.views import MachineViewSet, RegisterAgentView
 
 
@@ -28,5 +28,6 @@ urlpatterns = [
     path("jobs/claim", ClaimJobView.as_view(), name="job-claim"),
     path("jobs/<job_id:pk>/heartbeat", HeartbeatJobView.as_view(), name="job-heartbeat"),
     path("jobs/<job_id:pk>/complete", CompleteJobView.as_view(), name="job-complete"),
+    path("jobs/<job_id:pk>/release", ReleaseJobView.as_view(), name="job-release"),
     *router.urls,
 ]
