@@ -5,6 +5,12 @@ file; `flush` walks the spool oldest first, retrying with exponential
 backoff and full jitter, and removes a file only after the server answered
 200/201 for it. Re-sending is always safe: the server deduplicates on the
 report's idempotency_key, so a report whose 201 got lost is stored once.
+
+The queue always moves: a report the agent cannot read, or one the server
+answered with an error of its own (a 5xx other than 503) `quarantine_after`
+times, counted across flushes in its meta, goes to the spool's quarantine/
+and the flush goes on with the next. No answer, 429 and 503 say nothing
+about the report (the server is down or busy) and never count.
 """
 from __future__ import annotations
 
@@ -21,12 +27,13 @@ from urllib.parse import urljoin
 import requests
 
 from . import LOGGER_NAME
-from .spool import Spool, SpoolError
+from .spool import QUARANTINE_AFTER, Spool, SpoolError
 
 log = logging.getLogger(LOGGER_NAME)
 
 INGEST_PATH = "/api/v1/runs/"
 DEFAULT_TIMEOUT = 30.0
+_NOT_THE_REPORTS_FAULT = (429, 503)
 _MESSAGE_LIMIT = 1000
 
 
@@ -136,6 +143,7 @@ class Uploaded:
 class FlushSummary:
     uploaded: list[Uploaded] = field(default_factory=list)
     rejected: list[tuple[Path, str]] = field(default_factory=list)  # (new path, message)
+    quarantined: list[tuple[Path, str]] = field(default_factory=list)  # (new path, reason)
     remaining: int = 0
     last_error: str | None = None
     attempts: int = 0  # HTTP requests tried, all files together
@@ -143,12 +151,18 @@ class FlushSummary:
 
     @property
     def ok(self) -> bool:
-        return self.remaining == 0 and not self.rejected
+        return self.remaining == 0 and not self.rejected and not self.quarantined
 
 
 def backoff_delay(retry: int, base_delay: float, max_delay: float, rand: Callable[[], float] = random.random) -> float:
     """Full jitter: uniform in [0, min(max_delay, base_delay * 2**retry)), retry counting from 0."""
     return rand() * min(max_delay, base_delay * (2**retry))
+
+
+def counts_against_report(result: UploadResult) -> bool:
+    """A retryable failure the server answered itself: it may be this report's doing."""
+    return result.outcome is Outcome.RETRY and result.status is not None \
+        and result.status not in _NOT_THE_REPORTS_FAULT
 
 
 def flush(
@@ -162,16 +176,21 @@ def flush(
     timeout: float = DEFAULT_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
+    quarantine_after: int = QUARANTINE_AFTER,
     on_acked: Callable[[Path, UploadResult], None] | None = None,
     on_rejected: Callable[[Path, str], None] | None = None,
+    on_quarantined: Callable[[Path, str], None] | None = None,
 ) -> FlushSummary:
     """Upload the pending reports oldest first. A file that still gets a
     retryable failure after `max_attempts` tries ends the flush (the server is
-    down; the rest would fail too and order is kept); an auth or configuration
-    failure ends it at once. Returns what happened."""
-    if max_attempts < 1:
-        raise ValueError(f"max_attempts: expected at least 1, got {max_attempts}")
+    down; the rest would fail too and order is kept) unless it reached
+    `quarantine_after` counted failures: then it is quarantined and the flush
+    goes on. An auth or configuration failure ends it at once. Returns what happened."""
+    if max_attempts < 1 or quarantine_after < 1:
+        raise ValueError(f"max_attempts, quarantine_after: expected at least 1, got {max_attempts}, "
+                         f"{quarantine_after}")
     summary = FlushSummary()
+    retry = _Retry(max_attempts, base_delay, max_delay, timeout, sleep, rand, quarantine_after)
     with requests.Session() as session:
         for path in spool.pending():
             try:
@@ -179,70 +198,98 @@ def flush(
             except FileNotFoundError:
                 continue  # acked by a concurrent flush
             except OSError as e:
-                raise SpoolError(f"cannot read spooled report {path}: {e.strerror or e}") from e
-            key = Spool.key_of(path)
-            result = _upload_with_retries(
-                session, key, body, server, token, summary,
-                max_attempts=max_attempts, base_delay=base_delay, max_delay=max_delay,
-                timeout=timeout, sleep=sleep, rand=rand,
-            )
-            if result.outcome is Outcome.ACKED:
-                if on_acked is not None:  # before the ack: a crash in between replays the upload
-                    on_acked(path, result)
-                spool.ack(path)
-                assert result.run_id is not None and result.url is not None
-                summary.uploaded.append(Uploaded(key, result.run_id, result.url, result.status == 201))
-                log.info("uploaded %s to %s: run %s", key, server, result.url)
-            elif result.outcome is Outcome.REJECTED:
-                summary.last_error = result.message
-                if on_rejected is not None:
-                    on_rejected(path, result.message)
-                dest = spool.reject(path, f"{server}: {result.message}")
-                summary.rejected.append((dest, result.message))
-                log.error("server %s rejected report %s: %s; moved to %s", server, key, result.message, dest)
-            else:
-                summary.last_error = result.message
-                summary.stopped = result.outcome
-                if result.outcome is Outcome.RETRY:
-                    log.warning("giving up on %s for now after %d attempts: %s; pending reports stay in %s",
-                                server, max_attempts, result.message, spool.path)
-                else:
-                    log.error("stopping upload to %s: %s", server, result.message)
+                _quarantine(spool, path, f"unreadable: {e.strerror or e}", summary, on_quarantined)
+                continue
+            result, failures = _upload_with_retries(session, spool, path, body, server, token, summary, retry)
+            if failures >= quarantine_after:
+                reason = f"{server}: {failures} failed uploads, the last: {result.message}"
+                _quarantine(spool, path, reason, summary, on_quarantined)
+            elif not _settle(spool, path, server, result, summary, on_acked, on_rejected):
                 break
     summary.remaining = len(spool.pending())
     return summary
 
 
-def _upload_with_retries(
-    session: requests.Session,
-    key: str,
-    body: bytes,
-    server: str,
-    token: str,
-    summary: FlushSummary,
-    *,
-    max_attempts: int,
-    base_delay: float,
-    max_delay: float,
-    timeout: float,
-    sleep: Callable[[float], None],
-    rand: Callable[[], float],
-) -> UploadResult:
-    for attempt in range(1, max_attempts + 1):
-        summary.attempts += 1
-        result = upload(server, token, body, timeout, session=session)
-        if result.outcome is not Outcome.RETRY:
-            return result
+@dataclass(frozen=True)
+class _Retry:
+    max_attempts: int
+    base_delay: float
+    max_delay: float
+    timeout: float
+    sleep: Callable[[float], None]
+    rand: Callable[[], float]
+    quarantine_after: int
+
+
+def _settle(spool: Spool, path: Path, server: str, result: UploadResult, summary: FlushSummary,
+            on_acked: Callable[[Path, UploadResult], None] | None,
+            on_rejected: Callable[[Path, str], None] | None) -> bool:
+    """Act on one report's final answer; False: stop the flush."""
+    key = Spool.key_of(path)
+    if result.outcome is Outcome.ACKED:
+        if on_acked is not None:  # before the ack: a crash in between replays the upload
+            on_acked(path, result)
+        spool.ack(path)
+        assert result.run_id is not None and result.url is not None
+        summary.uploaded.append(Uploaded(key, result.run_id, result.url, result.status == 201))
+        log.info("uploaded %s to %s: run %s", key, server, result.url)
+    elif result.outcome is Outcome.REJECTED:
         summary.last_error = result.message
-        if attempt == max_attempts:
+        if on_rejected is not None:
+            on_rejected(path, result.message)
+        dest = spool.reject(path, f"{server}: {result.message}")
+        summary.rejected.append((dest, result.message))
+        log.error("server %s rejected report %s: %s; moved to %s", server, key, result.message, dest)
+    else:
+        summary.last_error = result.message
+        summary.stopped = result.outcome
+        if result.outcome is Outcome.RETRY:
+            log.warning("giving up on %s for now: %s; pending reports stay in %s",
+                        server, result.message, spool.path)
+        else:
+            log.error("stopping upload to %s: %s", server, result.message)
+        return False
+    return True
+
+
+def _quarantine(spool: Spool, path: Path, reason: str, summary: FlushSummary,
+                on_quarantined: Callable[[Path, str], None] | None) -> None:
+    """Set a report aside so the queue moves on; a failed move is logged and skipped, never raised."""
+    summary.last_error = f"{Spool.key_of(path)}: {reason}"
+    try:
+        if on_quarantined is not None:
+            on_quarantined(path, reason)
+        dest = spool.quarantine(path, reason)
+    except SpoolError as e:
+        log.error("event=quarantine_failed path=%s reason=%r error=%r", path, reason, str(e))
+        return
+    summary.quarantined.append((dest, reason))
+    log.error("event=report_quarantined key=%s reason=%r path=%s", Spool.key_of(path), reason, dest)
+
+
+def _upload_with_retries(session: requests.Session, spool: Spool, path: Path, body: bytes, server: str,
+                         token: str, summary: FlushSummary, retry: _Retry) -> tuple[UploadResult, int]:
+    """The last answer, and the report's counted failures so far (0 if none this time)."""
+    key, failures = Spool.key_of(path), 0
+    for attempt in range(1, retry.max_attempts + 1):
+        summary.attempts += 1
+        result = upload(server, token, body, retry.timeout, session=session)
+        if result.outcome is not Outcome.RETRY:
+            return result, 0
+        summary.last_error = result.message
+        if counts_against_report(result):
+            failures = spool.record_failure(path, result.message)
+            if failures >= retry.quarantine_after:
+                break
+        if attempt == retry.max_attempts:
             break
-        delay = backoff_delay(attempt - 1, base_delay, max_delay, rand)
+        delay = backoff_delay(attempt - 1, retry.base_delay, retry.max_delay, retry.rand)
         log.warning(
             "upload of %s to %s failed (attempt %d/%d): %s; retrying in %.1f s",
-            key, server, attempt, max_attempts, result.message, delay,
+            key, server, attempt, retry.max_attempts, result.message, delay,
         )
-        sleep(delay)
-    return result
+        retry.sleep(delay)
+    return result, failures
 
 
 def _json(resp: requests.Response) -> object:

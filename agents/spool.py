@@ -5,8 +5,13 @@ Layout::
     <spool>/<key>.json                 pending reports, uploaded oldest first
     <spool>/rejected/<key>.json        reports the server refused for good
     <spool>/rejected/<key>.error.txt   the server's status and message
+    <spool>/quarantine/<key>.json      reports set aside so the queue moves on: unreadable,
+    <spool>/quarantine/<key>.error.txt or answered with a server error too many times
+                                       (`roofwatch-agent requeue` puts them back)
+    <spool>/quarantine/outbox/         corrupt job completions (outbox.py), with their notes
     <spool>/<key>.meta                 the agent's notes on a pending report (job, noise
-                                       conditions); follows the report to rejected/ or away
+                                       conditions, failed attempts); follows the report to
+                                       rejected/ or quarantine/, or away
     <spool>/.<key>.json.<random>.tmp   a write in progress (never listed)
 
 A report is written to a temp file in the spool dir, flushed, fsynced,
@@ -32,11 +37,18 @@ from engine.atomic_file import fsync_dir, write_bytes_atomic, write_text_atomic
 
 STALE_TEMP_SECONDS = 60.0
 REJECTED_DIR = "rejected"
+QUARANTINE_DIR = "quarantine"
+NOTE_SUFFIX = ".error.txt"
+QUARANTINE_AFTER = 10  # counted failed uploads of one report before it is set aside
 META_SUFFIX = ".meta"
 _SUFFIX = ".json"
 _TEMP_SUFFIX = ".tmp"
 # Keys become file names: an idempotency key is a uuid, so this is generous.
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class SpoolError(Exception):
@@ -65,6 +77,7 @@ class SpoolStatus:
     rejected: int
     oldest: Path | None
     oldest_time: datetime | None  # when the oldest pending report was spooled, UTC
+    quarantined: int = 0
 
 
 class Spool:
@@ -74,6 +87,7 @@ class Spool:
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path).expanduser()
         self.rejected_path = self.path / REJECTED_DIR
+        self.quarantine_path = self.path / QUARANTINE_DIR
         if create:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -134,23 +148,67 @@ class Spool:
     def reject(self, path: Path, message: str) -> Path:
         """Move a report the server refused for good into `rejected/`, next to
         `<key>.error.txt` holding `message`. Returns the report's new path."""
-        key = path.name[: -len(_SUFFIX)]
-        dest = self.rejected_path / path.name
-        note = self.rejected_path / f"{key}.error.txt"
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return self.set_aside(path, self.rejected_path, f"rejected at {now_iso()}\n{message}\n")
+
+    def quarantine(self, path: Path, message: str) -> Path:
+        """Move a report that blocks the queue into `quarantine/` with its reason."""
+        return self.set_aside(path, self.quarantine_path, f"quarantined at {now_iso()}\n{message}\n")
+
+    def set_aside(self, path: Path, dest_dir: Path, note: str) -> Path:
+        """Move `path` (and its meta) into `dest_dir` next to `<key>.error.txt`
+        holding `note`, durably. Returns the file's new path."""
+        key = self.key_of(path)
+        dest, meta = dest_dir / path.name, self.meta_path(path)
         try:
-            self.rejected_path.mkdir(exist_ok=True)
-            # The note first: a crash between the two steps leaves the report
-            # pending, to be rejected (and the note rewritten) on the next flush.
-            write_text_atomic(note, f"rejected at {stamp}\n{message}\n")
-            if self.meta_path(path).exists():
-                os.replace(self.meta_path(path), self.rejected_path / self.meta_path(path).name)
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            # The note and the meta's copy first: a crash before the file moves
+            # leaves it where it was, to be set aside again on the next pass.
+            write_text_atomic(dest_dir / f"{key}{NOTE_SUFFIX}", note)
+            if meta.exists():
+                write_bytes_atomic(dest_dir / meta.name, meta.read_bytes())
             os.replace(path, dest)
-            fsync_dir(self.rejected_path)
-            fsync_dir(self.path)
+            fsync_dir(dest_dir)
+            fsync_dir(path.parent)
         except OSError as e:
-            raise SpoolError(f"cannot move rejected report {path} to {self.rejected_path}: {_describe(e)}") from e
+            raise SpoolError(f"cannot move {path} to {dest_dir}: {_describe(e)}") from e
+        try:
+            os.unlink(meta)
+        except OSError:
+            pass  # none, or left for remove_orphan_meta
         return dest
+
+    def record_failure(self, path: Path, message: str) -> int:
+        """Count one more failed upload of the report in its meta; returns the count."""
+        meta = self.meta(path) or {}
+        meta["attempts"] = int(meta.get("attempts") or 0) + 1
+        meta["last_failure"] = message[:500]
+        try:
+            write_bytes_atomic(self.meta_path(path), json.dumps(meta).encode())
+        except OSError as e:
+            raise SpoolError(f"cannot record a failed upload of {path}: {_describe(e)}") from e
+        return meta["attempts"]
+
+    def requeue(self, keys: list[str] | None = None) -> list[Path]:
+        """Put quarantined reports (all, or those of `keys`) back in the queue
+        with their attempts reset; returns their new paths."""
+        return [self._requeue_one(path) for path in self.quarantined()
+                if keys is None or self.key_of(path) in keys]
+
+    def _requeue_one(self, path: Path) -> Path:
+        meta, target = self.meta(path), self.path / path.name
+        try:
+            if meta is not None:  # the reset meta first: a crash leaves it for remove_orphan_meta
+                meta.pop("attempts", None)
+                meta.pop("last_failure", None)
+                write_bytes_atomic(self.meta_path(target), json.dumps(meta).encode())
+            os.replace(path, target)
+            fsync_dir(self.path)
+            for leftover in (self.meta_path(path), path.with_name(self.key_of(path) + NOTE_SUFFIX)):
+                leftover.unlink(missing_ok=True)
+            fsync_dir(self.quarantine_path)
+        except OSError as e:
+            raise SpoolError(f"cannot requeue {path}: {_describe(e)}") from e
+        return target
 
     # -- reading ---------------------------------------------------------
 
@@ -161,6 +219,18 @@ class Spool:
     def rejected(self) -> list[Path]:
         return self._reports(self.rejected_path)
 
+    def quarantined(self) -> list[Path]:
+        """Quarantined reports, oldest spooled first."""
+        return self._reports(self.quarantine_path)
+
+    @staticmethod
+    def note(path: Path) -> str:
+        """Why a rejected or quarantined report was set aside ('' when its note is gone)."""
+        try:
+            return path.with_name(Spool.key_of(path) + NOTE_SUFFIX).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
     def status(self) -> SpoolStatus:
         pending = self.pending()
         oldest = pending[0] if pending else None
@@ -170,7 +240,8 @@ class Spool:
                 oldest_time = datetime.fromtimestamp(oldest.stat().st_mtime, timezone.utc)
             except FileNotFoundError:
                 pass
-        return SpoolStatus(self.path, len(pending), len(self.rejected()), oldest, oldest_time)
+        return SpoolStatus(self.path, len(pending), len(self.rejected()), oldest, oldest_time,
+                           len(self.quarantined()))
 
     @staticmethod
     def key_of(path: Path) -> str:
@@ -242,7 +313,7 @@ class Spool:
 
     def _remove_stale_temps(self) -> None:
         cutoff = time.time() - STALE_TEMP_SECONDS
-        for directory in (self.path, self.rejected_path):
+        for directory in (self.path, self.rejected_path, self.quarantine_path):
             try:
                 with os.scandir(directory) as it:
                     stale = [

@@ -4,19 +4,15 @@ atomically. Concurrent agents on one spool: last writer wins, per key."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from engine.atomic_file import write_bytes_atomic
 
-from .spool import Spool
+from .spool import Spool, now_iso
 
+__all__ = ["AgentState", "agent_status", "now_iso"]
 STATE_FILE = ".agent-state"
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class AgentState:
