@@ -6,8 +6,14 @@ config's [[benchmarks]] when [schedule] interval_seconds is due (0: never,
 the server's schedules decide), else sleep poll_seconds. A server that does
 not answer gets exponential backoff with jitter and a log line per try,
 never a crash. SIGTERM/SIGINT: no new work; a running engine may finish
-within stop_grace_seconds and its report is spooled; then exit 0. What is
-spooled is uploaded on the next start.
+within stop_grace_seconds and its report is spooled; a job stopped before
+its end is given back to the server (release) so it is queued again at once;
+then exit 0. What is spooled is uploaded on the next start, and a job held
+when the agent died (<spool>/.held-job) is released then.
+
+No job is claimed unless the spool has room for its report (spool_space.py);
+a report that cannot be spooled fails its job with the reason. A lost lease
+(409 on heartbeat) kills the job's engine run: someone else runs it now.
 """
 from __future__ import annotations
 
@@ -23,17 +29,33 @@ from .client import UploadResult, backoff_delay, flush
 from .config import AgentConfig
 from .cycle import report_key
 from .execute import MeasurementFailed, RunRequest, measure
+from .held_job import HeldJob
 from .jobs_client import Job, JobsClient, JobsError, JobsRefused, LeaseLost, Unreachable
 from .logs import Progress
 from .outbox import Outbox
 from .runner import BenchmarkFailed
 from .spool import Spool, SpoolError
+from .spool_space import SpoolSpace
 from .state import AgentState, agent_status, now_iso
-from .worktree import prune_leftovers
 
 log = logging.getLogger(LOGGER_NAME)
 UPLOAD_ATTEMPTS = 3
 PEAKS_TIMEOUT = 600.0
+STOPPING_HTTP_TIMEOUT = 5.0  # a release while stopping must fit in systemd's TimeoutStopSec
+
+
+class Stopping(Exception):
+    """Raised from a backoff sleep once the agent is stopping: ends a flush early."""
+
+
+class AnyOf:
+    """Set when any of `events` is: the engine run's cancel (stop grace over, or lease lost)."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
 
 
 class Agent:
@@ -45,15 +67,17 @@ class Agent:
         self.outbox = Outbox(self.spool)
         self.state = AgentState(self.spool.path)
         self.jobs = JobsClient(cfg.server, cfg.token)
+        self.held = HeldJob(self.spool.path)
+        self.space = SpoolSpace(self.spool.path, int(cfg.spool_reserve_mb * (1 << 20)))
         self.failures = 0  # consecutive failures (server unreachable, token refused, spool unwritable)
         self.last_failure = ""
+        self.retry_after: float | None = None  # the server's Retry-After on its last 429/503
 
     # -- the loop -----------------------------------------------------------
 
     def run(self) -> int:
         self.spool.ensure_writable()
         self.spool.remove_orphan_meta()
-        prune_leftovers(self.cfg.repository)  # worktrees a crashed agent left behind
         log.info("event=daemon_started server=%s spool=%s pending=%d", self.cfg.server, self.spool.path,
                  len(self.spool.pending()))
         self.maybe_refresh_peaks()
@@ -62,6 +86,7 @@ class Agent:
                 try:
                     self.step()
                 except SpoolError as e:  # disk full, permissions: what is spooled stays; retry later
+                    self.space.failed(str(e))
                     self.failures += 1
                     self._error(str(e))
                     log.error("event=spool_error error=%r: no new runs until the spool takes writes", str(e))
@@ -75,8 +100,11 @@ class Agent:
         self.deliver()
         if self.stop.is_set():
             return
-        self.spool.ensure_writable()  # never claim a job whose report could not be kept
-        job = self.claim()
+        self.spool.ensure_writable()
+        if not self.space.has_room():  # never claim a job whose report could not be kept
+            self.stop.wait(self.cfg.poll_seconds)
+            return
+        job = self.claim() if self.release_held() else None
         if job is not None:
             self.run_job(job)
         elif self.local_round_due():
@@ -88,6 +116,9 @@ class Agent:
         if self.failures:
             cap = self.cfg.max_backoff_seconds
             delay = min(cap, max(1.0, backoff_delay(self.failures - 1, self.cfg.poll_seconds, cap)))
+            if self.retry_after is not None:  # the server knows best when it is back
+                delay = max(delay, self.retry_after)
+                self.retry_after = None
             log.warning("event=backoff server=%s failures=%d retry_in_s=%.1f last_error=%r",
                         self.cfg.server, self.failures, delay, self.last_failure)
             return delay
@@ -98,6 +129,7 @@ class Agent:
             job = self.jobs.claim(self.cfg.lease_seconds, agent_status(self.spool, self.state))
         except Unreachable as e:
             self.failures += 1
+            self.retry_after = e.retry_after
             self._error(f"claim: {e}")
             log.warning("event=claim_failed failures=%d reason=%r", self.failures, str(e))
             return None
@@ -115,6 +147,11 @@ class Agent:
     # -- running ----------------------------------------------------------
 
     def run_job(self, job: Job) -> None:
+        try:
+            self.held.hold(job.id, job.lease)  # before the run: a kill -9 from here on is released at restart
+        except SpoolError:
+            self.release(job.id, job.lease, reason="spool_error")
+            raise
         # its own client: a requests.Session is not shared between threads
         beat = Heartbeat(JobsClient(self.cfg.server, self.cfg.token), job, self.cfg.lease_seconds)
         beat.start()
@@ -122,19 +159,80 @@ class Agent:
         try:
             bar.step("measuring")
             body, conditions = measure(RunRequest.from_job(job, self.cfg), self.cfg,
-                                       cancel=self.kill_run, stopping=self.stop)
+                                       cancel=AnyOf(self.kill_run, beat.lost_event), stopping=self.stop)
         except MeasurementFailed as e:
-            if e.cancelled:  # stopped past the grace period: the lease runs out and the job is claimed again
-                log.warning("event=job_abandoned job=%d reason=stopping", job.id)
-                return
-            log.error("event=job_failed job=%d timed_out=%s error=%r", job.id, e.timed_out, str(e)[:500])
-            self.outbox.put(job.id, {"lease": job.lease, "error": str(e)[:2000], "stderr_tail": e.stderr_tail,
-                                     "timed_out": e.timed_out})
+            if beat.lost:
+                self._dropped(job)
+            elif e.cancelled:  # stopping before the job's end: queue it again now, not after its lease
+                self.release(job.id, job.lease, reason="stopping")
+            else:
+                log.error("event=job_failed job=%d timed_out=%s error=%r", job.id, e.timed_out, str(e)[:500])
+                self._fail_job(job, str(e), e.stderr_tail, e.timed_out)
             return
         finally:
             beat.stop()
             bar.close()
-        self._spool(body, job.spec.model, {"job": {"id": job.id, "lease": job.lease}, "conditions": conditions})
+        if beat.lost:
+            self._dropped(job)
+            return
+        try:
+            self._spool(body, job.spec.model, {"job": {"id": job.id, "lease": job.lease}, "conditions": conditions})
+        except SpoolError as e:
+            self._fail_job(job, f"the agent could not spool the report ({len(body)} bytes): {e}")
+            raise
+        self.held.clear()
+
+    def _dropped(self, job: Job) -> None:
+        log.warning("event=job_cancelled job=%d reason=lease_lost: the engine run was stopped, nothing is uploaded",
+                    job.id)
+        self.held.clear()
+
+    def _fail_job(self, job: Job, error: str, stderr_tail: str = "", timed_out: bool = False) -> None:
+        """Complete `job` as failed: through the outbox, or at once when the spool takes no writes."""
+        entry = {"lease": job.lease, "error": error[:2000], "stderr_tail": stderr_tail, "timed_out": timed_out}
+        try:
+            self.outbox.put(job.id, entry)
+        except SpoolError:
+            try:
+                self.jobs.complete_error(job.id, job.lease, entry["error"], stderr_tail, timed_out)
+                log.info("event=job_completed job=%d run=-", job.id)
+            except JobsError as e:  # unreachable: the held file releases it later, else its lease runs out
+                log.error("event=job_completion_failed job=%d reason=%r", job.id, str(e))
+                return
+        self.held.clear()
+
+    def release(self, job_id: int, lease: str, *, reason: str) -> bool:
+        """Give a job back to the server; False if it could not be told (try again later)."""
+        timeout = STOPPING_HTTP_TIMEOUT if self.stop.is_set() else None
+        try:
+            self.jobs.release(job_id, lease, timeout=timeout)
+            log.info("event=job_released job=%d reason=%s", job_id, reason)
+        except (LeaseLost, JobsRefused) as e:  # finished, claimed by another, unknown: nothing to give back
+            log.warning("event=job_release_refused job=%d reason=%r", job_id, str(e))
+        except JobsError as e:
+            self.failures += 1
+            self.retry_after = e.retry_after
+            self._error(f"release of job {job_id}: {e}")
+            log.warning("event=job_release_failed job=%d reason=%r: released at the next try", job_id, str(e))
+            return False
+        self.held.clear()
+        return True
+
+    def release_held(self) -> bool:
+        """Release the job held when the agent last stopped or died, unless its
+        outcome is already kept here (a spooled report or an outbox entry)."""
+        held = self.held.read()
+        if held is None:
+            return True
+        if self._outcome_kept(held["id"]):
+            self.held.clear()
+            return True
+        return self.release(held["id"], held["lease"], reason="restart")
+
+    def _outcome_kept(self, job_id: int) -> bool:
+        if any(job_id == e["job"] for _, e in self.outbox.entries()):
+            return True
+        return any(job_id == ((self.spool.meta(p) or {}).get("job") or {}).get("id") for p in self.spool.pending())
 
     def local_round_due(self) -> bool:
         if not self.cfg.benchmarks or self.cfg.interval_seconds <= 0:
@@ -174,6 +272,7 @@ class Agent:
                 self.outbox.put(meta["job"]["id"], {"lease": meta["job"]["lease"], "error": str(e)[:2000],
                                                     "stderr_tail": "", "timed_out": False})
             return
+        self.space.saw_report(len(body))
         path = self.spool.put(body, key, meta=meta)
         cond = meta["conditions"]
         log.info("event=spooled key=%s model=%s path=%s loadavg_before=%s loadavg_after=%s waited_s=%s quiet=%s",
@@ -184,11 +283,16 @@ class Agent:
 
     def deliver(self) -> None:
         """Upload the spool, record completions of uploaded job reports, send them."""
+        try:
+            self._deliver()
+        except Stopping:
+            log.info("event=upload_interrupted reason=stopping pending=%d", len(self.spool.pending()))
+
+    def _deliver(self) -> None:
         if self.spool.pending():
             summary = flush(self.spool, self.cfg.server, self.cfg.token, max_attempts=UPLOAD_ATTEMPTS,
                             base_delay=1.0, max_delay=30.0, sleep=self._sleep,
-                            on_acked=self._acked, on_rejected=self._rejected,
-                            quarantine_after=self.cfg.quarantine_after, on_quarantined=self._quarantined)
+                            on_acked=self._acked, on_rejected=self._rejected)
             if summary.uploaded:
                 last = summary.uploaded[-1]
                 self.state.update(last_upload=now_iso(), last_upload_run=last.url)
@@ -198,7 +302,7 @@ class Agent:
             if summary.remaining:
                 self.failures += 1
                 log.warning("event=upload_postponed pending=%d reason=%r", summary.remaining, summary.last_error)
-        if self.outbox.entries():
+        if self.outbox.entries() and not self.stop.is_set():
             _, error = self.outbox.deliver(self.jobs)
             if error:
                 self._error(error)
@@ -209,11 +313,11 @@ class Agent:
     def _rejected(self, path, message: str) -> None:
         self.outbox.record_rejected(self.spool, path, message)
 
-    def _quarantined(self, path, reason: str) -> None:
-        self.outbox.record_quarantined(self.spool, path, reason)
-
     def _sleep(self, seconds: float) -> None:
-        self.stop.wait(seconds)
+        """flush's backoff: once stopping, end the flush (the report stays spooled) instead of
+        trying again, so SIGTERM waits for at most the one request in flight."""
+        if self.stop.wait(seconds):
+            raise Stopping()
 
     def _error(self, message: str) -> None:
         self.last_failure = message[:300]
@@ -260,8 +364,12 @@ class Heartbeat:
         self.jobs, self.job = jobs, job
         self.every = max(1.0, lease_seconds / 3)
         self._done = threading.Event()
-        self.lost = False
+        self.lost_event = threading.Event()  # cancels the job's engine run
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job.id}", daemon=True)
+
+    @property
+    def lost(self) -> bool:
+        return self.lost_event.is_set()
 
     def start(self) -> None:
         self._thread.start()
@@ -277,9 +385,8 @@ class Heartbeat:
                 self.jobs.heartbeat(self.job)
                 log.info("event=heartbeat job=%d", self.job.id)
             except LeaseLost as e:
-                self.lost = True
-                log.warning("event=lease_lost job=%d reason=%r: the report is kept, its completion will be refused",
-                            self.job.id, str(e))
+                self.lost_event.set()
+                log.warning("event=lease_lost job=%d reason=%r: stopping its engine run", self.job.id, str(e))
                 return
             except (Unreachable, JobsRefused) as e:
                 log.warning("event=heartbeat_failed job=%d reason=%r", self.job.id, str(e))

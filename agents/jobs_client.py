@@ -1,7 +1,8 @@
-"""The agent's side of the jobs API (claim, heartbeat, complete); see the
-platform's fleet app. Every call raises one of three errors a caller can act
-on: Unreachable (retry later), LeaseLost (409: someone else owns the job now,
-or it is done), JobsRefused (any other answer: auth, a bad request)."""
+"""The agent's side of the jobs API (claim, heartbeat, complete, release); see
+the platform's fleet app. Every call raises one of three errors a caller can
+act on: Unreachable (retry later; `retry_after` is the server's Retry-After in
+seconds, if it sent one), LeaseLost (409: someone else owns the job now, or it
+is done), JobsRefused (any other answer: auth, a bad request)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,13 +12,15 @@ import requests
 
 from .client import _reason, _server_message
 from .config import BenchmarkSpec
+from .http_retry import retry_after_seconds
 
 TIMEOUT = 30.0
 
 
 class JobsError(Exception):
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -99,12 +102,17 @@ class JobsClient:
         self._post(f"/api/v1/jobs/{job_id}/complete",
                    {"lease": lease, "error": error, "stderr_tail": stderr_tail, "timed_out": timed_out})
 
-    def _post(self, path: str, body: dict) -> requests.Response:
+    def release(self, job_id: int, lease: str, *, timeout: float | None = None) -> None:
+        """Give a claimed job back: the server queues it again at once."""
+        self._post(f"/api/v1/jobs/{job_id}/release", {"lease": lease}, timeout=timeout)
+
+    def _post(self, path: str, body: dict, *, timeout: float | None = None) -> requests.Response:
         url = self.server + path
+        timeout = timeout or self.timeout
         try:
-            resp = self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False)
+            resp = self.session.post(url, json=body, timeout=timeout, allow_redirects=False)
         except requests.Timeout:
-            raise Unreachable(f"no answer from {url} within {self.timeout:g} s") from None
+            raise Unreachable(f"no answer from {url} within {timeout:g} s") from None
         except requests.ConnectionError as e:
             raise Unreachable(f"cannot connect to {url}: {_reason(e)}") from None
         except requests.RequestException as e:
@@ -116,5 +124,5 @@ class JobsClient:
         if status == 409:
             raise LeaseLost(message, status)
         if status == 429 or status >= 500:
-            raise Unreachable(message, status)
+            raise Unreachable(message, status, retry_after_seconds(resp))
         raise JobsRefused(message, status)

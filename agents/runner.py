@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 ENGINE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")
+# The child's entry point: arms PR_SET_PDEATHSIG and the pinning, then execs the engine
+# (no preexec_fn: Python code between fork and exec of a threaded parent can deadlock).
+CHILD_WRAPPER = (sys.executable, "-I", "-S", str(Path(__file__).with_name("engine_child.py")))
 DEFAULT_TIMEOUT = 600.0
 STDERR_TAIL = 2000
 USAGE_EXIT = 2  # the engine's (and argparse's) exit code for a bad command line
@@ -113,13 +116,15 @@ def run_benchmark(
     `engine` is the command that starts the engine CLI; the run's arguments
     (see engine_args; `options` are its keyword arguments) are appended to it.
     The report and stderr go to a fresh temp dir inside `workdir`, removed
-    afterwards. `cpus` pins the subprocess (sched_setaffinity). Setting
+    afterwards. `cpus` pins the subprocess (sched_setaffinity), which dies
+    with the agent (see engine_child.py). Setting
     `cancel` kills the run. Raises BenchmarkFailed with the exit code and the
     last STDERR_TAIL characters of stderr."""
     with tempfile.TemporaryDirectory(prefix="roofwatch-run-", dir=workdir) as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [*engine, *engine_args(model, report, batch=batch, repeats=repeats, warmup=warmup, **options)]
-        pin = sorted(cpus) if cpus else None
+        pin = ",".join(str(c) for c in sorted(cpus or ()))
+        cmd = [*CHILD_WRAPPER, str(os.getpid()), pin, "--", *engine,
+               *engine_args(model, report, batch=batch, repeats=repeats, warmup=warmup, **options)]
         # stderr to a file, not a pipe: polling wait() on a pipe that fills up would deadlock.
         with open(Path(tmp) / "stderr.txt", "w+b") as err_file:
             # Own session: on timeout the whole process group is killed, not just its leader.
@@ -131,7 +136,6 @@ def run_benchmark(
                 env=None if env is None else dict(env),
                 cwd=cwd,
                 start_new_session=True,
-                preexec_fn=lambda: _child_setup(pin),
             )
             try:
                 outcome = _wait(proc, timeout, cancel)
@@ -163,24 +167,6 @@ def run_benchmark(
                 f"engine run of {model!r} exited 0 but wrote no report to {report}" + _suffix(tail),
                 returncode=0, stderr_tail=tail,
             ) from None
-
-
-def _child_setup(pin: list[int] | None) -> None:
-    """In the engine child before exec: die with the agent (a kill -9 of the
-    agent must not leave a benchmark running unwatched) and take the pinning."""
-    _die_with_parent()
-    if pin:
-        os.sched_setaffinity(0, pin)
-
-
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the engine then outlives a killed agent until its own end
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None) -> str:

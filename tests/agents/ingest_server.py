@@ -3,7 +3,7 @@
 It stores reports by idempotency_key (replay -> 200 with the same id, same key
 with another body -> 409) and can be scripted to answer the next requests with
 a given status, or to hang past the client's timeout. It also speaks the jobs
-contract (/tmp/jobs_contract.md: claim with a lease, heartbeat, complete;
+contract (/tmp/jobs_contract.md: claim with a lease, heartbeat, complete, release;
 an expired lease makes a job claimable again; a job completes once) and agent
 registration, for fast agent tests; the platform's own tests cover the real ones.
 """
@@ -33,7 +33,7 @@ class Scripted:
 
 
 ENROLL_TOKEN = "enroll-ok"
-_JOB_PATH = re.compile(r"^/api/v1/jobs/(\d+)/(heartbeat|complete)$")
+_JOB_PATH = re.compile(r"^/api/v1/jobs/(\d+)/(heartbeat|complete|release)$")
 
 
 @dataclass
@@ -46,6 +46,7 @@ class FakeJob:
     lease_seconds: int = 900
     claims: int = 0
     heartbeats: int = 0
+    releases: int = 0
     completions: list = field(default_factory=list)  # every accepted completion body
 
 
@@ -57,6 +58,7 @@ class IngestServer:
         self._lock = threading.Lock()
         self._next_id = 1
         self.upload_delay = 0.0  # seconds each report upload takes before it is stored
+        self.retry_after: str | None = None  # sent as Retry-After with every 429 and 503
         self.jobs: dict[int, FakeJob] = {}
         self.registrations: list[dict] = []
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
@@ -163,6 +165,9 @@ class IngestServer:
                 job.heartbeats += 1
                 job.lease_expires = now + job.lease_seconds
                 return 200, {"lease_expires": "later"}
+            if match.group(2) == "release":
+                job.status, job.lease, job.releases = "queued", "", job.releases + 1
+                return 200, {"id": job.id, "status": job.status}
             if "run" in doc:
                 if not any(rid == doc["run"] for rid, _ in self.runs.values()):
                     return 400, {"detail": f"run {doc['run']} is not a run of this machine."}
@@ -184,6 +189,8 @@ def _handler_for(server: IngestServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(status)
                 if payload is not None:
                     self.send_header("Content-Type", "application/json")
+                if status in (429, 503) and server.retry_after is not None:
+                    self.send_header("Retry-After", server.retry_after)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

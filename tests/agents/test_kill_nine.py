@@ -43,8 +43,11 @@ def test_kill_nine_at_random_points_loses_and_duplicates_nothing(ingest, tmp_pat
     for job in jobs:  # a job killed before its report was spooled is claimable again once its lease ran out
         if ingest.jobs[job].status == "claimed":
             ingest.expire_lease(job)
+    started = log.read_text().count("event=daemon_started")
     proc = start_daemon(cfg, log)
-    wait_for(lambda: all(ingest.jobs[j].status == "done" for j in jobs) and not Spool(spool).pending()
+    # started first: with released jobs run again at once, all may be done already, before the SIGTERM handler
+    wait_for(lambda: log.read_text().count("event=daemon_started") > started and all(
+             ingest.jobs[j].status == "done" for j in jobs) and not Spool(spool).pending()
              and not list((spool / "outbox").glob("*.json")), timeout=30, proc=proc, what="every job done")
     assert stop(proc) == 0
     assert main(["flush", "--config", str(cfg)]) == 0

@@ -1,6 +1,7 @@
 """A full disk or an unwritable spool: a clear error, and what was spooled stays."""
 import resource
 import signal
+import time
 
 from agents.cli import main
 from agents.spool import Spool
@@ -19,18 +20,23 @@ def _disk_full():
 
 
 def test_a_full_disk_is_logged_clearly_and_the_reports_already_spooled_survive(
-    ingest, dead_server_url, tmp_path, capsys
+    ingest, dead_server_url, tmp_path, capsys, monkeypatch
 ):
+    ledger = tmp_path / "ledger"
+    monkeypatch.setenv("FAKE_ENGINE_LEDGER", str(ledger))
     spool_dir = tmp_path / "spool"
     spool = Spool(spool_dir)
     before = {key: spool.put(make_report(key), key).read_bytes() for key in ("old-1", "old-2")}
     cfg = write_agent_config(tmp_path / "agent.toml", dead_server_url, spool_dir, extra=SCHEDULE)
     log = tmp_path / "agent.log"
     proc = start_daemon(cfg, log, preexec=_disk_full)
-    wait_for(lambda: log.read_text().count("event=spool_error") >= 2, proc=proc, what="spool errors")
-    assert stop(proc) == 0  # it kept running, backing off, and stops cleanly
+    wait_for(lambda: "event=spool_full" in log.read_text(), proc=proc, what="spool full")
+    time.sleep(1.0)  # some 20 rounds of the loop: none may start a run while a report-sized write fails
+    assert stop(proc) == 0  # it kept running and stops cleanly
     text = log.read_text()
     assert "cannot write report" in text and "File too large" in text and "no new runs until" in text
+    assert text.count("event=spool_error") == 1 and text.count("event=spool_full") == 1  # logged once
+    assert len(ledger.read_text().split()) == 1  # the one run whose report failed; none wasted after it
     assert {Spool.key_of(p): p.read_bytes() for p in spool.pending()} == before
     assert not list(spool_dir.glob(".*.tmp"))  # no half-written file left
 
