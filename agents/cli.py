@@ -6,6 +6,7 @@
     roofwatch-agent run-once --server URL --token TOKEN --model NAME [--count K] ...
     roofwatch-agent flush [--config PATH | --server URL --token TOKEN]
     roofwatch-agent status [--config PATH | --spool DIR]
+    roofwatch-agent requeue [--config PATH | --spool DIR] [KEY ...]   (quarantined reports back in the queue)
     roofwatch-agent ci-check --server URL --token T --commit SHA [--wait S] [--threshold PCT]
                                                           (exit 0 clean, 1 regressed, 2 could not tell)
 
@@ -33,11 +34,12 @@ from typing import TextIO
 from engine.argtypes import int_at_least
 
 from . import LOGGER_NAME, logs
-from .client import FlushSummary, Outcome, flush
-from .config import AgentConfig, ConfigError, default_config_path, default_spool_path, load_config
-from .cycle import report_key, run_to_spool
+from .client import QUARANTINE_AFTER, FlushSummary, Outcome, flush
+from .config import AgentConfig, BenchmarkSpec, ConfigError, default_config_path, default_spool_path, load_config
+from .cycle import measure_to_spool
+from .execute import MeasurementFailed, RunRequest
 from .outbox import Outbox
-from .runner import DEFAULT_TIMEOUT, BenchmarkFailed
+from .runner import DEFAULT_TIMEOUT
 from .spool import Spool, SpoolError
 from .state import AgentState, now_iso
 
@@ -51,14 +53,19 @@ def default_spool() -> Path:
     return default_spool_path()
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, *, allow_zero: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    if not (value > 0 or (allow_zero and value == 0)):
+        kind = "non-negative" if allow_zero else "positive"
+        raise argparse.ArgumentTypeError(f"expected a {kind} number of seconds, got {text}")
     return value
+
+
+def _wait_seconds(text: str) -> float:
+    return _seconds(text, allow_zero=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--count", type=int_at_least(1), default=1, help="runs of the model (default 1)")
     run.add_argument("--engine-timeout", type=_seconds, default=DEFAULT_TIMEOUT,
                      help=f"seconds one engine run may take (default {DEFAULT_TIMEOUT:g})")
+    run.add_argument("--max-wait", type=_wait_seconds, default=None, metavar="SECONDS",
+                     help="wait at most this long for a quiet machine (default: the config's [quiet] "
+                          "max_wait_seconds, 300); 0 measures at once, the load still recorded")
     run.set_defaults(func=cmd_run_once)
 
     fl = sub.add_parser("flush", parents=[spool_opt, upload_opts], help="upload the pending reports")
@@ -116,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", parents=[spool_opt],
                         help="show the spool's depth, rejected reports, last upload and last error")
     st.set_defaults(func=cmd_status)
+
+    rq = sub.add_parser("requeue", parents=[spool_opt],
+                        help="put quarantined reports back in the upload queue (all, or the KEYs given)")
+    rq.add_argument("keys", nargs="*", metavar="KEY", help="a quarantined report's key (its file name less .json)")
+    rq.set_defaults(func=cmd_requeue)
 
     ci = sub.add_parser("ci-check", parents=[config_opt],
                         help="wait for a commit's results; exit 1 if it regressed (0 clean, 2 could not tell)")
@@ -211,41 +226,52 @@ def cmd_daemon(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_run_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Measure as the daemon does (quiet wait, pinning, conditions): `--model`
+    K times, uploading after each run, or the config's [[benchmarks]]."""
     if args.model is None:
         return _run_configured(args, out, err)
+    cfg = _measurement_config(args)
     spool = Spool(args.spool)
     spool.ensure_writable()  # fail now, not after a long benchmark
-    log = logging.getLogger(LOGGER_NAME)
+    req = _request(BenchmarkSpec(args.model, inject=list(args.inject)), cfg, args)
     rejected = 0
     for i in range(1, args.count + 1):
         try:
-            path = run_to_spool(spool, args.model, batch=args.batch, repeats=args.repeats,
-                                warmup=args.warmup, threads=args.threads, inject=args.inject,
-                                timeout=args.engine_timeout)
-        except BenchmarkFailed as e:
-            if e.is_usage_error:
+            path = measure_to_spool(spool, req, cfg)
+        except MeasurementFailed as e:
+            if e.usage_error:
                 print(e.stderr_tail or str(e), file=err)
                 return EXIT_USAGE
             print(f"{PROG}: run {i}/{args.count}: {e}", file=err)
             # Reports of earlier runs still pending get one more try.
             _report(_flush(spool, args), spool, out, err)
             return EXIT_FAILED
-        log.info("run %d/%d of %s spooled as %s", i, args.count, args.model, path)
+        logging.getLogger(LOGGER_NAME).info("run %d/%d of %s spooled as %s", i, args.count, args.model, path)
         summary = _flush(spool, args)
         _report(summary, spool, out, err)
-        rejected += len(summary.rejected)
+        rejected += len(summary.rejected) + len(summary.quarantined)
         if summary.stopped is not None and summary.stopped.stops_flush:
             return EXIT_FAILED  # wrong token or URL: later runs could not upload either
     return EXIT_OK if rejected == 0 and summary.remaining == 0 else EXIT_FAILED
 
 
-def _run_configured(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """run-once without --model: each [[benchmarks]] entry once (times --count),
-    measured like the daemon does (quiet wait, pinning, config's repeats)."""
-    from .execute import MeasurementFailed, RunRequest, measure
+def _measurement_config(args: argparse.Namespace) -> AgentConfig:
+    """The config's measurement rules (its defaults without a config file), with --max-wait."""
+    cfg = args.cfg or AgentConfig(path=Path("(no config file)"), server=args.server, token=args.token)
+    return cfg if args.max_wait is None else replace(cfg, max_wait_seconds=args.max_wait)
 
-    cfg = args.cfg
-    assert cfg is not None
+
+def _request(spec: BenchmarkSpec, cfg: AgentConfig, args: argparse.Namespace) -> RunRequest:
+    """`spec` resolved against the config, then the command line's overrides."""
+    req = RunRequest.from_spec(spec, cfg, threads=args.threads)
+    return replace(req, batch=args.batch, repeats=args.repeats or req.repeats,
+                   warmup=args.warmup if args.warmup is not None else req.warmup,
+                   timeout=args.engine_timeout if args.engine_timeout != DEFAULT_TIMEOUT else req.timeout)
+
+
+def _run_configured(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """run-once without --model: each [[benchmarks]] entry once (times --count)."""
+    cfg = _measurement_config(args)
     if not cfg.benchmarks:
         print(f"{PROG}: {cfg.path} has no [[benchmarks]]; add one or give --model", file=err)
         return EXIT_USAGE
@@ -255,27 +281,17 @@ def _run_configured(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     spool = Spool(args.spool)
     spool.ensure_writable()
-    log = logging.getLogger(LOGGER_NAME)
     failed = 0
     bar = logs.Progress(len(cfg.benchmarks) * args.count, "benchmarks")
     try:
         for spec in cfg.benchmarks * args.count:
             bar.step(spec.model)
-            req = RunRequest.from_spec(spec, cfg)
-            if args.repeats is not None or args.warmup is not None or args.engine_timeout != DEFAULT_TIMEOUT:
-                req = replace(req, repeats=args.repeats or req.repeats,
-                              warmup=args.warmup if args.warmup is not None else req.warmup,
-                              timeout=args.engine_timeout if args.engine_timeout != DEFAULT_TIMEOUT else req.timeout)
             try:
-                body, conditions = measure(req, cfg)
-                key = report_key(body, model=spec.model)
-            except (MeasurementFailed, BenchmarkFailed) as e:
+                measure_to_spool(spool, _request(spec, cfg, args), cfg)
+            except MeasurementFailed as e:
                 failed += 1
                 print(f"{PROG}: {spec.model}: {e}", file=err)
                 continue
-            spool.put(body, key, meta={"job": None, "conditions": conditions})
-            log.info("event=spooled key=%s model=%s loadavg_before=%s waited_s=%s quiet=%s", key, spec.model,
-                     conditions["loadavg_start"][0], conditions["waited_seconds"], conditions["quiet"])
             bar.advance()
     finally:
         bar.close()
@@ -318,6 +334,40 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if state.get("peaks_measured_at"):
         when = datetime.fromtimestamp(float(state["peaks_measured_at"]), timezone.utc).isoformat(timespec="seconds")
         print(f"peaks: measured {when}", file=out)
+    _print_quarantine(spool, out)
+    return EXIT_OK
+
+
+QUARANTINE_LISTED = 10
+
+
+def _print_quarantine(spool: Spool, out: TextIO) -> None:
+    """The quarantine's count, its oldest entry and each report's reason."""
+    held = spool.quarantined()
+    completions = Outbox(spool).quarantined()
+    if not held and not completions:
+        print("quarantined: 0", file=out)
+        return
+    noted = sorted((Spool.note(p).partition("\n"), p) for p in held)  # ("quarantined at T", "\n", reason)
+    oldest = f" (oldest: {noted[0][1].name}, {noted[0][0][0]})" if noted else ""
+    print(f"quarantined: {len(held)}{oldest} in {spool.quarantine_path}; "
+          f"`{PROG} requeue` puts them back", file=out)
+    for (_, _, reason), path in noted[:QUARANTINE_LISTED]:
+        print(f"  {Spool.key_of(path)}: {reason.strip() or '(no note)'}", file=out)
+    if len(noted) > QUARANTINE_LISTED:
+        print(f"  ... and {len(noted) - QUARANTINE_LISTED} more", file=out)
+    if completions:
+        print(f"quarantined job completions: {len(completions)} in {completions[0].parent}", file=out)
+
+
+def cmd_requeue(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    spool = Spool(args.spool, create=False)
+    unknown = set(args.keys) - {Spool.key_of(p) for p in spool.quarantined()}
+    if unknown:
+        print(f"{PROG}: not in {spool.quarantine_path}: {', '.join(sorted(unknown))}", file=err)
+        return EXIT_USAGE
+    moved = spool.requeue(args.keys or None)
+    print(f"requeued {len(moved)} report(s) into {spool.path}; the next flush uploads them", file=out)
     return EXIT_OK
 
 
@@ -331,8 +381,10 @@ def cmd_ci_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _flush(spool: Spool, args: argparse.Namespace) -> FlushSummary:
     outbox = Outbox(spool)
     summary = flush(spool, args.server, args.token, max_attempts=args.max_attempts,
+                    quarantine_after=args.cfg.quarantine_after if args.cfg else QUARANTINE_AFTER,
                     on_acked=lambda path, result: outbox.record_acked(spool, path, result.run_id),
-                    on_rejected=lambda path, message: outbox.record_rejected(spool, path, message))
+                    on_rejected=lambda path, message: outbox.record_rejected(spool, path, message),
+                    on_quarantined=lambda path, reason: outbox.record_quarantined(spool, path, reason))
     if outbox.entries():  # the daemon's job reports, uploaded here: tell the server their jobs are done
         from .jobs_client import JobsClient
 
@@ -357,6 +409,9 @@ def _report(summary: FlushSummary, spool: Spool, out: TextIO, err: TextIO) -> No
     for path, message in summary.rejected:
         note = path.with_name(Spool.key_of(path) + ".error.txt")
         print(f"{PROG}: the server rejected a report: {message}\n  report moved to {path}, reason in {note}",
+              file=err)
+    for path, reason in summary.quarantined:
+        print(f"{PROG}: a report was quarantined: {reason}\n  moved to {path}; `{PROG} requeue` puts it back",
               file=err)
     if summary.stopped is not None and summary.stopped.stops_flush:
         print(f"{PROG}: {summary.last_error}", file=err)

@@ -16,6 +16,8 @@ from typing import Any
 
 from engine.atomic_file import write_text_atomic
 
+from .spool import QUARANTINE_AFTER
+
 CONFIG_ENV = "ROOFWATCH_AGENT_CONFIG"
 
 
@@ -28,6 +30,11 @@ def default_config_path() -> Path:
         return Path(os.environ[CONFIG_ENV])
     config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(config_home) / "roofwatch" / "agent.toml"
+
+
+def default_max_load() -> float:
+    """The quiet wait's default limit: half the CPUs busy, at least one."""
+    return max(1.0, (os.cpu_count() or 2) / 2)
 
 
 def default_spool_path() -> Path:
@@ -67,13 +74,14 @@ class AgentConfig:
     threads: int | None = None
     cpus: list[int] = field(default_factory=list)
     timeout_seconds: float = 600.0
-    max_load: float | None = None  # None: do not wait for quiet
+    max_load: float = field(default_factory=default_max_load)  # max_wait_seconds 0: never wait
     max_wait_seconds: float = 300.0
     check_seconds: float = 5.0
     peaks_refresh_hours: float = 168.0  # 0: only when the fingerprint changes
     repository: Path | None = None
     stop_grace_seconds: float = 120.0
     spool_reserve_mb: float = 64.0  # free space kept besides the next report, else no job is claimed
+    quarantine_after: int = QUARANTINE_AFTER
     benchmarks: list[BenchmarkSpec] = field(default_factory=list)
 
 
@@ -178,6 +186,7 @@ _TABLES: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
         "max_wait_seconds": ("max_wait_seconds", _num_min(0)),
         "check_seconds": ("check_seconds", _num_min(0, strict=True)),
     },
+    "upload": {"quarantine_after": ("quarantine_after", _int_min(1))},
     "peaks": {"refresh_hours": ("peaks_refresh_hours", _num_min(0))},
     "repository": {"path": ("repository", _path)},
     "daemon": {"stop_grace_seconds": ("stop_grace_seconds", _num_min(0)),

@@ -1,17 +1,16 @@
-"""One benchmark run into the spool: the step `run-once --model` repeats
-(the daemon and `run-once` from the config measure through `execute`). The
-report is durable on disk before anyone tries to upload it."""
+"""One benchmark run into the spool: the step `run-once` repeats, measured
+as the daemon measures (quiet wait, pinning, noise conditions). The report is
+durable on disk, its conditions in its meta, before anyone tries to upload it."""
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import LOGGER_NAME
-from .runner import DEFAULT_TIMEOUT, ENGINE_COMMAND, BenchmarkFailed, run_benchmark
+from .config import AgentConfig
+from .execute import MeasurementFailed, RunRequest, measure
+from .runner import BenchmarkFailed
 from .spool import Spool, check_key
 
 log = logging.getLogger(LOGGER_NAME)
@@ -32,29 +31,17 @@ def report_key(body: bytes, *, model: str) -> str:
                               returncode=0) from None
 
 
-def run_to_spool(
-    spool: Spool,
-    model: str,
-    *,
-    batch: int | None = None,
-    repeats: int | None = None,
-    warmup: int | None = None,
-    threads: int | None = None,
-    inject: Sequence[str] = (),
-    timeout: float = DEFAULT_TIMEOUT,
-    engine: Sequence[str] = ENGINE_COMMAND,
-    env: Mapping[str, str] | None = None,
-    workdir: str | os.PathLike[str] | None = None,
-) -> Path:
-    """Run the engine on `model` and spool its report; returns the spooled file.
-    The engine's scratch dir goes under `workdir` (default: the system temp
-    dir), not into the spool: a long run must not look like a stale temp file
-    to another agent process opening the same spool."""
-    body = run_benchmark(
-        model, batch=batch, repeats=repeats, warmup=warmup, threads=threads, inject=inject, timeout=timeout,
-        workdir=workdir if workdir is not None else tempfile.gettempdir(), engine=engine, env=env,
-    )
-    key = report_key(body, model=model)
-    path = spool.put(body, key)
-    log.info("spooled %s report %s at %s", model, key, path)
+def measure_to_spool(spool: Spool, req: RunRequest, cfg: AgentConfig) -> Path:
+    """Measure `req` and spool its report; returns the spooled file. Raises
+    MeasurementFailed (the engine failed, or wrote no usable report)."""
+    model = req.spec.model
+    body, conditions = measure(req, cfg)
+    try:
+        key = report_key(body, model=model)
+    except BenchmarkFailed as e:
+        raise MeasurementFailed(str(e)) from None
+    path = spool.put(body, key, meta={"job": None, "conditions": conditions})
+    log.info("event=spooled key=%s model=%s loadavg_before=%s waited_s=%s quiet=%s governor=%s turbo=%s", key,
+             model, conditions["loadavg_start"][0], conditions["waited_seconds"], conditions["quiet"],
+             conditions["cpu_governor"], conditions["turbo"])
     return path

@@ -37,6 +37,7 @@ from .runner import BenchmarkFailed
 from .spool import Spool, SpoolError
 from .spool_space import SpoolSpace
 from .state import AgentState, agent_status, now_iso
+from .worktree import prune_leftovers
 
 log = logging.getLogger(LOGGER_NAME)
 UPLOAD_ATTEMPTS = 3
@@ -78,6 +79,7 @@ class Agent:
     def run(self) -> int:
         self.spool.ensure_writable()
         self.spool.remove_orphan_meta()
+        prune_leftovers(self.cfg.repository)  # worktrees a crashed agent left behind
         log.info("event=daemon_started server=%s spool=%s pending=%d", self.cfg.server, self.spool.path,
                  len(self.spool.pending()))
         self.maybe_refresh_peaks()
@@ -292,7 +294,8 @@ class Agent:
         if self.spool.pending():
             summary = flush(self.spool, self.cfg.server, self.cfg.token, max_attempts=UPLOAD_ATTEMPTS,
                             base_delay=1.0, max_delay=30.0, sleep=self._sleep,
-                            on_acked=self._acked, on_rejected=self._rejected)
+                            on_acked=self._acked, on_rejected=self._rejected,
+                            quarantine_after=self.cfg.quarantine_after, on_quarantined=self._quarantined)
             if summary.uploaded:
                 last = summary.uploaded[-1]
                 self.state.update(last_upload=now_iso(), last_upload_run=last.url)
@@ -312,6 +315,9 @@ class Agent:
 
     def _rejected(self, path, message: str) -> None:
         self.outbox.record_rejected(self.spool, path, message)
+
+    def _quarantined(self, path, reason: str) -> None:
+        self.outbox.record_quarantined(self.spool, path, reason)
 
     def _sleep(self, seconds: float) -> None:
         """flush's backoff: once stopping, end the flush (the report stays spooled) instead of

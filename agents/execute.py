@@ -1,4 +1,4 @@
-"""One measurement as the daemon and `run-once --config` make it: wait for a
+"""One measurement as the daemon and `run-once` make it: wait for a
 quiet machine, run the engine (this agent's, or a commit's worktree engine)
 pinned and bounded, and return the report with its noise conditions."""
 from __future__ import annotations
@@ -32,6 +32,7 @@ class RunRequest:
     timeout: float = 600.0
     repository: str = ""
     commit: str = ""
+    batch: int | None = None  # run-once --batch; the config's benchmarks set params instead
 
     @classmethod
     def from_spec(cls, spec: BenchmarkSpec, cfg: AgentConfig, *, threads: int | None = None,
@@ -50,10 +51,12 @@ class RunRequest:
 class MeasurementFailed(Exception):
     """Nothing to report: the engine failed or the commit's worktree could not be made."""
 
-    def __init__(self, message: str, stderr_tail: str = "", timed_out: bool = False, cancelled: bool = False):
+    def __init__(self, message: str, stderr_tail: str = "", timed_out: bool = False, cancelled: bool = False,
+                 usage_error: bool = False):
         self.stderr_tail = stderr_tail
         self.timed_out = timed_out
         self.cancelled = cancelled
+        self.usage_error = usage_error  # the engine refused its command line (an unknown model)
         super().__init__(message)
 
 
@@ -69,7 +72,7 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
                     req.spec.model, conditions["loadavg_start"][0], cfg.max_load, conditions["waited_seconds"])
     engine = tuple(cfg.engine) or ENGINE_COMMAND
     spec = req.spec
-    options = dict(batch=None, repeats=req.repeats, warmup=req.warmup, timeout=req.timeout,
+    options = dict(batch=req.batch, repeats=req.repeats, warmup=req.warmup, timeout=req.timeout,
                    workdir=tempfile.gettempdir(), cpus=cfg.cpus or None, cancel=cancel, params=spec.params,
                    threads=req.threads, inject=spec.inject, passes=spec.passes, quant=spec.quant, flags=spec.flags)
     try:
@@ -84,7 +87,7 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
         else:
             body = run_benchmark(spec.model, engine=engine, **options)
     except BenchmarkFailed as e:
-        raise MeasurementFailed(str(e), e.stderr_tail, e.timed_out, e.cancelled) from None
+        raise MeasurementFailed(str(e), e.stderr_tail, e.timed_out, e.cancelled, e.is_usage_error) from None
     except WorktreeError as e:
         raise MeasurementFailed(str(e)) from None
     conditions = finish_conditions(conditions, cfg.cpus)

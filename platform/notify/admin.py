@@ -45,7 +45,7 @@ class DeliveryAdmin(admin.ModelAdmin):
                     "created"]
     list_filter = ["endpoint__kind", "gave_up"]
     readonly_fields = ["delivery_id", "endpoint", "summary", "request_url", "request_body", "response_code",
-                       "attempts", "last_error", "gave_up", "delivered_at", "created"]
+                       "attempts", "last_error", "gave_up", "next_attempt_at", "delivered_at", "created"]
 
     def has_add_permission(self, request):
         return False

@@ -60,7 +60,7 @@ def engine_env(engine_cache_dir, monkeypatch):
 
 
 ENGINE_MODEL = "mlp"  # the smallest model the engine ships
-QUICK_RUN = ["--batch", "8", "--repeats", "2", "--warmup", "1"]
+QUICK_RUN = ["--batch", "8", "--repeats", "2", "--warmup", "1", "--max-wait", "0"]  # no quiet wait on a busy CI box
 
 
 FAKE_ENGINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_engine.py")
@@ -68,11 +68,14 @@ FAKE_ENGINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_eng
 
 def write_agent_config(path, server: str, spool, *, token: str = "rw_good-token", extra: str = "",
                        engine: list[str] | None = None) -> "os.PathLike":
-    """An agent.toml using the fake engine (tests/agents/fake_engine.py) unless `engine` is given."""
+    """An agent.toml using the fake engine (tests/agents/fake_engine.py) unless `engine` is given,
+    measuring at once (no quiet wait: the test box is busy) unless `extra` has its own [quiet]."""
     import sys
 
     cmd = engine if engine is not None else [sys.executable, FAKE_ENGINE]
     text = (f"server = {json.dumps(server)}\ntoken = {json.dumps(token)}\nspool = {json.dumps(str(spool))}\n"
             f"engine = {json.dumps(cmd)}\n{extra}")
+    if "[quiet]" not in extra:
+        text += "\n[quiet]\nmax_wait_seconds = 0\n"
     path.write_text(text)
     return path

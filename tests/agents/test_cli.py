@@ -120,7 +120,7 @@ def test_the_default_spool_comes_from_the_environment(monkeypatch, tmp_path):
 def test_an_unknown_model_is_a_usage_error_with_the_engines_message(ingest, token, tmp_path, engine_env):
     proc = subprocess.run(
         [sys.executable, "-m", "agents.cli", "run-once", "--server", ingest.url, "--token", token,
-         "--spool", str(tmp_path), "--model", "no-such-model"],
+         "--spool", str(tmp_path), "--model", "no-such-model", "--max-wait", "0"],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
     )
     assert proc.returncode == 2

@@ -27,7 +27,7 @@ def test_a_registered_agent_runs_a_platform_job_and_completes_it_with_its_run(li
     spool.mkdir()
     AgentState(spool).update(peaks_fingerprint=machine_fingerprint(), peaks_measured_at=time.time())
     text = cfg_path.read_text().replace("poll_seconds = 30", "poll_seconds = 0.1")
-    cfg_path.write_text(f'spool = "{spool}"\n' + text)
+    cfg_path.write_text(f'spool = "{spool}"\n' + text + "\n[quiet]\nmax_wait_seconds = 0\n")  # a busy test box
     assert load_config(cfg_path).server == live_server.url
     job = Job.objects.create(machine=machine, kind=KIND_SCHEDULE, model="mlp", params={"batch": 8},
                              warmup=0, repeats=2)

@@ -20,7 +20,8 @@ def test_a_benchmark_goes_from_the_engine_through_the_agent_to_the_run_page(live
     spool = tmp_path / "spool"
     done = subprocess.run(
         [sys.executable, "-m", "agents.cli", "run-once", "--server", live_server.url, "--token", token,
-         "--model", "mlp", "--batch", "8", "--repeats", "3", "--warmup", "1", "--count", "2", "--spool", str(spool)],
+         "--model", "mlp", "--batch", "8", "--repeats", "3", "--warmup", "1", "--count", "2", "--spool", str(spool),
+         "--max-wait", "0"],
         cwd=REPO, env={**os.environ, "ROOFWATCH_CACHE_DIR": str(engine_cache_dir)},
         capture_output=True, text=True, timeout=240,
     )
