@@ -109,6 +109,7 @@ class Command(BaseCommand):
             sys.executable, "-m", "agents.cli", "run-once", "--server", url, "--token", token,
             "--model", model, "--batch", str(batch), "--repeats", str(repeats), "--count", str(runs),
             "--spool", str(settings.DATA_DIR / "agent-spool"),
+            "--max-wait", "0",  # measure at once (the load is still recorded): a demo must not sit waiting for quiet
             *(["--threads", str(threads)] if threads else []),
             *(["--inject", inject] if inject else []),
         ]
