@@ -2,7 +2,8 @@
 # Any CI: schedule benchmark runs of this commit, then gate on their regressions.
 #
 #   ROOFWATCH_SERVER=https://roofwatch.example.com   the platform
-#   ROOFWATCH_HOOK_SECRET=rwh_...                    `manage.py webhook_secret PROJECT`
+#   ROOFWATCH_PROJECT=3                              the project's id, in its hook URL /hooks/ci/3/
+#   ROOFWATCH_HOOK_SECRET=rwh_...                    `manage.py webhook_secret PROJECT` (prints both)
 #   ROOFWATCH_TOKEN=rw_...                           an agent token (reads runs and alerts)
 #   REPOSITORY=https://github.com/you/project        the project's repository URL
 #   COMMIT=<full sha>  BRANCH=main  BUILD_URL=<this build's page>
@@ -16,7 +17,7 @@ ts=$(date +%s)
 # HMAC-SHA256 over "<timestamp>.<body>"; the server refuses timestamps more than 5 minutes off.
 sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$ROOFWATCH_HOOK_SECRET" -r | cut -d' ' -f1)
 
-curl --fail-with-body -sS -X POST "$ROOFWATCH_SERVER/hooks/ci/" \
+curl --fail-with-body -sS -X POST "$ROOFWATCH_SERVER/hooks/ci/$ROOFWATCH_PROJECT/" \
   -H "Content-Type: application/json" \
   -H "X-Roofwatch-Timestamp: $ts" \
   -H "X-Roofwatch-Signature: sha256=$sig" \

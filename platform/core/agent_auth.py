@@ -52,14 +52,13 @@ class MachineTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != KEYWORD.lower().encode():
             return None  # not ours: anonymous unless another authenticator knows it
-        address = ratelimit.client_address(request)
-        if ratelimit.is_limited(RATE_SCOPE, address):
-            raise exceptions.Throttled(detail="Too many failed token authentications from this address; "
-                                              "wait and retry.")
         try:
             machine = self._machine(header)
         except exceptions.AuthenticationFailed:
-            ratelimit.record_failure(RATE_SCOPE, address)
+            # The token first: a good one is never throttled, however many bad ones share its address.
+            if ratelimit.refuse_failure(RATE_SCOPE, request):
+                raise exceptions.Throttled(detail="Too many failed token authentications from this address; "
+                                                  "wait and retry.") from None
             raise
         return MachineUser(machine), machine
 

@@ -42,50 +42,50 @@ class Target:
     build_url: str = ""
 
 
-def project_for(repository) -> Project:
-    if not isinstance(repository, str) or not repository.strip():
-        raise HookRefused("Expected the repository URL as a non-empty string.")
-    project = Project.objects.filter(repository_url=normalize_repository(repository)).first()
-    if project is None:
-        raise HookRefused(f"No project has repository {repository[:200]!r}.", status_code=404)
-    return project
+def check_repository(project: Project, repository) -> None:
+    """The hook URL names the project; a body that names a repository too must name the project's."""
+    if repository is None:
+        return
+    if not isinstance(repository, str) or normalize_repository(repository) != project.repository_url:
+        raise HookRefused(f"The body names repository {str(repository)[:200]!r}, but this hook URL is project "
+                          f"{project.name!r}'s, of {project.repository_url}.")
 
 
-def github_repository(payload) -> str:
-    repo = payload.get("repository") if isinstance(payload, dict) else None
-    if not isinstance(repo, dict) or not isinstance(repo.get("html_url"), str):
-        raise HookRefused("Expected repository.html_url in the GitHub event.")
-    return repo["html_url"]
+def github_repository(payload: dict):
+    """repository.html_url of a GitHub event, or None when it names none."""
+    repo = payload.get("repository")
+    return repo.get("html_url") if isinstance(repo, dict) else None
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def github_target(event: str, payload: dict) -> Target:
     """The commit of a push or pull_request event; Target("") for other events and actions."""
     if event == "push":
-        after, ref = payload.get("after"), payload.get("ref", "")
+        after, ref = payload.get("after"), _text(payload.get("ref"))
         if payload.get("deleted") or after in (None, ZERO_SHA):
             return Target("")
-        branch = ref.removeprefix("refs/heads/") if isinstance(ref, str) and ref.startswith("refs/heads/") else ""
-        return Target(after if isinstance(after, str) else "", branch, payload.get("compare") or "")
+        branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ""
+        return Target(_text(after), branch, _text(payload.get("compare")))
     if event == "pull_request":
         pr = payload.get("pull_request")
         if payload.get("action") not in PR_ACTIONS or not isinstance(pr, dict):
             return Target("")
         head = pr.get("head") if isinstance(pr.get("head"), dict) else {}
-        return Target(head.get("sha") or "", head.get("ref") or "", pr.get("html_url") or "")
+        return Target(_text(head.get("sha")), _text(head.get("ref")), _text(pr.get("html_url")))
     return Target("")
 
 
-def ci_target(payload) -> tuple[str, Target]:
-    """(repository, target) of a generic CI hook body."""
-    if not isinstance(payload, dict):
-        raise HookRefused("Expected a JSON object with repository, commit, branch and build_url.")
+def ci_target(payload: dict) -> Target:
+    """The target of a generic CI hook body."""
     for name in ("commit", "branch", "build_url"):
         if name in payload and not isinstance(payload[name], str):
             raise HookRefused(f"Expected {name} as a string, got {type(payload[name]).__name__}.")
     if not payload.get("commit"):
         raise HookRefused("Expected commit (a hexadecimal commit id).")
-    return payload.get("repository"), Target(payload["commit"], payload.get("branch", "")[:200],
-                                               payload.get("build_url", "")[:500])
+    return Target(payload["commit"], payload.get("branch", "")[:200], payload.get("build_url", "")[:500])
 
 
 def matching_schedules(project: Project) -> list[Schedule]:
@@ -121,5 +121,8 @@ def receive(source: str, delivery_id: str, project: Project, event: str,
         first = InboundDelivery.objects.filter(source=source, delivery_id=delivery_id[:100]).first()
         if first is None:
             raise
+        if first.project_id != project.pk:  # say nothing of the other project's delivery
+            raise HookRefused(f"Delivery id {delivery_id[:100]!r} was used by another project; "
+                              f"give each delivery a unique id.", status_code=409) from None
         return first, False
     return record, True

@@ -5,6 +5,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_int, env_list, env_str
+from core.ratelimit import trusted_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the repository root
 DATA_DIR = Path(env_str("ROOFWATCH_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -193,6 +194,10 @@ ROOFWATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("ROOFWATCH_WEBHOOK_ALLOW_PRIVATE", Fa
 # make per window before it gets 429 (core.ratelimit).
 ROOFWATCH_AUTH_FAILURES = env_int("ROOFWATCH_AUTH_FAILURES", 20)
 ROOFWATCH_AUTH_WINDOW_SECONDS = env_int("ROOFWATCH_AUTH_WINDOW_SECONDS", 300)
+# Behind reverse proxies: their addresses/CIDRs; the client is then the right-most
+# X-Forwarded-For entry not among them (core.ratelimit). Empty: REMOTE_ADDR is the client.
+ROOFWATCH_TRUSTED_PROXIES = env_list("ROOFWATCH_TRUSTED_PROXIES", [])
+trusted_networks(tuple(ROOFWATCH_TRUSTED_PROXIES))  # a bad entry stops startup, naming the variable
 # The cache holds those counts: shared across web processes with CACHE_URL=redis://...
 _cache_url = env_str("CACHE_URL")
 if _cache_url:

@@ -60,8 +60,9 @@ def commits(repo) -> list[str]:
 
 
 def push(url: str, secret: str, commit: str, delivery: str) -> requests.Response:
+    """A signed push event to `url`, the project's GitHub hook."""
     body = json.dumps({"ref": "refs/heads/main", "after": commit, "repository": {"html_url": REPOSITORY}}).encode()
-    return requests.post(f"{url}/hooks/github/", data=body, timeout=30, headers={
+    return requests.post(url, data=body, timeout=30, headers={
         "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery,
         "X-Hub-Signature-256": github_signature(secret, body)})
 
@@ -97,7 +98,7 @@ def test_a_pushed_regression_alerts_the_receiver_and_fails_ci_check(transactiona
     shas = commits(repo)
     project = Project.objects.create(name="example/loop", repository_url=REPOSITORY)
     Benchmark.objects.create(project=project, model="mlp", params=PARAMS, params_hash=canonical_sha256(PARAMS))
-    secret = WebhookSecret.rotate(project)
+    secret, hook = WebhookSecret.rotate(project), f"{live_server.url}/hooks/github/{project.pk}/"
     machine = Machine.objects.create(name="loop-1")
     token = machine.rotate_token()
     group = MachineGroup.objects.create(name="ci")
@@ -108,8 +109,8 @@ def test_a_pushed_regression_alerts_the_receiver_and_fails_ci_check(transactiona
     try:
         WebhookEndpoint.objects.create(project=project, name="ci", kind="generic", url=receiver.url, secret="out-s")
         for i, sha in enumerate(shas):
-            assert push(live_server.url, secret, sha, f"push-{i}").json()["jobs_created"] == 1
-        assert push(live_server.url, secret, shas[0], "push-0").json()["duplicate"] is True
+            assert push(hook, secret, sha, f"push-{i}").json()["jobs_created"] == 1
+        assert push(hook, secret, shas[0], "push-0").json()["duplicate"] is True
 
         spool = tmp_path / "spool"
         spool.mkdir()

@@ -15,7 +15,8 @@ from tests.notify.conftest import fleet, project, push_event, secret  # noqa: F4
 pytestmark = pytest.mark.services
 
 
-def test_a_push_delivered_ten_times_at_once_makes_its_jobs_once(transactional_db, live_server, settings, secret, fleet):
+def test_a_push_delivered_ten_times_at_once_makes_its_jobs_once(transactional_db, live_server, settings, project,
+                                                                 secret, fleet):
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         need_service("DATABASE_URL does not point at PostgreSQL")
     body = json.dumps(push_event()).encode()
@@ -23,7 +24,7 @@ def test_a_push_delivered_ten_times_at_once_makes_its_jobs_once(transactional_db
                "X-Hub-Signature-256": github_signature(secret, body)}
 
     def post(_):
-        return requests.post(f"{live_server.url}/hooks/github/", data=body, headers=headers, timeout=30)
+        return requests.post(f"{live_server.url}/hooks/github/{project.pk}/", data=body, headers=headers, timeout=30)
 
     with ThreadPoolExecutor(10) as pool:
         answers = list(pool.map(post, range(10)))

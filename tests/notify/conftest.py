@@ -53,30 +53,43 @@ def push_event(commit: str = SHA, repository: str = REPOSITORY, ref: str = "refs
             "repository": {"html_url": repository, "full_name": "example/roofwatch-models"}}
 
 
+def hook_url(kind: str, project_id: int) -> str:
+    """The hook URL of a project: /hooks/github/<id>/ or /hooks/ci/<id>/."""
+    return f"/hooks/{kind}/{project_id}/"
+
+
 @pytest.fixture
-def post_github(client, secret):
-    def post(payload: dict, event: str = "push", delivery: str = "d-1", key: str | None = None, signature=None):
-        body = json.dumps(payload).encode()
-        headers = {"HTTP_X_GITHUB_EVENT": event, "HTTP_X_GITHUB_DELIVERY": delivery,
+def post_github(client, project, secret):
+    """POST a GitHub event to the project's hook, signed with its secret unless `key` or `signature` say
+    otherwise; `body` sends raw bytes instead of `payload`, `project_id` another project's URL; `extra`
+    goes to the test client (REMOTE_ADDR, HTTP_X_FORWARDED_FOR)."""
+    def post(payload: dict | None = None, event: str = "push", delivery: str = "d-1", key: str | None = None,
+             signature=None, body: bytes | None = None, project_id: int | None = None, **extra):
+        body = json.dumps(payload).encode() if body is None else body
+        headers = {**extra, "HTTP_X_GITHUB_EVENT": event, "HTTP_X_GITHUB_DELIVERY": delivery,
                    "HTTP_X_HUB_SIGNATURE_256": signature if signature is not None
                    else github_signature(key or secret, body)}
-        return client.post("/hooks/github/", body, content_type="application/json", **headers)
+        url = hook_url("github", project.pk if project_id is None else project_id)
+        return client.post(url, body, content_type="application/json", **headers)
 
     return post
 
 
 @pytest.fixture
-def post_ci(client, secret):
-    def post(payload: dict, timestamp: int | None = None, key: str | None = None, delivery: str | None = None,
-             signature=None):
-        body = json.dumps(payload).encode()
+def post_ci(client, project, secret):
+    """POST a CI hook body to the project's hook, signed like post_github."""
+    def post(payload: dict | None = None, timestamp: int | None = None, key: str | None = None,
+             delivery: str | None = None, signature=None, body: bytes | None = None, project_id: int | None = None,
+             **extra):
+        body = json.dumps(payload).encode() if body is None else body
         ts = str(int(time.time()) if timestamp is None else timestamp)
-        headers = {"HTTP_X_ROOFWATCH_TIMESTAMP": ts,
+        headers = {**extra, "HTTP_X_ROOFWATCH_TIMESTAMP": ts,
                    "HTTP_X_ROOFWATCH_SIGNATURE": signature if signature is not None
                    else roofwatch_signature(key or secret, ts, body)}
         if delivery:
             headers["HTTP_X_ROOFWATCH_DELIVERY"] = delivery
-        return client.post("/hooks/ci/", body, content_type="application/json", **headers)
+        url = hook_url("ci", project.pk if project_id is None else project_id)
+        return client.post(url, body, content_type="application/json", **headers)
 
     return post
 

@@ -1,4 +1,4 @@
-"""POST /hooks/ci/: JSON signed with HMAC-SHA256 over "<timestamp>.<body>";
+"""POST /hooks/ci/<project id>/: JSON signed with HMAC-SHA256 over "<timestamp>.<body>";
 the timestamp must be within 5 minutes of the server's clock."""
 import json
 import time
@@ -28,14 +28,24 @@ def test_it_refuses_a_timestamp_older_than_five_minutes(post_ci, fleet):
     assert not Job.objects.exists() and not InboundDelivery.objects.exists()
 
 
-def test_it_refuses_a_body_changed_after_signing(client, post_ci, secret, fleet):
-    ts = str(int(time.time()))
-    signature = roofwatch_signature(secret, ts, json.dumps(BODY).encode())
-    tampered = json.dumps({**BODY, "commit": "ffffffff"})
-    response = client.post("/hooks/ci/", tampered, content_type="application/json",
-                           HTTP_X_ROOFWATCH_TIMESTAMP=ts, HTTP_X_ROOFWATCH_SIGNATURE=signature)
+def test_it_refuses_a_body_changed_after_signing(post_ci, secret, fleet):
+    ts = int(time.time())
+    signature = roofwatch_signature(secret, str(ts), json.dumps(BODY).encode())
+    response = post_ci({**BODY, "commit": "ffffffff"}, timestamp=ts, signature=signature)
     assert response.status_code == 401
     assert not Job.objects.exists()
+
+
+def test_the_url_names_the_project_so_the_body_may_leave_the_repository_out(post_ci, fleet):
+    response = post_ci({"commit": SHA})
+    assert response.status_code == 202 and response.json()["jobs_created"] == 2
+
+
+def test_it_names_a_repository_that_is_not_the_projects(post_ci, fleet):
+    response = post_ci({**BODY, "repository": "https://github.com/nobody/else"})
+    assert response.status_code == 400
+    assert "nobody/else" in response.json()["detail"]
+    assert not InboundDelivery.objects.exists()
 
 
 def test_it_names_a_missing_commit(post_ci, fleet):

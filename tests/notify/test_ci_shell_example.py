@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.skipif(not (shutil.which("curl") and shutil.which("openssl")), reason="needs curl and openssl")
-def test_the_shell_example_schedules_the_commit_and_exits_2_without_results(live_server, secret, fleet):
+def test_the_shell_example_schedules_the_commit_and_exits_2_without_results(live_server, project, secret, fleet):
     env = {**os.environ, "ROOFWATCH_SERVER": live_server.url, "ROOFWATCH_HOOK_SECRET": secret,
+           "ROOFWATCH_PROJECT": str(project.pk),
            "ROOFWATCH_TOKEN": Machine.objects.get(name="w1").rotate_token(), "REPOSITORY": REPOSITORY,
            "COMMIT": SHA, "BRANCH": "main", "BUILD_URL": "https://ci.example.com/1", "ROOFWATCH_WAIT": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

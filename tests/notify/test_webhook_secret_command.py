@@ -8,14 +8,18 @@ from django.core.management import CommandError, call_command
 from notify.models import WebhookSecret
 
 
-def run(*args) -> str:
+def run(*args, err: StringIO | None = None) -> str:
     out = StringIO()
-    call_command("webhook_secret", *args, stdout=out, stderr=StringIO())
+    call_command("webhook_secret", *args, stdout=out, stderr=err or StringIO())
     return out.getvalue().strip()
 
 
-def test_it_prints_the_new_secret_once(project):
-    secret = run(project.name)
+def test_it_prints_the_new_secret_once_with_the_projects_hook_urls(project, settings):
+    settings.SITE_URL = "https://roofwatch.example.com/"
+    err = StringIO()
+    secret = run(project.name, err=err)
+    assert f"https://roofwatch.example.com/hooks/github/{project.pk}/" in err.getvalue()
+    assert f"https://roofwatch.example.com/hooks/ci/{project.pk}/" in err.getvalue()
     assert secret.startswith("rwh_") and WebhookSecret.objects.get().secret == secret
     with pytest.raises(CommandError, match="cannot be shown again.*--rotate"):
         run(project.name)

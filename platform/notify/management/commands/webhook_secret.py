@@ -1,5 +1,6 @@
 """`manage.py webhook_secret PROJECT`: create (or rotate) the secret a
 project's CI signs inbound hooks with, and print it once."""
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from notify.models import WebhookSecret
@@ -24,6 +25,7 @@ class Command(BaseCommand):
                                f"Give --rotate to replace it (then update the CI's copy).")
         secret = WebhookSecret.rotate(found)
         self.stdout.write(secret)
-        self.stderr.write(f"Webhook secret of {found.name!r}: set it as the secret of the GitHub webhook "
-                          f"(POST /hooks/github/) or your CI's signing key (POST /hooks/ci/). "
-                          f"It will not be shown again.")
+        site = settings.SITE_URL.rstrip("/")
+        self.stderr.write(f"Webhook secret of {found.name!r} (project id {found.pk}): set it as the secret of "
+                          f"the GitHub webhook with payload URL {site}/hooks/github/{found.pk}/, or as your CI's "
+                          f"signing key for POST {site}/hooks/ci/{found.pk}/. It will not be shown again.")
