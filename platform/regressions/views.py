@@ -1,11 +1,12 @@
 """The alerts API: reading follows core.access (anonymous while
 ROOFWATCH_ANONYMOUS_READ is on, else a signed-in user or an agent token, as
 `roofwatch-agent ci-check` sends); triage (PATCH) needs a signed-in user
-(session or HTTP basic), who is recorded on the change."""
+(a session, with its CSRF token: no HTTP basic, which would take passwords
+around the sign-in throttle), who is recorded on the change."""
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
@@ -33,7 +34,7 @@ ALERT_ID_FILTERS = {"summary": "summary_id", "benchmark": "benchmark_id"}
 
 
 class TriageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    authentication_classes = [MachineTokenAuthentication, SessionAuthentication, BasicAuthentication]
+    authentication_classes = [MachineTokenAuthentication, SessionAuthentication]
     permission_classes = [ReadOrSignedInUserWrites]
     pagination_class = BoundedLimitOffsetPagination
     lookup_value_regex = r"\d+"

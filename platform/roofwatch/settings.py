@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "regressions",
     "notify",
     "dashboard",
+    "axes",  # sign-in lockout (AXES_* below)
 ]
 
 MIDDLEWARE = [
@@ -48,7 +49,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out sign-in with 429
 ]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "roofwatch.urls"
 WSGI_APPLICATION = "roofwatch.wsgi.application"
@@ -198,6 +201,14 @@ ROOFWATCH_AUTH_WINDOW_SECONDS = env_int("ROOFWATCH_AUTH_WINDOW_SECONDS", 300)
 # X-Forwarded-For entry not among them (core.ratelimit). Empty: REMOTE_ADDR is the client.
 ROOFWATCH_TRUSTED_PROXIES = env_list("ROOFWATCH_TRUSTED_PROXIES", [])
 trusted_networks(tuple(ROOFWATCH_TRUSTED_PROXIES))  # a bad entry stops startup, naming the variable
+# Sign-in (login page and admin): django-axes locks a username out, from the client
+# address that failed, after ROOFWATCH_LOGIN_FAILURES failures, for the cool-off.
+AXES_FAILURE_LIMIT = env_int("ROOFWATCH_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = env_int("ROOFWATCH_LOGIN_COOLOFF_SECONDS", 900) / 3600  # hours, as a float
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "core.ratelimit.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # The cache holds those counts: shared across web processes with CACHE_URL=redis://...
 _cache_url = env_str("CACHE_URL")
 if _cache_url:
