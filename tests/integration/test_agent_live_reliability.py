@@ -39,7 +39,18 @@ def platform(transactional_db, live_server, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_LEDGER", str(ledger))
     cfg = write_agent_config(tmp_path / "agent.toml", proxy.url, tmp_path / "spool", token=machine.rotate_token(),
                              extra=CONFIG)
+    procs, start = [], start_daemon
+
+    def tracked_daemon(*args, **kwargs):
+        procs.append(start(*args, **kwargs))
+        return procs[-1]
+
+    monkeypatch.setitem(globals(), "start_daemon", tracked_daemon)
     yield proxy, machine, cfg, tmp_path / "agent.log", ledger
+    for proc in procs:  # a failed test leaves no agent running
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     proxy.close()
 
 
