@@ -2,7 +2,11 @@
 otherwise signed-in users and fleet machines (their agent token). One rule for
 the dashboard pages (`read_page`), their JSON and the public read API
 (`MayRead`). Writing has rules of its own: ingest and jobs need a machine
-token, triage a signed-in user."""
+token, triage a signed-in user.
+
+Anonymous readers never see what processes wrote (a job's error and stderr
+tail) or who people are (user names of triagers): `sees_private` says who
+does, `HidesPrivateFields` nulls such fields in API answers."""
 from __future__ import annotations
 
 from functools import wraps
@@ -19,6 +23,28 @@ def anonymous_read() -> bool:
 
 def may_read(user) -> bool:
     return anonymous_read() or user.is_authenticated
+
+
+def sees_private(user) -> bool:
+    """Whether a reader sees job error and stderr tails and user names: a
+    signed-in user or a fleet machine (MachineUser), never an anonymous reader."""
+    return user is not None and user.is_authenticated
+
+
+class HidesPrivateFields:
+    """A serializer mixin: the fields named in `private_fields` are null unless
+    the request's reader sees_private. Without a request in the serializer's
+    context they are null too."""
+
+    private_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not sees_private(request.user):
+            for name in self.private_fields:
+                data[name] = None
+        return data
 
 
 class MayRead(BasePermission):

@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.text import printable
+
 
 class Refused(Exception):
     """A request the API refuses with a plain `detail` message (no field
@@ -86,15 +88,34 @@ def _summary(errors: dict[str, list[str]]) -> str:
     return f"Invalid input: {count} {noun}; {path}: {messages[0]}"
 
 
+def validation_body(errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The body of a 400 for flattened field errors."""
+    return {"detail": _summary(errors) if errors else "Invalid input.", "errors": errors}
+
+
+def _printable(node: Any) -> Any:
+    """An error body whose quoted input cannot break its UTF-8 encoding: a lone
+    surrogate from a JSON "\\udfff" escape, echoed in a message or a field
+    path, is spelt as that escape."""
+    if isinstance(node, str):
+        return printable(node)
+    if isinstance(node, Mapping):
+        return {printable(str(key)): _printable(value) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_printable(item) for item in node]
+    return node
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Refused):
-        return Response({"detail": str(exc)}, status=exc.status_code)
+        return Response({"detail": printable(str(exc))}, status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(str(exc))
     elif isinstance(exc, DjangoPermissionDenied) and exc.args:
         exc = exceptions.PermissionDenied(str(exc))  # DRF would drop the message
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
-        errors = flatten_errors(exc.detail)
-        response.data = {"detail": _summary(errors) if errors else "Invalid input.", "errors": errors}
+        response.data = validation_body(flatten_errors(exc.detail))
+    if response is not None:
+        response.data = _printable(response.data)
     return response

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from core.access import read_page
+from core.access import read_page, sees_private
 from regressions.models import SUMMARY_STATUSES, AlertSummary
 
 from .summaries import card, commit_url, compare_url, summaries_with_alerts
@@ -63,4 +63,5 @@ def alert_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
         "small_charts": small_charts,
         "chart_ids": {a.pk: f"alert-chart-{a.pk}" for a in c.alerts[:CHART_ALERTS]},
         "triage_statuses": ["acknowledged", "invalid", "fixed"],
+        "show_users": sees_private(request.user),  # who triaged: not for anonymous readers
     })

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
+from core.access import HidesPrivateFields
 from fleet.jobs import LEASE_SECONDS_DEFAULT, LEASE_SECONDS_MAX, LEASE_SECONDS_MIN, storable_text
 from fleet.models import Job
 
@@ -134,13 +135,18 @@ class HeartbeatResponseSerializer(serializers.Serializer):
     lease_expires = serializers.DateTimeField()
 
 
-class JobOutSerializer(JobSpecOutSerializer):
-    """A job as people (and the agent after complete) read it."""
+class JobOutSerializer(HidesPrivateFields, JobSpecOutSerializer):
+    """A job as people (and the agent after complete) read it; what the process
+    wrote is for signed-in users and machines only (core.access)."""
 
+    private_fields = ("error", "stderr_tail")
     url = serializers.SerializerMethodField()
     machine = serializers.CharField(source="machine.name")
     schedule = serializers.CharField(source="schedule.name", allow_null=True, default=None)
     run = serializers.IntegerField(source="run_id", allow_null=True, help_text="id of the run it produced")
+    error = serializers.CharField(allow_null=True, help_text="why it failed; null for anonymous readers")
+    stderr_tail = serializers.CharField(allow_null=True, help_text="the end of the benchmark's stderr; null for "
+                                                                    "anonymous readers")
 
     class Meta(JobSpecOutSerializer.Meta):
         fields = [

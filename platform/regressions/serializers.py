@@ -2,6 +2,7 @@
 triage requests (status, notes, reassignment)."""
 from rest_framework import serializers
 
+from core.access import HidesPrivateFields
 from regressions.models import ALERT_STATUSES, REASSIGNED, SUMMARY_STATUSES, Alert, AlertSummary, TriageEvent
 
 
@@ -25,17 +26,21 @@ class AlertSerializer(serializers.ModelSerializer):
         return reverse("series-points", args=[alert.machine.name, alert.benchmark_id, alert.layer])
 
 
-class TriageEventSerializer(serializers.ModelSerializer):
-    user = serializers.CharField(source="user.get_username", default=None)
+class TriageEventSerializer(HidesPrivateFields, serializers.ModelSerializer):
+    private_fields = ("user",)
+    user = serializers.CharField(source="user.get_username", default=None, allow_null=True,
+                                 help_text="user name; null for anonymous readers")
 
     class Meta:
         model = TriageEvent
         fields = ["alert", "user", "action", "old", "new", "note", "at"]
 
 
-class AlertSummarySerializer(serializers.ModelSerializer):
+class AlertSummarySerializer(HidesPrivateFields, serializers.ModelSerializer):
+    private_fields = ("triaged_by",)
     project = serializers.CharField(source="project.name")
-    triaged_by = serializers.CharField(source="triaged_by.get_username", default=None)
+    triaged_by = serializers.CharField(source="triaged_by.get_username", default=None, allow_null=True,
+                                       help_text="user name of the last triager; null for anonymous readers")
     url = serializers.HyperlinkedIdentityField(view_name="alertsummary-detail")
     alert_count = serializers.IntegerField(read_only=True)
 

@@ -23,6 +23,7 @@ from regressions.serializers import (
 )
 from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
 from results.filters import filter_exact, parse_int
+from results.series import MAX_ID
 
 SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name",
                    "commit": "attribution__commits__first_bad"}
@@ -102,7 +103,7 @@ class AlertViewSet(TriageViewSet):
         alerts = filter_exact(alerts, params, ALERT_FILTERS)
         for name, lookup in ALERT_ID_FILTERS.items():
             if params.get(name):
-                alerts = alerts.filter(**{lookup: parse_int(name, params[name], 1)})
+                alerts = alerts.filter(**{lookup: parse_int(name, params[name], 1, MAX_ID)})
         return alerts
 
     def partial_update(self, request, *args, **kwargs):

@@ -1,15 +1,14 @@
 """Reading a run report off the wire: a size limit (413) checked on the
-declared Content-Length and again on the bytes read, and a JSON parser that
-keeps NaN/Infinity literals as markers so validation can name their field."""
+declared Content-Length and again on the bytes read, and the API's JSON parser
+(core.json_body) keeping NaN/Infinity literals as markers so validation can
+name their field."""
 from __future__ import annotations
-
-import json
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 
 from core.errors import PayloadTooLarge
+from core.json_body import JSONBodyParser
 from results.strict_fields import NonFiniteLiteral
 
 
@@ -30,17 +29,14 @@ def check_content_length(meta: dict) -> None:
         raise _too_large(declared)
 
 
-class ReportJSONParser(JSONParser):
-    """JSON bodies up to ROOFWATCH_MAX_REPORT_BYTES; malformed JSON is a 400 that
-    says where it broke."""
+class ReportJSONParser(JSONBodyParser):
+    """JSON bodies up to ROOFWATCH_MAX_REPORT_BYTES."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    parse_constant = NonFiniteLiteral
+
+    def read(self, stream) -> bytes:
         limit = settings.ROOFWATCH_MAX_REPORT_BYTES
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise _too_large()
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            return json.loads(raw.decode(encoding), parse_constant=NonFiniteLiteral)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise ParseError(f"Malformed JSON: {exc}") from None
+        return raw

@@ -23,6 +23,9 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from core.json_body import MAX_JSON_DEPTH, nested_deeper_than
+from core.text import unstorable
+
 BIGINT_MAX = 2**63 - 1  # models.BigIntegerField
 POSITIVE_INT_MAX = 2**31 - 1  # models.PositiveIntegerField on PostgreSQL
 
@@ -136,34 +139,48 @@ class StrictChoiceField(serializers.ChoiceField):
 
 @extend_schema_field(OpenApiTypes.OBJECT)
 class JSONObjectField(serializers.Field):
-    """A JSON object of free-form values (benchmark params, feature flags):
-    keys must be strings and every number finite."""
+    """A JSON object of free-form values (benchmark params, feature flags),
+    stored as jsonb: every number finite, no key or string with text
+    PostgreSQL cannot store (core.text), nested at most MAX_JSON_DEPTH deep."""
 
     default_error_messages = {
         "not_object": "Expected a JSON object, got {type}.",
         "not_finite": "Expected finite numbers only, got {literal} at {where}.",
+        "unstorable": "Must not contain {what}; found at {where}.",
+        "too_deep": "Nested more than {depth} levels deep.",
     }
 
     def to_internal_value(self, data: Any) -> dict:
         if not isinstance(data, Mapping):
             self.fail("not_object", type=json_type_name(data))
-        self._check_finite(data, self.field_name or "value")
+        if nested_deeper_than(data, MAX_JSON_DEPTH):
+            self.fail("too_deep", depth=MAX_JSON_DEPTH)
+        self._check_values(data, self.field_name or "value")
         return dict(data)
 
     def to_representation(self, value: Any) -> Any:
         return value
 
-    def _check_finite(self, node: Any, where: str) -> None:
-        if isinstance(node, NonFiniteLiteral):
-            self.fail("not_finite", literal=node.literal, where=where)
-        if isinstance(node, float) and not math.isfinite(node):
-            self.fail("not_finite", literal=repr(node), where=where)
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                self._check_finite(value, f"{where}.{key}")
-        elif isinstance(node, (list, tuple)):
-            for i, value in enumerate(node):
-                self._check_finite(value, f"{where}[{i}]")
+    def _check_values(self, data: Mapping, where: str) -> None:
+        pending: list[tuple[Any, str]] = [(data, where)]
+        while pending:
+            node, where = pending.pop()
+            if isinstance(node, NonFiniteLiteral):
+                self.fail("not_finite", literal=node.literal, where=where)
+            if isinstance(node, float) and not math.isfinite(node):
+                self.fail("not_finite", literal=repr(node), where=where)
+            if isinstance(node, str) and (what := unstorable(node)):
+                self.fail("unstorable", what=what, where=where)
+            if isinstance(node, Mapping):
+                for key in node:
+                    if what := unstorable(key):
+                        self.fail("unstorable", what=what, where=f"a key of {where}: {key!r}")
+                children = [(value, f"{where}.{key}") for key, value in node.items()]
+            elif isinstance(node, (list, tuple)):
+                children = [(value, f"{where}[{i}]") for i, value in enumerate(node)]
+            else:
+                continue
+            pending.extend(reversed(children))  # popped in document order
 
 
 # --- quick checks ---------------------------------------------------------------------------------------------

@@ -51,12 +51,22 @@ def test_signed_in_users_get_the_triage_buttons_and_reassign(client, seeded):
     assert 'name="csrfmiddlewaretoken"' in html
 
 
-def test_the_triage_history_names_who_did_what(client, seeded):
+def test_the_triage_history_names_who_did_what_to_signed_in_users(client, seeded):
     user = User.objects.create_user("bob")
     TriageEvent.objects.create(summary=seeded.summary, user=user, action="status", old="untriaged", new="fixed",
                                note="reverted in c13")
+    client.force_login(User.objects.create_user("reader"))
     html = page(client, seeded)
     assert "<b>bob</b>" in html and "reverted in c13" in html
+
+
+def test_anonymous_visitors_see_what_was_done_but_not_who_did_it(client, seeded):
+    from regressions.triage import set_summary_status
+
+    set_summary_status(seeded.summary, "fixed", User.objects.create_user("bob-the-triager"), "reverted in c13")
+    html = page(client, seeded)
+    assert "bob-the-triager" not in html
+    assert "<b>someone</b>" in html and "reverted in c13" in html and "triaged" in html
 
 
 def test_an_unknown_summary_is_404(client, db):
