@@ -3,6 +3,9 @@ few things a test run needs (a key, static files served without collectstatic)."
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+# The test client, the live server and the servers tests start speak plain http: no
+# https redirect or secure-only cookies (tests/platform/test_deploy_check.py checks those).
+os.environ.setdefault("ROOFWATCH_HTTPS", "0")
 
 from core.env import env_bool  # noqa: E402
 from roofwatch.settings import *  # noqa: E402,F403

@@ -4,7 +4,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_int, env_list, env_str
+from core.env import env_bool, env_header, env_int, env_list, env_str
 from core.ratelimit import trusted_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the repository root
@@ -19,6 +19,23 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+# HTTPS (`manage.py check --deploy` is silent in production). With DEBUG off the site
+# is served over HTTPS, normally by a reverse proxy that terminates TLS and names the
+# original scheme in a header it always sets itself: ROOFWATCH_SECURE_PROXY_SSL_HEADER,
+# e.g. "X-Forwarded-Proto: https" (never name a header clients can pass through). Under
+# DEBUG, or with ROOFWATCH_HTTPS=0 (compose on plain http), none of this applies.
+ROOFWATCH_HTTPS = env_bool("ROOFWATCH_HTTPS", not DEBUG)
+SECURE_PROXY_SSL_HEADER = env_header("ROOFWATCH_SECURE_PROXY_SSL_HEADER")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ROOFWATCH_HTTPS
+# http -> https, except the container health check (http://127.0.0.1:8000/healthz).
+# ROOFWATCH_SSL_REDIRECT=0 says the proxy redirects instead (its deploy check is silenced).
+SECURE_SSL_REDIRECT = env_bool("ROOFWATCH_SSL_REDIRECT", ROOFWATCH_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SILENCED_SYSTEM_CHECKS = ["security.W008"] if ROOFWATCH_HTTPS and not SECURE_SSL_REDIRECT else []
+SECURE_HSTS_SECONDS = env_int("ROOFWATCH_HSTS_SECONDS", 365 * 24 * 3600 if ROOFWATCH_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("ROOFWATCH_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("ROOFWATCH_HSTS_PRELOAD", True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
