@@ -82,6 +82,7 @@ def server_env(url: str, broker_url: str) -> dict[str, str]:
         "CELERY_BROKER_URL": broker_url,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-not-secret"),
         "DEBUG": "0",
+        "ROOFWATCH_HTTPS": "0",  # plain http on loopback: no redirect to https
         "ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SETTINGS_MODULE": "roofwatch.settings",
         "LOG_LEVEL": "WARNING",
