@@ -13,8 +13,9 @@ from django.test import Client
 from tests.conftest import REPO
 
 ENV_EXAMPLE = REPO / "docker" / "env.example"
-# Everything the settings read that the test's own environment may hold.
-SCRUBBED = ("DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SECURE_")
+# What the settings and Django's checks read that the test run's own environment may hold
+# (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE, which check --deploy rightly refuses).
+SCRUBBED = ("DEBUG", "SECRET_KEY", "DJANGO_", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SECURE_")
 
 
 def production_env() -> dict[str, str]:
