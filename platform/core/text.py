@@ -31,3 +31,8 @@ def printable(text: str) -> str:
     if text.isascii():
         return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def storable_text(text: str) -> str:
+    """Process output as PostgreSQL can store it: NUL and lone surrogates become U+FFFD."""
+    return UNSTORABLE.sub("\ufffd", text)

@@ -11,7 +11,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from core.access import HidesPrivateFields
-from fleet.jobs import LEASE_SECONDS_DEFAULT, LEASE_SECONDS_MAX, LEASE_SECONDS_MIN, storable_text
+from core.text import storable_text
+from fleet.jobs import LEASE_SECONDS_DEFAULT, LEASE_SECONDS_MAX, LEASE_SECONDS_MIN
 from fleet.models import Job
 
 BIGINT_MAX = 2**63 - 1

@@ -23,7 +23,6 @@ Every function takes `now` so tests can move time; the API passes nothing.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -298,11 +297,3 @@ def release_expired(now: datetime | None = None) -> tuple[int, int]:
 def cancel(jobs) -> int:
     """Cancel the unfinished jobs among `jobs` (a queryset); their leases stop working."""
     return jobs.filter(status__in=PENDING).update(status=CANCELLED, lease_hash="", finished_at=timezone.now())
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable_text(text: str) -> str:
-    """Process output as PostgreSQL can store it: NUL and lone surrogates become U+FFFD."""
-    return _UNSTORABLE.sub("\ufffd", text)
