@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from core.readonly_admin import ReadOnlyAdmin
 from fleet import jobs
 from fleet.models import REENROLL_WINDOW, EnrollmentToken, Job, Machine, MachineGroup, Schedule
 
@@ -94,7 +95,7 @@ class ScheduleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
     """Jobs come from schedules and CI; here they are watched and cancelled, not edited."""
 
     list_display = ["id", "machine", "kind", "model", "commit", "status", "attempts", "lease_expires", "created",
@@ -104,12 +105,6 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ["machine"]
     exclude = ["lease_hash"]
     actions = ["cancel_jobs"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Cancel the selected unfinished jobs (their agents' leases stop working)")
     def cancel_jobs(self, request, queryset):

@@ -3,6 +3,7 @@ write-only: the form takes a new value, never shows the stored one."""
 from django import forms
 from django.contrib import admin
 
+from core.readonly_admin import ReadOnlyAdmin
 from notify.models import Delivery, InboundDelivery, WebhookEndpoint, WebhookSecret
 
 KEEP = "Leave empty to keep the stored value. Never shown after saving."
@@ -40,30 +41,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["delivery_id", "endpoint", "summary", "state", "response_code", "attempts", "delivered_at",
                     "created"]
     list_filter = ["endpoint__kind", "gave_up"]
     readonly_fields = ["delivery_id", "endpoint", "summary", "request_url", "request_body", "response_code",
                        "attempts", "last_error", "gave_up", "next_attempt_at", "delivered_at", "created"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(InboundDelivery)
-class InboundDeliveryAdmin(admin.ModelAdmin):
+class InboundDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["source", "event", "delivery_id", "project", "commit", "branch", "jobs_created", "received_at"]
     list_filter = ["source", "event"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookSecret)

@@ -2,6 +2,7 @@
 the history records who changed what; everything detection wrote is read-only."""
 from django.contrib import admin
 
+from core.readonly_admin import ReadOnlyAdmin
 from regressions.models import REASSIGNED, Alert, AlertSummary, TriageEvent
 from regressions.triage import set_alert_status, set_summary_notes, set_summary_status
 
@@ -77,12 +78,6 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(TriageEvent)
-class TriageEventAdmin(admin.ModelAdmin):
+class TriageEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "summary", "alert", "user", "action", "old", "new"]
     list_filter = ["action"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,19 +1,14 @@
 from django.contrib import admin
 
+from core.readonly_admin import ReadOnlyAdmin
 from fleet.admin import EnrollmentTokenAdmin, MachineAdmin
 from fleet.models import EnrollmentToken, Machine
 from results.models import Benchmark, LayerMeasurement, Project, Run, Series
 
 
-class MeasuredDataAdmin(admin.ModelAdmin):
+class MeasuredDataAdmin(ReadOnlyAdmin):
     """Runs and layers are measurements: they come from ingest and are never
     edited by hand (deleting a bad run is allowed)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Project)

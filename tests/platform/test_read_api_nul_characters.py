@@ -1,4 +1,5 @@
-"""A NUL character in a filter or a name of the read API is a 400 or 404, never
+"""A NUL character in a filter or a name of the read API (or of a dashboard page
+or its chart JSON) is a 400 or 404, never
 a database error: no stored text holds one and PostgreSQL refuses it in queries."""
 import pytest
 
@@ -11,6 +12,11 @@ import pytest
         ("/api/v1/benchmarks/?project=p%00", "project"),
         ("/api/v1/series/?model=%00mlp", "model"),
         ("/api/v1/series/?machine=%00", "machine"),
+        # the dashboard's chart JSON and pages answer the same
+        ("/dash-api/series/?benchmark=1&layer=fc%001", "layer"),
+        ("/dash-api/series/?benchmark=1&machine=%00", "machine"),
+        ("/series/?benchmark=1&layer=%00", "layer"),
+        ("/alerts/?status=%00", "status"),
     ],
 )
 def test_it_rejects_a_nul_in_a_filter_naming_it(client, db, url, name):
