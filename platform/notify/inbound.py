@@ -18,8 +18,7 @@ from django.db import IntegrityError, transaction
 from fleet.jobs import enqueue_commit
 from fleet.models import Schedule
 from notify.models import InboundDelivery
-from results.ingest import normalize_repository
-from results.models import Project
+from results.models import Project, normalize_repository
 
 ZERO_SHA = "0" * 40
 PR_ACTIONS = ("opened", "synchronize", "reopened")

@@ -33,8 +33,7 @@ from django.db import transaction
 
 from fleet.models import Machine
 from results.canonical import canonical_json, canonical_sha256
-from results.ingest import normalize_repository
-from results.models import Benchmark, Project, Run
+from results.models import Benchmark, Project, Run, normalize_repository
 from results.signals import send_run_ingested
 
 RESULT_FORMAT_VERSION = 2

@@ -12,7 +12,6 @@ machine, find the benchmark, insert the runs, COPY the layers, commit.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -29,12 +28,11 @@ from engine.report import STAT_KEYS
 from fleet.models import Machine
 from results.canonical import canonical_sha256
 from results.layer_rows import write_runs_layers
-from results.models import Benchmark, Project, Run
+from results.models import Benchmark, Project, Run, normalize_repository
 from results.project_scope import ProjectNotAllowed, ProjectScope, grant_created_projects
 from results.serializers import validate_report
 from results.signals import send_run_ingested
 
-LOCAL_PROJECT = "local"  # name and repository_url of runs reported without a repository
 HARDWARE_FIELDS = (
     "hostname", "cpu_model", "cores", "memory_bytes", "os", "python", "numpy", "blas", "peak_gflops", "peak_gbs",
 )
@@ -246,31 +244,6 @@ def _repository_url(report: dict) -> str:
     return normalize_repository(report["source"]["repository"])
 
 
-def normalize_repository(repository: str) -> str:
-    """One spelling per repository: no surrounding space, trailing slash or '.git'."""
-    url = repository.strip().rstrip("/")
-    return url.removesuffix(".git") or LOCAL_PROJECT
-
-
-def project_name(repository_url: str) -> str:
-    """A short name from a repository URL or path: its last two path segments."""
-    path = re.sub(r"^[a-z][a-z0-9+.-]*://[^/]*", "", repository_url)  # scheme://host
-    path = re.sub(r"^[^/:@]+@[^:]+:", "", path)  # git@host:
-    segments = [s for s in path.split("/") if s]
-    return "/".join(segments[-2:]) or repository_url
-
-
-def _project(url: str) -> Project:
-    project = Project.objects.filter(repository_url=url).first()
-    if project is not None:
-        return project
-    name = project_name(url)[:200]
-    if Project.objects.filter(name=name).exists():  # same name, other host or path
-        name = f"{name[:180]} ({canonical_sha256(url)[:8]})"
-    project, _ = Project.objects.get_or_create(repository_url=url, defaults={"name": name})
-    return project
-
-
 def _benchmark(repository: str, reported: dict, known: dict[tuple, Benchmark]) -> Benchmark:
     """The benchmark of a report: one query when it exists (the usual case)."""
     url, params = normalize_repository(repository), reported["params"]
@@ -279,7 +252,7 @@ def _benchmark(repository: str, reported: dict, known: dict[tuple, Benchmark]) -
         found = Benchmark.objects.filter(project__repository_url=url, model=key[1], params_hash=key[2]).first()
         if found is None:
             found, _ = Benchmark.objects.get_or_create(
-                project=_project(url), model=key[1], params_hash=key[2], defaults={"params": params}
+                project=Project.for_repository(url), model=key[1], params_hash=key[2], defaults={"params": params}
             )
         known[key] = found
     return known[key]

@@ -3,12 +3,32 @@
 A series is (machine, benchmark, layer name, metric): it leaves out commit,
 model version and config, so a change of any of them shows up as a change in it.
 """
+import re
+
 from django.db import models
 
 from engine.report import BOUNDS, END_TO_END
 from fleet.models import EnrollmentToken, Machine
+from results.canonical import canonical_sha256
 
 BOUND_CHOICES = [(b, b) for b in BOUNDS]
+
+
+LOCAL_PROJECT = "local"  # name and repository_url of runs reported without a repository
+
+
+def normalize_repository(repository: str) -> str:
+    """One spelling per repository: no surrounding space, trailing slash or '.git'."""
+    url = repository.strip().rstrip("/")
+    return url.removesuffix(".git") or LOCAL_PROJECT
+
+
+def project_name(repository_url: str) -> str:
+    """A short name from a repository URL or path: its last two path segments."""
+    path = re.sub(r"^[a-z][a-z0-9+.-]*://[^/]*", "", repository_url)  # scheme://host
+    path = re.sub(r"^[^/:@]+@[^:]+:", "", path)  # git@host:
+    segments = [s for s in path.split("/") if s]
+    return "/".join(segments[-2:]) or repository_url
 
 
 class Project(models.Model):
@@ -31,12 +51,23 @@ class Project(models.Model):
         return self.name
 
     @classmethod
+    def for_repository(cls, url: str) -> "Project":
+        """The project of repository `url` (normalized), created if new, named by
+        the URL's last two path segments (made unique when another host has them)."""
+        project = cls.objects.filter(repository_url=url).first()
+        if project is not None:
+            return project
+        name = project_name(url)[:200]
+        if cls.objects.filter(name=name).exists():  # same name, other host or path
+            name = f"{name[:180]} ({canonical_sha256(url)[:8]})"
+        project, _ = cls.objects.get_or_create(repository_url=url, defaults={"name": name})
+        return project
+
+    @classmethod
     def named(cls, text: str) -> "Project":
         """The project called `text`, else the one of repository `text`, created if
         new: how operators name projects to commands (`enroll_token --project`)."""
-        from results.ingest import _project, normalize_repository  # ingest imports this module
-
-        return cls.objects.filter(name=text).first() or _project(normalize_repository(text))
+        return cls.objects.filter(name=text).first() or cls.for_repository(normalize_repository(text))
 
 
 class Benchmark(models.Model):
