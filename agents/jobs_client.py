@@ -1,10 +1,11 @@
-"""The agent's side of the jobs API (claim, heartbeat, complete, release); see
-the platform's fleet app. Every call raises one of three errors a caller can
+"""The agent's side of the jobs API (claim, heartbeat, complete, release by
+id or by lease); see the platform's fleet app. Every call raises one of three errors a caller can
 act on: Unreachable (retry later; `retry_after` is the server's Retry-After in
 seconds, if it sent one), LeaseLost (409: someone else owns the job now, or it
 is done), JobsRefused (any other answer: auth, a bad request)."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,12 @@ from .config import BenchmarkSpec
 from .http_retry import retry_after_seconds
 
 TIMEOUT = 30.0
+LEASE_PREFIX = "rwl_"  # the platform's fleet.jobs.LEASE_PREFIX (tests/platform/test_jobs_chosen_lease.py)
+
+
+def new_lease() -> str:
+    """A lease for the next claim, chosen here so it can be recorded before the request."""
+    return LEASE_PREFIX + secrets.token_urlsafe(32)
 
 
 class JobsError(Exception):
@@ -78,11 +85,14 @@ class JobsClient:
     def close(self) -> None:
         self.session.close()
 
-    def claim(self, lease_seconds: int, status: dict | None = None) -> Job | None:
-        """The next job under a lease, or None; `status` (state.agent_status) goes along for fleet health."""
+    def claim(self, lease_seconds: int, status: dict | None = None, lease: str | None = None) -> Job | None:
+        """The next job under a lease (`lease`, if given: see new_lease), or None;
+        `status` (state.agent_status) goes along for fleet health."""
         body: dict = {"lease_seconds": lease_seconds}
         if status is not None:
             body["agent"] = status
+        if lease is not None:
+            body["lease"] = lease
         resp = self._post("/api/v1/jobs/claim", body)
         if resp.status_code == 204:
             return None
@@ -105,6 +115,20 @@ class JobsClient:
     def release(self, job_id: int, lease: str, *, timeout: float | None = None) -> None:
         """Give a claimed job back: the server queues it again at once."""
         self._post(f"/api/v1/jobs/{job_id}/release", {"lease": lease}, timeout=timeout)
+
+    def release_lease(self, lease: str, *, timeout: float | None = None) -> int | None:
+        """Give back the job claimed under `lease` without knowing its id; its id,
+        or None when no job holds the lease (the claim never got one)."""
+        try:
+            resp = self._post("/api/v1/jobs/release", {"lease": lease}, timeout=timeout)
+        except JobsRefused as e:
+            if e.status == 404:
+                return None
+            raise
+        try:
+            return int(resp.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            raise JobsRefused(f"{resp.url} answered {resp.status_code} without a job id") from None
 
     def _post(self, path: str, body: dict, *, timeout: float | None = None) -> requests.Response:
         url = self.server + path

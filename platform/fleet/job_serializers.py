@@ -1,4 +1,4 @@
-"""API shapes of jobs: the agent's request bodies (claim, heartbeat, complete)
+"""API shapes of jobs: the agent's request bodies (claim, heartbeat, complete, release)
 and the job as the agent and people read it. Lease hashes never leave the database."""
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from core.access import HidesPrivateFields
 from core.text import storable_text
-from fleet.jobs import LEASE_SECONDS_DEFAULT, LEASE_SECONDS_MAX, LEASE_SECONDS_MIN
+from fleet.jobs import (
+    LEASE_CHOSEN_MAX_CHARS,
+    LEASE_CHOSEN_MIN_CHARS,
+    LEASE_PREFIX,
+    LEASE_SECONDS_DEFAULT,
+    LEASE_SECONDS_MAX,
+    LEASE_SECONDS_MIN,
+)
 from fleet.models import Job
 
 BIGINT_MAX = 2**63 - 1
@@ -67,6 +74,13 @@ class ClaimRequestSerializer(KnownKeysSerializer):
     lease_seconds = serializers.IntegerField(
         min_value=LEASE_SECONDS_MIN, max_value=LEASE_SECONDS_MAX, required=False, default=LEASE_SECONDS_DEFAULT,
         help_text="how long the lease lasts without a heartbeat; each heartbeat extends it by as much",
+    )
+    lease = serializers.CharField(
+        required=False, trim_whitespace=False, max_length=LEASE_CHOSEN_MAX_CHARS,
+        help_text=(f"the lease to claim under, chosen by the agent: {LEASE_PREFIX!r} then at least "
+                   f"{LEASE_CHOSEN_MIN_CHARS - len(LEASE_PREFIX)} URL-safe base64 characters from a secure random "
+                   f"source, a new one each claim. Recorded before the request, it lets an agent killed during "
+                   f"the claim give the job back (POST /api/v1/jobs/release). Without it the server chooses."),
     )
 
 

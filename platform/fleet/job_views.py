@@ -1,4 +1,4 @@
-"""Jobs API. Agents (machine token) claim, heartbeat and complete their own
+"""Jobs API. Agents (machine token) claim, heartbeat, complete and release their own
 machine's jobs; anyone may read the job list, like the other read endpoints.
 The rules live in fleet.jobs; these views map bodies and answers."""
 from django.db.models import QuerySet
@@ -75,7 +75,9 @@ class ClaimJobView(AgentJobView):
         summary="Claim this machine's oldest claimable job under a lease",
         description=(
             "A claimable job is queued, or claimed under a lease that expired (whose holder loses it). "
-            "204 with no body when there is none. Concurrent claims never get the same job."
+            "204 with no body when there is none. Concurrent claims never get the same job. With `lease` the "
+            "job is claimed under that lease (the agent's choice, recorded before it asks), else the server "
+            "chooses one."
         ),
         request=ClaimRequestSerializer,
         responses={200: ClaimResponseSerializer, 204: OpenApiResponse(description="no claimable job"),
@@ -85,7 +87,7 @@ class ClaimJobView(AgentJobView):
         body = self.body(ClaimRequestSerializer)
         if "agent" in body:
             jobs.record_agent_status(request.auth, body["agent"])
-        claimed = _call(jobs.claim, request.auth, body["lease_seconds"])
+        claimed = _call(jobs.claim, request.auth, body["lease_seconds"], lease=body.get("lease"))
         if claimed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(ClaimResponseSerializer(claimed.job, context={"lease": claimed.lease}).data)
@@ -116,6 +118,25 @@ class ReleaseJobView(AgentJobView):
     )
     def post(self, request, pk: int):
         job = _call(jobs.release, pk, request.auth, self.body(LeaseSerializer)["lease"])
+        return Response(JobOutSerializer(job, context={"request": request}).data)
+
+
+class ReleaseByLeaseView(AgentJobView):
+    @extend_schema(
+        summary="Give back the claimed job held under a lease, by the lease alone",
+        description=(
+            "For an agent killed during its claim request: it chose the lease and recorded it before asking, "
+            "but never learnt the job. The job of this machine claimed under `lease` is `queued` again at once, "
+            "as with POST /api/v1/jobs/{id}/release (not counted against `max_attempts`). 404 when no claimed "
+            "job of this machine holds the lease: the claim never reached the server or found no job, or the "
+            "job was released or finished since."
+        ),
+        request=LeaseSerializer,
+        responses={200: JobOutSerializer, **AUTH_ERRORS,
+                   **error_responses({404: "no claimed job of this machine holds this lease"})},
+    )
+    def post(self, request):
+        job = _call(jobs.release_by_lease, request.auth, self.body(LeaseSerializer)["lease"])
         return Response(JobOutSerializer(job, context={"request": request}).data)
 
 

@@ -17,12 +17,17 @@ Rules:
   count as an attempt (attempts - 1): the agent did not fail the job, it left
   (SIGTERM, or a restart after a crash). Only leases that run out use up
   max_attempts.
+- The agent may choose the lease itself (`check_chosen_lease`) and record it
+  before it asks, so that an agent killed during the claim request can still
+  give the job back at its next start: `release_by_lease` finds the job by the
+  lease alone.
 
 Every function takes `now` so tests can move time; the API passes nothing.
 """
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +60,8 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS_DEFAULT, LEASE_SECONDS_MIN, LEASE_SECONDS_MAX = 900, 30, 3600
 LEASE_PREFIX = "rwl_"
+LEASE_CHOSEN_MIN_CHARS, LEASE_CHOSEN_MAX_CHARS = 40, 200  # prefix included; 36+ URL-safe chars: 216+ bits
+_CHOSEN_LEASE = re.compile(rf"{LEASE_PREFIX}[A-Za-z0-9_-]+")
 ERROR_CHARS = 4_000  # the head of an error message is kept
 STDERR_TAIL_CHARS = 16_000  # the tail of stderr is kept
 
@@ -152,6 +159,28 @@ def check_lease_seconds(value: int) -> int:
     return value
 
 
+def check_chosen_lease(lease: str, machine: Machine) -> str:
+    """A lease the agent chose: the prefix, then URL-safe base64 (as
+    `secrets.token_urlsafe` makes), long enough not to be guessed, and not the
+    lease of another claimed job of this machine (release_by_lease must find one job)."""
+    if not (isinstance(lease, str) and LEASE_CHOSEN_MIN_CHARS <= len(lease) <= LEASE_CHOSEN_MAX_CHARS
+            and _CHOSEN_LEASE.fullmatch(lease)):
+        raise JobRefused(
+            f"Expected {LEASE_PREFIX!r} followed by URL-safe base64 characters (A-Z a-z 0-9 _ -), "
+            f"{LEASE_CHOSEN_MIN_CHARS} to {LEASE_CHOSEN_MAX_CHARS} characters in all, from a secure random "
+            f"source (secrets.token_urlsafe(32)).", field="lease")
+    if _claimed_under(machine, lease).exists():
+        raise JobRefused("This lease already holds a claimed job of this machine; choose a new lease for each claim.",
+                         field="lease")
+    return lease
+
+
+def _claimed_under(machine: Machine, lease: str):
+    """The machine's claimed jobs under `lease` (at most one). No index of its
+    own: the job_claimable index narrows to the machine's few pending jobs."""
+    return Job.objects.filter(machine=machine, status=CLAIMED, lease_hash=hash_token(lease))
+
+
 def record_agent_status(machine: Machine, status: Mapping[str, Any]) -> None:
     """Keep what the agent reported of its spool and uploads (fleet health)."""
     Machine.objects.filter(pk=machine.pk).update(agent_status={
@@ -159,13 +188,17 @@ def record_agent_status(machine: Machine, status: Mapping[str, Any]) -> None:
     })
 
 
-def claim(machine: Machine, lease_seconds: int = LEASE_SECONDS_DEFAULT, now: datetime | None = None) -> Claim | None:
-    """Give `machine` its oldest claimable job under a new lease, or None.
-    Claimable: queued, or claimed with an expired lease (whose holder then
-    loses it); an expired job that has used up its attempts fails instead."""
+def claim(machine: Machine, lease_seconds: int = LEASE_SECONDS_DEFAULT, now: datetime | None = None,
+          lease: str | None = None) -> Claim | None:
+    """Give `machine` its oldest claimable job under a new lease (`lease`, the
+    agent's choice, else a random one), or None. Claimable: queued, or claimed
+    with an expired lease (whose holder then loses it); an expired job that has
+    used up its attempts fails instead."""
     check_lease_seconds(lease_seconds)
     now = now or timezone.now()
     with transaction.atomic():
+        if lease is not None:
+            check_chosen_lease(lease, machine)
         while True:
             job = (
                 Job.objects.select_for_update(skip_locked=True)
@@ -178,7 +211,7 @@ def claim(machine: Machine, lease_seconds: int = LEASE_SECONDS_DEFAULT, now: dat
             if job.status == CLAIMED and job.attempts >= job.max_attempts:
                 _fail_expired(job, now)
                 continue
-            lease = LEASE_PREFIX + secrets.token_urlsafe(32)
+            lease = lease or LEASE_PREFIX + secrets.token_urlsafe(32)
             job.status = CLAIMED
             job.lease_hash = hash_token(lease)
             job.lease_seconds = lease_seconds
@@ -229,12 +262,28 @@ def release(job_id: int, machine: Machine, lease: str) -> Job:
     """Put a claimed job back in the queue now; its lease stops working and the
     claim is not counted against max_attempts."""
     with transaction.atomic():
-        job = _locked_job_with_lease(job_id, machine, lease)
-        job.status = QUEUED
-        job.lease_hash = ""
-        job.lease_expires = None
-        job.attempts = max(0, job.attempts - 1)
-        job.save(update_fields=["status", "lease_hash", "lease_expires", "attempts"])
+        return _requeue(_locked_job_with_lease(job_id, machine, lease))
+
+
+def release_by_lease(machine: Machine, lease: str) -> Job:
+    """`release` for an agent that knows the lease it chose but not the job:
+    it was killed during the claim request. JobNotFound when no claimed job of
+    `machine` holds `lease` (the claim never reached the server, found no job,
+    or the job was released or finished since)."""
+    with transaction.atomic():
+        job = _claimed_under(machine, lease).select_for_update().first()
+        if job is None:
+            raise JobNotFound(f"No claimed job of machine {machine.name!r} holds this lease.")
+        return _requeue(job)
+
+
+def _requeue(job: Job) -> Job:
+    """Queue a claimed (row-locked) job again: its lease is void, the claim not counted."""
+    job.status = QUEUED
+    job.lease_hash = ""
+    job.lease_expires = None
+    job.attempts = max(0, job.attempts - 1)
+    job.save(update_fields=["status", "lease_hash", "lease_expires", "attempts"])
     return job
 
 

@@ -1,7 +1,14 @@
 from django.urls import path, register_converter
 from rest_framework.routers import SimpleRouter
 
-from fleet.job_views import ClaimJobView, CompleteJobView, HeartbeatJobView, JobViewSet, ReleaseJobView
+from fleet.job_views import (
+    ClaimJobView,
+    CompleteJobView,
+    HeartbeatJobView,
+    JobViewSet,
+    ReleaseByLeaseView,
+    ReleaseJobView,
+)
 from fleet.views import MachineViewSet, RegisterAgentView
 
 
@@ -26,6 +33,7 @@ router.register("jobs", JobViewSet, basename="job")  # names job-list, job-detai
 urlpatterns = [
     path("agents/register", RegisterAgentView.as_view(), name="agent-register"),
     path("jobs/claim", ClaimJobView.as_view(), name="job-claim"),
+    path("jobs/release", ReleaseByLeaseView.as_view(), name="job-release-by-lease"),
     path("jobs/<job_id:pk>/heartbeat", HeartbeatJobView.as_view(), name="job-heartbeat"),
     path("jobs/<job_id:pk>/complete", CompleteJobView.as_view(), name="job-complete"),
     path("jobs/<job_id:pk>/release", ReleaseJobView.as_view(), name="job-release"),
