@@ -9,7 +9,9 @@ never a crash. SIGTERM/SIGINT: no new work; a running engine may finish
 within stop_grace_seconds and its report is spooled; a job stopped before
 its end is given back to the server (release) so it is queued again at once;
 then exit 0. What is spooled is uploaded on the next start, and a job held
-when the agent died (<spool>/.held-job) is released then.
+when the agent died (<spool>/.held-job) is released then: by its id, or by
+the lease alone when it died during the claim request (the agent chooses and
+records each claim's lease before asking).
 
 No job is claimed unless the spool has room for its report (spool_space.py);
 a report that cannot be spooled fails its job with the reason. A lost lease
@@ -30,7 +32,7 @@ from .config import AgentConfig
 from .cycle import report_key
 from .execute import MeasurementFailed, RunRequest, measure
 from .held_job import HeldJob
-from .jobs_client import Job, JobsClient, JobsError, JobsRefused, LeaseLost, Unreachable
+from .jobs_client import Job, JobsClient, JobsError, JobsRefused, LeaseLost, Unreachable, new_lease
 from .logs import Progress
 from .outbox import Outbox
 from .runner import BenchmarkFailed
@@ -127,8 +129,13 @@ class Agent:
         return self.cfg.poll_seconds
 
     def claim(self) -> Job | None:
+        """Claim under a lease chosen and recorded first: killed during the request, the
+        agent releases it by the lease at its next start. Only a 204 forgets it here; after
+        any other failure the next step releases it (404 there: the claim got no job)."""
+        lease = new_lease()
+        self.held.hold(None, lease)
         try:
-            job = self.jobs.claim(self.cfg.lease_seconds, agent_status(self.spool, self.state))
+            job = self.jobs.claim(self.cfg.lease_seconds, agent_status(self.spool, self.state), lease=lease)
         except Unreachable as e:
             self.failures += 1
             self.retry_after = e.retry_after
@@ -141,7 +148,9 @@ class Agent:
             log.error("event=claim_refused reason=%r", str(e))
             return None
         self.failures = 0
-        if job is not None:
+        if job is None:
+            self.held.clear()
+        else:
             log.info("event=job_claimed job=%d kind=%s model=%s commit=%s", job.id, job.kind, job.spec.model,
                      job.commit or "-")
         return job
@@ -203,33 +212,45 @@ class Agent:
                 return
         self.held.clear()
 
-    def release(self, job_id: int, lease: str, *, reason: str) -> bool:
-        """Give a job back to the server; False if it could not be told (try again later)."""
+    def release(self, job_id: int | None, lease: str, *, reason: str) -> bool:
+        """Give a job back to the server, by the lease alone when its id is unknown (the agent
+        died during the claim); False if it could not be told (try again later)."""
         timeout = STOPPING_HTTP_TIMEOUT if self.stop.is_set() else None
         try:
-            self.jobs.release(job_id, lease, timeout=timeout)
-            log.info("event=job_released job=%d reason=%s", job_id, reason)
+            released = self._give_back(job_id, lease, timeout)
         except (LeaseLost, JobsRefused) as e:  # finished, claimed by another, unknown: nothing to give back
-            log.warning("event=job_release_refused job=%d reason=%r", job_id, str(e))
+            log.warning("event=job_release_refused job=%s reason=%r", job_id or "-", str(e))
         except JobsError as e:
             self.failures += 1
             self.retry_after = e.retry_after
-            self._error(f"release of job {job_id}: {e}")
-            log.warning("event=job_release_failed job=%d reason=%r: released at the next try", job_id, str(e))
+            self._error(f"release of job {job_id or '(by lease)'}: {e}")
+            log.warning("event=job_release_failed job=%s reason=%r: released at the next try", job_id or "-", str(e))
             return False
+        else:
+            if released is None:
+                log.info("event=claim_lease_unused reason=%s: the interrupted claim got no job", reason)
+            else:
+                log.info("event=job_released job=%d reason=%s", released, reason)
         self.held.clear()
         return True
 
+    def _give_back(self, job_id: int | None, lease: str, timeout: float | None) -> int | None:
+        """The released job's id; None when released by lease and no job held it."""
+        if job_id is None:
+            return self.jobs.release_lease(lease, timeout=timeout)
+        self.jobs.release(job_id, lease, timeout=timeout)
+        return job_id
+
     def release_held(self) -> bool:
-        """Release the job held when the agent last stopped or died, unless its
-        outcome is already kept here (a spooled report or an outbox entry)."""
+        """Release the job (or the lease of the claim) held when the agent last stopped or
+        died, unless its outcome is already kept here (a spooled report or an outbox entry)."""
         held = self.held.read()
         if held is None:
             return True
-        if self._outcome_kept(held["id"]):
+        if held["id"] is not None and self._outcome_kept(held["id"]):
             self.held.clear()
             return True
-        return self.release(held["id"], held["lease"], reason="restart")
+        return self.release(held["id"], held["lease"], reason="restart" if held["id"] else "claim_interrupted")
 
     def _outcome_kept(self, job_id: int) -> bool:
         if any(job_id == e["job"] for _, e in self.outbox.entries()):

@@ -3,9 +3,10 @@
 It stores reports by idempotency_key (replay -> 200 with the same id, same key
 with another body -> 409) and can be scripted to answer the next requests with
 a given status, or to hang past the client's timeout. It also speaks the jobs
-contract (/tmp/jobs_contract.md: claim with a lease, heartbeat, complete, release;
-an expired lease makes a job claimable again; a job completes once) and agent
-registration, for fast agent tests; the platform's own tests cover the real ones.
+contract (/tmp/jobs_contract.md: claim under the agent's lease or one of its
+own, heartbeat, complete, release by id or by lease; an expired lease makes a
+job claimable again; a job completes once) and agent registration, for fast
+agent tests; the platform's own tests cover the real ones.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from engine.report import SCHEMA
 
 RUNS_PATH = "/api/v1/runs/"
+CLAIM_PATH = "/api/v1/jobs/claim"
 GOOD_TOKEN = "rw_good-token"
 OTHER_MACHINE_TOKEN = "rw_other-machine"
 
@@ -47,6 +49,7 @@ class FakeJob:
     claims: int = 0
     heartbeats: int = 0
     releases: int = 0
+    lease_releases: int = 0  # of `releases`, those by the lease alone (POST /api/v1/jobs/release)
     completions: list = field(default_factory=list)  # every accepted completion body
 
 
@@ -58,6 +61,7 @@ class IngestServer:
         self._lock = threading.Lock()
         self._next_id = 1
         self.upload_delay = 0.0  # seconds each report upload takes before it is stored
+        self.claim_delay = 0.0  # seconds each claim's answer is held after the job was claimed
         self.retry_after: str | None = None  # sent as Retry-After with every 429 and 503
         self.jobs: dict[int, FakeJob] = {}
         self.registrations: list[dict] = []
@@ -115,7 +119,10 @@ class IngestServer:
         if auth != f"Token {GOOD_TOKEN}":
             return 401, {"detail": "Invalid token."}
         if path.startswith("/api/v1/jobs/"):
-            return self._jobs(path, body)
+            answer = self._jobs(path, body)
+            if path == CLAIM_PATH:
+                time.sleep(self.claim_delay)
+            return answer
         try:
             doc = json.loads(body)
         except ValueError:
@@ -147,14 +154,17 @@ class IngestServer:
         doc = json.loads(body or b"{}")
         now = time.monotonic()
         with self._lock:
-            if path == "/api/v1/jobs/claim":
+            if path == CLAIM_PATH:
                 for job in self.jobs.values():
                     if job.status == "queued" or (job.status == "claimed" and job.lease_expires < now):
-                        job.status, job.lease, job.claims = "claimed", uuid.uuid4().hex, job.claims + 1
+                        job.status, job.claims = "claimed", job.claims + 1
+                        job.lease = doc.get("lease") or uuid.uuid4().hex  # the agent's choice, if it made one
                         job.lease_seconds = int(doc.get("lease_seconds", 900))
                         job.lease_expires = now + job.lease_seconds
                         return 200, {"id": job.id, "lease": job.lease, "lease_expires": "later", **job.spec}
                 return 204, None
+            if path == "/api/v1/jobs/release":
+                return self._release_by_lease(doc.get("lease"))
             match = _JOB_PATH.match(path)
             if match is None or int(match.group(1)) not in self.jobs:
                 return 404, {"detail": "Not found."}
@@ -166,8 +176,7 @@ class IngestServer:
                 job.lease_expires = now + job.lease_seconds
                 return 200, {"lease_expires": "later"}
             if match.group(2) == "release":
-                job.status, job.lease, job.releases = "queued", "", job.releases + 1
-                return 200, {"id": job.id, "status": job.status}
+                return self._release(job)
             if "run" in doc:
                 if not any(rid == doc["run"] for rid, _ in self.runs.values()):
                     return 400, {"detail": f"run {doc['run']} is not a run of this machine."}
@@ -176,6 +185,18 @@ class IngestServer:
                 job.status = "failed"
             job.completions.append(doc)
             return 200, {"id": job.id, "status": job.status}
+
+    def _release_by_lease(self, lease: object) -> tuple[int, dict]:
+        held = [job for job in self.jobs.values() if job.status == "claimed" and lease and job.lease == lease]
+        if not held:
+            return 404, {"detail": "No claimed job of this machine holds this lease."}
+        held[0].lease_releases += 1
+        return self._release(held[0])
+
+    @staticmethod
+    def _release(job: FakeJob) -> tuple[int, dict]:
+        job.status, job.lease, job.releases = "queued", "", job.releases + 1
+        return 200, {"id": job.id, "status": job.status}
 
 
 def _handler_for(server: IngestServer) -> type[BaseHTTPRequestHandler]:

@@ -1,13 +1,14 @@
 """Leases are never left dangling: a lost lease stops the job's engine run
 (nothing uploaded), SIGTERM gives a running job back (release), and a job held
 when the agent was killed is given back at the next start, unless its outcome
-was already kept (a spooled report)."""
+was already kept (a spooled report) — by the lease alone when the agent was
+killed during the claim request (it chose and recorded the lease first)."""
 import json
 import signal
 
 from agents import daemon
 from agents.held_job import HeldJob
-from agents.jobs_client import JobsClient
+from agents.jobs_client import JobsClient, new_lease
 from agents.spool import Spool
 
 from .agent_process import start_daemon, stop, wait_for
@@ -89,3 +90,48 @@ def test_a_held_job_whose_report_is_spooled_is_completed_not_released(ingest, to
     assert ingest.jobs[job].releases == 0 and ingest.jobs[job].claims == 1
     assert json.loads(ingest.runs["k1"][1])["idempotency_key"] == "k1"
     assert not HeldJob(spool.path).path.exists()
+
+
+def test_an_agent_killed_during_the_claim_request_releases_the_job_by_its_lease_at_the_next_start(ingest, tmp_path):
+    job = ingest.add_job("mlp")
+    spool = tmp_path / "spool"
+    cfg = write_agent_config(tmp_path / "agent.toml", ingest.url, spool, extra=CONFIG)
+    log = tmp_path / "agent.log"
+    ingest.claim_delay = 10.0  # the server claims the job, then holds its answer past the kill
+    proc = start_daemon(cfg, log)
+    wait_for(lambda: ingest.jobs[job].status == "claimed", proc=proc, what="the job claimed")
+    stop(proc, signal.SIGKILL)
+    assert "event=job_claimed" not in log.read_text()  # the agent never learnt the job
+    assert HeldJob(spool).read() == {"id": None, "lease": ingest.jobs[job].lease}  # chosen and kept before asking
+
+    ingest.claim_delay = 0.0
+    proc = start_daemon(cfg, log)  # the lease has an hour left: only a release lets the job run now
+    wait_for(lambda: ingest.jobs[job].status == "done", proc=proc, what="job done")
+    assert stop(proc) == 0
+    assert ingest.jobs[job].lease_releases == 1 and ingest.jobs[job].claims == 2
+    assert "event=job_released job=1 reason=claim_interrupted" in log.read_text()
+    assert not HeldJob(spool).path.exists()
+
+
+def test_a_held_lease_that_got_no_job_is_forgotten_and_the_agent_claims_on(ingest, tmp_path):
+    job = ingest.add_job("mlp")
+    spool = Spool(tmp_path / "spool")
+    HeldJob(spool.path).hold(None, new_lease())  # killed before the claim reached the server
+    cfg = write_agent_config(tmp_path / "agent.toml", ingest.url, spool.path, extra=CONFIG)
+    run_agent_until(cfg, lambda: ingest.jobs[job].status == "done")
+    assert ingest.jobs[job].releases == 0 and ingest.jobs[job].claims == 1
+    assert [path for path, _, _ in ingest.requests[:2]] == ["/api/v1/jobs/release", "/api/v1/jobs/claim"]
+    assert not HeldJob(spool.path).path.exists()
+
+
+def test_the_lease_of_a_failed_claim_is_released_before_the_next_claim_under_a_new_lease(ingest, tmp_path):
+    job = ingest.add_job("mlp")
+    ingest.answer_next(503)  # for all the agent knows, the server may have claimed a job under that lease
+    cfg = write_agent_config(tmp_path / "agent.toml", ingest.url, tmp_path / "spool", extra=CONFIG)
+    run_agent_until(cfg, lambda: ingest.jobs[job].status == "done")
+    calls = [(path, json.loads(body)) for path, _, body in ingest.requests if path.startswith("/api/v1/jobs/")]
+    (claim, first), (release, released), (claim_again, second) = calls[:3]
+    assert (claim, release, claim_again) == ("/api/v1/jobs/claim", "/api/v1/jobs/release", "/api/v1/jobs/claim")
+    assert released["lease"] == first["lease"] != second["lease"]
+    assert first["lease"].startswith("rwl_") and len(first["lease"]) >= 40
+    assert ingest.jobs[job].completions[0]["lease"] == second["lease"]
