@@ -7,7 +7,9 @@ benchmark) controls, to play outages the agent must ride out:
     refuse()       stop listening (connections are refused) until listen()
 
 `upload_hold` holds the answer to each report upload that long *after* the
-server stored it, so a kill -9 lands between the store and the agent's ack."""
+server stored it, so a kill -9 lands between the store and the agent's ack;
+`claim_hold` likewise holds each claim's answer after the server claimed the
+job, so a kill -9 lands before the agent learns the job."""
 from __future__ import annotations
 
 import threading
@@ -18,6 +20,7 @@ import requests
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 RUNS_PREFIX = "/api/v1/runs/"
+CLAIM_PATH = "/api/v1/jobs/claim"
 
 
 class PlatformProxy:
@@ -27,6 +30,8 @@ class PlatformProxy:
         self.hang_seconds = 2.0
         self.upload_hold = 0.0
         self.uploads_held = 0  # answers to uploads being held right now
+        self.claim_hold = 0.0
+        self.claims_held = 0  # answers to claims being held right now
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
@@ -56,12 +61,11 @@ class PlatformProxy:
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_HEADERS}
         resp = requests.request(handler.command, self.target + handler.path, data=body, headers=headers,
                                 timeout=60, allow_redirects=False)
-        if handler.path.startswith(RUNS_PREFIX) and self.upload_hold:
-            with self._lock:
-                self.uploads_held += 1
-            time.sleep(self.upload_hold)
-            with self._lock:
-                self.uploads_held -= 1
+        resp.close()  # the body is read: the server's connection (and its database session) ends before a hold
+        if handler.path.startswith(RUNS_PREFIX):
+            self._hold("upload_hold", "uploads_held")
+        elif handler.path == CLAIM_PATH:
+            self._hold("claim_hold", "claims_held")
         handler.send_response(resp.status_code)
         for k, v in resp.headers.items():
             if k.lower() not in HOP_HEADERS:
@@ -69,6 +73,17 @@ class PlatformProxy:
         handler.send_header("Content-Length", str(len(resp.content)))
         handler.end_headers()
         handler.wfile.write(resp.content)
+
+    def _hold(self, seconds: str, counter: str) -> None:
+        """Hold an answer self.<seconds> long, counted in self.<counter> meanwhile."""
+        hold = getattr(self, seconds)
+        if not hold:
+            return
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
+        time.sleep(hold)
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) - 1)
 
 
 def _handler(proxy: PlatformProxy) -> type[BaseHTTPRequestHandler]:

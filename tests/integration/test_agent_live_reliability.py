@@ -1,12 +1,10 @@
 """The agent daemon (a real process, the fake engine) against the real
 platform (live server on PostgreSQL) behind a loopback proxy the test
-controls: kill -9 mid-job and mid-upload, a 503/hang/refused outage, a full
-spool. Leases are an hour long, so a job only runs again if it was released:
-a dangling lease would stall the test instead of expiring.
-
-Not covered, and still open: a kill -9 inside the claim request itself (the
-server granted the lease, the agent never learnt it) leaves that job to wait
-out its lease; closing it needs the agent to choose the lease before claiming."""
+controls: kill -9 mid-job, mid-upload and inside the claim request (the server
+granted the lease, the agent never learnt the job: it chose and recorded the
+lease first, and releases by it), a 503/hang/refused outage, a full spool.
+Leases are an hour long, so a job only runs again if it was released: a
+dangling lease would stall the test instead of expiring."""
 import random
 import resource
 import signal
@@ -15,7 +13,8 @@ import time
 import pytest
 from django.db import connection
 
-from fleet.models import KIND_SCHEDULE, Job, Machine
+from agents.held_job import HeldJob
+from fleet.models import KIND_SCHEDULE, Job, Machine, hash_token
 from results.models import Run
 from tests.agents.agent_process import spooled_keys, start_daemon, stop, wait_for
 from tests.agents.conftest import write_agent_config
@@ -88,8 +87,8 @@ def test_kill_nine_mid_job_and_mid_upload_loses_nothing_and_leaves_no_lease(plat
         proxy.upload_hold = 1.0 if kills % 2 else 0.0  # every other kill: between the store and the ack
         proc = start_daemon(cfg, log)
         started(log, proc, log.read_text().count("event=daemon_started"))
-        # Mid-upload (the server stored the report, the agent has not heard), or mid-job once the
-        # job is held (<spool>/.held-job). Not inside the claim request: see the module's note.
+        # Mid-upload (the server stored the report, the agent has not heard), or once the agent
+        # holds a new lease (<spool>/.held-job): inside its claim request or in the job.
         before = held.read_bytes() if held.exists() else b""
         wait_for(lambda: proxy.uploads_held or (held.exists() and held.read_bytes() not in (b"", before)),
                  proc=proc, what="an upload or a newly held job")
@@ -104,6 +103,37 @@ def test_kill_nine_mid_job_and_mid_upload_loses_nothing_and_leaves_no_lease(plat
     started(log, proc, log.read_text().count("event=daemon_started") - 1)
     wait_for(lambda: set(statuses(ids)) == {"done"}, timeout=60, proc=proc, what="every job done")
     assert stop(proc) == 0
+    assert_each_job_done_once(machine, ids, ledger, log)
+
+
+def test_kill_nine_inside_the_claim_request_leaves_no_job_on_a_dead_lease(platform, monkeypatch):
+    proxy, machine, cfg, log, ledger = platform
+    monkeypatch.setenv("FAKE_ENGINE_SLEEP", "0")
+    ids = make_jobs(machine, 3)
+    held = HeldJob(cfg.parent / "spool")
+    proxy.claim_hold = 30.0  # the server claims a job; its answer is held past the kill
+    leases = []
+
+    def granted_but_unheard():
+        lease = (held.read() or {}).get("lease")
+        return lease not in (None, *leases) and Job.objects.filter(
+            pk__in=ids, status="claimed", lease_hash=hash_token(lease)).exists()
+
+    for _ in range(2):  # the second start releases the first dead lease, then claims and dies again
+        proc = start_daemon(cfg, log)
+        wait_for(granted_but_unheard, proc=proc, what="a job claimed under the recorded lease")
+        stop(proc, signal.SIGKILL)
+        assert held.read()["id"] is None and statuses(ids).count("claimed") == 1
+        leases.append(held.read()["lease"])
+    assert "event=job_claimed" not in log.read_text()  # the agent never learnt a job
+
+    proxy.claim_hold = 0.0
+    proc = start_daemon(cfg, log)
+    wait_for(lambda: set(statuses(ids)) == {"done"}, timeout=60, proc=proc, what="every job done")
+    assert stop(proc) == 0
+    assert log.read_text().count("event=job_released job=") == 2
+    assert log.read_text().count("reason=claim_interrupted") == 2
+    assert set(Job.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}  # releases not counted
     assert_each_job_done_once(machine, ids, ledger, log)
 
 
