@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -126,8 +127,11 @@ def report(ids, machine, log, work, Job, Run, done, seconds, outage, kills) -> N
     print(f"reports lost: {len(spooled_keys(log) - stored)}")
     print(f"reports duplicated: {max(0, runs.count() - len(ids)) + len(per_job) - len(set(per_job))}")
     print(f"jobs waiting on a dead lease: {sum(j.status == 'claimed' for j in jobs)}")
-    print(f"releases: at restart {log.read_text().count('reason=restart')}, refused "
-          f"{log.read_text().count('event=job_release_refused')}")
+    text = log.read_text()
+    by_lease = len(re.findall(r"event=job_released job=\d+ reason=claim_interrupted", text))
+    print(f"releases: at restart {text.count('reason=restart')}, by the lease of a claim the kill cut short "
+          f"{by_lease} (leases that got no job: {text.count('event=claim_lease_unused')}), refused "
+          f"{text.count('event=job_release_refused')}")
 
 
 if __name__ == "__main__":
