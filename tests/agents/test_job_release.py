@@ -67,7 +67,8 @@ def test_a_job_held_by_a_killed_agent_is_released_at_the_next_start_and_run_agai
     cfg = write_agent_config(tmp_path / "agent.toml", ingest.url, spool, extra=CONFIG)
     log = tmp_path / "agent.log"
     proc = start_daemon(cfg, log)
-    wait_for(lambda: "event=job_claimed" in log.read_text(), proc=proc, what="claim")
+    # the job's id is recorded just after the claim's log line: wait for it, not the line
+    wait_for(lambda: (HeldJob(spool).read() or {}).get("id") == job, proc=proc, what="the job held")
     stop(proc, signal.SIGKILL)
     assert HeldJob(spool).read() == {"id": job, "lease": ingest.jobs[job].lease}
 
