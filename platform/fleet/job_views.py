@@ -69,6 +69,10 @@ class AgentJobView(APIView):
         body.is_valid(raise_exception=True)
         return body.validated_data
 
+    def answer(self, job: Job) -> Response:
+        """The answer naming the job as it is now."""
+        return Response(JobOutSerializer(job, context={"request": self.request}).data)
+
 
 class ClaimJobView(AgentJobView):
     @extend_schema(
@@ -117,8 +121,7 @@ class ReleaseJobView(AgentJobView):
         responses={200: JobOutSerializer, **LEASE_ERRORS},
     )
     def post(self, request, pk: int):
-        job = _call(jobs.release, pk, request.auth, self.body(LeaseSerializer)["lease"])
-        return Response(JobOutSerializer(job, context={"request": request}).data)
+        return self.answer(_call(jobs.release, pk, request.auth, self.body(LeaseSerializer)["lease"]))
 
 
 class ReleaseByLeaseView(AgentJobView):
@@ -136,8 +139,7 @@ class ReleaseByLeaseView(AgentJobView):
                    **error_responses({404: "no claimed job of this machine holds this lease"})},
     )
     def post(self, request):
-        job = _call(jobs.release_by_lease, request.auth, self.body(LeaseSerializer)["lease"])
-        return Response(JobOutSerializer(job, context={"request": request}).data)
+        return self.answer(_call(jobs.release_by_lease, request.auth, self.body(LeaseSerializer)["lease"]))
 
 
 class CompleteJobView(AgentJobView):
@@ -152,9 +154,8 @@ class CompleteJobView(AgentJobView):
     )
     def post(self, request, pk: int):
         body = self.body(CompleteRequestSerializer)
-        job = _call(jobs.complete, pk, request.auth, body["lease"], run_id=body.get("run"), error=body.get("error"),
-                    stderr_tail=body["stderr_tail"], timed_out=body["timed_out"])
-        return Response(JobOutSerializer(job, context={"request": request}).data)
+        return self.answer(_call(jobs.complete, pk, request.auth, body["lease"], run_id=body.get("run"),
+                              error=body.get("error"), stderr_tail=body["stderr_tail"], timed_out=body["timed_out"]))
 
 
 STATUS_NAMES = [name for name, _ in JOB_STATUSES]
