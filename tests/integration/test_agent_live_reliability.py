@@ -75,6 +75,14 @@ def assert_each_job_done_once(machine, ids, ledger, log):
     assert spooled_keys(log) <= keys <= set(ledger.read_text().split())  # all that was spooled arrived
 
 
+def _read_or_empty(path) -> bytes:
+    """The file's bytes, or b"" when it is not there (the agent deletes .held-job when a claim finds no job)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def test_kill_nine_mid_job_and_mid_upload_loses_nothing_and_leaves_no_lease(platform, monkeypatch):
     proxy, machine, cfg, log, ledger = platform
     monkeypatch.setenv("FAKE_ENGINE_SLEEP", "1")  # a kill up to 0.3 s after the hold lands in the run
@@ -89,8 +97,8 @@ def test_kill_nine_mid_job_and_mid_upload_loses_nothing_and_leaves_no_lease(plat
         started(log, proc, log.read_text().count("event=daemon_started"))
         # Mid-upload (the server stored the report, the agent has not heard), or once the agent
         # holds a new lease (<spool>/.held-job): inside its claim request or in the job.
-        before = held.read_bytes() if held.exists() else b""
-        wait_for(lambda: proxy.uploads_held or (held.exists() and held.read_bytes() not in (b"", before)),
+        before = _read_or_empty(held)
+        wait_for(lambda: proxy.uploads_held or _read_or_empty(held) not in (b"", before),
                  proc=proc, what="an upload or a newly held job")
         time.sleep(rng.uniform(0, 0.3) if not proxy.uploads_held else 0)
         stop(proc, signal.SIGKILL)
