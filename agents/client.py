@@ -27,6 +27,7 @@ from urllib.parse import urljoin
 import requests
 
 from . import LOGGER_NAME
+from .http_retry import retry_after_seconds
 from .spool import QUARANTINE_AFTER, Spool, SpoolError
 
 log = logging.getLogger(LOGGER_NAME)
@@ -56,6 +57,7 @@ class UploadResult:
     status: int | None = None  # HTTP status; None when no answer came
     run_id: int | None = None
     url: str | None = None  # absolute URL of the run's page
+    retry_after: float | None = None  # seconds the server asked us to wait (Retry-After of a 429/503)
 
 
 def ingest_url(server: str) -> str:
@@ -116,7 +118,8 @@ def classify(server: str, resp: requests.Response) -> UploadResult:
             status,
         )
     if status == 429 or status >= 500:
-        return UploadResult(Outcome.RETRY, f"HTTP {status} from {server}: {detail}", status)
+        return UploadResult(Outcome.RETRY, f"HTTP {status} from {server}: {detail}", status,
+                            retry_after=retry_after_seconds(resp))
     if 300 <= status < 400:
         where = resp.headers.get("Location", "?")
         return UploadResult(
@@ -283,7 +286,8 @@ def _upload_with_retries(session: requests.Session, spool: Spool, path: Path, bo
                 break
         if attempt == retry.max_attempts:
             break
-        delay = backoff_delay(attempt - 1, retry.base_delay, retry.max_delay, retry.rand)
+        delay = max(backoff_delay(attempt - 1, retry.base_delay, retry.max_delay, retry.rand),
+                    result.retry_after or 0.0)  # the server knows best when it is back
         log.warning(
             "upload of %s to %s failed (attempt %d/%d): %s; retrying in %.1f s",
             key, server, attempt, retry.max_attempts, result.message, delay,

@@ -123,6 +123,17 @@ def test_flush_acks_only_after_the_server_stored_the_report(ingest, token, tmp_p
     assert all(ingest.url in m and "HTTP 503" in m for m in retries)
 
 
+def test_flush_waits_at_least_as_long_as_the_server_asks(ingest, token, tmp_path):
+    spool = Spool(tmp_path)
+    spool.put(make_report("k1"), "k1")
+    ingest.retry_after = "42"
+    ingest.answer_next(503, times=2)
+    sleeps = Sleeps()
+    summary = flush(spool, ingest.url, token, max_attempts=5, base_delay=0.5, max_delay=10, sleep=sleeps)
+    assert summary.ok and [u.key for u in summary.uploaded] == ["k1"]
+    assert sleeps == [42.0, 42.0]  # above the backoff's 10 s cap: the server's word wins
+
+
 def test_flush_uploads_in_spool_order(ingest, token, tmp_path):
     spool = Spool(tmp_path)
     for k in ["c", "a", "b"]:
