@@ -126,6 +126,7 @@ class ReleaseJobView(AgentJobView):
 
 class ReleaseByLeaseView(AgentJobView):
     @extend_schema(
+        operation_id="api_v1_jobs_release_by_lease",  # the default would collide with /jobs/{id}/release
         summary="Give back the claimed job held under a lease, by the lease alone",
         description=(
             "For an agent killed during its claim request: it chose the lease and recorded it before asking, "
