@@ -26,7 +26,7 @@ class MachineViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = MachineOutSerializer
     pagination_class = BoundedLimitOffsetPagination
     lookup_field = "name"
-    lookup_value_regex = "[^/\x00]+"  # one path segment; no NUL, which PostgreSQL refuses in queries
+    lookup_value_regex = "[^/]+"  # one path segment (a NUL never gets here: core.middleware)
 
 
 class RefusedRegistration(APIException):

@@ -49,19 +49,12 @@ def parse_int(name: str, value: str, minimum: int, maximum: int | None = None) -
     return number
 
 
-def text_param(name: str, value: str) -> str:
-    """A text filter value; NUL is refused here because PostgreSQL refuses it in queries."""
-    if "\x00" in value:
-        raise ValidationError({name: ["Must not contain NUL (0x00) characters."]})
-    return value
-
-
 def filter_exact(rows: QuerySet, params: Mapping[str, str], lookups: Mapping[str, str]) -> QuerySet:
     """Apply ?name=value for each {name: ORM lookup}; empty values are ignored."""
     for name, lookup in lookups.items():
         value = params.get(name)
         if value:
-            rows = rows.filter(**{lookup: text_param(name, value)})
+            rows = rows.filter(**{lookup: value})  # a NUL never gets here (core.middleware)
     return rows
 
 

@@ -19,7 +19,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from engine.report import END_TO_END  # the reserved layer name of the whole-model series
 from fleet.models import Machine
-from results.filters import parse_instant, parse_int, text_param
+from results.filters import parse_instant, parse_int
 from results.models import Benchmark, LayerMeasurement, Run, Series
 
 # metric -> unit. Time metrics are seconds per inference and come with p25/p75.
@@ -69,11 +69,11 @@ def series_catalog(params: Mapping[str, str]) -> QuerySet:
     machine, benchmark, model = params.get("machine"), params.get("benchmark"), params.get("model")
     series = Series.objects.all()
     if machine:
-        series = series.filter(machine__name=text_param("machine", machine))
+        series = series.filter(machine__name=machine)
     if benchmark:
         series = series.filter(benchmark_id=parse_int("benchmark", benchmark, 1, MAX_ID))
     if model:
-        series = series.filter(benchmark__model=text_param("model", model))
+        series = series.filter(benchmark__model=model)
     # end_to_end has no index: nulls first puts it before the layers.
     return series.order_by("machine__name", "benchmark_id", F("index").asc(nulls_first=True), "layer").values_list(
         "machine__name", "benchmark_id", "benchmark__model", "layer", "op", "index", "points", "first", "last"
