@@ -29,7 +29,7 @@ from fleet.models import Machine
 from results.canonical import canonical_sha256
 from results.layer_rows import write_runs_layers
 from results.models import Benchmark, Project, Run, normalize_repository
-from results.project_scope import ProjectNotAllowed, ProjectScope, grant_created_projects
+from results.project_scope import ProjectNotAllowed, ProjectScope
 from results.serializers import validate_report
 from results.signals import send_run_ingested
 
@@ -157,7 +157,7 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
                 new.append((item, outcome, stored[key]))
         if new:
             _insert(new)
-            grant_created_projects(locked, [run for _, _, run in new])
+            scope.grant_created()
         elif not any(outcome.run for _, outcome in ours):
             transaction.set_rollback(True)  # every report refused: the machine is not marked seen either
     return outcomes

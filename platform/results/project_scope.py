@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef
 
 from core.errors import Refused
 from fleet.models import EnrollmentToken, Machine
-from results.models import Project, Run
+from results.models import Project
 
 GRANT_HINT = (
     "an operator can allow it in the admin (the machine's projects) or with `manage.py agent_token {} --project REPO`"
@@ -35,42 +35,51 @@ class ProjectNotAllowed(Refused, PermissionDenied):
 class ProjectScope:
     """The projects `machine` may post runs to, of the repository URLs
     (normalized) of one upload, looked up in one query; `check(url)` raises
-    ProjectNotAllowed for one it may not."""
+    ProjectNotAllowed for one it may not. `new_urls` are those no project has
+    yet: the upload creates their projects."""
 
     def __init__(self, machine: Machine, urls: Iterable[str]) -> None:
-        self.refusals = {} if machine.all_projects else _refusals(machine, set(urls))
+        self.machine = machine
+        urls = set(urls)
+        known = _known(machine, urls)
+        self.new_urls = urls - set(known)
+        self.refusals = {} if machine.all_projects else _refusals(machine, known, self.new_urls)
 
     def check(self, url: str) -> None:
         if url in self.refusals:
             raise self.refusals[url]
 
+    def grant_created(self) -> None:
+        """A machine that may create projects keeps the ones this upload created
+        (nothing to do, and no query, when every project existed before)."""
+        if self.new_urls and self.machine.may_create_projects and not self.machine.all_projects:
+            self.machine.projects.add(*Project.objects.filter(repository_url__in=self.new_urls))
 
-def _refusals(machine: Machine, urls: set[str]) -> dict[str, ProjectNotAllowed]:
+
+def _known(machine: Machine, urls: set[str]) -> dict[str, tuple[str, bool]]:
+    """{repository url: (project name, whether the machine is granted it)} of the existing projects."""
     granted = Project.machines.through.objects.filter(project=OuterRef("pk"), machine=machine)
-    known = {
+    return {
         url: (name, ok) for url, name, ok in Project.objects.filter(repository_url__in=urls)
         .annotate(ok=Exists(granted)).values_list("repository_url", "name", "ok")
     }
+
+
+def _refusals(machine: Machine, known: dict[str, tuple[str, bool]], new_urls: set[str]) -> dict[str, ProjectNotAllowed]:
     hint = GRANT_HINT.format(machine.name)
     refusals = {}
-    for url in urls:
-        if url not in known and not machine.may_create_projects:
+    if not machine.may_create_projects:
+        for url in new_urls:
             refusals[url] = ProjectNotAllowed(
                 f"No project has repository {url!r} and machine {machine.name!r} may not create projects; "
                 f"{hint}, which creates it."
             )
-        elif url in known and not known[url][1]:
+    for url, (name, ok) in known.items():
+        if not ok:
             refusals[url] = ProjectNotAllowed(
-                f"Machine {machine.name!r} may not post runs to project {known[url][0]!r} ({url}); {hint}."
+                f"Machine {machine.name!r} may not post runs to project {name!r} ({url}); {hint}."
             )
     return refusals
-
-
-def grant_created_projects(machine: Machine, runs: Iterable[Run]) -> None:
-    """A machine that may create projects keeps the ones its new runs created
-    (the projects of its runs: those it had, and those just created for it)."""
-    if machine.may_create_projects and not machine.all_projects:
-        machine.projects.add(*{run.benchmark.project_id for run in runs})
 
 
 def grant_enrollment_projects(sender, machine: Machine, enrollment_token: EnrollmentToken, **kwargs) -> None:
