@@ -17,17 +17,36 @@ END_TO_END = "end_to_end"  # the layer name a whole-model series uses
 ACCURACY_METRICS = ("auc_agreement", "top1_agreement", "none")
 CALIBRATION_METHODS = ("minmax", "percentile", "kl")
 CPU_GOVERNOR_MAX_LENGTH = 200  # conditions.cpu_governor: distinct sysfs governors, comma-joined
+# Which bandwidth roof judges a layer: a streaming copy, or random-row gather at the layer's row size.
+ROOF_KINDS = ("stream", "gather")
+CONFIDENCE = 0.95  # TimeStats.ci_low/ci_high: the confidence of the median's interval
 
 
 @dataclass(frozen=True)
 class TimeStats:
-    """Seconds per execution over `n` timed repeats."""
+    """Seconds per execution over `n` timed repeats. `ci_low`/`ci_high`: the
+    CONFIDENCE interval of the median, distribution-free (order statistics);
+    None in reports from before it was measured, or with too few repeats."""
 
     median: float
     p25: float
     p75: float
     min: float
     n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass(frozen=True)
+class Roof:
+    """This machine's roofs under one thread count: peak float32 GFLOP/s,
+    streaming-copy GB/s, and random-row gather GB/s by row size in bytes
+    (JSON keys are strings: {"64": 1.9, "256": 6.3, ...})."""
+
+    threads: int
+    gflops: float
+    gbs: float
+    gather_gbs: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,8 +60,10 @@ class Machine:
     python: str
     numpy: str
     blas: str
-    peak_gflops: float
+    peak_gflops: float  # the stream roofs under the run's thread count
     peak_gbs: float
+    # Every thread count's roofs (1 and the run's), gather included; empty in old reports.
+    roofs: list[Roof] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,10 @@ class Config:
     # Fault injection ("compute:LAYER:FACTOR", "bandwidth:LAYER:FACTOR"); empty in
     # real runs. Analysis must never read it: it exists to prove detection works.
     inject: list[str] = field(default_factory=list)
+    # --target-ci: repeat until the end-to-end median's CONFIDENCE interval is
+    # within this percent of it (half-width over median), or `budget_s` runs out.
+    target_ci: float | None = None
+    budget_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +110,17 @@ class Layer:
     gbs: float
     ai: float  # arithmetic intensity, FLOPs per byte
     bound: str  # one of BOUNDS
+    # The roofs this layer is judged against (None in old reports: then the
+    # machine's peak_gflops/peak_gbs): the threads its kernel really runs on,
+    # and which bandwidth roof (ROOF_KINDS) at what GB/s.
+    threads: int | None = None
+    roof: str | None = None
+    roof_gflops: float | None = None
+    roof_gbs: float | None = None
+    # What the kernel really moves where that is more than `bytes`, the minimum
+    # traffic (weights converted on every call, an im2col buffer, materialized
+    # attention scores); None where the kernel moves just the minimum.
+    kernel_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +163,9 @@ class Report:
     conditions: dict[str, Any] | None = None
     # None for an fp32 run (config.quant "none"); a report without the key reads as None.
     accuracy: Accuracy | None = None
+    # Minor page faults during the timed passes (after warmup): 0 in a steady
+    # state. None where the engine did not count them.
+    timed_page_faults: int | None = None
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,9 +179,11 @@ class Report:
         if d.get("schema") != SCHEMA:
             raise ValueError(f"schema: expected {SCHEMA!r}, got {d.get('schema')!r}")
         layers = [Layer(**{**ly, "time": TimeStats(**ly["time"])}) for ly in d["layers"]]
+        machine = dict(d["machine"])
+        machine["roofs"] = [Roof(**r) for r in machine.get("roofs") or []]
         return cls(
             idempotency_key=d["idempotency_key"],
-            machine=Machine(**d["machine"]),
+            machine=Machine(**machine),
             benchmark=Benchmark(**d["benchmark"]),
             config=Config(**d["config"]),
             source=Source(**d["source"]),
@@ -154,4 +195,5 @@ class Report:
             profiler_overhead=d.get("profiler_overhead"),
             conditions=d.get("conditions"),
             accuracy=Accuracy(**d["accuracy"]) if d.get("accuracy") is not None else None,
+            timed_page_faults=d.get("timed_page_faults"),
         )

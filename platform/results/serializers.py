@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from engine.report import BOUNDS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END, SCHEMA
+from engine.report import BOUNDS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END, ROOF_KINDS, SCHEMA
 from fleet.models import Machine
 from results.models import Benchmark, LayerMeasurement, Project, Run
 from results.strict_fields import (
@@ -74,9 +74,17 @@ class TimeStatsSerializer(StrictSerializer):
     p75 = StrictFloatField(min_value=0)
     min = StrictFloatField(min_value=0)
     n = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX)
+    # The 95% confidence interval of the median; absent in older reports.
+    ci_low = StrictFloatField(min_value=0, allow_null=True, required=False, default=None)
+    ci_high = StrictFloatField(min_value=0, allow_null=True, required=False, default=None)
 
     def validate(self, attrs: dict) -> dict:
         errors = {}
+        low, high = attrs.get("ci_low"), attrs.get("ci_high")
+        if (low is None) != (high is None):
+            errors["ci_high" if high is None else "ci_low"] = ["ci_low and ci_high come together or not at all."]
+        elif low is not None and not low <= attrs["median"] <= high:
+            errors["ci_low"] = [f"The interval [{low!r}, {high!r}] must contain the median ({attrs['median']!r})."]
         if attrs["min"] > attrs["p25"]:
             errors["min"] = [f"Must be <= p25 ({attrs['p25']!r}), got {attrs['min']!r}."]
         if attrs["p25"] > attrs["median"]:
@@ -86,6 +94,28 @@ class TimeStatsSerializer(StrictSerializer):
         if errors:
             raise ValidationError(errors)
         return attrs
+
+
+class GatherRoofsField(JSONObjectField):
+    """Random-row gather GB/s by row size in bytes: {"64": 1.9, "256": 6.3}."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        data = super().to_internal_value(data)
+        for key, value in data.items():
+            if not key.isdigit() or int(key) < 1:
+                raise ValidationError(f"Key {key!r}: must be a row size in bytes (a positive integer).")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValidationError(f"Value of {key!r}: must be a measured GB/s > 0, got {value!r}.")
+        return data
+
+
+class RoofSerializer(StrictSerializer):
+    """The machine's roofs under one thread count."""
+
+    threads = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX)
+    gflops = StrictFloatField(min_value=0)
+    gbs = StrictFloatField(min_value=0)
+    gather_gbs = GatherRoofsField(required=False, default=dict)
 
 
 class MachineSerializer(StrictSerializer):
@@ -103,6 +133,7 @@ class MachineSerializer(StrictSerializer):
     # Measured by the engine's probes; the roofline divides by them.
     peak_gflops = StrictFloatField(min_value=0)
     peak_gbs = StrictFloatField(min_value=0)
+    roofs = RoofSerializer(many=True, required=False, default=list, max_length=64)
 
     def validate(self, attrs: dict) -> dict:
         errors = {k: ["Must be > 0: a measured peak."] for k in ("peak_gflops", "peak_gbs") if attrs[k] <= 0}
@@ -127,6 +158,8 @@ class ConfigSerializer(StrictSerializer):
     threads = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX, allow_null=True, required=False, default=None)
     flags = JSONObjectField(required=False, default=dict)
     inject = serializers.ListField(child=StrictCharField(max_length=200), required=False, default=list)
+    target_ci = StrictFloatField(min_value=0, max_value=100, allow_null=True, required=False, default=None)
+    budget_s = StrictFloatField(min_value=0, allow_null=True, required=False, default=None)
 
 
 class SourceSerializer(StrictSerializer):
@@ -158,6 +191,15 @@ class LayerSerializer(StrictSerializer):
     gbs = StrictFloatField(min_value=0)
     ai = StrictFloatField(min_value=0)
     bound = StrictChoiceField(choices=BOUNDS)
+    # The roofs that judge this layer (absent in older reports: then the machine's peaks).
+    threads = StrictIntegerField(min_value=1, max_value=POSITIVE_INT_MAX, allow_null=True, required=False,
+                                 default=None)
+    roof = StrictChoiceField(choices=ROOF_KINDS, allow_null=True, required=False, default=None)
+    roof_gflops = StrictFloatField(min_value=0, allow_null=True, required=False, default=None)
+    roof_gbs = StrictFloatField(min_value=0, allow_null=True, required=False, default=None)
+    # What the kernel really moves, where more than `bytes` (the minimum traffic).
+    kernel_bytes = StrictIntegerField(min_value=0, max_value=BIGINT_MAX, allow_null=True, required=False,
+                                      default=None)
 
 
 def _loadavg() -> serializers.ListField:
@@ -219,6 +261,8 @@ class ReportSerializer(StrictSerializer):
     profiler_overhead = StrictFloatField(allow_null=True, required=False, default=None, min_value=-1.0)
     conditions = ConditionsSerializer(allow_null=True, required=False, default=None)
     accuracy = AccuracySerializer(allow_null=True, required=False, default=None)
+    timed_page_faults = StrictIntegerField(min_value=0, max_value=BIGINT_MAX, allow_null=True, required=False,
+                                           default=None)
 
     def to_internal_value(self, data: Any) -> dict:
         # Check the version first: field errors against the wrong schema are noise.
