@@ -13,21 +13,36 @@ Both run engine.executor.run_program, the loop `execute` (and so the
 onnxruntime race) runs too.
 
 The ratio of the two medians, minus 1, is the profiler's own overhead.
+
+Steady state: malloc keeps freed heap pages (engine.malloc_tuning, applied
+here unless `keep_heap=False`), and warmup goes on past the requested passes,
+up to `settle` more pairs, while a warmup pair still takes minor page faults.
+The faults the recorded pairs take are counted (`timed_page_faults`: 0 in a
+steady state).
+
+Precision on demand: with `target_ci` (percent), pairs are added after the
+requested repeats until the end-to-end median's 95% confidence interval has a
+half-width ((ci_high - ci_low) / 2) of at most that percent of the median, or
+the passes have used `budget_s` seconds (warmup included).
 """
 from __future__ import annotations
 
 import gc
+import resource
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from scipy.stats import binom
 
 from engine.executor import Clock, Instruction, Plan, check_inputs, make_plan, run_graph, run_program, start_env
 from engine.inject import Injection, check_layers, extra_work, parse_injections, stream_buffer, with_extra_work
 from engine.ir import Graph
-from engine.report import Layer, TimeStats
+from engine.malloc_tuning import keep_heap_memory
+from engine.report import CONFIDENCE, Layer, TimeStats
 from engine.roofline import Peaks, bound_of, measure_peaks
 
 
@@ -41,14 +56,65 @@ class ProfileResult:
     outputs: dict[str, np.ndarray]  # the last pass's graph outputs
     timed_end_to_end: TimeStats  # the timed passes, per-layer clock reads included
     profiler_overhead: float  # timed median / plain median - 1
+    timed_page_faults: int = 0  # minor page faults during the recorded pairs (0: steady state)
+    target_met: bool | None = None  # with target_ci: whether the end-to-end CI reached it
+
+
+SETTLE_PAIRS = 20  # at most this many warmup pairs past the requested ones while pages still fault
+DEFAULT_BUDGET_S = 60.0  # --target-ci's default time budget
+
+
+@lru_cache(maxsize=512)
+def median_ci_ranks(n: int, confidence: float = CONFIDENCE) -> tuple[int, int] | None:
+    """0-based ranks (lo, hi) of the sorted sample whose values bound the
+    median with at least `confidence`: the distribution-free interval from
+    order statistics. [x(j), x(n+1-j)] (1-based) covers the median with
+    probability 1 - 2 P(B <= j - 1), B ~ Binomial(n, 1/2); j is the largest
+    rank that keeps that >= confidence. None when even [min, max] falls
+    short (n < 6 at 95%)."""
+    tail = binom.cdf(np.arange(n), n, 0.5)
+    ok = np.flatnonzero(tail <= (1.0 - confidence) / 2)
+    if ok.size == 0:
+        return None
+    j = int(ok[-1])  # j - 1 in the 1-based formula
+    return j, n - 1 - j
 
 
 def time_stats(samples_ns: Sequence[int] | np.ndarray) -> TimeStats:
+    """Percentiles in seconds and the median's CONFIDENCE interval (None when
+    there are too few samples for one): the one place both are computed."""
     s = np.asarray(samples_ns, dtype=np.float64) / 1e9
     if s.size == 0:
         raise ValueError("time_stats needs at least one sample")
     p25, median, p75 = np.percentile(s, [25, 50, 75])
-    return TimeStats(median=float(median), p25=float(p25), p75=float(p75), min=float(s.min()), n=int(s.size))
+    ranks = median_ci_ranks(int(s.size))
+    ci_low = ci_high = None
+    if ranks is not None:
+        lo, hi = ranks
+        part = np.partition(s, (lo, hi))
+        ci_low, ci_high = float(part[lo]), float(part[hi])
+    return TimeStats(median=float(median), p25=float(p25), p75=float(p75), min=float(s.min()), n=int(s.size),
+                     ci_low=ci_low, ci_high=ci_high)
+
+
+def ci_half_width_pct(stats: TimeStats) -> float | None:
+    """The median's CI half-width in percent of the median; None without a CI."""
+    if stats.ci_low is None or stats.ci_high is None or stats.median <= 0:
+        return None
+    return (stats.ci_high - stats.ci_low) / 2 / stats.median * 100.0
+
+
+def check_target(target_ci: float | None, budget_s: float | None) -> None:
+    """--target-ci is a percent in (0, 100); the budget a positive number of seconds."""
+    if target_ci is not None and not 0 < target_ci < 100:
+        raise ValueError(f"target_ci must be a percent between 0 and 100 (exclusive), got {target_ci}")
+    if budget_s is not None and not budget_s > 0:
+        raise ValueError(f"budget_s must be > 0 seconds, got {budget_s}")
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (every thread's)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def layer_counts(plan: Plan, index: int) -> tuple[int, int]:
@@ -96,17 +162,32 @@ def profile(
     peaks: Peaks | None = None,
     inject: Sequence[str | Injection] = (),
     clock: Clock = time.perf_counter_ns,
+    target_ci: float | None = None,
+    budget_s: float | None = None,
+    settle: int = SETTLE_PAIRS,
+    keep_heap: bool = True,
 ) -> ProfileResult:
     """Run `warmup` + `repeats` pairs of (timed pass, plain pass); only the
     last `repeats` pairs are recorded. Layer times come from the timed passes;
     `end_to_end` from the plain ones, which carry no per-layer clock reads
     (the honest latency). `peaks` defaults to this machine's measured (cached)
     peaks. `inject` (Injections or "kind:layer:factor" specs) makes the
-    named layers do extra work (engine.inject); `clock` is for tests."""
+    named layers do extra work (engine.inject); `clock` is for tests.
+
+    When warmup > 0, up to `settle` more warmup pairs run while the last one
+    still took minor page faults; `keep_heap` applies keep_heap_memory() first.
+    `target_ci` (percent): more pairs after `repeats` until the end-to-end
+    median's CI half-width is within it, while the passes have used less than
+    `budget_s` (DEFAULT_BUDGET_S) seconds. The result's warmup and repeats
+    are the pairs really run."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if settle < 0:
+        raise ValueError(f"settle must be >= 0, got {settle}")
+    check_target(target_ci, budget_s)
+    budget_ns = (budget_s if budget_s is not None else DEFAULT_BUDGET_S) * 1e9
     plan = make_plan(graph)
     check_inputs(plan, inputs)
     steps = plan.steps
@@ -115,6 +196,8 @@ def profile(
     check_layers(injections, list(index_of))
     peaks = peaks if peaks is not None else measure_peaks()
     counts = [layer_counts(plan, i) for i in range(len(steps))]
+    if keep_heap:
+        keep_heap_memory()  # freed intermediates stay in the heap: no fresh pages to fault in every pass
 
     buffer: list[np.ndarray] = []  # the stream buffer, allocated once and only if needed
 
@@ -130,27 +213,64 @@ def profile(
     program = _with_injections(plan, work)
     first_env = start_env(plan, inputs)
 
-    node_ns = np.zeros((repeats, len(steps)), dtype=np.int64)  # one preallocated row per repeat
-    scratch_ns = np.zeros(len(steps), dtype=np.int64)  # warmup rows, thrown away
-    timed_ns = np.zeros(repeats, dtype=np.int64)
-    plain_ns = np.zeros(repeats, dtype=np.int64)
+    # Sample rows are written inside timed passes: fill them now (np.zeros' pages
+    # would be faulted in by the first write, inside a pass).
+    def rows(n: int, width: int | None = None) -> np.ndarray:
+        a = np.empty((n, width) if width is not None else n, dtype=np.int64)
+        a.fill(0)
+        return a
+
+    node_ns = rows(repeats, len(steps))
+    scratch_ns = rows(len(steps))  # warmup rows, thrown away
+    timed_ns, plain_ns = rows(repeats), rows(repeats)
     env: list[Any] = first_env
+    spent_ns = 0  # the passes' own time, warmup included: what the budget bounds
+    faults = 0
+
+    def pair(row: int | None) -> int:
+        """One (timed, plain) pair, recorded in `row` unless None; its minor faults."""
+        nonlocal env, spent_ns
+        env = first_env.copy()
+        f0 = minor_faults()
+        start = clock()
+        run_program(program, env, node_ns[row] if row is not None else scratch_ns, clock)
+        end = clock()
+        timed = end - start
+        env = first_env.copy()
+        start = clock()
+        run_program(program, env)
+        end = clock()
+        f1 = minor_faults()
+        spent_ns += timed + end - start
+        if row is not None:
+            timed_ns[row], plain_ns[row] = timed, end - start
+        return f1 - f0
+
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a collection inside a timed node is noise, not the node's cost
+    target_met = None
     try:
-        for r in range(-warmup, repeats):
-            env = first_env.copy()
-            start = clock()
-            run_program(program, env, node_ns[r] if r >= 0 else scratch_ns, clock)
-            end = clock()
-            if r >= 0:
-                timed_ns[r] = end - start
-            env = first_env.copy()
-            start = clock()
-            run_program(program, env)
-            end = clock()
-            if r >= 0:
-                plain_ns[r] = end - start
+        warm = 0
+        last_faults = 0
+        while warm < warmup or (warmup and last_faults and warm < warmup + settle):
+            last_faults = pair(None)
+            warm += 1
+        done = 0
+        while True:
+            for r in range(done, len(timed_ns)):
+                faults += pair(r)
+            done = len(timed_ns)
+            if target_ci is None:
+                break
+            width = ci_half_width_pct(time_stats(plain_ns[:done]))
+            target_met = width is not None and width <= target_ci
+            per_pair = spent_ns / (warm + done)
+            if target_met or spent_ns + per_pair > budget_ns:
+                break
+            # grow by an eighth (at least one pair), no more than the budget still allows
+            more = max(1, min(done // 8, int((budget_ns - spent_ns) / max(per_pair, 1.0))))
+            node_ns = np.concatenate([node_ns, rows(more, len(steps))])
+            timed_ns, plain_ns = np.concatenate([timed_ns, rows(more)]), np.concatenate([plain_ns, rows(more)])
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -159,7 +279,7 @@ def profile(
     layers = [_layer(plan, i, counts[i], time_stats(node_ns[:, i]), peaks) for i in range(len(steps))]
     plain, timed = time_stats(plain_ns), time_stats(timed_ns)
     overhead = timed.median / plain.median - 1.0 if plain.median > 0 else 0.0
-    return ProfileResult(layers, plain, warmup, repeats, peaks, outputs, timed, overhead)
+    return ProfileResult(layers, plain, warm, len(plain_ns), peaks, outputs, timed, overhead, faults, target_met)
 
 
 __all__ = ["ProfileResult", "layer_counts", "profile", "run_graph", "time_stats"]

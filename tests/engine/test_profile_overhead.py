@@ -60,13 +60,14 @@ PLAIN = "c" + "kk" + "c"  # no clock between kernels
 
 
 def test_timed_and_plain_passes_alternate_warmup_included(spy_graph, peaks):
-    profile(spy_graph, {"x": np.zeros(4, np.float32)}, warmup=2, repeats=3, peaks=peaks, clock=TickClock())
+    profile(spy_graph, {"x": np.zeros(4, np.float32)}, warmup=2, repeats=3, peaks=peaks, clock=TickClock(),
+            settle=0)
     assert "".join(LOG) == (TIMED + PLAIN) * 5
 
 
 def test_end_to_end_comes_from_the_plain_passes_and_overhead_from_both(spy_graph, peaks):
     result = profile(spy_graph, {"x": np.zeros(4, np.float32)}, warmup=1, repeats=4, peaks=peaks,
-                     clock=TickClock())
+                     clock=TickClock(), settle=0)
     # With one tick per clock read a plain pass lasts 1 ns, a timed pass 5 ns, each node 1 ns.
     assert result.end_to_end.median == pytest.approx(1e-9) and result.end_to_end.n == 4
     assert result.timed_end_to_end.median == pytest.approx(5e-9) and result.timed_end_to_end.n == 4
