@@ -276,8 +276,12 @@ def _new_run(report: dict, machine: Machine, payload_sha256: str) -> Run:
         warmup=report["warmup"],
         repeats=report["repeats"],
         **{key: e2e[key] for key in STAT_KEYS},
+        ci_low=e2e["ci_low"],
+        ci_high=e2e["ci_high"],
         peak_gflops=report["machine"]["peak_gflops"],
         peak_gbs=report["machine"]["peak_gbs"],
+        roofs=report["machine"]["roofs"] or None,  # older reports have none: null, like the other new fields
+        timed_page_faults=report["timed_page_faults"],
         profiler_overhead=report["profiler_overhead"],
         conditions=report["conditions"],
         accuracy=report["accuracy"],

@@ -7,11 +7,12 @@ import re
 
 from django.db import models
 
-from engine.report import BOUNDS, END_TO_END
+from engine.report import BOUNDS, END_TO_END, ROOF_KINDS
 from fleet.models import EnrollmentToken, Machine
 from results.canonical import canonical_sha256
 
 BOUND_CHOICES = [(b, b) for b in BOUNDS]
+ROOF_CHOICES = [(r, r) for r in ROOF_KINDS]
 
 
 LOCAL_PROJECT = "local"  # name and repository_url of runs reported without a repository
@@ -113,11 +114,20 @@ class Run(models.Model):
     p75 = models.FloatField()
     min = models.FloatField()
     n = models.PositiveIntegerField()
+    # The 95% confidence interval of the end-to-end median (engine.report.TimeStats);
+    # null for reports from before the engine measured it.
+    ci_low = models.FloatField(null=True, blank=True)
+    ci_high = models.FloatField(null=True, blank=True)
     # The machine's roofline as measured when this run was made; a later
     # re-measurement of the machine must not change this run's % of roof.
     # Null for runs imported from asv, which measures no peaks.
     peak_gflops = models.FloatField(null=True, blank=True)
     peak_gbs = models.FloatField(null=True, blank=True)
+    # Every thread count's roofs as measured for this run (engine.report.Roof:
+    # threads, gflops, gbs, gather_gbs by row size); null for older reports.
+    roofs = models.JSONField(null=True, blank=True)
+    # Minor page faults during the timed passes (0: steady state); null where not counted.
+    timed_page_faults = models.BigIntegerField(null=True, blank=True)
     # Relative cost of per-layer timing on end-to-end time (0.02 = 2%), when measured.
     profiler_overhead = models.FloatField(null=True, blank=True)
     # The agent's record of how quiet the machine was (engine.report.Report.conditions).
@@ -177,10 +187,20 @@ class LayerMeasurement(models.Model):
     p75 = models.FloatField()
     min = models.FloatField()
     n = models.PositiveIntegerField()
+    ci_low = models.FloatField(null=True, blank=True)  # 95% confidence interval of the median; null in old reports
+    ci_high = models.FloatField(null=True, blank=True)
     gflops = models.FloatField()
     gbs = models.FloatField()
     ai = models.FloatField()
     bound = models.CharField(max_length=16, choices=BOUND_CHOICES)
+    # The roofs that judge this layer (engine.report.Layer); null in old reports,
+    # which are judged against the run's peak_gflops/peak_gbs.
+    threads = models.PositiveIntegerField(null=True, blank=True)  # threads its kernel really runs on
+    roof = models.CharField(max_length=16, choices=ROOF_CHOICES, null=True, blank=True)  # which bandwidth roof
+    roof_gflops = models.FloatField(null=True, blank=True)
+    roof_gbs = models.FloatField(null=True, blank=True)
+    # What the kernel really moves where that is more than `bytes` (the minimum traffic); else null.
+    kernel_bytes = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "index"]

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 import results.serializers
 from results.serializers import ReportSerializer, validate_report
 from results.strict_fields import BIGINT_MAX, POSITIVE_INT_MAX
-from tests.report_factory import make_report
+from tests.report_factory import make_report, old_report
 
 from .test_api_fuzz import FUZZ, mutated_reports
 
@@ -43,7 +43,7 @@ def assert_same_answer(data: Any) -> None:
 
 
 def with_value(path: tuple, value: Any) -> dict:
-    report = json.loads(json.dumps(make_report(layers=3)))
+    report = json.loads(json.dumps(make_report(layers=3, fidelity=True)))
     node = report
     for key in path[:-1]:
         node = node[key]
@@ -95,6 +95,22 @@ LIMITS = [
     (("profiler_overhead",), None),
     (("profiler_overhead",), -1),
     (("started_at",), "2025-13-01T00:00:00Z"),
+    # The measurement-fidelity fields (optional; fidelity=True reports carry them).
+    (("end_to_end", "ci_low"), None),
+    (("end_to_end", "ci_high"), 0.0),
+    (("layers", 1, "time", "ci_low"), 1),
+    (("layers", 1, "roof"), "cache"),
+    (("layers", 1, "roof"), None),
+    (("layers", 1, "threads"), 0),
+    (("layers", 1, "roof_gbs"), 3),
+    (("layers", 1, "kernel_bytes"), BIGINT_MAX + 1),
+    (("machine", "roofs"), []),
+    (("machine", "roofs", 0, "gather_gbs"), {"256": 0}),
+    (("machine", "roofs", 0, "gather_gbs"), {"x": 1.0}),
+    (("machine", "roofs", 0, "threads"), None),
+    (("config", "target_ci"), 101),
+    (("timed_page_faults",), 3),
+    (("timed_page_faults",), -1),
 ]
 
 
@@ -109,6 +125,10 @@ def test_it_answers_duplicate_layer_names_as_the_serializers_do():
     assert_same_answer(report)
 
 
+def test_it_answers_a_report_without_the_measurement_fidelity_keys_as_the_serializers_do():
+    assert_same_answer(old_report(make_report(layers=3)))
+
+
 @pytest.mark.parametrize("section", ["benchmark", "config", "source"])
 def test_it_fills_defaults_of_optional_fields_as_the_serializers_do(section):
     report = json.loads(json.dumps(make_report(layers=2)))
@@ -119,8 +139,9 @@ def test_it_fills_defaults_of_optional_fields_as_the_serializers_do(section):
     assert_same_answer(report)
 
 
-def test_it_does_not_build_the_serializers_for_a_valid_report(monkeypatch):
-    report = json.loads(json.dumps(make_report(layers=5)))
+@pytest.mark.parametrize("fidelity", [False, True], ids=["old fields", "with CIs and roofs"])
+def test_it_does_not_build_the_serializers_for_a_valid_report(monkeypatch, fidelity):
+    report = json.loads(json.dumps(make_report(layers=5, fidelity=fidelity)))
     validate_report(report)  # the quick check is built once, from a serializer
 
     def refuse(*args, **kwargs):

@@ -14,7 +14,7 @@ from results.layer_rows import COPY_COLUMNS
 from results.models import LayerMeasurement, Run
 from tests.conftest import need_service
 from tests.platform.conftest import row_counts
-from tests.report_factory import make_report
+from tests.report_factory import make_report, old_report
 
 LAYERS = 300
 
@@ -34,11 +34,17 @@ def stored_layer(row: LayerMeasurement) -> dict:
         "sources": row.sources,
         "flops": row.flops,
         "bytes": row.bytes,
-        "time": {"median": row.median, "p25": row.p25, "p75": row.p75, "min": row.min, "n": row.n},
+        "time": {"median": row.median, "p25": row.p25, "p75": row.p75, "min": row.min, "n": row.n,
+                 "ci_low": row.ci_low, "ci_high": row.ci_high},
         "gflops": row.gflops,
         "gbs": row.gbs,
         "ai": row.ai,
         "bound": row.bound,
+        "threads": row.threads,
+        "roof": row.roof,
+        "roof_gflops": row.roof_gflops,
+        "roof_gbs": row.roof_gbs,
+        "kernel_bytes": row.kernel_bytes,
     }
 
 
@@ -64,6 +70,23 @@ def test_it_copies_300_layers_that_read_back_equal_to_the_report(postgres):
     started_at = datetime.fromisoformat(report["started_at"])
     for row in rows:
         assert (row.machine_id, row.benchmark_id, row.started_at) == (machine.pk, run.benchmark_id, started_at)
+
+
+@pytest.mark.django_db
+def test_it_copies_the_measurement_fidelity_fields_and_nulls_where_a_report_has_none(postgres):
+    machine = Machine.objects.create(name="m1")
+    report = make_report(layers=6, fidelity=True)
+    report["layers"][4]["roof"] = None  # one layer with some fields and not others
+    report["layers"][4]["time"].update(ci_low=None, ci_high=None)
+    run, _ = ingest_report(report, machine)
+    rows = list(LayerMeasurement.objects.filter(run=run).order_by("index"))
+    assert [stored_layer(row) for row in rows] == report["layers"]
+    assert rows[0].kernel_bytes == report["layers"][0]["kernel_bytes"] and rows[1].roof == "gather"
+
+    old = old_report(make_report(layers=3))
+    run, _ = ingest_report(old, machine)
+    for row in LayerMeasurement.objects.filter(run=run):
+        assert (row.ci_low, row.threads, row.roof, row.roof_gflops, row.roof_gbs, row.kernel_bytes) == (None,) * 6
 
 
 @pytest.mark.django_db(transaction=True)
