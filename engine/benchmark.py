@@ -15,10 +15,9 @@ from threadpoolctl import threadpool_limits
 from engine.inject import Injection, parse_injections
 from engine.ir import model_version
 from engine.machine import machine_info
-from engine.malloc_tuning import keep_heap_memory
 from engine.models import Model, build_model
 from engine.passes import run_passes
-from engine.profile import ProfileResult, profile
+from engine.profile import DEFAULT_BUDGET_S, ProfileResult, check_target, profile
 from engine.quant.accuracy import accuracy_delta, calibration_inputs
 from engine.quant.modes import STATIC, QuantRequest, apply_quant, resolve_quant
 from engine.report import Benchmark, Config, Report, Source
@@ -58,6 +57,14 @@ class RunOptions:
     records the canonical request, config.flags["quant_noop"] the requested
     modes that found nothing to quantize, config.flags["quant_fp32"] the layers
     kept in fp32, and the report's `accuracy` the delta against the fp32 model.
+    `target_ci` (percent): after `repeats`, pairs are added until the
+    end-to-end median's 95% CI half-width is within that percent of the
+    median or the passes have used `budget_s` seconds (default
+    DEFAULT_BUDGET_S); config records both, the report's warmup and repeats
+    the pairs really run, and whether the target was met is read off
+    end_to_end's ci_low/ci_high (no flag: flags are attributed as causes).
+    Warmup runs past `warmup` (bounded) while pages still fault; the report's
+    timed_page_faults counts the recorded pairs' minor page faults.
     """
 
     warmup: int = 3
@@ -70,6 +77,11 @@ class RunOptions:
     quant: str | QuantRequest | None = None
     calibration: str | None = None
     quant_fp32: Sequence[str] = ()
+    target_ci: float | None = None
+    budget_s: float | None = None
+
+    def __post_init__(self) -> None:
+        check_target(self.target_ci, self.budget_s)
 
 
 def run_benchmark(model: str, params: Mapping[str, Any] | None = None,
@@ -87,7 +99,6 @@ def profile_model(built: Model, options: RunOptions = RunOptions()) -> Benchmark
     assemble its report; see run_benchmark."""
     injections = parse_injections(options.inject)
     request = resolve_quant(options.quant, options.calibration)
-    keep_heap_memory()  # big intermediates reuse heap pages instead of faulting in fresh mmaps every pass
     optimized = run_passes(built.graph, options.passes)
     # Calibration seeds differ from the timing seed (INPUT_SEED) and the accuracy seeds.
     calibration_data = calibration_inputs(built.make_inputs) if request.dense == STATIC else ()
@@ -100,14 +111,18 @@ def profile_model(built: Model, options: RunOptions = RunOptions()) -> Benchmark
         flags["quant_noop"] = quantized.noop
         if quantized.fp32_layers:
             flags["quant_fp32"] = quantized.fp32_layers
+    budget_s = None
+    if options.target_ci is not None:
+        budget_s = options.budget_s if options.budget_s is not None else DEFAULT_BUDGET_S
     limit = threadpool_limits(limits=options.threads, user_api="blas") if options.threads else contextlib.nullcontext()
     with limit:
         effective_threads = blas_threads()
         peaks = measure_peaks()
         inputs = built.make_inputs(INPUT_SEED)
         started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        # profile applies keep_heap_memory: big intermediates reuse heap pages instead of fresh mmaps
         result = profile(quantized.graph, inputs, warmup=options.warmup, repeats=options.repeats, peaks=peaks,
-                         inject=injections)
+                         inject=injections, target_ci=options.target_ci, budget_s=budget_s)
     layers = [dataclasses.replace(ly, sources=list(optimized.lineage[ly.name])) for ly in result.layers]
     result = dataclasses.replace(result, layers=layers)
     accuracy = None
@@ -119,14 +134,16 @@ def profile_model(built: Model, options: RunOptions = RunOptions()) -> Benchmark
         machine=machine_info(peaks),
         benchmark=Benchmark(model=built.name, model_version=model_version(built.graph), params=built.params),
         config=Config(passes=optimized.requested, quant=request.text, threads=options.threads or effective_threads,
-                      flags=flags, inject=[inj.spec for inj in injections]),
+                      flags=flags, inject=[inj.spec for inj in injections], target_ci=options.target_ci,
+                      budget_s=budget_s),
         source=options.source if options.source is not None else Source(),
         started_at=started_at,
-        warmup=options.warmup,
-        repeats=options.repeats,
+        warmup=result.warmup,
+        repeats=result.repeats,
         end_to_end=result.end_to_end,
         layers=result.layers,
         profiler_overhead=result.profiler_overhead,
         accuracy=accuracy,
+        timed_page_faults=result.timed_page_faults,
     )
     return BenchmarkRun(built, result, report)

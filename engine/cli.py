@@ -10,6 +10,7 @@
     roofwatch-engine compare-ort mlp --batch 256 --threads 2 --repeats 20
     roofwatch-engine run dlrm --passes all --quant int8,int8-rowwise-emb   (see engine.quant.commands)
     roofwatch-engine quant-sweep dlrm --quant int8 --max-abs-error 0.01
+    roofwatch-engine run dlrm --batch 256 --threads 1 --target-ci 1 --budget-s 60   (repeat until precise)
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from engine.models import MODELS, ModelParamError, UnknownModelError, get_spec
 from engine.onnx_io import OnnxIOError
 from engine.onnx_io import commands as onnx_commands
 from engine.passes import UnknownPassError, resolve_passes, valid_passes_text
+from engine.profile import DEFAULT_BUDGET_S, check_target, ci_half_width_pct
 from engine.quant import commands as quant_commands
 from engine.roofline import Peaks, measure_peaks, percent_of_roof
 from engine.source_info import detect_source
@@ -53,6 +55,26 @@ def _flag(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"flag {name.strip()}: {value!r} is not JSON (quote strings)") from None
 
 
+def _number(text: str, check) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    try:
+        check(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def _target_ci(text: str) -> float:
+    return _number(text, lambda v: check_target(v, None))
+
+
+def _budget_s(text: str) -> float:
+    return _number(text, lambda v: check_target(None, v))
+
+
 def _passes(text: str) -> list[str]:
     try:
         return resolve_passes(text)
@@ -74,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=int_at_least(1), default=10, help="timed passes (default 10)")
     run.add_argument("--warmup", type=int_at_least(0), default=3, help="untimed passes first (default 3)")
     run.add_argument("--threads", type=int_at_least(1), help="limit BLAS to this many threads")
+    run.add_argument("--target-ci", type=_target_ci, metavar="PCT",
+                     help="after --repeats, keep repeating until the end-to-end median's 95%% confidence "
+                          "interval has a half-width within PCT%% of the median, or --budget-s runs out; "
+                          "config.target_ci records it, end_to_end.ci_low/ci_high say whether it was met")
+    run.add_argument("--budget-s", type=_budget_s, metavar="SECONDS",
+                     help=f"with --target-ci: the passes' time budget, warmup included (default {DEFAULT_BUDGET_S:g})")
     run.add_argument("--json", metavar="PATH", help="write the roofwatch.run/1 report here (atomically)")
     run.add_argument("--repository", help="source repository URL (default: from git)")
     run.add_argument("--commit", help="source commit (default: git HEAD)")
@@ -151,6 +179,16 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
     total_flops = sum(ly.flops for ly in rep.layers)
     print(f"end to end: median {e2e.median * 1e3:.3f} ms (p25 {e2e.p25 * 1e3:.3f}, p75 {e2e.p75 * 1e3:.3f}, "
           f"min {e2e.min * 1e3:.3f}); {total_flops / e2e.median / 1e9:.1f} GFLOP/s", file=out)
+    width = ci_half_width_pct(e2e)
+    if width is not None:
+        print(f"end to end 95% CI of the median: {e2e.ci_low * 1e3:.3f} .. {e2e.ci_high * 1e3:.3f} ms "
+              f"(half-width {width:.2f}%)", file=out)
+    if rep.config.target_ci is not None:
+        met = width is not None and width <= rep.config.target_ci
+        print(f"target CI {rep.config.target_ci:g}%: {'met' if met else 'NOT met'} after {rep.repeats} repeats "
+              f"(budget {rep.config.budget_s:g} s)", file=out)
+    if rep.timed_page_faults is not None:
+        print(f"page faults in the timed passes: {rep.timed_page_faults} (warmup {rep.warmup} pairs)", file=out)
     if rep.profiler_overhead is not None:
         print(f"profiler overhead: {rep.profiler_overhead * 100:+.1f}% (per-layer timing vs plain passes)", file=out)
     if rep.config.passes:
@@ -165,12 +203,15 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     source = detect_source(repository=args.repository, commit=args.commit, branch=args.branch, ci_url=args.ci_url)
+    if args.budget_s is not None and args.target_ci is None:
+        raise ModelParamError("--budget-s bounds --target-ci's extra repeats; give --target-ci too")
+    target = dict(target_ci=args.target_ci, budget_s=args.budget_s)
     if args.onnx is not None or args.input_range:
         if args.model is not None or args.param or args.onnx is None:
             raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
                                   "(with --input-range), not both")
         options = RunOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads, source=source,
-                             inject=args.inject, passes=args.passes, **quant_commands.quant_options(args))
+                             inject=args.inject, passes=args.passes, **target, **quant_commands.quant_options(args))
         run = onnx_commands.run_onnx_benchmark(args.onnx, batch=args.batch, input_ranges=args.input_range,
                                                options=options)
         return _finish_run(run, args)
@@ -178,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
     params = _model_params(args)
     options = RunOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads, source=source,
-                         inject=args.inject, passes=args.passes, flags=dict(args.flag),
+                         inject=args.inject, passes=args.passes, flags=dict(args.flag), **target,
                          **quant_commands.quant_options(args))
     run = run_benchmark(args.model, params, options)
     return _finish_run(run, args)
