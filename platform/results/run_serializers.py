@@ -14,6 +14,9 @@ class TimeStatsOutSerializer(serializers.Serializer):
     p75 = serializers.FloatField()
     min = serializers.FloatField()
     n = serializers.IntegerField()
+    ci_low = serializers.FloatField(allow_null=True, help_text=(
+        "95% confidence interval of the median, low end (seconds); null when not measured (older reports)"))
+    ci_high = serializers.FloatField(allow_null=True, help_text="95% confidence interval of the median, high end")
 
 
 class LayerOutSerializer(serializers.ModelSerializer):
@@ -21,7 +24,19 @@ class LayerOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LayerMeasurement
-        fields = ["index", "name", "op", "sources", "flops", "bytes", "time", "gflops", "gbs", "ai", "bound"]
+        fields = [
+            "index", "name", "op", "sources", "flops", "bytes", "kernel_bytes", "time", "gflops", "gbs", "ai",
+            "bound", "threads", "roof", "roof_gflops", "roof_gbs",
+        ]
+        extra_kwargs = {
+            "kernel_bytes": {"help_text": "what the kernel really moves where more than bytes (the minimum); "
+                                          "else null"},
+            "threads": {"help_text": "threads the layer's kernel really runs on; null in older reports"},
+            "roof": {"help_text": "the bandwidth roof that judges the layer (stream or gather); null in older "
+                                  "reports, which are judged against the run's peaks"},
+            "roof_gflops": {"help_text": "the compute roof that judges the layer; null: the run's peaks.gflops"},
+            "roof_gbs": {"help_text": "the bandwidth roof that judges the layer; null: the run's peaks.gbs"},
+        }
 
 
 class RunSummarySerializer(serializers.ModelSerializer):
@@ -53,18 +68,33 @@ class PeaksOutSerializer(serializers.Serializer):
                                          help_text="FLOPs per byte where the roofs meet (gflops / gbs); null without both")
 
 
+class RoofOutSerializer(serializers.Serializer):
+    """The machine's roofs under one thread count, as measured for the run."""
+
+    threads = serializers.IntegerField()
+    gflops = serializers.FloatField(help_text="peak GFLOP/s")
+    gbs = serializers.FloatField(help_text="streaming-copy GB/s")
+    gather_gbs = serializers.DictField(child=serializers.FloatField(),
+                                       help_text="random-row gather GB/s by row size in bytes")
+
+
 class RunDetailSerializer(RunSummarySerializer):
     peaks = PeaksOutSerializer(source="*", help_text=(
-        "The roofs of this run's layers: a layer's % of roof is 100 * gflops / min(peaks.gflops, ai * peaks.gbs) "
-        "(100 * gbs / peaks.gbs for a layer without FLOPs)."
+        "The run's stream roofs (at its thread count). A layer's % of roof is 100 * gflops / min(G, ai * B) "
+        "(100 * gbs / B for a layer without FLOPs), where G, B are the layer's roof_gflops, roof_gbs when it "
+        "has them, else peaks.gflops, peaks.gbs."
     ))
+    roofs = RoofOutSerializer(many=True, allow_null=True, help_text=(
+        "Every measured thread count's roofs, gather by row size included; null for older reports"))
     layers = LayerOutSerializer(many=True)
 
     class Meta(RunSummarySerializer.Meta):
         fields = RunSummarySerializer.Meta.fields + [
             "idempotency_key", "payload_sha256", "ci_url", "config", "config_hash", "warmup", "repeats",
-            "profiler_overhead", "conditions", "accuracy", "peaks", "layers",
+            "profiler_overhead", "timed_page_faults", "conditions", "accuracy", "peaks", "roofs", "layers",
         ]
+        extra_kwargs = {"timed_page_faults": {"help_text": (
+            "minor page faults during the timed passes (0: steady state); null when not counted")}}
 
 
 class IngestResultSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 """GET /api/v1/runs/ and /api/v1/runs/<id>/ return what was stored."""
 from fleet.models import Machine
-from tests.report_factory import make_report
+from tests.report_factory import make_report, old_report
 
 
 def _store(upload, **kwargs) -> int:
@@ -72,3 +72,24 @@ def test_it_answers_404_for_an_unknown_run(client, db):
     response = client.get("/api/v1/runs/999/")
     assert response.status_code == 404
     assert "detail" in response.json()
+
+
+def test_it_returns_the_measurement_fidelity_fields_of_a_run_and_its_layers(client, upload):
+    report = make_report(layers=4, fidelity=True)
+    run_id = upload(report).json()["id"]
+    body = client.get(f"/api/v1/runs/{run_id}/").json()
+    assert body["end_to_end"] == report["end_to_end"] and body["end_to_end"]["ci_low"] is not None
+    assert body["roofs"] == report["machine"]["roofs"]
+    assert body["timed_page_faults"] == 0
+    for key in ("threads", "roof", "roof_gflops", "roof_gbs", "kernel_bytes"):
+        assert [layer[key] for layer in body["layers"]] == [layer[key] for layer in report["layers"]], key
+    assert [layer["time"] for layer in body["layers"]] == [layer["time"] for layer in report["layers"]]
+
+
+def test_a_run_from_an_older_report_answers_nulls_for_those_fields(client, upload):
+    run_id = upload(old_report(make_report(layers=2))).json()["id"]
+    body = client.get(f"/api/v1/runs/{run_id}/").json()
+    assert (body["roofs"], body["timed_page_faults"]) == (None, None)
+    assert (body["end_to_end"]["ci_low"], body["end_to_end"]["ci_high"]) == (None, None)
+    assert {layer["roof"] for layer in body["layers"]} == {None}
+    assert {layer["kernel_bytes"] for layer in body["layers"]} == {None}
