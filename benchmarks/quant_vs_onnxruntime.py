@@ -1,4 +1,4 @@
-"""Quantized engine vs onnxruntime on the fp32 model, side by side in one process.
+"""Quantized engine vs onnxruntime on the fp32 model, each runner in its own process.
 
     .venv/bin/python benchmarks/quant_vs_onnxruntime.py [--batch 256] [--threads N] [--repeats 30]
                                                         [--rounds 5] [--dense-models mlp,dlrm] [--skip-dense]
@@ -12,27 +12,26 @@
 2. For mlp and dlrm at --batch, every dense mode: ours-fp32 / ours-quant
    (both after all passes), with each mode's accuracy delta.
 
-The runners take turns in blocks of passes (as engine.onnx_io.ort_runner.race
-does), each block opening with one untimed pass, so that slow drift in
-machine load hits all alike; the table shows medians of one forward pass.
+Every runner lives in its own worker process (engine/onnx_io/process_race.py),
+built there from the model name, passes and quant mode, with the same
+thread limits; the runners take turns in blocks of passes, only one running
+at a time, each block opening with one untimed pass, so that neither one's
+threads steal another's cores and slow drift in machine load hits all alike.
+The tables show medians of one forward pass with their p25-p75 spread and
+the 1-minute load average before and after.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from engine.benchmark import INPUT_SEED
-from engine.executor import check_inputs, execute, make_plan
 from engine.ir import Graph
-from engine.malloc_tuning import keep_heap_memory
 from engine.models import build_model
-from engine.onnx_io.export_graph import export_onnx
-from engine.onnx_io.ort_runner import ort_session, race_runners
+from engine.onnx_io.process_race import RaceResult, RaceWorkers, RunnerSpec, load_average, load_text
 from engine.passes import run_passes
 from engine.quant.accuracy import AccuracyDelta, accuracy_delta, calibration_inputs
 from engine.quant.modes import DENSE, MODES, apply_quant, resolve_quant
@@ -40,18 +39,6 @@ from engine.roofline import blas_threads
 
 GOAL = 1.5
 EMBEDDING_MODE = "int8-rowwise-emb"
-
-
-def engine_runner(graph: Graph, inputs: Mapping[str, np.ndarray]) -> Callable[[], object]:
-    plan = make_plan(graph)
-    check_inputs(plan, inputs)
-    return lambda: execute(plan, inputs)
-
-
-def ort_runner(graph: Graph, inputs: Mapping[str, np.ndarray], threads: int) -> Callable[[], object]:
-    session = ort_session(export_onnx(graph), threads)
-    feed = dict(inputs)
-    return lambda: session.run(None, feed)
 
 
 def accuracy_text(delta: AccuracyDelta) -> str:
@@ -65,48 +52,64 @@ def quantize(model, optimized: Graph, mode: str):
     return result, accuracy_delta(model.name, model.graph, result.graph, model.make_inputs)
 
 
+def ms(result: RaceResult, name: str) -> str:
+    samples = result.samples[name]
+    return f"{samples.median * 1e3:.3f} ({samples.quantile(0.25) * 1e3:.3f}-{samples.quantile(0.75) * 1e3:.3f})"
+
+
 def embedding_race(batch: int, threads: int, repeats: int, warmup: int, rounds: int) -> None:
     model = build_model("dlrm", batch=batch)
-    optimized = run_passes(model.graph, "all").graph
-    result, delta = quantize(model, optimized, EMBEDDING_MODE)
-    inputs = model.make_inputs(INPUT_SEED)
-    runners = {"ours-quant": engine_runner(result.graph, inputs), "ours-fp32": engine_runner(optimized, inputs),
-               "ort-fp32": ort_runner(model.graph, inputs, threads)}
-    print(f"dlrm batch {batch}, --passes all --quant {EMBEDDING_MODE} ({len(result.quantized_layers)} layer(s) "
-          f"quantized), threads {threads}, {rounds} round(s) of {repeats} repeats")
-    print(f"  {'round':<6} {'ours-quant ms':>13} {'ours-fp32 ms':>13} {'ORT-fp32 ms':>12} {'ORT/quant':>10} "
-          f"{'fp32/quant':>10}")
+    result, delta = quantize(model, run_passes(model.graph, "all").graph, EMBEDDING_MODE)
+    quantized = len(result.quantized_layers)
+    del model, result  # the workers build their own
+    dlrm = {"batch": batch}
+    specs = {"ours-quant": RunnerSpec("engine", "dlrm", dlrm, threads, INPUT_SEED, "all", EMBEDDING_MODE),
+             "ours-fp32": RunnerSpec("engine", "dlrm", dlrm, threads, INPUT_SEED, "all"),
+             "ort-fp32": RunnerSpec("ort", "dlrm", dlrm, threads, INPUT_SEED)}
+    print(f"dlrm batch {batch}, --passes all --quant {EMBEDDING_MODE} ({quantized} layer(s) quantized), threads "
+          f"{threads}, {rounds} round(s) of {repeats} repeats, each runner in its own process; ms: median (p25-p75)")
+    print(f"  {'round':<6} {'ours-quant ms':>22} {'ours-fp32 ms':>22} {'ORT-fp32 ms':>22} {'ORT/quant':>10} "
+          f"{'fp32/quant':>10} {'load':>11}")
     speedups, gains = [], []
-    for i in range(rounds):
-        medians = race_runners(runners, threads=threads, repeats=repeats, warmup=warmup)
-        speedups.append(medians["ort-fp32"] / medians["ours-quant"])
-        gains.append(medians["ours-fp32"] / medians["ours-quant"])
-        print(f"  {i + 1:<6} {medians['ours-quant'] * 1e3:13.3f} {medians['ours-fp32'] * 1e3:13.3f} "
-              f"{medians['ort-fp32'] * 1e3:12.3f} {speedups[-1]:10.2f} {gains[-1]:10.2f}", flush=True)
+    with RaceWorkers(specs) as workers:
+        for i in range(rounds):
+            race = workers.race(repeats=repeats, warmup=warmup)
+            speedups.append(race.ratio("ort-fp32", "ours-quant"))
+            gains.append(race.ratio("ours-fp32", "ours-quant"))
+            print(f"  {i + 1:<6} {ms(race, 'ours-quant'):>22} {ms(race, 'ours-fp32'):>22} "
+                  f"{ms(race, 'ort-fp32'):>22} {speedups[-1]:10.2f} {gains[-1]:10.2f} "
+                  f"{load_text(race.load_before):>5}-{load_text(race.load_after)}", flush=True)
     speedup = float(np.median(speedups))
     verdict = "goal met" if speedup >= GOAL else f"GOAL MISSED (< {GOAL})"
-    print(f"  median over rounds: ORT-fp32 / ours-quant {speedup:.2f}x ({verdict}); "
-          f"ours-fp32 / ours-quant {float(np.median(gains)):.2f}x")
+    print(f"  median over rounds: ORT-fp32 / ours-quant {speedup:.2f}x (rounds {min(speedups):.2f}-"
+          f"{max(speedups):.2f}; {verdict}); ours-fp32 / ours-quant {float(np.median(gains)):.2f}x "
+          f"(rounds {min(gains):.2f}-{max(gains):.2f})")
     print(f"  accuracy vs fp32 ({delta.samples} held-out samples): {accuracy_text(delta)}", flush=True)
 
 
 def dense_table(models: Sequence[str], batch: int, threads: int, repeats: int, warmup: int) -> None:
+    """Per model, fp32 and every dense mode raced together, one worker each."""
     dense_modes = [name for name, mode in MODES.items() if mode.family == DENSE]
-    print(f"\ndense modes at batch {batch} (all passes on both sides), threads {threads}, repeats {repeats}")
-    header = f"{'model':<6} {'mode':<16} {'fp32 ms':>9} {'quant ms':>9} {'fp32/quant':>10}  accuracy vs fp32"
+    print(f"\ndense modes at batch {batch} (all passes on both sides), threads {threads}, repeats {repeats}, "
+          "each runner in its own process; ms: median (p25-p75)")
+    header = (f"{'model':<6} {'mode':<16} {'fp32 ms':>22} {'quant ms':>22} {'fp32/quant':>10} {'load':>11}  "
+              "accuracy vs fp32")
     print(header)
     print("-" * len(header))
     for name in models:
         model = build_model(name, batch=batch)
         optimized = run_passes(model.graph, "all").graph
-        inputs = model.make_inputs(INPUT_SEED)
+        deltas = {mode: quantize(model, optimized, mode)[1] for mode in dense_modes}
+        del model, optimized
+        params = {"batch": batch}
+        specs = {"fp32": RunnerSpec("engine", name, params, threads, INPUT_SEED, "all")}
+        specs |= {mode: RunnerSpec("engine", name, params, threads, INPUT_SEED, "all", mode) for mode in dense_modes}
+        with RaceWorkers(specs) as workers:
+            race = workers.race(repeats=repeats, warmup=warmup)
+        load = f"{load_text(race.load_before):>5}-{load_text(race.load_after)}"
         for mode in dense_modes:
-            result, delta = quantize(model, optimized, mode)
-            medians = race_runners({"fp32": engine_runner(optimized, inputs),
-                                    "quant": engine_runner(result.graph, inputs)},
-                                   threads=threads, repeats=repeats, warmup=warmup)
-            print(f"{name:<6} {mode:<16} {medians['fp32'] * 1e3:9.3f} {medians['quant'] * 1e3:9.3f} "
-                  f"{medians['fp32'] / medians['quant']:10.2f}  {accuracy_text(delta)}", flush=True)
+            print(f"{name:<6} {mode:<16} {ms(race, 'fp32'):>22} {ms(race, mode):>22} "
+                  f"{race.ratio('fp32', mode):10.2f} {load:>11}  {accuracy_text(deltas[mode])}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,10 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dense-models", default="mlp,dlrm", help="models of the dense table (default mlp,dlrm)")
     parser.add_argument("--skip-dense", action="store_true", help="only the dlrm embedding race")
     args = parser.parse_args(argv)
-    keep_heap_memory()
     threads = args.threads or blas_threads()
-    with contextlib.suppress(AttributeError):
-        print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"load average (1 min) {load_text(load_average())}")
     embedding_race(args.batch, threads, args.repeats, args.warmup, args.rounds)
     if not args.skip_dense:
         dense_table([m for m in args.dense_models.split(",") if m], args.batch, threads, args.repeats, args.warmup)

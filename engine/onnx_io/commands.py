@@ -3,6 +3,10 @@
     roofwatch-engine export-onnx MODEL PATH [--batch N] [--param K=V]
     roofwatch-engine run --onnx FILE [--input-range NAME=LO:HI] [--batch N] ...
     roofwatch-engine compare-ort MODEL [--batch N] [--param K=V] [--threads N] [--repeats N]
+
+compare-ort races the engine and onnxruntime each in its own worker process
+(engine/onnx_io/process_race.py), one at a time in alternating blocks, so
+neither runtime's threads steal the other's cores.
 """
 from __future__ import annotations
 
@@ -15,12 +19,12 @@ from typing import Any, TextIO
 from engine.argtypes import int_at_least
 from engine.benchmark import INPUT_SEED, BenchmarkRun, RunOptions, profile_model
 from engine.inject import parse_injections
-from engine.models import Model, build_model
+from engine.models import Model, build_model, get_spec
 from engine.onnx_io.errors import OnnxIOError
 from engine.onnx_io.export_graph import save_onnx
 from engine.onnx_io.import_graph import import_onnx, load_checked, symbolic_batch_inputs
 from engine.onnx_io.onnx_inputs import parse_input_range, synthesize_inputs
-from engine.onnx_io.ort_runner import Race, race
+from engine.onnx_io.process_race import RaceResult, engine_vs_ort, race_processes
 from engine.roofline import blas_threads
 
 
@@ -38,7 +42,11 @@ def add_commands(sub: Any) -> None:
     export.add_argument("--batch", type=int_at_least(1), help="batch size (the model's default if omitted)")
     export.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any model param")
 
-    compare = sub.add_parser("compare-ort", help="race a model against onnxruntime in this process")
+    compare = sub.add_parser(
+        "compare-ort", help="race a model against onnxruntime, each in its own process",
+        description="Race a zoo model in the engine against its ONNX export in onnxruntime. Each runtime runs "
+                    "in its own worker process, one at a time, in alternating blocks of passes (each block opens "
+                    "with one untimed pass); prints each median with its p25-p75 spread and the load average.")
     compare.add_argument("model", help="model name (see `models`)")
     compare.add_argument("--batch", type=int_at_least(1), help="batch size (the model's default if omitted)")
     compare.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any model param")
@@ -46,6 +54,8 @@ def add_commands(sub: Any) -> None:
                          help="threads for both engines (default: the BLAS thread count)")
     compare.add_argument("--repeats", type=int_at_least(1), default=20, help="timed passes of each (default 20)")
     compare.add_argument("--warmup", type=int_at_least(0), default=3, help="untimed passes first (default 3)")
+    compare.add_argument("--blocks", type=int_at_least(1), default=5,
+                         help="turns each runtime takes, the repeats split among them (default 5)")
 
 
 def cmd_export_onnx(params: Mapping[str, Any], args: argparse.Namespace, out: TextIO) -> int:
@@ -56,20 +66,22 @@ def cmd_export_onnx(params: Mapping[str, Any], args: argparse.Namespace, out: Te
     return 0
 
 
-def print_race(name: str, params: Mapping[str, Any], result: Race, out: TextIO) -> None:
+def print_race(name: str, params: Mapping[str, Any], result: RaceResult, out: TextIO) -> None:
     shown = ", ".join(f"{k}={v}" for k, v in params.items())
-    print(f"{name} ({shown}); threads {result.threads}, repeats {result.repeats}", file=out)
-    print(f"  ours         median {result.ours_s * 1e3:10.3f} ms", file=out)
-    print(f"  onnxruntime  median {result.ort_s * 1e3:10.3f} ms", file=out)
-    print(f"  ours/ORT     {result.ratio:.2f}", file=out)
+    print(f"{name} ({shown}); threads {result.threads['ours']}, repeats {result.repeats}, "
+          "each runtime in its own process", file=out)
+    print(f"  ours         median {result.samples['ours'].text()}", file=out)
+    print(f"  onnxruntime  median {result.samples['ort'].text()}", file=out)
+    print(f"  ours/ORT     {result.ratio('ours', 'ort'):.2f}", file=out)
+    print(f"  {result.load_text()}", file=out)
 
 
 def cmd_compare_ort(params: Mapping[str, Any], args: argparse.Namespace, out: TextIO) -> int:
-    built = build_model(args.model, **params)
+    resolved = get_spec(args.model).resolve(params)  # unknown names and bad params fail before any worker
     threads = args.threads or blas_threads()
-    result = race(built.graph, built.make_inputs(INPUT_SEED), threads=threads, repeats=args.repeats,
-                  warmup=args.warmup)
-    print_race(built.name, built.params, result, out)
+    result = race_processes(engine_vs_ort(args.model, resolved, threads, INPUT_SEED), repeats=args.repeats,
+                            warmup=args.warmup, blocks=args.blocks)
+    print_race(args.model, resolved, result, out)
     return 0
 
 

@@ -25,7 +25,7 @@ from engine.onnx_io import (
 )
 from engine.onnx_io.export_graph import EXPORTERS
 from engine.onnx_io.onnx_inputs import InputRangeError, synthesize_inputs
-from engine.onnx_io.ort_runner import race, run_ort
+from engine.onnx_io.ort_runner import run_ort
 from engine.ops import OPS
 from engine.report import Report
 
@@ -300,13 +300,6 @@ def test_a_missing_file_is_refused_naming_it(tmp_path):
         import_onnx(tmp_path / "nope.onnx")
 
 
-def test_race_times_both_engines_on_the_same_graph():
-    model = small_mlp()
-    result = race(model.graph, model.make_inputs(0), threads=1, repeats=3, warmup=1)
-    assert result.ours_s > 0 and result.ort_s > 0 and result.repeats == 3
-    assert result.ratio == pytest.approx(result.ours_s / result.ort_s)
-
-
 # --- CLI ---------------------------------------------------------------------------------------------
 
 TINY = ["--batch", "3", "--param", "sizes=16,32,4"]
@@ -380,11 +373,19 @@ def test_run_onnx_takes_input_ranges(probes, tmp_path, capsys):
     assert "NAME=LO:HI" in capsys.readouterr().err
 
 
-def test_compare_ort_prints_both_medians_and_the_ratio(capsys):
+def test_compare_ort_prints_both_medians_with_their_spread_the_ratio_and_the_load(capsys):
     assert main(["compare-ort", "mlp", *TINY, "--threads", "1", "--repeats", "2", "--warmup", "0"]) == 0
     out = capsys.readouterr().out
-    assert "threads 1, repeats 2" in out
+    assert "threads 1, repeats 2, each runtime in its own process" in out
     assert "ours         median" in out and "onnxruntime  median" in out and "ours/ORT" in out
+    assert out.count("(p25-p75 ") == 2 and "load average (1 min)" in out
+
+
+def test_compare_ort_with_bad_params_exits_2_naming_them(capsys):
+    assert main(["compare-ort", "mlp", "--param", "sizes=3"]) == 2
+    assert "need at least 2 sizes" in capsys.readouterr().err
+    assert main(["compare-ort", "mlp", "--param", "nosuch=1"]) == 2
+    assert "nosuch" in capsys.readouterr().err
 
 
 def test_run_onnx_batch_fills_a_symbolic_batch_and_is_refused_for_a_fixed_one(probes, tmp_path, capsys):
