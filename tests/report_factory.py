@@ -72,13 +72,12 @@ def achieved(flops: int, nbytes: int, median: float, ridge: float) -> dict[str, 
 
 
 def layer_roofs(op: str, machine: Machine) -> dict[str, Any]:
-    """A fidelity=True layer's own roofs: a Linear on all cores against the stream
+    """A fidelity=True layer's own roofs, on all cores: a Linear against the stream
     roof, moving twice its minimum bytes (weights converted on every call); a Relu
-    on 1 thread against the 1-thread gather roof at GATHER_ROW-byte rows."""
-    if op == "Linear":
-        return {"threads": machine.cores, "roof": "stream", "roof_gflops": machine.peak_gflops,
-                "roof_gbs": machine.peak_gbs}
-    return {"threads": 1, "roof": "gather", "roof_gflops": ONE_THREAD_GFLOPS, "roof_gbs": GATHER_GBS[GATHER_ROW] / 2}
+    against the gather roof at GATHER_ROW-byte rows."""
+    roof = {"threads": machine.cores, "roof": "stream", "roof_gflops": machine.peak_gflops,
+            "roof_gbs": machine.peak_gbs}
+    return roof if op == "Linear" else {**roof, "roof": "gather", "roof_gbs": GATHER_GBS[GATHER_ROW]}
 
 
 def make_layers(count: int, machine: Machine, batch: int, repeats: int, time_scale: float = 1.0,

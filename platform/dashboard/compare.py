@@ -59,8 +59,9 @@ def peaks(before: Run, after: Run) -> dict:
 def point(row: LayerRow | None) -> dict | None:
     if row is None:
         return None
+    # roof_pct uncapped; compare.js shows it capped at 100 (roofline.js roofText), as the table does.
     return {"ai": row.ai, "gflops": row.gflops, "share_pct": row.share_pct, "bound": row.bound,
-            "median_ms": row.median_ms}
+            "median_ms": row.median_ms, "roof_pct": row.roof_pct}
 
 
 def chart_data(deltas: list[LayerDelta]) -> list[dict]:

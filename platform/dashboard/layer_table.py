@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from results.models import LayerMeasurement
 
-from .roofline import fraction_of_roof
+from .roofline import above_roof_title, fraction_of_roof, judging_roofs, shown_roof_pct
 
 
 @dataclass(frozen=True)
@@ -16,32 +16,54 @@ class LayerRow:
     op: str
     sources: list[str]  # nodes of the original graph this layer covers (fused lineage)
     flops: int
-    bytes: int
+    bytes: int  # the minimum traffic
+    kernel_bytes: int | None  # what the kernel really moves, where more than `bytes`; None otherwise or not known
     median_ms: float
     p25_ms: float
     p75_ms: float
+    ci_low_ms: float | None  # 95% confidence interval of the median; None in older reports
+    ci_high_ms: float | None
     gflops: float
     gbs: float
     ai: float
     bound: str
-    roof_pct: float | None  # achieved / attainable GFLOP/s, in percent; None without measured peaks
+    threads: int | None  # threads its kernel really runs on; None in older reports
+    roof: str | None  # "stream" | "gather": the bandwidth roof that judges it; None in older reports
+    own_roof: bool  # judged against its own roofs (else the run's peaks)
+    roof_pct: float | None  # achieved / attainable GFLOP/s, in percent, uncapped; None without measured roofs
     share_pct: float  # this layer's share of the summed layer medians, in percent
 
     @property
+    def roof_pct_shown(self) -> float | None:
+        """% of roof as the page shows it: capped at 100 (see above_roof)."""
+        return shown_roof_pct(self.roof_pct)
+
+    @property
+    def above_roof(self) -> bool:
+        """Measured above its roof: shown capped and marked."""
+        return self.roof_pct is not None and self.roof_pct > self.roof_pct_shown
+
+    @property
+    def above_roof_title(self) -> str:
+        return above_roof_title(self.roof_pct) if self.above_roof else ""
+
+    @property
     def roof_bar_pct(self) -> int:
-        """Width of the % of roof meter: a noisy run can land above the roof."""
-        return 0 if self.roof_pct is None else round(min(max(self.roof_pct, 0.0), 100.0))
+        """Width of the % of roof meter."""
+        return 0 if self.roof_pct is None else round(self.roof_pct_shown)
 
 
 def layer_rows(
     layers: Iterable[LayerMeasurement], peak_gflops: float | None, peak_gbs: float | None
 ) -> list[LayerRow]:
-    """One row per layer, in execution order."""
+    """One row per layer, in execution order; each judged against its own roofs
+    when it carries them, else the run's peaks."""
     layers = sorted(layers, key=lambda layer: layer.index)
     total = sum(layer.median for layer in layers)
     rows = []
     for layer in layers:
-        fraction = fraction_of_roof(layer.gflops, layer.gbs, layer.ai, peak_gflops, peak_gbs)
+        roof_gflops, roof_gbs = judging_roofs(layer.roof_gflops, layer.roof_gbs, peak_gflops, peak_gbs)
+        fraction = fraction_of_roof(layer.gflops, layer.gbs, layer.ai, roof_gflops, roof_gbs)
         rows.append(
             LayerRow(
                 index=layer.index,
@@ -50,13 +72,19 @@ def layer_rows(
                 sources=list(layer.sources or []),
                 flops=layer.flops,
                 bytes=layer.bytes,
+                kernel_bytes=layer.kernel_bytes,
                 median_ms=layer.median * 1e3,
                 p25_ms=layer.p25 * 1e3,
                 p75_ms=layer.p75 * 1e3,
+                ci_low_ms=None if layer.ci_low is None else layer.ci_low * 1e3,
+                ci_high_ms=None if layer.ci_high is None else layer.ci_high * 1e3,
                 gflops=layer.gflops,
                 gbs=layer.gbs,
                 ai=layer.ai,
                 bound=layer.bound,
+                threads=layer.threads,
+                roof=layer.roof,
+                own_roof=bool(layer.roof_gflops and layer.roof_gbs),
                 roof_pct=None if fraction is None else fraction * 100.0,
                 share_pct=layer.median / total * 100.0 if total > 0 else 0.0,
             )

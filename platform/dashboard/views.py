@@ -11,6 +11,7 @@ from core.access import read_page
 from results.models import BOUND_CHOICES, LayerMeasurement, Run
 
 from .layer_table import layer_rows
+from .roofline import roof_lines, run_threads
 
 RUNS_PER_PAGE = 50
 TOP_N = 15  # bars of the run page's default chart; the rest are summed into one
@@ -46,7 +47,10 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         ),
         pk=run_id,
     )
-    rows = layer_rows(run.layers.all(), run.peak_gflops, run.peak_gbs)
+    layers = run.layers.all()
+    rows = layer_rows(layers, run.peak_gflops, run.peak_gbs)
+    threads = run_threads(run.config, run.roofs, run.peak_gflops, run.peak_gbs)
+    lines = roof_lines(run.peak_gflops, run.peak_gbs, run.roofs, threads, layers)
     previous = (
         Run.objects.filter(machine_id=run.machine_id, benchmark_id=run.benchmark_id)
         .filter(Q(started_at__lt=run.started_at) | Q(started_at=run.started_at, id__lt=run.id))
@@ -57,6 +61,12 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         "machine": run.machine,
         "benchmark": run.benchmark,
         "rows": rows,
+        "roof_lines": lines,
+        "roof_lines_json": [line.as_json() for line in lines],  # what run.js draws
+        "other_roofs": [roof for roof in run.roofs or [] if roof.get("threads") != threads],
+        "run_roof": next((roof for roof in run.roofs or [] if roof.get("threads") == threads), None),
+        "run_threads": threads,
+        "above_roof_count": sum(1 for row in rows if row.above_roof),
         "previous_run": previous,
         "top_n": TOP_N,
         "layer_time_ms": sum(row.median_ms for row in rows),

@@ -1,6 +1,6 @@
 import pytest
 
-from dashboard.roofline import attainable_gflops, fraction_of_roof
+from dashboard.roofline import attainable_gflops, fraction_of_roof, judging_roofs, shown_roof_pct
 
 
 def test_attainable_is_the_compute_roof_above_the_ridge_point():
@@ -39,3 +39,14 @@ def test_it_has_no_answer_without_measured_peaks(peak_gflops, peak_gbs):
 def test_it_rejects_a_negative_intensity():
     with pytest.raises(ValueError, match="ai"):
         attainable_gflops(-1.0, 180.0, 20.0)
+
+
+def test_a_layer_is_judged_against_its_own_roofs_when_it_has_both():
+    assert judging_roofs(95.0, 6.3, 180.0, 23.0) == (95.0, 6.3)
+    assert judging_roofs(None, None, 180.0, 23.0) == (180.0, 23.0)  # an old report: the run's peaks
+    assert judging_roofs(95.0, None, 180.0, 23.0) == (180.0, 23.0)  # half a roof is none
+
+
+@pytest.mark.parametrize("pct, shown", [(None, None), (42.0, 42.0), (100.0, 100.0), (250.0, 100.0), (-3.0, 0.0)])
+def test_no_percent_of_roof_is_shown_above_100(pct, shown):
+    assert shown_roof_pct(pct) == shown

@@ -28,7 +28,7 @@ def test_a_report_with_the_new_fields_round_trips_into_the_database(upload):
         assert {k: getattr(row, k) for k in NEW_LAYER_KEYS} == {k: layer[k] for k in NEW_LAYER_KEYS}
     linear, relu = stored_layers(run)[:2]
     assert (linear.roof, linear.threads, linear.kernel_bytes) == ("stream", 2, 2 * linear.bytes)
-    assert (relu.roof, relu.threads, relu.kernel_bytes) == ("gather", 1, None)
+    assert (relu.roof, relu.threads, relu.roof_gbs, relu.kernel_bytes) == ("gather", 2, GATHER_GBS["256"], None)
 
 
 def test_a_report_from_before_the_new_fields_still_ingests_with_them_null(upload):

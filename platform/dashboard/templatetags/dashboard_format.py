@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 from django import template
+from django.utils.html import format_html
+
+from dashboard.roofline import above_roof_title, shown_roof_pct
 
 register = template.Library()
 
@@ -51,6 +54,25 @@ def bytes_gib(n: int | None) -> str:
 def sorted_items(mapping: dict | None) -> list[tuple]:
     """A dict's items by key: JSON columns do not keep key order on PostgreSQL."""
     return sorted((mapping or {}).items(), key=lambda item: str(item[0]))
+
+
+@register.filter
+def roof_pct(percent: float | None) -> str:
+    """A % of roof as every page shows it: at most 100 (roofline.shown_roof_pct);
+    above its roof, capped with a marker whose title says why."""
+    if percent is None or percent == "" or not math.isfinite(float(percent)):
+        return EMPTY
+    shown = format_sig(shown_roof_pct(float(percent)), 2)
+    if float(percent) <= shown_roof_pct(float(percent)):
+        return f"{shown}%"
+    return format_html('<span class="capped" title="{}">{}%<span class="above-roof" aria-label="above its roof">'
+                       '▲</span></span>', above_roof_title(float(percent)), shown)
+
+
+@register.filter
+def sorted_row_sizes(gather_gbs: dict | None) -> list[tuple]:
+    """Gather GB/s by row size ({"256": 6.3, "64": 1.9}), smallest rows first."""
+    return sorted((gather_gbs or {}).items(), key=lambda item: int(item[0]) if str(item[0]).isdigit() else 0)
 
 
 @register.filter

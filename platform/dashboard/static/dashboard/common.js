@@ -88,6 +88,7 @@
     colours: {
       compute: cssVar("--compute"), bandwidth: cssVar("--bandwidth"), muted: cssVar("--muted"),
       grid: cssVar("--border"), text: cssVar("--text"), range: cssVar("--range"), roof: cssVar("--roof"),
+      roofGather: cssVar("--roof-gather"),
       worse: cssVar("--worse"), better: cssVar("--better"), accent: cssVar("--accent"),
     },
     // one colour per machine line, in order

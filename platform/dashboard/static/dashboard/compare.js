@@ -36,6 +36,7 @@
       function (item) {
         var l = item.raw.layer, p = l[item.raw.side];
         return ["AI " + fmt(p.ai) + " FLOP/B · " + fmt(p.gflops) + " GFLOP/s · " + fmt(p.median_ms) + " ms",
+                roofline.roofText(p.roof_pct),
                 "change " + (l.rel_pct === null ? "—" : (l.rel_pct > 0 ? "+" : "") + fmt(l.rel_pct) + "%") + " (" + (l.delta_ms > 0 ? "+" : "") + fmt(l.delta_ms) + " ms)"];
       });
   }

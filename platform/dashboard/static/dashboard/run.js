@@ -10,7 +10,7 @@
   var fmt = rw.fmt, colours = rw.colours;
 
   /* The API's layers as the charts draw them: times in ms, each layer's share
-   * of the summed layer medians and its % of the run's own measured roof. */
+   * of the summed layer medians and its % of roof (its own roofs, else the run's). */
   function chartRows(run) {
     var layers = run.layers.slice().sort(function (a, b) { return a.index - b.index; });
     var total = layers.reduce(function (s, l) { return s + l.time.median; }, 0);
@@ -18,7 +18,7 @@
       return {
         index: l.index, name: l.name, op: l.op, bound: l.bound, sources: l.sources,
         median_ms: l.time.median * 1e3, p25_ms: l.time.p25 * 1e3, p75_ms: l.time.p75 * 1e3,
-        gflops: l.gflops, gbs: l.gbs, ai: l.ai,
+        gflops: l.gflops, gbs: l.gbs, ai: l.ai, threads: l.threads, roof: l.roof,
         share_pct: total > 0 ? l.time.median / total * 100 : 0,
         roof_pct: roofline.percentOfRoof(l, run.peaks),
       };
@@ -75,7 +75,7 @@
                   l.op + " · " + l.bound + "-bound",
                   "median " + fmt(l.median_ms) + " ms (p25–p75 " + fmt(l.p25_ms) + "–" + fmt(l.p75_ms) + ")",
                   fmt(l.gflops) + " GFLOP/s · " + fmt(l.gbs) + " GB/s",
-                  l.roof_pct === null ? "% of roof: not measured" : fmt(l.roof_pct) + "% of roof",
+                  roofline.roofText(l.roof_pct),
                 ];
               },
             },
@@ -132,8 +132,8 @@
         var l = item.raw.layer;
         return [l.op + " · " + l.bound + "-bound", "AI " + fmt(l.ai) + " FLOP/B · " + fmt(l.gflops) + " GFLOP/s",
                 fmt(l.median_ms) + " ms (" + fmt(l.share_pct, 2) + "% of time)",
-                l.roof_pct === null ? "" : fmt(l.roof_pct) + "% of roof"];
-      });
+                l.roof_pct === null ? "" : roofline.roofText(l.roof_pct)];
+      }, rw.jsonScript("roof-lines"));
   }
 
   if (!canvas || !rcanvas) {
