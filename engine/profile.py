@@ -16,7 +16,8 @@ The ratio of the two medians, minus 1, is the profiler's own overhead.
 
 Steady state: malloc keeps freed heap pages (engine.malloc_tuning, applied
 here unless `keep_heap=False`), and warmup goes on past the requested passes,
-up to `settle` more pairs, while a warmup pair still takes minor page faults.
+up to `settle` more pairs, until SETTLED_AFTER pairs in a row take no minor
+page fault.
 The faults the recorded pairs take are counted (`timed_page_faults`: 0 in a
 steady state).
 
@@ -61,6 +62,7 @@ class ProfileResult:
 
 
 SETTLE_PAIRS = 20  # at most this many warmup pairs past the requested ones while pages still fault
+SETTLED_AFTER = 2  # fault-free warmup pairs in a row that end the settling (faults can be sporadic)
 DEFAULT_BUDGET_S = 60.0  # --target-ci's default time budget
 
 
@@ -174,8 +176,8 @@ def profile(
     peaks. `inject` (Injections or "kind:layer:factor" specs) makes the
     named layers do extra work (engine.inject); `clock` is for tests.
 
-    When warmup > 0, up to `settle` more warmup pairs run while the last one
-    still took minor page faults; `keep_heap` applies keep_heap_memory() first.
+    When warmup > 0, up to `settle` more warmup pairs run until SETTLED_AFTER
+    pairs in a row took no minor page fault; `keep_heap` applies keep_heap_memory() first.
     `target_ci` (percent): more pairs after `repeats` until the end-to-end
     median's CI half-width is within it, while the passes have used less than
     `budget_s` (DEFAULT_BUDGET_S) seconds. The result's warmup and repeats
@@ -250,10 +252,9 @@ def profile(
     gc.disable()  # a collection inside a timed node is noise, not the node's cost
     target_met = None
     try:
-        warm = 0
-        last_faults = 0
-        while warm < warmup or (warmup and last_faults and warm < warmup + settle):
-            last_faults = pair(None)
+        warm = clean = 0  # clean: fault-free pairs in a row
+        while warm < warmup or (warmup and clean < SETTLED_AFTER and warm < warmup + settle):
+            clean = clean + 1 if pair(None) == 0 else 0
             warm += 1
         done = 0
         while True:
