@@ -338,7 +338,6 @@ def serve(fd: int) -> None:
 
     from engine.malloc_tuning import keep_heap_memory
 
-    keep_heap_memory()  # as every engine run does; alike for every runner of a race
     conn = Connection(fd)
     fn: Callable[[], object] | None = None
     limits = None  # held for the worker's life
@@ -353,6 +352,8 @@ def serve(fd: int) -> None:
             if message[0] == "build":
                 spec: RunnerSpec = message[1]
                 limits = threadpool_limits(limits=spec.threads, user_api="blas")
+                if spec.runtime == "engine":
+                    keep_heap_memory()  # as every engine run does; onnxruntime keeps its own defaults
                 fn = build_runner(spec)
                 conn.send(("ok", _timed(fn, 0, 1)[0]))
             elif message[0] == "run" and fn is not None:
