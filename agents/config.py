@@ -54,6 +54,10 @@ class BenchmarkSpec:
     inject: list[str] = field(default_factory=list)
     warmup: int | None = None  # None: [measurement]'s
     repeats: int | None = None
+    # The engine's --target-ci/--budget-s: repeat until the end-to-end median's
+    # 95% CI half-width is within target_ci percent, for at most budget_s seconds.
+    target_ci: float | None = None
+    budget_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,12 @@ def _num_min(low: float, *, strict: bool = False) -> Callable[[Any], float]:
             raise ValueError(f"a number {'>' if strict else '>='} {low:g}")
         return float(v)
     return check
+
+
+def _percent(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 100:
+        raise ValueError("a percent between 0 and 100 (exclusive)")
+    return float(v)
 
 
 def _list_of(item: Callable[[Any], Any], what: str) -> Callable[[Any], list]:
@@ -203,6 +213,8 @@ _BENCHMARK_CONFIG = {
     "quant": _nonempty_str,
     "flags": _table,
     "inject": _list_of(_nonempty_str, "KIND:LAYER:FACTOR strings"),
+    "target_ci": _percent,
+    "budget_s": _num_min(0, strict=True),
 }
 
 
@@ -242,7 +254,13 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> AgentConfig:
         if required not in values:
             raise ConfigError(f"{path}: {required}: missing; expected a string "
                               f"(`roofwatch-agent register` writes it)")
-    return AgentConfig(path=path, **values)
+    cfg = AgentConfig(path=path, **values)
+    for i, bench in enumerate(cfg.benchmarks):
+        if bench.budget_s is not None and bench.budget_s >= cfg.timeout_seconds:
+            raise ConfigError(f"{path}: benchmarks[{i}].config.budget_s: {bench.budget_s:g} s does not fit in "
+                              f"measurement.timeout_seconds ({cfg.timeout_seconds:g} s), which would kill the run; "
+                              "lower it or raise the timeout")
+    return cfg
 
 
 def _benchmarks(raw: Any, path: Path) -> list[BenchmarkSpec]:
@@ -269,6 +287,9 @@ def _benchmark(item: Any, path: Path, where: str) -> BenchmarkSpec:
             raise _unknown(path, f"{where}.{key}", {**_BENCHMARK, "config": None})
     if "model" not in fields:
         raise ConfigError(f"{path}: {where}.model: missing; expected a model name such as 'mlp'")
+    if "budget_s" in fields and "target_ci" not in fields:
+        raise ConfigError(f"{path}: {where}.config.budget_s: bounds target_ci's extra repeats; "
+                          f"set {where}.config.target_ci too")
     return BenchmarkSpec(**fields)
 
 

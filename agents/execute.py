@@ -74,7 +74,8 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
     spec = req.spec
     options = dict(batch=req.batch, repeats=req.repeats, warmup=req.warmup, timeout=req.timeout,
                    workdir=tempfile.gettempdir(), cpus=cfg.cpus or None, cancel=cancel, params=spec.params,
-                   threads=req.threads, inject=spec.inject, passes=spec.passes, quant=spec.quant, flags=spec.flags)
+                   threads=req.threads, inject=spec.inject, passes=spec.passes, quant=spec.quant, flags=spec.flags,
+                   target_ci=spec.target_ci, budget_s=spec.budget_s)
     try:
         if req.commit:
             if cfg.repository is None:

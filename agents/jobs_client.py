@@ -65,7 +65,8 @@ class Job:
                 model=str(bench["model"]), params=dict(bench.get("params") or {}),
                 passes=list(config.get("passes") or []), quant=str(config.get("quant") or "none"),
                 flags=dict(config.get("flags") or {}), inject=list(config.get("inject") or []),
-                warmup=doc.get("warmup"), repeats=doc.get("repeats"))
+                warmup=doc.get("warmup"), repeats=doc.get("repeats"),
+                target_ci=config.get("target_ci"), budget_s=config.get("budget_s"))
             return cls(
                 id=int(doc["id"]), lease=str(doc["lease"]), kind=str(doc.get("kind") or "schedule"), spec=spec,
                 threads=doc.get("threads"), timeout_seconds=doc.get("timeout_seconds"),

@@ -68,15 +68,19 @@ def engine_args(
     passes: Sequence[str] = (),
     quant: str | None = None,
     flags: Mapping[str, Any] | None = None,
+    target_ci: float | None = None,
+    budget_s: float | None = None,
     repository: str | None = None,
     commit: str | None = None,
 ) -> list[str]:
     """The engine CLI's arguments (after the command itself) for one run.
     Options are given only when set; passes, a quant mode other than 'none'
-    and flags become --passes/--quant/--flag, so an engine without those
+    and flags become --passes/--quant/--flag (target_ci and budget_s
+    --target-ci/--budget-s), so an engine without those
     options refuses the run loudly instead of measuring something else."""
     args = ["run", model, "--json", str(json_path)]
-    for flag, value in (("--batch", batch), ("--repeats", repeats), ("--warmup", warmup), ("--threads", threads)):
+    for flag, value in (("--batch", batch), ("--repeats", repeats), ("--warmup", warmup), ("--threads", threads),
+                        ("--target-ci", target_ci), ("--budget-s", budget_s)):
         if value is not None:
             args += [flag, str(value)]
     for name, value in (params or {}).items():

@@ -23,6 +23,8 @@ def test_the_documented_example_config_is_valid_and_read_in_full():
     assert [b.model for b in cfg.benchmarks] == ["mlp", "dlrm"]
     assert cfg.benchmarks[1].repeats == 20 and cfg.benchmarks[0].params == {"batch": 64}
     assert cfg.repository == Path("/srv/src/roofwatch") and cfg.lease_seconds == 900
+    assert (cfg.benchmarks[1].target_ci, cfg.benchmarks[1].budget_s) == (1.0, 60.0)
+    assert (cfg.benchmarks[0].target_ci, cfg.benchmarks[0].budget_s) == (None, None)
 
 
 def test_an_unknown_key_is_named_with_the_file_and_the_known_keys(tmp_path):
@@ -86,3 +88,28 @@ def test_an_invalid_config_is_never_written(tmp_path):
     with pytest.raises(ConfigError, match="token: missing"):
         write_config_text(path, 'server = "http://x:1"\n')
     assert not path.exists()
+
+
+BENCH = '[[benchmarks]]\nmodel = "dlrm"\n[benchmarks.config]\n'
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("target_ci = 0", r"benchmarks\[0\].config.target_ci: expected a percent between 0 and 100 \(exclusive\), got 0"),
+    ("target_ci = 100.0", r"config.target_ci: expected a percent between 0 and 100 \(exclusive\), got 100.0"),
+    ('target_ci = "1%"', r"config.target_ci: expected a percent between 0 and 100 \(exclusive\), got '1%'"),
+    ("target_ci = true", r"config.target_ci: expected a percent .*, got True"),
+    ("target_ci = 1\nbudget_s = 0", r"benchmarks\[0\].config.budget_s: expected a number > 0, got 0"),
+    ("budget_s = 30", r"benchmarks\[0\].config.budget_s: bounds target_ci's extra repeats; "
+                      r"set benchmarks\[0\].config.target_ci too"),
+])
+def test_a_bad_precision_target_names_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, BENCH + text + "\n"))
+
+
+def test_a_budget_that_the_run_timeout_would_cut_short_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"benchmarks\[0\].config.budget_s: 600 s does not fit in "
+                                          r"measurement.timeout_seconds \(300 s\)"):
+        load_config(write(tmp_path, "[measurement]\ntimeout_seconds = 300\n" + BENCH + "target_ci = 2\nbudget_s = 600\n"))
+    cfg = load_config(write(tmp_path, BENCH + "target_ci = 2\nbudget_s = 90.5\n"))
+    assert (cfg.benchmarks[0].target_ci, cfg.benchmarks[0].budget_s) == (2.0, 90.5)

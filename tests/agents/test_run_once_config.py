@@ -45,3 +45,27 @@ def test_a_bad_config_stops_every_command_with_file_key_and_expected_type(tmp_pa
     cfg.write_text('server = "http://x:1"\ntoken = "t"\n[schedule]\npoll_seconds = "often"\n')
     assert main(["daemon", "--config", str(cfg)]) == 2
     assert f"{cfg}: schedule.poll_seconds: expected a number > 0, got 'often'" in capsys.readouterr().err
+
+
+def test_the_configs_precision_target_reaches_the_engine(ingest, tmp_path, monkeypatch, capsys):
+    argv_log = tmp_path / "argv.jsonl"
+    monkeypatch.setenv("FAKE_ENGINE_ARGV", str(argv_log))
+    extra = ('[measurement]\nwarmup = 0\nrepeats = 2\n[quiet]\nmax_load = 1000.0\n'
+             '[[benchmarks]]\nmodel = "mlp"\n[benchmarks.config]\ntarget_ci = 1.5\nbudget_s = 20\n'
+             '[[benchmarks]]\nmodel = "wdl_small"\n')
+    cfg = write_agent_config(tmp_path / "agent.toml", ingest.url, tmp_path / "spool", extra=extra)
+    assert main(["run-once", "--config", str(cfg), "--max-attempts", "1"]) == 0, capsys.readouterr().err
+    argvs = [json.loads(line)["argv"] for line in argv_log.read_text().splitlines()]
+    assert argvs[0][4:] == ["--repeats", "2", "--warmup", "0", "--target-ci", "1.5", "--budget-s", "20.0"]
+    assert "--target-ci" not in argvs[1] and "--budget-s" not in argvs[1]
+
+
+def test_a_jobs_precision_target_comes_from_its_config():
+    from agents.jobs_client import Job
+
+    doc = {"id": 7, "lease": "l", "benchmark": {"model": "dlrm"}, "warmup": 3, "repeats": 10,
+           "config": {"passes": [], "quant": "none", "flags": {}, "inject": [], "target_ci": 2.0, "budget_s": 45}}
+    spec = Job.from_json(doc).spec
+    assert (spec.target_ci, spec.budget_s) == (2.0, 45)
+    del doc["config"]["target_ci"], doc["config"]["budget_s"]
+    assert (Job.from_json(doc).spec.target_ci, Job.from_json(doc).spec.budget_s) == (None, None)

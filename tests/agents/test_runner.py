@@ -73,4 +73,5 @@ def test_the_real_engine_writes_a_run_report(tmp_path, engine_env):
     doc = json.loads(body)
     assert doc["schema"] == "roofwatch.run/1"
     assert doc["benchmark"]["model"] == ENGINE_MODEL and doc["benchmark"]["params"]["batch"] == 8
-    assert (doc["repeats"], doc["warmup"]) == (2, 1)
+    # warmup: the pairs really run, more than asked while pages still faulted (engine.profile)
+    assert doc["repeats"] == 2 and doc["warmup"] >= 1 and isinstance(doc["timed_page_faults"], int)

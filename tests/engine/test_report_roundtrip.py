@@ -15,7 +15,8 @@ def test_a_profiled_run_survives_json_and_back(probes):
     assert report.benchmark.model_version == model_version(run.model.graph)
     assert report.benchmark.params == {"batch": 4, "sizes": [32, 64, 16], "seed": 0}
     assert [ly.name for ly in report.layers] == ["fc1", "relu1", "fc2"]
-    assert report.end_to_end.n == 3 and report.repeats == 3 and report.warmup == 1
+    assert report.end_to_end.n == 3 and report.repeats == 3
+    assert report.warmup >= 1  # the pairs really run: more while pages still fault (engine.profile)
     assert (report.machine.peak_gflops, report.machine.peak_gbs) == (100.0, 10.0)
     assert report.config.passes == [] and report.config.quant == "none"
 
