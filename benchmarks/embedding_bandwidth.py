@@ -33,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from engine.ops import embedding, embedding_kernels
 from engine.ops.embedding import EmbeddingBag, embedding_bag_numpy, pool_gathered
+from engine.machine import last_level_cache_bytes
 from engine.roofline import blas_threads, measure_peaks
 
 GOAL = 0.50
@@ -87,19 +88,6 @@ def implementations() -> dict[str, Impl]:
         impls["numba1"] = compiled(1)
         impls["numba"] = compiled(None)
     return impls
-
-
-def last_level_cache_bytes() -> int:
-    sizes = []
-    for index in range(8):
-        try:
-            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size") as f:
-                text = f.read().strip()
-        except OSError:
-            break
-        unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1], 1)
-        sizes.append(int(text.rstrip("KMG")) * unit)
-    return max(sizes, default=32 << 20)
 
 
 def bags(rng: np.random.Generator, rows: int, batch: int, pooling: int) -> tuple[np.ndarray, np.ndarray]:

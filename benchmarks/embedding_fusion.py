@@ -38,10 +38,10 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from embedding_bandwidth import last_level_cache_bytes  # sibling script (benchmarks/ is on sys.path)
 from threadpoolctl import threadpool_limits
 
 from engine.ir import Graph
+from engine.machine import last_level_cache_bytes
 from engine.models import build_model
 from engine.ops import embedding_kernels
 from engine.ops.embedding import EmbeddingBag

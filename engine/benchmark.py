@@ -14,14 +14,15 @@ from threadpoolctl import threadpool_limits
 
 from engine.inject import Injection, parse_injections
 from engine.ir import model_version
-from engine.machine import machine_info
+from engine.layer_roof import beats_measured_roof
+from engine.machine import last_level_cache_bytes, machine_info
 from engine.models import Model, build_model
 from engine.passes import run_passes
-from engine.profile import DEFAULT_BUDGET_S, ProfileResult, check_target, profile
+from engine.profile import DEFAULT_BUDGET_S, ProfileResult, check_target, profile, rejudged
 from engine.quant.accuracy import accuracy_delta, calibration_inputs
 from engine.quant.modes import STATIC, QuantRequest, apply_quant, resolve_quant
 from engine.report import Benchmark, Config, Report, Source
-from engine.roofline import blas_threads, measure_peaks
+from engine.roofline import blas_threads, measure_peaks, measure_roofs
 
 INPUT_SEED = 0
 
@@ -117,12 +118,18 @@ def profile_model(built: Model, options: RunOptions = RunOptions()) -> Benchmark
     limit = threadpool_limits(limits=options.threads, user_api="blas") if options.threads else contextlib.nullcontext()
     with limit:
         effective_threads = blas_threads()
-        peaks = measure_peaks()
+        roofs = measure_roofs(effective_threads)
+        peaks = roofs[effective_threads]
         inputs = built.make_inputs(INPUT_SEED)
         started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         # profile applies keep_heap_memory: big intermediates reuse heap pages instead of fresh mmaps
         result = profile(quantized.graph, inputs, warmup=options.warmup, repeats=options.repeats, peaks=peaks,
-                         inject=injections, target_ci=options.target_ci, budget_s=budget_s)
+                         roofs=roofs, inject=injections, target_ci=options.target_ci, budget_s=budget_s)
+        if any(beats_measured_roof(ly, last_level_cache_bytes()) for ly in result.layers):
+            # measured low (a busy machine, a cold probe): measure again, keep the best, judge again
+            roofs = {t: measure_peaks(remeasure=True, threads=t) for t in roofs}
+            peaks = roofs[effective_threads]
+            result = dataclasses.replace(rejudged(result, quantized.graph, roofs), peaks=peaks)
     layers = [dataclasses.replace(ly, sources=list(optimized.lineage[ly.name])) for ly in result.layers]
     result = dataclasses.replace(result, layers=layers)
     accuracy = None
@@ -131,7 +138,7 @@ def profile_model(built: Model, options: RunOptions = RunOptions()) -> Benchmark
         accuracy = delta.to_report(quantized.fp32_layers, quantized.calibration)
     report = Report(
         idempotency_key=str(uuid.uuid4()),
-        machine=machine_info(peaks),
+        machine=machine_info(peaks, roofs),
         benchmark=Benchmark(model=built.name, model_version=model_version(built.graph), params=built.params),
         config=Config(passes=optimized.requested, quant=request.text, threads=options.threads or effective_threads,
                       flags=flags, inject=[inj.spec for inj in injections], target_ci=options.target_ci,

@@ -6,12 +6,13 @@ import hashlib
 import os
 import platform
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-from engine.report import Machine
+from engine.report import Machine, Roof
 
 MACHINE_ID_PATHS = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 
@@ -22,12 +23,20 @@ class Peaks:
     its cache by our fingerprint, so it imports this module, not the reverse)."""
 
     gflops: float  # peak float32 GFLOP/s
-    gbs: float  # peak memory GB/s (1 GB = 1e9 bytes)
+    gbs: float  # peak memory GB/s (1 GB = 1e9 bytes), streaming copy
+    # Random-row gather GB/s by row size in bytes (engine.gather_roof); empty where not measured.
+    gather: Mapping[int, float] = field(default_factory=dict)
+    threads: int | None = None  # the thread count they were measured under
 
     @property
     def ridge(self) -> float:
         """The arithmetic intensity (FLOPs/byte) where the roofs meet."""
         return self.gflops / self.gbs
+
+    def to_roof(self, threads: int) -> Roof:
+        """The report's form (engine.report.Roof)."""
+        return Roof(threads=self.threads or threads, gflops=self.gflops, gbs=self.gbs,
+                    gather_gbs={str(k): v for k, v in sorted(self.gather.items())})
 
 
 def cpu_model() -> str:
@@ -47,6 +56,23 @@ def memory_bytes() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 0
+
+
+def last_level_cache_bytes() -> int:
+    """The biggest CPU cache sysfs lists for cpu0 (32 MiB when it lists none)."""
+    sizes = []
+    for index in range(8):
+        try:
+            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size", encoding="ascii") as f:
+                text = f.read().strip()
+        except OSError:
+            break
+        unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        try:
+            sizes.append(int(text.rstrip("KMG")) * unit)
+        except ValueError:
+            continue
+    return max(sizes, default=32 << 20)
 
 
 def machine_id() -> str:
@@ -79,8 +105,9 @@ def blas_version() -> str:
         return "unknown"
 
 
-def machine_info(peaks: Peaks) -> Machine:
-    """The report's machine section, with `peaks` (engine.roofline.measure_peaks)."""
+def machine_info(peaks: Peaks, roofs: Mapping[int, Peaks] | None = None) -> Machine:
+    """The report's machine section, with the run's thread count's `peaks` and
+    every thread count's `roofs` (engine.roofline.measure_roofs)."""
     return Machine(
         fingerprint=fingerprint(),
         hostname=socket.gethostname(),
@@ -93,7 +120,9 @@ def machine_info(peaks: Peaks) -> Machine:
         blas=blas_version(),
         peak_gflops=peaks.gflops,
         peak_gbs=peaks.gbs,
+        roofs=[p.to_roof(t) for t, p in sorted((roofs or {}).items())],
     )
 
 
-__all__ = ["Peaks", "blas_version", "cpu_model", "fingerprint", "machine_id", "machine_info", "memory_bytes"]
+__all__ = ["Peaks", "blas_version", "cpu_model", "fingerprint", "last_level_cache_bytes", "machine_id", "machine_info",
+           "memory_bytes"]

@@ -28,6 +28,7 @@ the passes have used `budget_s` seconds (warmup included).
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import resource
 import time
@@ -43,8 +44,9 @@ from engine.executor import Clock, Instruction, Plan, check_inputs, make_plan, r
 from engine.inject import Injection, check_layers, extra_work, parse_injections, stream_buffer, with_extra_work
 from engine.ir import Graph
 from engine.malloc_tuning import keep_heap_memory
+from engine.layer_roof import layer_roof
 from engine.report import CONFIDENCE, Layer, TimeStats
-from engine.roofline import Peaks, bound_of, measure_peaks
+from engine.roofline import Peaks, blas_threads, measure_peaks
 
 
 @dataclass(frozen=True)
@@ -119,17 +121,41 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def layer_counts(plan: Plan, index: int) -> tuple[int, int]:
-    """(flops, bytes) of step `index`, from the op's formulas and the tensor specs."""
+def _step_specs(plan: Plan, index: int) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], list[str]]:
+    """Input shapes, output shapes and the dtypes of both (inputs first) of step `index`."""
     step = plan.steps[index]
     ins = [plan.specs[t] for t in step.node.inputs]
     outs = [plan.specs[t] for t in step.node.outputs]
-    flops = step.op.flops([s.shape for s in ins], step.attrs)
-    nbytes = step.op.bytes([s.shape for s in ins], [s.shape for s in outs], [s.dtype for s in (*ins, *outs)])
-    return int(flops), int(nbytes)
+    return [s.shape for s in ins], [s.shape for s in outs], [s.dtype for s in (*ins, *outs)]
 
 
-def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats, peaks: Peaks) -> Layer:
+def layer_counts(plan: Plan, index: int) -> tuple[int, int]:
+    """(flops, bytes) of step `index`, from the op's formulas and the tensor specs."""
+    step = plan.steps[index]
+    in_shapes, out_shapes, dtypes = _step_specs(plan, index)
+    return int(step.op.flops(in_shapes, step.attrs)), int(step.op.bytes(in_shapes, out_shapes, dtypes))
+
+
+def judged(layer: Layer, plan: Plan, threads: int, roofs: Mapping[int, Peaks]) -> Layer:
+    """`layer` (step layer.index of `plan`) with the roof that judges it at the
+    engine's thread limit `threads` (engine.layer_roof), its bound on that
+    roof, and its kernel's own traffic."""
+    step = plan.steps[layer.index]
+    in_shapes, out_shapes, dtypes = _step_specs(plan, layer.index)
+    roof = layer_roof(step.op, in_shapes, dtypes, step.attrs, layer.bytes, threads, roofs)
+    return dataclasses.replace(layer, bound=roof.bound(layer.ai), threads=roof.threads, roof=roof.kind,
+                               roof_gflops=roof.gflops, roof_gbs=roof.gbs,
+                               kernel_bytes=step.op.kernel_bytes(in_shapes, out_shapes, dtypes, step.attrs))
+
+
+def rejudged(result: ProfileResult, graph: Graph, roofs: Mapping[int, Peaks]) -> ProfileResult:
+    """`result` (a profile of `graph`) with every layer judged again against `roofs`."""
+    plan, threads = make_plan(graph), blas_threads()
+    return dataclasses.replace(result, layers=[judged(ly, plan, threads, roofs) for ly in result.layers])
+
+
+def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats) -> Layer:
+    """Step `index` as a report layer, before judging (`judged`)."""
     node = plan.steps[index].node
     flops, nbytes = counts
     ai = flops / nbytes if nbytes else 0.0
@@ -145,7 +171,7 @@ def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats, pe
         gflops=flops / seconds / 1e9,
         gbs=nbytes / seconds / 1e9,
         ai=ai,
-        bound=bound_of(ai, peaks),
+        bound="",  # set by `judged`
     )
 
 
@@ -162,6 +188,7 @@ def profile(
     warmup: int = 3,
     repeats: int = 10,
     peaks: Peaks | None = None,
+    roofs: Mapping[int, Peaks] | None = None,
     inject: Sequence[str | Injection] = (),
     clock: Clock = time.perf_counter_ns,
     target_ci: float | None = None,
@@ -173,7 +200,9 @@ def profile(
     last `repeats` pairs are recorded. Layer times come from the timed passes;
     `end_to_end` from the plain ones, which carry no per-layer clock reads
     (the honest latency). `peaks` defaults to this machine's measured (cached)
-    peaks. `inject` (Injections or "kind:layer:factor" specs) makes the
+    peaks at the current BLAS thread limit; each layer is judged against
+    `roofs` (thread count -> peaks, engine.roofline.measure_roofs) at the
+    threads its kernel runs on, or against `peaks` alone without them. `inject` (Injections or "kind:layer:factor" specs) makes the
     named layers do extra work (engine.inject); `clock` is for tests.
 
     When warmup > 0, up to `settle` more warmup pairs run until SETTLED_AFTER
@@ -197,6 +226,8 @@ def profile(
     injections = parse_injections(inject)
     check_layers(injections, list(index_of))
     peaks = peaks if peaks is not None else measure_peaks()
+    threads = blas_threads()
+    roofs = roofs if roofs else {peaks.threads or threads: peaks}
     counts = [layer_counts(plan, i) for i in range(len(steps))]
     if keep_heap:
         keep_heap_memory()  # freed intermediates stay in the heap: no fresh pages to fault in every pass
@@ -277,10 +308,11 @@ def profile(
             gc.enable()
 
     outputs = {t: env[plan.slots[t]] for t in graph.outputs}
-    layers = [_layer(plan, i, counts[i], time_stats(node_ns[:, i]), peaks) for i in range(len(steps))]
+    layers = [judged(_layer(plan, i, counts[i], time_stats(node_ns[:, i])), plan, threads, roofs)
+              for i in range(len(steps))]
     plain, timed = time_stats(plain_ns), time_stats(timed_ns)
     overhead = timed.median / plain.median - 1.0 if plain.median > 0 else 0.0
     return ProfileResult(layers, plain, warm, len(plain_ns), peaks, outputs, timed, overhead, faults, target_met)
 
 
-__all__ = ["ProfileResult", "layer_counts", "profile", "run_graph", "time_stats"]
+__all__ = ["ProfileResult", "judged", "layer_counts", "profile", "rejudged", "run_graph", "time_stats"]

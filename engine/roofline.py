@@ -3,8 +3,16 @@
 Peak compute is the best float32 GEMM numpy's BLAS reaches; peak bandwidth is
 a stream copy over arrays far bigger than the last-level cache, counting the
 bytes read plus the bytes written, split over the same number of threads BLAS
-may use. Both are measured under the current BLAS thread limit, which is part
-of the cache key: a run limited to one thread gets a one-thread roof.
+may use; the gather roof (engine.gather_roof) is random-row reads at the row
+sizes the models use. All are measured per thread count, which is part of the
+cache key: a run at 2 threads gets the 2-thread roofs, and its single-threaded
+kernels are judged against the 1-thread roofs (`measure_roofs`).
+
+Hygiene: a cached measurement older than MAX_AGE_DAYS is measured again, and
+so is one from another CPU, core count, numpy, BLAS or numba (the key). A
+re-measurement the caller asks for (`remeasure`, e.g. because a layer beat
+its roof) keeps the best of the old and new values of each roof, and the
+cache counts how many measurements it holds.
 """
 from __future__ import annotations
 
@@ -13,19 +21,20 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from engine import machine
+from engine import gather_roof, machine
 from engine.atomic_file import write_text_atomic
 from engine.machine import Peaks  # defined beside the fingerprint; still imported from here
 from engine.report import BOUNDS
 
 CACHE_ENV = "ROOFWATCH_CACHE_DIR"
-CACHE_SCHEMA = "roofwatch.peaks/1"
+CACHE_SCHEMA = "roofwatch.peaks/2"
+MAX_AGE_DAYS = 7
 GEMM_SIZES = (512, 1024, 2048)
 GEMM_REPEATS = 3
 COPY_MIB = 256  # per array; two arrays, far beyond any L3 a 2-16 core slice sees
@@ -99,20 +108,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "roofwatch")
 
 
+def _numba_version() -> str:
+    try:
+        import numba
+    except ImportError:
+        return "none"
+    return numba.__version__
+
+
 def _cache_key(threads: int) -> str:
-    parts = [machine.fingerprint(), str(threads), np.__version__, machine.blas_version()]
+    parts = [machine.fingerprint(), str(threads), np.__version__, machine.blas_version(), _numba_version()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _load(path: Path, key: str) -> Peaks | None:
+def _load(path: Path, key: str, now: datetime) -> tuple[Peaks, int] | None:
+    """The cached peaks and how many measurements they hold, or None when the
+    cache is missing, damaged, of another key or older than MAX_AGE_DAYS."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("schema") != CACHE_SCHEMA or doc.get("key") != key:
             return None
-        gflops, gbs = float(doc["peak_gflops"]), float(doc["peak_gbs"])
-    except (OSError, ValueError, KeyError, TypeError):
+        measured = datetime.fromisoformat(doc["measured_at"])
+        gather = {int(k): float(v) for k, v in doc["gather_gbs"].items()}
+        peaks = Peaks(float(doc["peak_gflops"]), float(doc["peak_gbs"]), gather, int(doc["threads"]))
+        count = int(doc["measurements"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing or damaged cache: measure again and overwrite it
-    return Peaks(gflops, gbs) if gflops > 0 and gbs > 0 else None
+    if not timedelta(0) <= now - measured <= timedelta(days=MAX_AGE_DAYS):
+        return None
+    if peaks.gflops <= 0 or peaks.gbs <= 0 or any(v <= 0 for v in gather.values()):
+        return None
+    return peaks, count
 
 
 def peaks_cache_path(threads: int | None = None) -> Path:
@@ -120,15 +146,33 @@ def peaks_cache_path(threads: int | None = None) -> Path:
     return cache_dir() / f"peaks-{_cache_key(threads)}.json"
 
 
-def measure_peaks(remeasure: bool = False) -> Peaks:
-    """This machine's peaks under the current BLAS thread limit, from the cache
-    unless `remeasure` (or the cache is missing or unreadable)."""
-    threads = blas_threads()
+def _measure(threads: int) -> Peaks:
+    with threadpool_limits(limits=threads, user_api="blas"):
+        gflops = measure_gemm_gflops()
+    return Peaks(gflops=gflops, gbs=measure_copy_gbs(threads=threads),
+                 gather=gather_roof.measure_gather_gbs(threads=threads), threads=threads)
+
+
+def _best(a: Peaks, b: Peaks) -> Peaks:
+    gather = {k: max(a.gather.get(k, 0.0), b.gather.get(k, 0.0)) for k in {*a.gather, *b.gather}}
+    return Peaks(max(a.gflops, b.gflops), max(a.gbs, b.gbs), gather, b.threads)
+
+
+def measure_peaks(remeasure: bool = False, threads: int | None = None) -> Peaks:
+    """This machine's peaks at `threads` (default: the current BLAS thread
+    limit), from the cache unless `remeasure` (or the cache is missing,
+    unreadable or stale); a re-measurement keeps the best of old and new."""
+    threads = threads or blas_threads()
     key = _cache_key(threads)
     path = cache_dir() / f"peaks-{key}.json"
-    if not remeasure and (cached := _load(path, key)) is not None:
-        return cached
-    peaks = Peaks(gflops=measure_gemm_gflops(), gbs=measure_copy_gbs(threads=threads))
+    now = datetime.now(timezone.utc)
+    cached = _load(path, key, now)
+    if cached is not None and not remeasure:
+        return cached[0]
+    peaks = _measure(threads)
+    count = 1
+    if cached is not None:
+        peaks, count = _best(cached[0], peaks), cached[1] + 1
     doc = {
         "schema": CACHE_SCHEMA,
         "key": key,
@@ -136,9 +180,19 @@ def measure_peaks(remeasure: bool = False) -> Peaks:
         "threads": threads,
         "numpy": np.__version__,
         "blas": machine.blas_version(),
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "numba": _numba_version(),
+        "measured_at": now.isoformat(timespec="seconds"),
+        "measurements": count,
         "peak_gflops": peaks.gflops,
         "peak_gbs": peaks.gbs,
+        "gather_gbs": {str(k): v for k, v in sorted(peaks.gather.items())},
     }
     write_text_atomic(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return peaks
+
+
+def measure_roofs(threads: int | None = None, remeasure: bool = False) -> dict[int, Peaks]:
+    """The roofs a run at `threads` (default: the BLAS limit) is judged
+    against: its own thread count's and, for single-threaded kernels, 1's."""
+    threads = threads or blas_threads()
+    return {t: measure_peaks(remeasure, t) for t in sorted({1, threads})}

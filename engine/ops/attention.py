@@ -47,6 +47,7 @@ class MultiHeadAttention(Op):
     """
 
     op_type = "MultiHeadAttention"
+    multithreaded = True  # BLAS
     input_roles = ("input", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo", "mask")
     min_inputs = 9
     attr_defaults = {"num_heads": None}
@@ -128,6 +129,20 @@ class MultiHeadAttention(Op):
         if len(input_shapes) > 9:
             total += scores  # mask add
         return total
+
+    @classmethod
+    def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
+                     attrs: Attrs) -> int | None:
+        """The materialized intermediates of `run`, float32, each written once and
+        read once plus every in-place pass over it: Q (bias, scale: 6 passes of
+        B*S*E), K and V (bias: 4 each), the heads' output (copied back to
+        (B, S, E): 4) and the scores (B*H*S*S: the max and the sum read them,
+        subtract, exp and divide rewrite them: 10, and 2 more for a mask add)."""
+        b, s, e = input_shapes[0]
+        heads = cls._heads(attrs, e)
+        score_passes = 10 + (2 if len(input_shapes) > 9 else 0)
+        extra = 4 * ((6 + 4 + 4 + 4) * b * s * e + score_passes * b * heads * s * s)
+        return cls.bytes(input_shapes, output_shapes, dtypes) + extra
 
 
 __all__ = ["MultiHeadAttention"]

@@ -53,7 +53,17 @@ class Op:
     - `bytes` is reading every input once and writing every output once, the
       minimum traffic of any op that touches all its operands; with
       `copies_output`, reading and writing each output element (an op that
-      copies exactly its output, such as Transpose)."""
+      copies exactly its output, such as Transpose);
+    - `threads` is the engine's thread limit for a `multithreaded` op (BLAS,
+      or a kernel that splits its work over that many threads), else 1: the
+      layer is judged against that many threads' roofs;
+    - `gathered` is empty: the op streams its operands. A lookup lists the
+      rows it reads at random (row bytes, bytes read), which are judged
+      against the gather roof at that row size (engine.layer_roof);
+    - `kernel_bytes` is None: the kernel moves just `bytes`. A kernel that
+      materializes more (weights converted on every call, an im2col buffer,
+      attention scores) counts each such buffer written once and read once,
+      and each extra in-place pass over a tensor as a read and a write."""
 
     op_type: ClassVar[str] = ""
     # Names of the positional inputs, used in error messages ("weight 'fc1.weight'").
@@ -72,6 +82,7 @@ class Op:
     dtype_error: ClassVar[str] = "{input} has dtype {dtype} but {op} computes in {allowed}"
     flops_per_element: ClassVar[int | None] = None
     copies_output: ClassVar[bool] = False
+    multithreaded: ClassVar[bool] = False
 
     @classmethod
     def label(cls, index: int, names: Sequence[str] | None) -> str:
@@ -151,3 +162,19 @@ class Op:
         if cls.copies_output:
             return 2 * stored_bytes(output_shapes, dtypes[len(input_shapes):])
         return stored_bytes(shapes, dtypes)
+
+    @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        """How many threads the kernel runs on under the engine's thread `limit`."""
+        return limit if cls.multithreaded else 1
+
+    @classmethod
+    def gathered(cls, input_shapes: Shapes, dtypes: Sequence[str], attrs: Attrs) -> list[tuple[int, int]]:
+        """(row bytes, bytes read) of each table whose rows the kernel reads at random."""
+        return []
+
+    @classmethod
+    def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
+                     attrs: Attrs) -> int | None:
+        """What the kernel really moves where that is more than `bytes`; None: just the minimum."""
+        return None

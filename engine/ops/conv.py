@@ -64,6 +64,22 @@ def window_view(
     )
 
 
+def im2col_bytes(input_shapes: Shapes, attrs: Attrs) -> int:
+    """The im2col copy's traffic beyond the minimum, float32: the padded input
+    (when padded) and the column matrix, each written once and read once. A
+    1x1 kernel at stride 1 without padding reshapes the input in place."""
+    x, w = tuple(input_shapes[0]), tuple(input_shapes[1])
+    strides, pads, _, group = Conv2d.geometry(attrs)
+    ((n, _, ho, wo),) = Conv2d.infer_shape([x, w], attrs)
+    _, cin_g, kh, kw = w
+    extra = 0
+    if any(pads):
+        extra += 2 * 4 * n * x[1] * (x[2] + pads[0] + pads[2]) * (x[3] + pads[1] + pads[3])
+    if (kh, kw) != (1, 1) or tuple(strides) != (1, 1) or any(pads):
+        extra += 2 * 4 * n * group * cin_g * kh * kw * ho * wo
+    return extra
+
+
 class Conv2d(Op):
     """ONNX `Conv` over NCHW float32 input (2-D only; auto_pad NOTSET).
 
@@ -87,6 +103,7 @@ class Conv2d(Op):
     """
 
     op_type = "Conv"
+    multithreaded = True  # BLAS
     input_roles = ("input", "weight", "bias")
     min_inputs = 2
     attr_defaults = {"strides": None, "pads": None, "dilations": None, "group": 1, "kernel_shape": None}
@@ -160,5 +177,11 @@ class Conv2d(Op):
         outputs = n * cout * ho * wo
         return 2 * outputs * cin_g * kh * kw + (outputs if len(input_shapes) > 2 else 0)
 
+    @classmethod
+    def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
+                     attrs: Attrs) -> int | None:
+        extra = im2col_bytes(input_shapes, attrs)
+        return cls.bytes(input_shapes, output_shapes, dtypes) + extra if extra else None
 
-__all__ = ["Conv2d", "int_list", "pad_spatial", "window_output_size", "window_view"]
+
+__all__ = ["Conv2d", "im2col_bytes", "int_list", "pad_spatial", "window_output_size", "window_view"]

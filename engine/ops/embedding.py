@@ -199,3 +199,15 @@ class EmbeddingBag(Op):
         (_, dim), (n,), (batch,) = input_shapes
         w, i, o, y = (np.dtype(dt).itemsize for dt in dtypes)
         return n * i + batch * o + n * dim * w + numel(output_shapes[0]) * y
+
+    @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        (n,), (batch,) = input_shapes[1], input_shapes[2]
+        return embedding_kernels.pool_threads(n, batch, limit) if embedding_kernels.AVAILABLE else 1
+
+    @classmethod
+    def gathered(cls, input_shapes: Shapes, dtypes: Sequence[str], attrs: Attrs) -> list[tuple[int, int]]:
+        """One row of the table per id (a packed row of a row-wise table, its bytes)."""
+        (_, width), (n,) = input_shapes[0], input_shapes[1]
+        row = width * np.dtype(dtypes[0]).itemsize
+        return [(row, n * row)]

@@ -433,6 +433,13 @@ def _outputs(batches: Sequence[int], dims: Sequence[int]) -> tuple[np.ndarray, .
     return tuple(np.zeros((b, d), dtype=np.float32) for b, d in zip(batches, dims))
 
 
+def pool_threads(ids: int, bags: int, limit: int) -> int:
+    """How many threads a lookup of `ids` ids in `bags` bags is split over
+    under the thread `limit`: one unless each thread gets MIN_IDS_PER_THREAD."""
+    useful = min(ids // MIN_IDS_PER_THREAD, bags)
+    return 1 if useful <= 1 else min(limit, useful)
+
+
 def pool_grouped(tables: Sequence[np.ndarray], indices: Sequence[np.ndarray], offsets: Sequence[np.ndarray],
                  mean: bool, *, bits: int = 0, dims: Sequence[int] | None = None, dedup: bool = False,
                  threads: int | None = None) -> tuple[tuple[np.ndarray, ...], int, int]:
@@ -446,8 +453,9 @@ def pool_grouped(tables: Sequence[np.ndarray], indices: Sequence[np.ndarray], of
     dims = tuple(int(t.shape[1]) for t in tables) if dims is None else tuple(dims)
     outs = _outputs([o.size for o in offsets], dims)
     n = sum(i.size for i in indices)
-    useful = min(n // MIN_IDS_PER_THREAD, sum(o.size for o in offsets))
-    threads = 1 if useful <= 1 else min(threads or threads_allowed(), useful)  # reading the limit costs ~8 us
+    # reading the limit costs ~8 us: only where a split can happen
+    threads = 1 if n < 2 * MIN_IDS_PER_THREAD else pool_threads(n, sum(o.size for o in offsets),
+                                                                  threads or threads_allowed())
     kernel = KERNELS[bits, dedup]
     args = (tuple(tables), tuple(indices), tuple(offsets), outs)
     dims_arr = np.array(dims, dtype=np.int64)
@@ -481,8 +489,9 @@ def pool_bags(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mean
     tables, ids, offs, outs = (weight,), (indices,), (offsets,), (out,)
     dims = np.array([dim], dtype=np.int64)
     kernel = KERNELS[bits, False]
-    useful = min(indices.size // MIN_IDS_PER_THREAD, batch)
-    threads = 1 if useful <= 1 else min(threads or threads_allowed(), useful)  # reading the limit costs ~8 us
+    # reading the limit costs ~8 us: only where a split can happen
+    threads = 1 if indices.size < 2 * MIN_IDS_PER_THREAD else pool_threads(indices.size, batch,
+                                                                            threads or threads_allowed())
     if threads <= 1:
         runs = np.array([[0, 0, batch]], dtype=np.int64)
         return out, int(kernel(tables, ids, offs, outs, runs, dims, mean)[1])

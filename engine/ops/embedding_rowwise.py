@@ -97,6 +97,10 @@ class EmbeddingBagRowwise(Op):
         # EmbeddingBag's count on the packed table: n rows of row_bytes uint8 each
         return EmbeddingBag.bytes(input_shapes, output_shapes, dtypes)
 
+    # EmbeddingBag's kernels and split, reading packed rows
+    threads = EmbeddingBag.threads
+    gathered = EmbeddingBag.gathered
+
 
 class GroupedEmbeddingBagRowwise(GroupedEmbeddingBag):
     op_type = "GroupedEmbeddingBagRowwise"

@@ -25,6 +25,7 @@ from engine.ops.activation import Relu
 from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, numel
 from engine.ops.conv import Conv2d
 from engine.ops.elementwise import Gelu, Sigmoid, Tanh
+from engine.ops import embedding_kernels
 from engine.ops.embedding import EmbeddingBag, embedding_bags
 from engine.ops.linear import Linear
 
@@ -53,6 +54,7 @@ class FusedLinear(Op):
     `approximate` as Gelu's), Sigmoid or Tanh. Bias optional, as Linear."""
 
     op_type = "FusedLinear"
+    multithreaded = True  # BLAS
     input_roles = Linear.input_roles
     min_inputs = Linear.min_inputs
     attr_defaults = {"activation": None, "approximate": "none"}
@@ -81,6 +83,7 @@ class FusedConv(Op):
     """y = Relu(Conv(x, W, b)); the Conv attributes as Conv's."""
 
     op_type = "FusedConv"
+    multithreaded = True  # BLAS
     input_roles = Conv2d.input_roles
     min_inputs = Conv2d.min_inputs
     attr_defaults = {**Conv2d.attr_defaults, "activation": None}
@@ -104,6 +107,11 @@ class FusedConv(Op):
         conv_attrs = cls._conv_attrs(attrs)
         (out,) = Conv2d.infer_shape(input_shapes, conv_attrs)
         return Conv2d.flops(input_shapes, conv_attrs) + numel(out)
+
+    @classmethod
+    def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
+                     attrs: Attrs) -> int | None:
+        return Conv2d.kernel_bytes(input_shapes, output_shapes, dtypes, cls._conv_attrs(attrs))
 
 
 class GroupedEmbeddingBag(Op):
@@ -188,6 +196,22 @@ class GroupedEmbeddingBag(Op):
         in_dtypes, out_dtypes = dtypes[:3 * k], dtypes[3 * k:]
         return sum(cls.table_op.bytes(cls._tables(input_shapes)[i], [output_shapes[i]],
                                       [*cls._tables(in_dtypes)[i], out_dtypes[i]]) for i in range(k))
+
+    @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        """The ids of all tables are split by their total count (embedding_kernels.pool_grouped)."""
+        if not embedding_kernels.AVAILABLE:
+            return 1
+        tables = cls._tables(input_shapes)
+        return embedding_kernels.pool_threads(sum(numel(t[1]) for t in tables), sum(numel(t[2]) for t in tables),
+                                              limit)
+
+    @classmethod
+    def gathered(cls, input_shapes: Shapes, dtypes: Sequence[str], attrs: Attrs) -> list[tuple[int, int]]:
+        tables = cls._tables(input_shapes)
+        per_table = zip(tables, cls._tables(dtypes), cls._table_attrs(attrs, len(tables)))
+        return [row for shapes, types, table_attrs in per_table
+                for row in cls.table_op.gathered(shapes, types, table_attrs)]
 
 
 __all__ = ["ACTIVATIONS", "FusedConv", "FusedLinear", "GroupedEmbeddingBag"]

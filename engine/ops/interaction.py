@@ -72,6 +72,10 @@ class DotInteraction(VariadicOp):
         return (out,)
 
     @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        return 1 if interaction_kernels.AVAILABLE else limit  # the compiled kernel, or a BLAS batched matmul
+
+    @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
         batch, dim = input_shapes[0]
         f = len(input_shapes)

@@ -19,6 +19,7 @@ class Linear(Op):
     """
 
     op_type = "Linear"
+    multithreaded = True  # BLAS
     input_roles = ("input", "weight", "bias")
     min_inputs = 2
 

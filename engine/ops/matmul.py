@@ -42,6 +42,7 @@ class MatMul(Op):
     and the output written once."""
 
     op_type = "MatMul"
+    multithreaded = True  # BLAS
     input_roles = ("a", "b")
     min_inputs = 2
 

@@ -109,6 +109,22 @@ def int_matmul(xq: np.ndarray, wq: np.ndarray, x_qmax: int) -> np.ndarray:
     return acc
 
 
+def float_temp_bytes(shape: Shape) -> int:
+    """A float32 temporary of `shape`, written once and read once (Op.kernel_bytes)."""
+    return 2 * 4 * numel(tuple(shape))
+
+
+def act_quant_bytes(x: Shape, attrs: Mapping[str, Any], temps: int) -> int:
+    """Quantizing x: `temps` float32 temporaries of its shape, and one more read
+    of x for a dynamic scale (its amax)."""
+    return temps * float_temp_bytes(x) + (4 * numel(tuple(x)) if attrs.get("act_amax") is None else 0)
+
+
+def fake_quant_bytes(x: Shape, attrs: Mapping[str, Any]) -> int:
+    """fake_quantize_input's: two temporaries (quantized, dequantized), or none with act_bits 0."""
+    return act_quant_bytes(x, attrs, 2) if attrs.get("act_bits", 8) else 0
+
+
 def _check_activation(attrs: Mapping[str, Any]) -> None:
     act = attrs.get("activation")
     if act is not None and act not in ACTIVATIONS:
@@ -211,6 +227,7 @@ class Int8Linear(Op):
     """int8 weights x 8-bit activations, exact int32 accumulation; see the module docstring."""
 
     op_type = "Int8Linear"
+    multithreaded = True  # BLAS
     input_roles = ("input", "weight", "weight_scale", "bias")
     min_inputs = 3
     attr_defaults = {"activation": None, "approximate": "none", **ACT_QUANT_DEFAULTS}
@@ -264,6 +281,12 @@ class Int8Linear(Op):
         out = x[:-1] + (n,)
         return (2 * numel(x[:-1]) * k * n + cls.quant_flops(input_shapes, attrs)
                 + _epilogue_flops(out, len(input_shapes) > cls.bias_index, attrs))
+
+    @classmethod
+    def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
+        """The quantized x and the weights converted to float32 on every call (for BLAS)."""
+        return (cls.bytes(input_shapes, output_shapes, dtypes) + act_quant_bytes(input_shapes[0], attrs, 1)
+                + float_temp_bytes(input_shapes[1]))
 
 
 def check_outliers(values: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int) -> None:
@@ -321,6 +344,7 @@ class Fp16Linear(Op):
     """fp16-stored weights, fp32 compute; see the module docstring."""
 
     op_type = "Fp16Linear"
+    multithreaded = True  # BLAS
     input_roles = ("input", "weight", "bias")
     min_inputs = 2
     attr_defaults = {"activation": None, "approximate": "none"}
@@ -342,6 +366,11 @@ class Fp16Linear(Op):
         x, (k, n) = tuple(input_shapes[0]), input_shapes[1]
         return 2 * numel(x[:-1]) * k * n + k * n + _epilogue_flops(x[:-1] + (n,), len(input_shapes) > 2, attrs)
 
+    @classmethod
+    def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
+        """The weights converted to float32 on every call (for BLAS)."""
+        return cls.bytes(input_shapes, output_shapes, dtypes) + float_temp_bytes(input_shapes[1])
+
 
 class FakeQuantLinear(Op):
     """fp32 on fake-quantized weights (stored so) and activations; see the
@@ -350,6 +379,7 @@ class FakeQuantLinear(Op):
     Int8OutlierLinear's W_outlier; a bias must then be given, zeros if none)."""
 
     op_type = "FakeQuantLinear"
+    multithreaded = True  # BLAS
     input_roles = ("input", "weight", "bias", "exact_weight")
     min_inputs = 2
     attr_defaults = {"activation": None, "approximate": "none", **FAKE_QUANT_DEFAULTS}
@@ -380,7 +410,14 @@ class FakeQuantLinear(Op):
         return (2 * m * k * n + extra + fake_quant_flops(m * k, attrs)
                 + _epilogue_flops(x[:-1] + (n,), len(input_shapes) > 2, attrs))
 
+    @classmethod
+    def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
+        """x quantized then dequantized (two float32 temporaries), and the outlier
+        product (a temporary added into y)."""
+        return (cls.bytes(input_shapes, output_shapes, dtypes) + fake_quant_bytes(input_shapes[0], attrs)
+                + (float_temp_bytes(output_shapes[0]) if len(input_shapes) > 3 else 0))
+
 
 __all__ = ["FP32_EXACT", "FakeQuantLinear", "Fp16Linear", "Int8Linear", "Int8OutlierLinear",
-           "act_quant_flops", "act_scale", "check_outliers", "exact_chunk", "fake_quant_flops",
-           "fake_quantize_input", "int_matmul", "outlier_matrix"]
+           "act_quant_bytes", "act_quant_flops", "act_scale", "check_outliers", "exact_chunk", "fake_quant_bytes",
+           "fake_quant_flops", "fake_quantize_input", "float_temp_bytes", "int_matmul", "outlier_matrix"]

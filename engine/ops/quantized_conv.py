@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
-from engine.ops.conv import Conv2d, pad_spatial, window_view
+from engine.ops.conv import Conv2d, im2col_bytes, pad_spatial, window_view
 from engine.ops.quantized import (
     ACT_QUANT_DEFAULTS,
     FAKE_QUANT_DEFAULTS,
@@ -39,11 +39,14 @@ from engine.ops.quantized import (
     _check_act_quant,
     _check_fake_quant,
     _check_weight_scale,
+    act_quant_bytes,
     act_quant_flops,
     act_scale,
     exact_chunk,
+    fake_quant_bytes,
     fake_quant_flops,
     fake_quantize_input,
+    float_temp_bytes,
 )
 from engine.quant.numeric import fp16_to_fp32, qrange, quantize
 
@@ -100,6 +103,7 @@ class Int8Conv(Op):
     """int8 conv with exact int32 accumulation; see the module docstring."""
 
     op_type = "Int8Conv"
+    multithreaded = True  # BLAS
     input_roles = ("input", "weight", "weight_scale", "bias")
     min_inputs = 3
     attr_defaults = {**Conv2d.attr_defaults, "activation": None, **ACT_QUANT_DEFAULTS}
@@ -137,11 +141,18 @@ class Int8Conv(Op):
         quant = act_quant_flops(numel(tuple(input_shapes[0])), attrs) + numel(out)
         return Conv2d.flops(shapes, _conv_attrs(attrs)) + quant + _relu_flops(attrs, out)
 
+    @classmethod
+    def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
+        """The quantized x, the weights converted to float32 and the im2col copy."""
+        return (cls.bytes(input_shapes, output_shapes, dtypes) + act_quant_bytes(input_shapes[0], attrs, 1)
+                + float_temp_bytes(input_shapes[1]) + im2col_bytes(input_shapes[:2], _conv_attrs(attrs)))
+
 
 class Fp16Conv(Op):
     """fp16-stored conv weights, fp32 compute; see the module docstring."""
 
     op_type = "Fp16Conv"
+    multithreaded = True  # BLAS
     input_roles = Conv2d.input_roles
     min_inputs = 2
     attr_defaults = {**Conv2d.attr_defaults, "activation": None}
@@ -164,11 +175,18 @@ class Fp16Conv(Op):
         return (Conv2d.flops(input_shapes, _conv_attrs(attrs)) + numel(tuple(input_shapes[1]))
                 + _relu_flops(attrs, out))
 
+    @classmethod
+    def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
+        """The weights converted to float32 on every call and the im2col copy."""
+        return (cls.bytes(input_shapes, output_shapes, dtypes) + float_temp_bytes(input_shapes[1])
+                + im2col_bytes(input_shapes[:2], _conv_attrs(attrs)))
+
 
 class FakeQuantConv(Op):
     """fp32 conv on fake-quantized weights (stored so) and activations; see the module docstring."""
 
     op_type = "FakeQuantConv"
+    multithreaded = True  # BLAS
     input_roles = Conv2d.input_roles
     min_inputs = 2
     attr_defaults = {**Conv2d.attr_defaults, "activation": None, **FAKE_QUANT_DEFAULTS}
@@ -189,6 +207,12 @@ class FakeQuantConv(Op):
         (out,) = Conv2d.infer_shape(input_shapes[:2], _conv_attrs(attrs))
         quant = fake_quant_flops(numel(tuple(input_shapes[0])), attrs)
         return Conv2d.flops(input_shapes, _conv_attrs(attrs)) + quant + _relu_flops(attrs, out)
+
+    @classmethod
+    def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
+        """x quantized then dequantized (two float32 temporaries) and the im2col copy."""
+        return (cls.bytes(input_shapes, output_shapes, dtypes) + fake_quant_bytes(input_shapes[0], attrs)
+                + im2col_bytes(input_shapes[:2], _conv_attrs(attrs)))
 
 
 __all__ = ["FakeQuantConv", "Fp16Conv", "Int8Conv", "int_conv"]

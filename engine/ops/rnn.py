@@ -66,6 +66,7 @@ class _RecurrentBase(Op):
     """Shared shape checks, FLOPs and kernel of GRU and AUGRU."""
 
     num_outputs = 2
+    multithreaded = True  # BLAS: the input projections and each step's h @ R
     attention: ClassVar[bool] = False  # AUGRU takes scores (B, T) as input #1
     dtype_error = "{input} has dtype {dtype} but {op} expects {allowed}"
 

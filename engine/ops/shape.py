@@ -288,3 +288,13 @@ class Gather(Op):
     ) -> int:
         # the copied output, plus the indices read
         return super().bytes(input_shapes, output_shapes, dtypes) + stored_bytes(input_shapes[1:2], dtypes[1:2])
+
+    @classmethod
+    def gathered(cls, input_shapes: Shapes, dtypes: Sequence[str], attrs: Attrs) -> list[tuple[int, int]]:
+        """Along axis 0 (an embedding-style lookup), one row of data per index: the
+        read half of the copied output. Along another axis the op streams."""
+        data, idx = tuple(input_shapes[0]), tuple(input_shapes[1])
+        if normalize_axis(attrs.get("axis", 0), len(data), "data") != 0:
+            return []
+        row = numel(data[1:]) * np.dtype(dtypes[0]).itemsize
+        return [(row, numel(idx) * row)]

@@ -8,6 +8,7 @@ from engine.roofline import Peaks
 
 FAKE_GFLOPS = 100.0
 FAKE_GBS = 10.0
+FAKE_GATHER = {64: 2.0, 256: 5.0}
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +22,7 @@ class ProbeCounter:
     def __init__(self) -> None:
         self.gemm = 0
         self.copy = 0
+        self.gather = 0
 
     def fake_gemm(self, *args, **kwargs) -> float:
         self.gemm += 1
@@ -30,6 +32,10 @@ class ProbeCounter:
         self.copy += 1
         return FAKE_GBS
 
+    def fake_gather(self, *args, **kwargs) -> dict[int, float]:
+        self.gather += 1
+        return dict(FAKE_GATHER)
+
 
 @pytest.fixture
 def probes(monkeypatch) -> ProbeCounter:
@@ -37,6 +43,7 @@ def probes(monkeypatch) -> ProbeCounter:
     counter = ProbeCounter()
     monkeypatch.setattr(roofline, "measure_gemm_gflops", counter.fake_gemm)
     monkeypatch.setattr(roofline, "measure_copy_gbs", counter.fake_copy)
+    monkeypatch.setattr(roofline.gather_roof, "measure_gather_gbs", counter.fake_gather)
     return counter
 
 
