@@ -143,6 +143,9 @@ class _Worker:
         try:
             self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),), env=env,
                                             stdin=subprocess.DEVNULL)
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
@@ -162,7 +165,11 @@ class _Worker:
         try:
             kind, payload = self.conn.recv()
         except (EOFError, ConnectionResetError):
-            code = self.process.wait(timeout=STOP_GRACE_S)
+            try:
+                code = self.process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                code = self.process.returncode
             raise RaceWorkerError(f"race worker {self.name!r} ({self.spec.runtime} {self.spec.model}) died "
                                   f"with exit status {code}") from None
         if kind == "ok":
@@ -193,7 +200,8 @@ class _Worker:
 
 class RaceWorkers:
     """One worker process per named RunnerSpec, each built and run once on
-    entering (so `first_pass_s` holds each runner's first, cold pass); `race` then alternates blocks of passes among them.
+    entering (so `first_pass_s` holds each runner's first, cold pass);
+    `race` then alternates blocks of passes among them, as often as asked.
 
         with RaceWorkers({"ours": ..., "ort": ...}) as workers:
             result = workers.race(repeats=20, warmup=3)
@@ -334,10 +342,13 @@ def serve(fd: int) -> None:
     """A worker's loop: build on ("build", spec), answer ("run", untimed,
     timed) with the timed passes' seconds, leave on ("stop",) or when the
     parent's end closes. Blocks on the pipe between commands."""
+    import signal
+
     from threadpoolctl import threadpool_limits
 
     from engine.malloc_tuning import keep_heap_memory
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C is the parent's to handle: it stops the workers
     conn = Connection(fd)
     fn: Callable[[], object] | None = None
     limits = None  # held for the worker's life
@@ -345,7 +356,7 @@ def serve(fd: int) -> None:
         try:
             message = conn.recv()
         except (EOFError, ConnectionResetError):
-            return
+            return  # the parent is gone
         if message[0] == "stop":
             return
         try:
@@ -355,10 +366,14 @@ def serve(fd: int) -> None:
                 if spec.runtime == "engine":
                     keep_heap_memory()  # as every engine run does; onnxruntime keeps its own defaults
                 fn = build_runner(spec)
-                conn.send(("ok", _timed(fn, 0, 1)[0]))
+                answer: tuple = ("ok", _timed(fn, 0, 1)[0])
             elif message[0] == "run" and fn is not None:
-                conn.send(("ok", _timed(fn, message[1], message[2])))
+                answer = ("ok", _timed(fn, message[1], message[2]))
             else:
                 raise RaceWorkerError(f"race worker: unexpected command {message[0]!r}")
         except Exception as error:  # noqa: BLE001 - every failure goes back to the parent
-            conn.send(("error", _error_payload(error)))
+            answer = ("error", _error_payload(error))
+        try:
+            conn.send(answer)
+        except OSError:
+            return  # the parent is gone
