@@ -31,7 +31,8 @@ from engine.onnx_io import commands as onnx_commands
 from engine.passes import UnknownPassError, resolve_passes, valid_passes_text
 from engine.profile import DEFAULT_BUDGET_S, check_target, ci_half_width_pct
 from engine.quant import commands as quant_commands
-from engine.roofline import Peaks, measure_peaks, percent_of_roof
+from engine.layer_roof import fraction_of_roof
+from engine.roofline import Peaks, measure_roofs
 from engine.source_info import detect_source
 
 PROG = "roofwatch-engine"
@@ -122,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_commands.add_run_options(run)
     quant_commands.add_run_options(run)
 
-    peaks = sub.add_parser("peaks", help="print this machine's measured roofline peaks")
-    peaks.add_argument("--remeasure", action="store_true", help="ignore the cached peaks and measure again")
+    peaks = sub.add_parser("peaks", help="print this machine's measured roofs (1 thread and the BLAS limit)")
+    peaks.add_argument("--remeasure", action="store_true",
+                       help="measure again, keeping the best of the cached and new values")
+    peaks.add_argument("--threads", type=int, default=None, help="the run's thread count (default: BLAS's)")
     onnx_commands.add_commands(sub)
     fusion_commands.add_commands(sub)
     quant_commands.add_commands(sub)
@@ -153,9 +156,13 @@ def print_models(out: TextIO) -> None:
 
 
 def print_peaks(peaks: Peaks, out: TextIO) -> None:
-    print(f"peak compute   {peaks.gflops:10.1f} GFLOP/s (float32 GEMM)", file=out)
-    print(f"peak bandwidth {peaks.gbs:10.1f} GB/s (stream copy, read + write)", file=out)
-    print(f"ridge point    {peaks.ridge:10.2f} FLOP/byte", file=out)
+    print(f"{peaks.threads} thread(s):", file=out)
+    print(f"  peak compute   {peaks.gflops:10.1f} GFLOP/s (float32 GEMM)", file=out)
+    print(f"  peak bandwidth {peaks.gbs:10.1f} GB/s (stream copy, read + write)", file=out)
+    print(f"  ridge point    {peaks.ridge:10.2f} FLOP/byte", file=out)
+    if peaks.gather:
+        rows = ", ".join(f"{row} B {gbs:.2f}" for row, gbs in sorted(peaks.gather.items()))
+        print(f"  gather GB/s by row size (random rows): {rows}", file=out)
 
 
 def print_run(run: BenchmarkRun, out: TextIO) -> None:
@@ -166,13 +173,14 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
           f"ridge {peaks.ridge:.2f} FLOP/B; warmup {rep.warmup}, repeats {rep.repeats}", file=out)
     name_w = max([16, *(len(ly.name) for ly in rep.layers)])
     op_w = max([10, *(len(ly.op) for ly in rep.layers)])
-    header = f"{'layer':<{name_w}} {'op':<{op_w}} {'median ms':>10} {'GFLOP/s':>9} {'GB/s':>8} {'AI':>8} {'% roof':>7}  bound"
+    header = (f"{'layer':<{name_w}} {'op':<{op_w}} {'median ms':>10} {'GFLOP/s':>9} {'GB/s':>8} {'AI':>8} "
+              f"{'% roof':>7} {'thr':>3} {'roof':>6}  bound")
     print(header, file=out)
     print("-" * len(header), file=out)
     for ly in rep.layers:
-        roof = percent_of_roof(ly.gflops, ly.ai, peaks)
+        roof = 100.0 * (fraction_of_roof(ly) or 0.0)
         print(f"{ly.name:<{name_w}} {ly.op:<{op_w}} {ly.time.median * 1e3:10.3f} {ly.gflops:9.1f} {ly.gbs:8.2f} "
-              f"{ly.ai:8.2f} {roof:6.1f}%  {ly.bound}", file=out)
+              f"{ly.ai:8.2f} {roof:6.1f}% {ly.threads:>3} {ly.roof:>6}  {ly.bound}", file=out)
         if ly.sources != [ly.name]:
             print(f"{'':<{name_w}}   covers {', '.join(ly.sources)}", file=out)
     e2e = rep.end_to_end
@@ -240,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_models(sys.stdout)
             return 0
         if args.command == "peaks":
-            print_peaks(measure_peaks(remeasure=args.remeasure), sys.stdout)
+            for roof in measure_roofs(args.threads, remeasure=args.remeasure).values():
+                print_peaks(roof, sys.stdout)
             return 0
         if args.command == "export-onnx":
             return onnx_commands.cmd_export_onnx(_model_params(args), args, sys.stdout)

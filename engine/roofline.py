@@ -30,7 +30,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from engine import gather_roof, machine
 from engine.atomic_file import write_text_atomic
 from engine.machine import Peaks  # defined beside the fingerprint; still imported from here
-from engine.report import BOUNDS
 
 CACHE_ENV = "ROOFWATCH_CACHE_DIR"
 CACHE_SCHEMA = "roofwatch.peaks/2"
@@ -39,26 +38,6 @@ GEMM_SIZES = (512, 1024, 2048)
 GEMM_REPEATS = 3
 COPY_MIB = 256  # per array; two arrays, far beyond any L3 a 2-16 core slice sees
 COPY_REPEATS = 5
-
-
-def ridge_point(peaks: Peaks) -> float:
-    """The arithmetic intensity (FLOPs/byte) where the roofs meet."""
-    return peaks.ridge
-
-
-def bound_of(ai: float, peaks: Peaks) -> str:
-    """'compute' when the intensity reaches the ridge point, else 'bandwidth'."""
-    return BOUNDS[0] if ai >= ridge_point(peaks) else BOUNDS[1]
-
-
-def attainable_gflops(ai: float, peaks: Peaks) -> float:
-    return min(peaks.gflops, ai * peaks.gbs)
-
-
-def percent_of_roof(gflops: float, ai: float, peaks: Peaks) -> float:
-    """Achieved GFLOP/s as a percentage of what the roofline allows at `ai`."""
-    roof = attainable_gflops(ai, peaks)
-    return 100.0 * gflops / roof if roof > 0 else 0.0
 
 
 def blas_threads() -> int:

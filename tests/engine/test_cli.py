@@ -68,12 +68,15 @@ def test_models_lists_params_with_defaults(capsys):
     assert "mlp:" in out and "batch" in out and "512,1024,1024,512,256" in out
 
 
-def test_peaks_prints_the_roof(probes, capsys):
-    assert main(["peaks"]) == 0
+def test_peaks_prints_the_roofs_of_one_thread_and_the_run(probes, capsys):
+    assert main(["peaks", "--threads", "2"]) == 0
     out = capsys.readouterr().out
+    assert "1 thread(s):" in out and "2 thread(s):" in out
     assert "100.0 GFLOP/s" in out and "10.0 GB/s" in out and "10.00 FLOP/byte" in out
-    assert main(["peaks", "--remeasure"]) == 0
+    assert "gather GB/s by row size (random rows): 64 B 2.00, 256 B 5.00" in out
     assert probes.gemm == 2
+    assert main(["peaks", "--threads", "2", "--remeasure"]) == 0
+    assert probes.gemm == 4
 
 
 def test_run_records_feature_flags_in_the_config(tmp_path, engine_cache_dir):

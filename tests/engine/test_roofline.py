@@ -4,21 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine import gather_roof, roofline
-from engine.roofline import (Peaks, attainable_gflops, bound_of, measure_peaks, measure_roofs, percent_of_roof,
-                             ridge_point)
+from engine.roofline import Peaks, measure_peaks, measure_roofs
 from tests.engine.conftest import FAKE_GATHER
-
-
-def test_roofline_helpers():
-    peaks = Peaks(gflops=200.0, gbs=20.0)
-    assert ridge_point(peaks) == peaks.ridge == 10.0
-    assert bound_of(10.0, peaks) == "compute"
-    assert bound_of(9.99, peaks) == "bandwidth"
-    assert attainable_gflops(2.0, peaks) == 40.0
-    assert attainable_gflops(50.0, peaks) == 200.0
-    assert percent_of_roof(20.0, 2.0, peaks) == pytest.approx(50.0)
-    assert percent_of_roof(150.0, 50.0, peaks) == pytest.approx(75.0)
-    assert percent_of_roof(1.0, 0.0, peaks) == 0.0
 
 
 def test_the_first_call_measures_and_caches_and_the_second_reuses(probes, peaks_cache_dir):
