@@ -10,7 +10,8 @@
    over rounds of ORT / ours-quant >= 1.5. The accuracy delta against fp32
    (engine.quant.accuracy) is printed next to it.
 2. For mlp and dlrm at --batch, every dense mode: ours-fp32 / ours-quant
-   (both after all passes), with each mode's accuracy delta.
+   (both after all passes; fp32 and every mode in one race), with each
+   mode's accuracy delta.
 
 Every runner lives in its own worker process (engine/onnx_io/process_race.py),
 built there from the model name, passes and quant mode, with the same
