@@ -1,5 +1,6 @@
 """Print EmbeddingBag GB/s per implementation on tables bigger than the cache,
-as a share of this machine's measured peak GB/s. Goal: >= 50% of peak.
+as a share of the roof that judges it: this machine's measured gather roof at
+the table's row size (engine.layer_roof). Goal: the engine's kernel >= 80%.
 
     .venv/bin/python benchmarks/embedding_bandwidth.py [--threads N] [--repeats N] [--table-mib N]
 
@@ -8,8 +9,11 @@ each repeat (starting one further along each repeat), on the same uniform random
 the caches flushed (a buffer twice the last-level cache read) before
 each timed call; the table shows the median over the repeats. GB/s counts
 the kernel's own minimum traffic (EmbeddingBag.bytes: ids, offsets, gathered
-rows, output); the peak is engine.roofline's cached or measured stream copy
-under the same BLAS thread limit. Implementations:
+rows, output); the roof is engine.layer_roof's for that lookup: the rows at
+the gather roof (random rows of a table far beyond the cache, at this row
+size) and the rest at the stream roof, measured (engine.roofline, cached) at
+the threads the engine's kernel splits the lookup over under the same BLAS
+thread limit. Implementations:
 
     numpy    the engine's numpy path (np.take into scratch + scipy CSR pooling)
     chunked  the same in cache-sized chunks through a preallocated scratch (take out=)
@@ -23,6 +27,7 @@ bag lengths drawn uniformly from 1..2L-1 (mean L).
 from __future__ import annotations
 
 import argparse
+import os
 import contextlib
 import statistics
 import time
@@ -34,9 +39,10 @@ from threadpoolctl import threadpool_limits
 from engine.ops import embedding, embedding_kernels
 from engine.ops.embedding import EmbeddingBag, embedding_bag_numpy, pool_gathered
 from engine.machine import last_level_cache_bytes
-from engine.roofline import blas_threads, measure_peaks
+from engine.layer_roof import layer_roof
+from engine.roofline import blas_threads, measure_roofs
 
-GOAL = 0.50
+GOAL = 0.80
 DIMS = (16, 64, 128)
 BATCHES = (256, 2048)
 POOLING = (1, 20, 100)
@@ -128,11 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     llc = last_level_cache_bytes()
     limit = threadpool_limits(args.threads, user_api="blas") if args.threads else contextlib.nullcontext()
     with limit:
-        peaks = measure_peaks()
         threads = blas_threads()
+        roofs = measure_roofs(threads)
         impls = implementations()
-        print(f"peak {peaks.gbs:.1f} GB/s (stream copy, {threads} thread(s)); last-level cache {llc >> 20} MiB; "
-              f"tables {args.table_mib} MiB; median of {args.repeats}, cold cache; goal {GOAL:.0%} of peak")
+        for t, peaks in roofs.items():
+            gather = ", ".join(f"{row} B {gbs:.1f}" for row, gbs in sorted(peaks.gather.items()))
+            print(f"{t} thread(s): stream copy {peaks.gbs:.1f} GB/s; gather GB/s by row size: {gather}")
+        print(f"last-level cache {llc >> 20} MiB; tables {args.table_mib} MiB; median of {args.repeats}, cold cache; "
+              f"goal: the engine's kernel at {GOAL:.0%} of its roof (cells: 'GB/s (% of roof)')")
         if not embedding_kernels.AVAILABLE:
             print("numba is not importable: compiled kernel not measured")
         names = list(impls)
@@ -151,19 +160,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                     indices, offsets = bags(rng, weight.shape[0], batch, pooling)
                     for mode in MODES:
                         seconds = measure_case(impls, weight, indices, offsets, mode, args.repeats, flush)
-                        nbytes = EmbeddingBag.bytes([weight.shape, indices.shape, offsets.shape],
-                                                    [(batch, dim)], ["float32", "int64", "int64", "float32"])
+                        shapes = [weight.shape, indices.shape, offsets.shape]
+                        dtypes = ["float32", "int64", "int64", "float32"]
+                        nbytes = EmbeddingBag.bytes(shapes, [(batch, dim)], dtypes)
+                        roof = layer_roof(EmbeddingBag, shapes, dtypes, {"mode": mode}, nbytes, threads, roofs).gbs
                         gbs = {n: nbytes / s / 1e9 for n, s in seconds.items()}
                         row = f"{dim:>4} {batch:>5} {pooling:>4} {mode:>4} | " + " | ".join(
-                            f"{gbs[n]:5.1f} ({100 * gbs[n] / peaks.gbs:3.0f}%)".rjust(14) for n in names)
+                            f"{gbs[n]:5.1f} ({100 * gbs[n] / roof:3.0f}%)".rjust(14) for n in names)
                         if "numba" in impls:
                             row += f" | {seconds['numpy'] / seconds['numba']:10.1f}x"
-                            shares.append(gbs["numba"] / peaks.gbs)
+                            shares.append(gbs["numba"] / roof)
                         print(row, flush=True)
             del weight
         if shares:
-            print(f"engine kernel (numba): median {statistics.median(shares):.0%} of peak, "
-                  f"min {min(shares):.0%}, max {max(shares):.0%}; cells: 'GB/s (% of peak)'")
+            print(f"engine kernel (numba): median {statistics.median(shares):.0%} of its roof, "
+                  f"min {min(shares):.0%}, max {max(shares):.0%}; goal {GOAL:.0%}: "
+                  f"{'met' if statistics.median(shares) >= GOAL else 'MISSED'} at the median")
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

@@ -8,8 +8,9 @@ it against the copy roof reads "13-31% of roof" for a kernel that may
 already be at the physical limit. This probe measures that limit: uniform
 random ids over a GATHER_MIB table, each row read whole (summed as 8-byte
 words, so nothing is optimised away), with the rows a few ids ahead
-prefetched and without (the best of both counts: the roof is what the
-machine can do, not what one kernel does), split over `threads` Python
+prefetched (every cache line of the row, as the engine's lookups do) and
+without (the best counts: the roof is what the machine can do, not what one
+kernel does), split over `threads` Python
 threads running the same nogil kernel (as the engine's lookups are).
 
 Row sizes (ROW_BYTES) are those the models use: float32 rows of 16-128
@@ -31,7 +32,8 @@ GATHER_MIB = 1024  # the table: 32x a 32 MiB L3, so nearly every row misses ever
 ROW_BYTES = (16, 24, 40, 64, 72, 128, 136, 256, 264, 512)
 IDS = 1 << 20  # ids per timed sweep
 REPEATS = 3
-PREFETCH_AHEAD = 16
+PREFETCH_AHEADS = (16, 32)  # ids; the best of these (and of none) counts
+LINE_WORDS = 8  # 8-byte words in a 64-byte cache line
 
 if embedding_kernels.AVAILABLE:
     import numba
@@ -45,7 +47,8 @@ if embedding_kernels.AVAILABLE:
         n = ids.size
         for p in range(first, end):
             if ahead > 0 and p + ahead < n:
-                embedding_kernels._prefetch(table, ids[p + ahead], 0)
+                for w in range(0, words, LINE_WORDS):  # every line the row touches
+                    embedding_kernels._prefetch(table, ids[p + ahead], w)
                 embedding_kernels._prefetch(table, ids[p + ahead], words - 1)
             row = table[ids[p]]
             for w in range(words):
@@ -81,7 +84,7 @@ def measure_gather_gbs(threads: int = 1, row_bytes: tuple[int, ...] = ROW_BYTES,
             table = buffer[: rows * size].view(np.uint64).reshape(rows, size // 8)
             row_ids = rng.integers(0, rows, size=ids, dtype=np.int64)
             best = 0.0
-            for ahead in (0, PREFETCH_AHEAD) if _sweep is not None else (0,):
+            for ahead in (0, *PREFETCH_AHEADS) if _sweep is not None else (0,):
                 list(pool.map(lambda part: sweep(table, row_ids, *part, ahead), parts))  # warm: JIT, TLB
                 for _ in range(repeats):
                     t0 = time.perf_counter_ns()
