@@ -378,10 +378,9 @@ class Agent:
         if done.returncode != 0:
             log.error("event=peaks_failed code=%d stderr=%r", done.returncode, done.stderr[-500:])
             return
-        self.state.update(peaks_fingerprint=fp, peaks_measured_at=time.time(),
-                          peaks=" / ".join(ln.strip() for ln in done.stdout.splitlines()[:2]))
-        log.info("event=peaks_measured %s", " ".join(f"{k}={json.dumps(v)}" for k, v in
-                                                     {"out": done.stdout.strip().splitlines()[:2]}.items()))
+        summary = " / ".join(ln.strip() for ln in done.stdout.splitlines() if ln.strip())[:1000]  # every roof
+        self.state.update(peaks_fingerprint=fp, peaks_measured_at=time.time(), peaks=summary)
+        log.info("event=peaks_measured out=%s", json.dumps(summary))
 
 
 class Heartbeat:
