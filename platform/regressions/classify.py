@@ -58,7 +58,12 @@ that bounds the layer (extra traffic in a compute-bound layer reads as
 Peaks: each group's median of its runs' peaks; a group without peaks borrows
 the other's; with none at all the roof is the best FLOP/s and the best GB/s
 any layer of at least TINY_SECONDS reached in these runs (an empirical lower
-bound on the peaks, ``peaks_source: "empirical"``).
+bound on the peaks, ``peaks_source: "empirical"``). A layer that carries its
+own roofs (``roof_gflops``/``roof_gbs``: the threads its kernel really runs on,
+and the stream or gather bandwidth roof) is judged against those instead (the
+median over the group's runs that carry them; evidence ``roof_source:
+"layer"``): its bound, roof time and % of roof. The work test compares both
+sides under the before side's roof: the work differs, not the machine.
 
 Cache: bytes are the op's minimum traffic as if from DRAM, so a cache-resident
 layer can run above 100% of the memory roof. Such a layer is still classified
@@ -109,6 +114,9 @@ class LayerObs:
     p75: float | None = None
     min: float | None = None
     n: int | None = None  # timed repeats
+    # The layer's own roofs (reports that carry them); None: the run's peaks judge it.
+    roof_gflops: float | None = None
+    roof_gbs: float | None = None
 
 
 @dataclass(frozen=True)
@@ -172,9 +180,15 @@ class _Side:
     bytes: int
     time: _Level
     runs: int
+    own_roof: _Peaks | None = None  # the layer's own roofs (median over the runs that carry them)
 
-    def roof_time(self, peaks: _Peaks) -> float:
-        return max(self.flops / (peaks.gflops * 1e9), self.bytes / (peaks.gbs * 1e9))
+    def roof(self, peaks: _Peaks) -> _Peaks:
+        """The roofs that judge this layer: its own, else the group's peaks."""
+        return self.own_roof or peaks
+
+    def roof_time(self, roof: _Peaks) -> float:
+        """The least time the roofs `roof` allow for this layer's work."""
+        return max(self.flops / (roof.gflops * 1e9), self.bytes / (roof.gbs * 1e9))
 
 
 @dataclass(frozen=True)
@@ -409,9 +423,18 @@ def _sides(runs: Sequence[RunObs], stat: str) -> dict[str, _Side]:
     levels = _pooled(levels)
     return {
         name: _Side(obs[-1].op, int(median([o.flops for o in obs])), int(median([o.bytes for o in obs])),
-                    levels[name], len(obs))
+                    levels[name], len(obs), _own_roof(obs))
         for name, obs in by_name.items()
     }
+
+
+def _own_roof(obs: Sequence[LayerObs]) -> _Peaks | None:
+    """A layer's own roofs over a group: the median over the runs that carry both; None if none does."""
+    pairs = [(o.roof_gflops, o.roof_gbs) for o in obs if o.roof_gflops and o.roof_gbs
+             and o.roof_gflops > 0 and o.roof_gbs > 0]
+    if not pairs:
+        return None
+    return _Peaks(median([p[0] for p in pairs]), median([p[1] for p in pairs]), "layer")
 
 
 def _pooled(levels: dict[str, _Level]) -> dict[str, _Level]:
@@ -482,8 +505,9 @@ def _collective_work(sides_b: Mapping[str, _Side], sides_a: Mapping[str, _Side],
     tb = sum(sides_b[n].time.value for n in names)
     ta = sum(sides_a[n].time.value for n in names)
     noise = math.sqrt(sum(sides_b[n].time.abs_noise ** 2 + sides_a[n].time.abs_noise ** 2 for n in names))
-    roof_b = sum(sides_b[n].roof_time(pb) for n in names)
-    roof_a = sum(sides_a[n].roof_time(pb) for n in names)
+    # one roof per layer for both sides (the before side's): the work differs, not the machine
+    roof_b = sum(sides_b[n].roof_time(sides_b[n].roof(pb)) for n in names)
+    roof_a = sum(sides_a[n].roof_time(sides_b[n].roof(pb)) for n in names)
     if abs(ta - tb) <= max(MIN_ABS_SECONDS, MIN_REL_CHANGE * tb, NOISE_FACTOR * noise):
         return []
     if not _work_explains(tb, ta, roof_b, roof_a):
@@ -502,8 +526,9 @@ def _classify_layer(name: str, b: _Side | None, a: _Side | None, pb: _Peaks, pa:
     threshold = _threshold(tb, b.time, a.time)
     if abs(delta) <= threshold and not collective:
         return None
-    bound = COMPUTE if _ai(b) >= pb.ridge else BANDWIDTH
-    roof_b, roof_a = b.roof_time(pb), a.roof_time(pb)  # one roof for both: the work differs, not the machine
+    roof = b.roof(pb)  # one roof for both: the work differs, not the machine
+    bound = COMPUTE if _ai(b) >= roof.ridge else BANDWIDTH
+    roof_b, roof_a = b.roof_time(roof), a.roof_time(roof)
     flops_changed, bytes_changed = _changed(b.flops, a.flops), _changed(b.bytes, a.bytes)
     if collective:
         kind, reason = WORK, (f"one of {collective} layers whose FLOPs/bytes changed and whose time, "
@@ -528,7 +553,8 @@ def _classify_layer(name: str, b: _Side | None, a: _Side | None, pb: _Peaks, pa:
         "runs_after": a.runs,
         **_side_evidence(b, pb, "before"),
         **_side_evidence(a, pa, "after"),
-        "ridge": pb.ridge,
+        "ridge": roof.ridge,
+        "roof_source": "layer" if b.own_roof else "run",
         "work_ratio": _json_float(roof_a / roof_b) if roof_b > 0 else None,
         "cache_resident": bool(pct_b is not None and pct_b > 100.0 and bound == BANDWIDTH),
         "reason": reason,
@@ -543,7 +569,8 @@ def _one_sided(name: str, b: _Side | None, a: _Side | None, pb: _Peaks, pa: _Pea
     if abs(delta) <= MIN_ABS_SECONDS:
         return None
     ev = {"only": when, "time_before": b.time.value if b else None, "time_after": a.time.value if a else None,
-          "delta_seconds": delta, **_side_evidence(side, peaks, when), "ridge": pb.ridge,
+          "delta_seconds": delta, **_side_evidence(side, peaks, when), "ridge": side.roof(peaks).ridge,
+          "roof_source": "layer" if side.own_roof else "run",
           "reason": f"the layer exists {when} the change only"}
     return LayerVerdict(name, side.op, WORK, None if when == "after" else -1.0, 0.0, ev)
 
@@ -560,11 +587,11 @@ def _work_explains(tb: float, ta: float, roof_b: float, roof_a: float) -> bool:
 
 
 def _side_evidence(side: _Side, peaks: _Peaks, when: str) -> dict:
-    t = side.time.value
+    t, roof = side.time.value, side.roof(peaks)
     return {f"flops_{when}": side.flops, f"bytes_{when}": side.bytes, f"ai_{when}": _json_float(_ai(side)),
-            f"bound_{when}": COMPUTE if _ai(side) >= peaks.ridge else BANDWIDTH,
+            f"bound_{when}": COMPUTE if _ai(side) >= roof.ridge else BANDWIDTH,
             f"gflops_{when}": _rate(side.flops, t), f"gbs_{when}": _rate(side.bytes, t),
-            f"pct_of_roof_{when}": _pct(side.roof_time(peaks), t)}
+            f"pct_of_roof_{when}": _pct(side.roof_time(roof), t)}
 
 
 def _with_share(v: LayerVerdict, target: float) -> LayerVerdict:

@@ -1,7 +1,7 @@
 """The classifier's observations (classify.RunObs) read from a roofwatch.run/1
-report: measurements only (machine peaks, end_to_end and layers), never the
-run's config, where fault injection is recorded. Standard library only, like
-classify.py."""
+report: measurements only (machine peaks, end_to_end and layers, with each
+layer's own roofs where the report carries them), never the run's config, where
+fault injection is recorded. Standard library only, like classify.py."""
 from __future__ import annotations
 
 import math
@@ -37,13 +37,15 @@ def run_obs_from_report(report: Mapping) -> RunObs:
             bytes=_count(ly, "bytes", where),
             median=_seconds(stats, "median", f"{where}.time"),
             **_optional_stats(stats, f"{where}.time"),
+            roof_gflops=_optional_roof(ly, "roof_gflops", where),
+            roof_gbs=_optional_roof(ly, "roof_gbs", where),
         ))
     extra = _optional_stats(e2e, "report.end_to_end")
     return RunObs(
         layers=tuple(layers),
         end_to_end=_seconds(e2e, "median", "report.end_to_end"),
-        peak_gflops=_optional_peak(machine, "peak_gflops"),
-        peak_gbs=_optional_peak(machine, "peak_gbs"),
+        peak_gflops=_optional_roof(machine, "peak_gflops", "report.machine"),
+        peak_gbs=_optional_roof(machine, "peak_gbs", "report.machine"),
         **{f"end_to_end_{k}": v for k, v in extra.items()},
     )
 
@@ -79,10 +81,11 @@ def _optional_stats(stats: Mapping, where: str) -> dict[str, Any]:
     return out
 
 
-def _optional_peak(machine: Mapping, key: str) -> float | None:
-    value = machine.get(key)
+def _optional_roof(d: Mapping, key: str, where: str) -> float | None:
+    """A measured roof (a machine's peak, a layer's own roof): None when absent or not > 0."""
+    value = d.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"report.machine.{key}: expected a number, got {value!r}")
+        raise ValueError(f"{where}.{key}: expected a number, got {value!r}")
     return float(value) if value > 0 else None
