@@ -19,18 +19,21 @@ from tests.report_factory import make_report
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 NOISE = 0.01  # relative standard deviation of every time, run to run
+TIME_KEYS = ("median", "p25", "p75", "min", "ci_low", "ci_high")  # the times a slowdown scales
 
 
 def scale_layer(report: dict[str, Any], name: str, factor: float) -> None:
     """Make layer `name` `factor` times slower (FLOPs and bytes unchanged), end-to-end time included."""
     layer = next(layer for layer in report["layers"] if layer["name"] == name)
     added = layer["time"]["median"] * (factor - 1)
-    for key in ("median", "p25", "p75", "min"):
-        layer["time"][key] *= factor
+    for key in TIME_KEYS:
+        if layer["time"].get(key) is not None:
+            layer["time"][key] *= factor
     layer["gflops"] /= factor
     layer["gbs"] /= factor
-    for key in ("median", "p25", "p75", "min"):
-        report["end_to_end"][key] += added
+    for key in TIME_KEYS:
+        if report["end_to_end"].get(key) is not None:
+            report["end_to_end"][key] += added
 
 
 def history(
