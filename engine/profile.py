@@ -65,6 +65,7 @@ class ProfileResult:
 
 SETTLE_PAIRS = 20  # at most this many warmup pairs past the requested ones while pages still fault
 SETTLED_AFTER = 2  # fault-free warmup pairs in a row that end the settling (faults can be sporadic)
+RESETTLE_PAIRS = 3  # --target-ci: at most this many unrecorded pairs after each growth, until one is fault-free
 DEFAULT_BUDGET_S = 60.0  # --target-ci's default time budget
 
 
@@ -209,8 +210,9 @@ def profile(
     pairs in a row took no minor page fault; `keep_heap` applies keep_heap_memory() first.
     `target_ci` (percent): more pairs after `repeats` until the end-to-end
     median's CI half-width is within it, while the passes have used less than
-    `budget_s` (DEFAULT_BUDGET_S) seconds. The result's warmup and repeats
-    are the pairs really run."""
+    `budget_s` (DEFAULT_BUDGET_S) seconds; before each batch of added pairs
+    up to RESETTLE_PAIRS unrecorded pairs run until one takes no fault. The
+    result's warmup (every unrecorded pair) and repeats are the pairs really run."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if warmup < 0:
@@ -283,10 +285,19 @@ def profile(
     gc.disable()  # a collection inside a timed node is noise, not the node's cost
     target_met = None
     try:
-        warm = clean = 0  # clean: fault-free pairs in a row
-        while warm < warmup or (warmup and clean < SETTLED_AFTER and warm < warmup + settle):
-            clean = clean + 1 if pair(None) == 0 else 0
-            warm += 1
+        warm = 0
+
+        def settle_pairs(at_least: int, at_most: int, clean_needed: int) -> None:
+            """Unrecorded pairs: `at_least`, then more (up to `at_most` in all)
+            until `clean_needed` in a row took no minor page fault."""
+            nonlocal warm
+            ran = clean = 0
+            while ran < at_least or (clean < clean_needed and ran < at_most):
+                clean = clean + 1 if pair(None) == 0 else 0
+                ran += 1
+            warm += ran
+
+        settle_pairs(warmup, warmup + settle if warmup else 0, SETTLED_AFTER)
         done = 0
         while True:
             for r in range(done, len(timed_ns)):
@@ -303,6 +314,10 @@ def profile(
             more = max(1, min(done // 8, int((budget_ns - spent_ns) / max(per_pair, 1.0))))
             node_ns = np.concatenate([node_ns, rows(more, len(steps))])
             timed_ns, plain_ns = np.concatenate([timed_ns, rows(more)]), np.concatenate([plain_ns, rows(more)])
+            # The CI's arithmetic and the new rows moved memory about (Python's own
+            # object arenas among it): settle again before recording more.
+            if warmup:
+                settle_pairs(0, RESETTLE_PAIRS, 1)
     finally:
         if gc_was_enabled:
             gc.enable()
