@@ -22,7 +22,8 @@ ABOVE_ROOF_TITLE = (
     "still in cache (bytes count the minimum traffic as if from memory) or the roofs were measured low. "
     "The engine re-measures its peaks when this happens."
 )
-MAX_ROOF_LINES = 6  # the run's stream roof plus at most five others: more is clutter, not information
+MAX_OTHER_ROOF_LINES = 4  # besides the run's stream roof: those judging the most layer time; more is clutter
+ROOF_MATCH = 0.005  # roofs within 0.5% are one line (and a gather roof that close to a measured row size's is it)
 
 
 def attainable_gflops(ai: float, peak_gflops: float, peak_gbs: float) -> float:
@@ -99,13 +100,19 @@ def run_threads(config: dict | None, roofs: list[dict] | None, peak_gflops: floa
     return None
 
 
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= ROOF_MATCH * max(abs(a), abs(b))
+
+
 def _row_size(roofs: list[dict] | None, threads: int | None, gbs: float) -> str | None:
-    """The gather row size (bytes, as the report's key) whose roof at `threads` is `gbs`."""
+    """The measured gather row size (bytes, as the report's key) whose roof at
+    `threads` is `gbs`; None where the layer's roof is none of them (the engine
+    interpolates between row sizes and blends in the layer's streamed bytes)."""
     for roof in roofs or []:
         if threads is not None and roof.get("threads") != threads:
             continue
         for size, value in (roof.get("gather_gbs") or {}).items():
-            if value == gbs:
+            if isinstance(value, (int, float)) and _close(value, gbs):
                 return size
     return None
 
@@ -115,36 +122,50 @@ def _gbs_text(gbs: float) -> str:
     return f"{gbs:.3g}" if gbs < 1000 else f"{gbs:,.0f}"
 
 
+def _label(kind: str, threads: int | None, run_threads: int | None, gbs: float, roofs: list[dict] | None) -> str:
+    on = f", {threads} thread{'s' if threads != 1 else ''}" if threads is not None and threads != run_threads else ""
+    if kind == "gather":
+        size = _row_size(roofs, threads, gbs)
+        return f"gather{f' {size} B rows' if size else ''}, {_gbs_text(gbs)} GB/s{on}"
+    return f"stream, {_gbs_text(gbs)} GB/s{on}"
+
+
 def roof_lines(
     peak_gflops: float | None, peak_gbs: float | None, roofs: list[dict] | None, threads: int | None,
     layers: Iterable[Any],
 ) -> list[RoofLine]:
-    """The roofs a run's chart draws: the run's stream roof, then every other
-    roof that judges one of its layers (`layers` have threads, roof,
-    roof_gflops, roof_gbs): a gather roof as its own line, labelled with its
-    row size from the run's per-thread roofs ("gather 256 B rows, 6.3 GB/s"),
-    and a 1-thread roof where layers run on one thread. Old runs (no layer
-    roofs) get the stream roof only; runs without peaks get none."""
+    """The roofs a run's chart draws: the run's stream roof, then the other
+    roofs that judge its layers (`layers` have threads, roof, roof_gflops,
+    roof_gbs and median), those judging the most layer time first, at most
+    MAX_OTHER_ROOF_LINES: a gather roof as its own line, labelled with its row
+    size where it is a measured one ("gather 256 B rows, 6.3 GB/s"), and a
+    1-thread roof where layers run on one thread. Old runs (no layer roofs)
+    get the stream roof only; runs without peaks none."""
     lines: list[RoofLine] = []
-    seen: set[tuple] = set()
     if peak_gflops and peak_gbs:
-        lines.append(RoofLine("stream", threads, peak_gflops, peak_gbs, f"stream, {_gbs_text(peak_gbs)} GB/s"))
-        seen.add(("stream", peak_gflops, peak_gbs))
+        lines.append(RoofLine("stream", threads, peak_gflops, peak_gbs, _label("stream", threads, threads, peak_gbs,
+                                                                               roofs)))
+    others: list[tuple[RoofLine, float]] = []  # with the layer time each judges
     for layer in layers:
         if not (layer.roof_gflops and layer.roof_gbs):
             continue
         kind = layer.roof or "stream"
-        key = (kind, layer.roof_gflops, layer.roof_gbs)
-        if key in seen or len(lines) >= MAX_ROOF_LINES:
-            continue
-        seen.add(key)
-        other_threads = layer.threads is not None and layer.threads != threads
-        on = f", {layer.threads} thread{'s' if layer.threads != 1 else ''}" if other_threads else ""
-        if kind == "gather":
-            size = _row_size(roofs, layer.threads, layer.roof_gbs)
-            rows = f" {size} B rows" if size else ""
-            label = f"gather{rows}, {_gbs_text(layer.roof_gbs)} GB/s{on}"
+        line = RoofLine(kind, layer.threads, layer.roof_gflops, layer.roof_gbs, "")
+        if any(_same(line, drawn) for drawn in lines):
+            continue  # the run's own stream roof
+        for i, (other, seconds) in enumerate(others):
+            if _same(line, other):
+                others[i] = (other, seconds + layer.median)
+                break
         else:
-            label = f"stream, {_gbs_text(layer.roof_gbs)} GB/s{on}"
-        lines.append(RoofLine(kind, layer.threads, layer.roof_gflops, layer.roof_gbs, label))
+            others.append((line, layer.median))
+    others.sort(key=lambda item: -item[1])
+    for line, _ in others[:MAX_OTHER_ROOF_LINES]:
+        lines.append(RoofLine(line.kind, line.threads, line.gflops, line.gbs,
+                              _label(line.kind, line.threads, threads, line.gbs, roofs)))
     return lines
+
+
+def _same(a: RoofLine, b: RoofLine) -> bool:
+    """One line on the chart: the same kind of roof at (nearly) the same GFLOP/s and GB/s."""
+    return a.kind == b.kind and _close(a.gflops, b.gflops) and _close(a.gbs, b.gbs)

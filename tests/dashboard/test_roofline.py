@@ -1,6 +1,13 @@
 import pytest
 
-from dashboard.roofline import attainable_gflops, fraction_of_roof, judging_roofs, shown_roof_pct
+from dashboard.roofline import (
+    MAX_OTHER_ROOF_LINES,
+    attainable_gflops,
+    fraction_of_roof,
+    judging_roofs,
+    roof_lines,
+    shown_roof_pct,
+)
 
 
 def test_attainable_is_the_compute_roof_above_the_ridge_point():
@@ -50,3 +57,39 @@ def test_a_layer_is_judged_against_its_own_roofs_when_it_has_both():
 @pytest.mark.parametrize("pct, shown", [(None, None), (42.0, 42.0), (100.0, 100.0), (250.0, 100.0), (-3.0, 0.0)])
 def test_no_percent_of_roof_is_shown_above_100(pct, shown):
     assert shown_roof_pct(pct) == shown
+
+
+def layer(roof=None, gbs=None, gflops=180.0, threads=2, median=1e-4):
+    from types import SimpleNamespace
+    return SimpleNamespace(roof=roof, roof_gbs=gbs, roof_gflops=gflops if gbs else None, threads=threads,
+                           median=median)
+
+
+ROOFS = [{"threads": 1, "gflops": 95.0, "gbs": 14.0, "gather_gbs": {"64": 0.95, "256": 3.15}},
+         {"threads": 2, "gflops": 180.0, "gbs": 23.0, "gather_gbs": {"64": 1.9, "256": 6.3}}]
+
+
+def test_an_old_run_draws_its_stream_roof_alone_and_a_run_without_peaks_none():
+    assert [line.label for line in roof_lines(180.0, 23.0, None, 2, [layer(), layer()])] == ["stream, 23 GB/s"]
+    assert roof_lines(None, None, None, None, [layer()]) == []
+
+
+def test_a_gather_roof_is_labelled_with_its_row_size_where_it_is_a_measured_one():
+    lines = roof_lines(180.0, 23.0, ROOFS, 2, [layer("stream", 23.0), layer("gather", 6.3), layer("gather", 6.3)])
+    assert [line.label for line in lines] == ["stream, 23 GB/s", "gather 256 B rows, 6.3 GB/s"]
+
+
+def test_a_gather_roof_between_row_sizes_or_blended_with_streamed_bytes_says_just_its_rate():
+    # the engine interpolates between measured row sizes and blends in the layer's streamed bytes
+    lines = roof_lines(180.0, 23.0, ROOFS, 2, [layer("gather", 10.789)])
+    assert lines[1].label == "gather, 10.8 GB/s"
+
+
+def test_near_equal_roofs_are_one_line_and_the_most_used_others_are_drawn_first():
+    layers = [layer("gather", 5.0 + i, median=1e-4 * (i + 1)) for i in range(6)]  # six gather roofs
+    layers += [layer("gather", 10.0 * 1.001, median=1e-3)]  # 10 GB/s within 0.5%: joins the 10 GB/s line
+    layers += [layer("stream", 14.0, gflops=95.0, threads=1, median=5.5e-4)]
+    lines = roof_lines(180.0, 23.0, ROOFS, 2, layers)
+    assert len(lines) == 1 + MAX_OTHER_ROOF_LINES
+    assert [line.label for line in lines[1:]] == [
+        "gather, 10 GB/s", "stream, 14 GB/s, 1 thread", "gather, 9 GB/s", "gather, 8 GB/s"]
