@@ -9,8 +9,8 @@ thread limits (set in its environment before numpy or onnxruntime load, then
 by threadpoolctl and intra_op_num_threads), and runs passes only when told.
 The parent hands out blocks of passes in turn, so at any moment only one
 runtime runs; the idle workers sleep in a blocking read of their pipe. Each
-block opens with one untimed pass (the previous runtime's threads may still
-be spinning), and blocks alternate so that slow drift in machine load hits
+block waits until the previous worker's threads have stopped spinning and
+opens with one untimed pass (caches), and blocks alternate so that slow drift in machine load hits
 every runner alike.
 
 A worker's failure comes back as its own exception, with the worker's
@@ -41,6 +41,12 @@ DEFAULT_TIMEOUT_S = 600.0  # one answer: a build, or one block of passes
 # Thread-count variables read when a library loads, before threadpoolctl can act.
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 STOP_GRACE_S = 5.0
+# After its passes a worker's pool threads spin on (OpenBLAS about 100 ms, onnxruntime about 30 ms): the
+# next runner waits until the worker uses under IDLE_SHARE of a core over IDLE_WINDOW_S, at most SETTLE_MAX_S
+# (or sleeps SETTLE_MAX_S where /proc cannot tell).
+IDLE_WINDOW_S = 0.005
+IDLE_SHARE = 0.05
+SETTLE_MAX_S = 0.5
 
 
 class RaceWorkerError(RuntimeError):
@@ -118,6 +124,34 @@ def load_text(load: float | None) -> str:
     return "n/a" if load is None else f"{load:.2f}"
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time of every thread of process `pid` so far (Linux), or None."""
+    total = 0
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread that just ended
+                with open(f"{task.path}/schedstat") as f:
+                    total += int(f.read().split()[0])
+    except OSError:
+        return None
+    return total / 1e9
+
+
+def wait_until_idle(pid: int) -> None:
+    """Return once process `pid` stops using the CPU (see IDLE_SHARE)."""
+    deadline = time.perf_counter() + SETTLE_MAX_S
+    before = cpu_seconds(pid)
+    if before is None:
+        time.sleep(SETTLE_MAX_S)
+        return
+    while time.perf_counter() < deadline:
+        time.sleep(IDLE_WINDOW_S)
+        now = cpu_seconds(pid)
+        if now is None or now - before < IDLE_SHARE * IDLE_WINDOW_S:
+            return
+        before = now
+
+
 def block_sizes(repeats: int, blocks: int) -> list[int]:
     """`repeats` timed passes cut into at most `blocks` blocks of near-equal size."""
     if repeats < 1:
@@ -173,6 +207,7 @@ class _Worker:
             raise RaceWorkerError(f"race worker {self.name!r} ({self.spec.runtime} {self.spec.model}) died "
                                   f"with exit status {code}") from None
         if kind == "ok":
+            wait_until_idle(self.process.pid)  # its threads may spin on after answering
             return payload
         error, text = payload
         if error is None:
