@@ -16,7 +16,8 @@
 Every runner lives in its own worker process (engine/onnx_io/process_race.py),
 built there from the model name, passes and quant mode, with the same
 thread limits; the runners take turns in blocks of passes, only one running
-at a time, each block opening with one untimed pass, so that neither one's
+at a time, each block waiting for the last runner's threads to stop
+spinning and opening with one untimed pass, so that neither one's
 threads steal another's cores and slow drift in machine load hits all alike.
 The tables show medians of one forward pass with their p25-p75 spread and
 the 1-minute load average before and after.

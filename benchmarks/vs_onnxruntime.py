@@ -8,8 +8,8 @@ runs it in the engine, the other runs its ONNX export in onnxruntime
 (CPUExecutionProvider, full graph optimization), each limited to the same
 thread count (BLAS via threadpoolctl, ORT via intra_op_num_threads, both via
 the OMP/OpenBLAS variables of their process). After a warmup they take turns
-in blocks of passes, one runtime running at a time, each block opening with
-one untimed pass. The table shows each median with its p25-p75 spread,
+in blocks of passes, one runtime running at a time, each block waiting for
+the other's threads to stop spinning and opening with one untimed pass. The table shows each median with its p25-p75 spread,
 ours/ORT, the repeats used and the 1-minute load average before and after the
 row. The goal is ours/ORT <= 1.3 on dlrm, wdl, mlp and transformer at batch 256.
 

@@ -45,8 +45,8 @@ def add_commands(sub: Any) -> None:
     compare = sub.add_parser(
         "compare-ort", help="race a model against onnxruntime, each in its own process",
         description="Race a zoo model in the engine against its ONNX export in onnxruntime. Each runtime runs "
-                    "in its own worker process, one at a time, in alternating blocks of passes (each block opens "
-                    "with one untimed pass); prints each median with its p25-p75 spread and the load average.")
+                    "in its own worker process, one at a time, in alternating blocks of passes (each block waits "
+                    "for the other's threads to stop spinning and opens with one untimed pass); prints each median with its p25-p75 spread and the load average.")
     compare.add_argument("model", help="model name (see `models`)")
     compare.add_argument("--batch", type=int_at_least(1), help="batch size (the model's default if omitted)")
     compare.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any model param")

@@ -8,10 +8,10 @@ its own that builds its model once from a picklable RunnerSpec, under its own
 thread limits (set in its environment before numpy or onnxruntime load, then
 by threadpoolctl and intra_op_num_threads), and runs passes only when told.
 The parent hands out blocks of passes in turn, so at any moment only one
-runtime runs; the idle workers sleep in a blocking read of their pipe. Each
-block waits until the previous worker's threads have stopped spinning and
-opens with one untimed pass (caches), and blocks alternate so that slow drift in machine load hits
-every runner alike.
+runtime runs; the idle workers sleep in a blocking read of their pipe. A
+block starts only once the previous worker's pool threads have stopped
+spinning (see wait_until_idle) and opens with one untimed pass (caches);
+blocks alternate so that slow drift in machine load hits every runner alike.
 
 A worker's failure comes back as its own exception, with the worker's
 traceback added as a note (or as RaceWorkerError when it cannot be sent); a
@@ -271,7 +271,8 @@ class RaceWorkers:
 
     def race(self, *, repeats: int = 20, warmup: int = 3, blocks: int = 5) -> RaceResult:
         """`repeats` timed passes of each runner, in `blocks` turns of
-        each (every turn opens with one untimed pass), after `warmup`
+        each (every turn waits for the last worker to go idle and opens
+        with one untimed pass), after `warmup`
         untimed passes of each."""
         if warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {warmup}")
