@@ -126,15 +126,16 @@ def load_text(load: float | None) -> str:
 
 def cpu_seconds(pid: int) -> float | None:
     """CPU time of every thread of process `pid` so far (Linux), or None."""
-    total = 0
+    total, read = 0, 0
     try:
         for task in os.scandir(f"/proc/{pid}/task"):
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread that just ended
                 with open(f"{task.path}/schedstat") as f:
                     total += int(f.read().split()[0])
+                    read += 1
     except OSError:
         return None
-    return total / 1e9
+    return total / 1e9 if read else None  # no schedstat: a kernel without scheduler statistics
 
 
 def wait_until_idle(pid: int) -> None:
