@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 from engine.ops import embedding, embedding_kernels
 from engine.ops.embedding import EmbeddingBag, embedding_bag_numpy, pool_gathered
 from engine.machine import last_level_cache_bytes
+from engine.malloc_tuning import keep_heap_memory
 from engine.layer_roof import layer_roof
 from engine.roofline import blas_threads, measure_roofs
 
@@ -132,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pooling", default=",".join(map(str, POOLING)))
     args = parser.parse_args(argv)
     llc = last_level_cache_bytes()
+    keep_heap_memory()  # as every engine run: outputs reuse heap pages instead of faulting fresh ones in per call
     limit = threadpool_limits(args.threads, user_api="blas") if args.threads else contextlib.nullcontext()
     with limit:
         threads = blas_threads()
