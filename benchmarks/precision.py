@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-ci", type=float, help="the engine's --target-ci PCT")
     parser.add_argument("--budget-s", type=float, help="the engine's --budget-s (with --target-ci)")
     parser.add_argument("--pin", type=int, metavar="CPU", help="pin each run to this CPU (sched_setaffinity)")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep each run's report here (runN.json)")
     args = parser.parse_args(argv)
     if args.runs < 2:
         parser.error("--runs: at least 2 runs to have a spread")
@@ -77,9 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}")
     reports = []
     with tempfile.TemporaryDirectory(prefix="roofwatch-precision-") as tmp:
+        where = args.keep or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
         for i in range(args.runs):
             start_load, t0 = load1(), time.perf_counter()
-            rep = one_run(args, Path(tmp) / f"run{i}.json")
+            rep = one_run(args, where / f"run{i + 1}.json")
             e2e = rep["end_to_end"]
             half = (e2e["ci_high"] - e2e["ci_low"]) / 2 / e2e["median"] * 100 if e2e.get("ci_low") else float("nan")
             print(f"run {i + 1}: end to end {e2e['median'] * 1e3:8.3f} ms (95% CI +-{half:.2f}%), "
