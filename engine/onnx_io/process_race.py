@@ -58,7 +58,10 @@ class RunnerSpec:
     """What one worker builds: the zoo model `model` with `params`, then
     `passes` and `quant` as the CLI spells them, run by `runtime` ("engine",
     or "ort": onnxruntime on the graph's ONNX export) on the inputs of
-    `seed`, with `threads` threads."""
+    `seed`, with `threads` threads. An engine worker keeps freed memory in
+    the heap (`keep_heap_memory()`, as every engine run does) unless
+    `keep_heap` is False: then it leaves glibc's malloc as a fresh process
+    has it. onnxruntime always keeps glibc's defaults."""
     runtime: str
     model: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -66,6 +69,7 @@ class RunnerSpec:
     seed: int = 0
     passes: str | None = None
     quant: str | None = None
+    keep_heap: bool = True
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -76,8 +80,14 @@ class RunnerSpec:
 
 @dataclass(frozen=True)
 class Samples:
-    """Seconds of each timed pass of one runner."""
+    """Seconds of each timed pass of one runner, and the minor page faults
+    its process took in them (every thread; None where not counted)."""
     times_s: tuple[float, ...]
+    minor_faults: int | None = None
+
+    @property
+    def faults_per_pass(self) -> float | None:
+        return None if self.minor_faults is None else self.minor_faults / len(self.times_s)
 
     def quantile(self, q: float) -> float:
         return float(np.quantile(self.times_s, q))
@@ -284,13 +294,17 @@ class RaceWorkers:
                 if warmup:
                     worker.ask(("run", warmup, 0))
             times: dict[str, list[float]] = {name: [] for name in self.workers}
+            faults = dict.fromkeys(self.workers, 0)
             for size in sizes:
                 for name, worker in self.workers.items():
-                    times[name].extend(worker.ask(("run", 1, size)))
+                    block_times, block_faults = worker.ask(("run", 1, size))
+                    times[name].extend(block_times)
+                    faults[name] += block_faults
         except BaseException:
             self.close()
             raise
-        return RaceResult(samples={name: Samples(tuple(t)) for name, t in times.items()}, repeats=repeats,
+        return RaceResult(samples={name: Samples(tuple(t), faults[name]) for name, t in times.items()},
+                          repeats=repeats,
                           threads={name: spec.threads for name, spec in self.specs.items()},
                           load_before=load_before, load_after=load_average())
 
@@ -353,17 +367,26 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _timed(fn: Callable[[], object], untimed: int, timed: int) -> list[float]:
+def _minor_faults() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _timed(fn: Callable[[], object], untimed: int, timed: int) -> tuple[list[float], int]:
+    """Seconds of each timed pass, and the minor page faults taken across them."""
     clock = time.perf_counter
     times = []
     with _no_gc():
         for _ in range(untimed):
             fn()
+        faults = _minor_faults()
         for _ in range(timed):
             t0 = clock()
             fn()
             times.append(clock() - t0)
-    return times
+        faults = _minor_faults() - faults
+    return times, faults
 
 
 def _error_payload(error: BaseException) -> tuple[BaseException | None, str]:
@@ -377,7 +400,7 @@ def _error_payload(error: BaseException) -> tuple[BaseException | None, str]:
 
 def serve(fd: int) -> None:
     """A worker's loop: build on ("build", spec), answer ("run", untimed,
-    timed) with the timed passes' seconds, leave on ("stop",) or when the
+    timed) with the timed passes' seconds and their minor faults, leave on ("stop",) or when the
     parent's end closes. Blocks on the pipe between commands."""
     import signal
 
@@ -400,10 +423,10 @@ def serve(fd: int) -> None:
             if message[0] == "build":
                 spec: RunnerSpec = message[1]
                 limits = threadpool_limits(limits=spec.threads, user_api="blas")
-                if spec.runtime == "engine":
+                if spec.runtime == "engine" and spec.keep_heap:
                     keep_heap_memory()  # as every engine run does; onnxruntime keeps its own defaults
                 fn = build_runner(spec)
-                answer: tuple = ("ok", _timed(fn, 0, 1)[0])
+                answer: tuple = ("ok", _timed(fn, 0, 1)[0][0])
             elif message[0] == "run" and fn is not None:
                 answer = ("ok", _timed(fn, message[1], message[2]))
             else:

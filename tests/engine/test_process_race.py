@@ -1,6 +1,7 @@
 """The process race: each runtime in its own worker process, one at a time.
-Its onnxruntime times agree with onnxruntime run alone; a worker's error,
-death or silence comes back naming it, and no worker outlives its race."""
+Its onnxruntime times agree with onnxruntime run alone; an engine worker
+keeps heap memory unless its spec says not to; a worker's error, death or
+silence comes back naming it, and no worker outlives its race."""
 from __future__ import annotations
 
 import pytest
@@ -59,6 +60,17 @@ def test_a_race_times_every_runner_its_repeats_in_blocks_and_records_the_load():
     assert result.ratio("ours", "ort") == pytest.approx(result.samples["ours"].median / result.samples["ort"].median)
     assert result.threads == {"ours": 1, "ort": 1}
     assert "load average (1 min)" in result.load_text()
+
+
+def test_an_engine_worker_keeps_heap_memory_unless_told_not_to():
+    """mlp at batch 256 frees 1 MiB intermediates: glibc as a fresh process has it returns them to the
+    OS and faults them in again on every pass (about 480 minor faults a pass); keep_heap_memory() reuses them."""
+    mlp = {"batch": 256}
+    specs = {"kept": RunnerSpec("engine", "mlp", mlp), "default": RunnerSpec("engine", "mlp", mlp, keep_heap=False)}
+    result = race_processes(specs, repeats=4, warmup=2, blocks=2)
+    kept, default = result.samples["kept"], result.samples["default"]
+    assert default.faults_per_pass > 100, f"glibc defaults took {default.minor_faults} faults in 4 passes"
+    assert kept.minor_faults <= default.minor_faults / 20, f"kept {kept.minor_faults}, default {default.minor_faults}"
 
 
 def test_repeats_split_into_near_equal_blocks_and_bad_counts_are_refused():
