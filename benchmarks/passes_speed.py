@@ -1,86 +1,58 @@
-"""Graph passes, side by side: the unoptimized graph against `--passes all`
-(or a chosen list), and the transformer with passes against onnxruntime.
+"""Graph passes raced, each configuration in its own process: none vs passes (and ORT).
+
+The unoptimized graph against `--passes all` (or a chosen list), and the
+transformer with and without them against onnxruntime.
 
     .venv/bin/python benchmarks/passes_speed.py [--models mlp,dlrm,wdl,transformer] [--batches 64,256]
-        [--passes all] [--threads N] [--repeats 20] [--warmup 3] [--no-ort] [--per-layer]
+        [--passes all] [--threads N] [--repeats 30] [--warmup 3] [--blocks 5] [--no-ort] [--per-layer]
+
+For each model and batch, every configuration runs in its own worker
+process (engine/onnx_io/process_race.py): "none" (the engine on the
+unoptimized graph), "passes" (the engine after the requested passes) and,
+for the transformer with onnxruntime installed, "ort" (CPUExecutionProvider,
+full graph optimization) on the exported *unoptimized* graph, where ORT runs
+its own fusions. Each is limited to the same thread count; after a warmup
+they take turns in blocks of passes, one running at a time, each block
+waiting for the last worker's threads to stop spinning and opening with one
+untimed pass. Engine workers keep freed memory in the heap, as every engine
+run does (engine.malloc_tuning), so neither graph pays page faults the other
+does not. The table shows each median with its p25-p75 spread, none/passes
+(above 1: the passes help), ours/ORT with and without our passes (below 1:
+the engine is faster) and the 1-minute load average before-after the row.
+Timings on a shared machine are noisy; compare ratios, not absolute times.
 
 `--per-layer` adds, under each model's row, every layer the passes fused:
 its median time against the median of the summed times of the layers it
-covers (its `sources`) in the unoptimized graph, both timed node by node in
-interleaved rounds; "2nd.. us" is the part of the sources after the first
-(for a FusedLinear: the bias Add and the activation), the most fusing them
-into the GEMM's node could save. The Gemm+bias+activation report is
+covers (its `sources`) in the unoptimized graph; "2nd.. us" is the part of
+the sources after the first (for a FusedLinear: the bias Add and the
+activation), the most fusing them into the GEMM's node could save. These
+come from the engine's own step timing (the profiler's timed pass) and run
+in this process: engine only, no other runtime's threads about, the two
+graphs timed one whole pass at a time, alternating, under the same BLAS pool
+and heap setting. The Gemm+bias+activation report is
 
     .venv/bin/python benchmarks/passes_speed.py --models mlp,dlrm --passes linear_activation --per-layer --no-ort
-
-For each model and batch, in one process, the runners take turns pass by
-pass (`repeats` rounds, each timing every runner once; with ORT in the race
-each timed pass follows an untimed one, so the other runtime's threads
-settle), all under the same BLAS thread limit; the table
-shows the median of one forward pass each and none/passes (above 1: the
-passes help). With onnxruntime installed, the transformer rows also race ORT
-(CPUExecutionProvider, full graph optimization, same thread count) on the
-exported *unoptimized* graph: ORT runs its own fusions on it, and the table
-shows ours/ORT with and without our passes (below 1: the engine is faster).
-Timings on a shared machine are noisy; compare ratios, not absolute times.
-Like `roofwatch-engine run`, the script keeps freed memory in the heap
-(engine.malloc_tuning), so neither graph pays page faults the other does not.
 """
 from __future__ import annotations
 
 import argparse
-import gc
+import importlib.util
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from engine.executor import Plan, check_inputs, execute, make_plan, run_program, start_env
+from engine.executor import Plan, make_plan, run_program, start_env
 from engine.malloc_tuning import keep_heap_memory
 from engine.models import MODELS, build_model
-from engine.passes import resolve_passes, run_passes
+from engine.onnx_io import OnnxIOError
+from engine.onnx_io.process_race import RaceWorkerError, RunnerSpec, load_average, load_text, race_processes
+from engine.passes import UnknownPassError, resolve_passes, run_passes
 from engine.roofline import blas_threads
+from vs_onnxruntime import spread_ms
 
 DEFAULT_MODELS = ("mlp", "dlrm", "wdl", "transformer")
-
-
-def interleaved_medians(runners: Sequence[Callable[[], object]], repeats: int, warmup: int,
-                        settle: bool = False) -> list[float]:
-    """Median seconds of each runner over `repeats` rounds; each round times
-    every runner once, in turn, so load bursts on a shared machine hit all
-    alike. `settle` adds an untimed pass before each timed one (when racing
-    another runtime, whose worker threads may still be spinning)."""
-    samples: list[list[float]] = [[] for _ in runners]
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for fn in runners:
-            for _ in range(warmup):
-                fn()
-        for _ in range(repeats):
-            for fn, times in zip(runners, samples):
-                if settle:
-                    fn()
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return [float(np.median(t)) for t in samples]
-
-
-def _ort_runner(graph, inputs, threads: int) -> Callable[[], object] | str:
-    try:
-        from engine.onnx_io.export_graph import export_onnx
-        from engine.onnx_io.ort_runner import ort_session
-    except ImportError as e:
-        return f"onnxruntime unavailable ({e})"
-    session = ort_session(export_onnx(graph), threads)
-    feed = dict(inputs)
-    return lambda: session.run(None, feed)
 
 
 def _timed_steps(plan: Plan, inputs: Mapping[str, np.ndarray], step_ns: np.ndarray) -> None:
@@ -90,7 +62,7 @@ def _timed_steps(plan: Plan, inputs: Mapping[str, np.ndarray], step_ns: np.ndarr
 
 def fused_layer_rows(name: str, batch: int, passes: list[str], threads: int, repeats: int,
                      warmup: int) -> list[str]:
-    """Per fused layer: none (its sources summed) vs fused, medians over interleaved rounds."""
+    """Per fused layer: none (its sources summed) vs fused, medians over alternating whole passes."""
     model = build_model(name, batch=batch)
     inputs = model.make_inputs(0)
     optimized = run_passes(model.graph, passes)
@@ -119,29 +91,39 @@ def fused_layer_rows(name: str, batch: int, passes: list[str], threads: int, rep
     return rows
 
 
-def row(name: str, batch: int, passes: list[str], threads: int, repeats: int, warmup: int, ort: bool) -> str:
+def ort_missing() -> str | None:
+    """Why the ORT runner cannot run here, or None."""
+    return None if importlib.util.find_spec("onnxruntime") else "onnxruntime is not installed"
+
+
+def row(name: str, batch: int, passes: list[str], threads: int, repeats: int, warmup: int, blocks: int,
+        ort: bool) -> str:
     model = build_model(name, batch=batch)
-    inputs = model.make_inputs(0)
     optimized = run_passes(model.graph, passes)
-    plain_plan, fast_plan = make_plan(model.graph), make_plan(optimized.graph)
-    check_inputs(plain_plan, inputs)
-    runners: list[Callable[[], object]] = [lambda: execute(plain_plan, inputs), lambda: execute(fast_plan, inputs)]
+    nodes, fused, applied = len(model.graph.nodes), len(optimized.graph.nodes), optimized.applied
+    del model, optimized  # the workers build their own
+    params = {"batch": batch}
+    specs = {"none": RunnerSpec("engine", name, params, threads),
+             "passes": RunnerSpec("engine", name, params, threads, passes=",".join(passes) or None)}
     ort_note = ""
     if ort and name.startswith("transformer"):
-        runner = _ort_runner(model.graph, inputs, threads)
-        if isinstance(runner, str):
-            ort_note = f"  ORT skipped: {runner}"
+        missing = ort_missing()
+        if missing:
+            ort_note = f"  ORT skipped: {missing}"
         else:
-            runners.append(runner)
-    with threadpool_limits(limits=threads, user_api="blas"):
-        medians = interleaved_medians(runners, repeats, warmup, settle=len(runners) > 2)
-    plain, fast = medians[0], medians[1]
-    text = (f"{name:<12} {batch:>6} {len(model.graph.nodes):>6} {len(optimized.graph.nodes):>6} "
-            f"{plain * 1e3:11.3f} {fast * 1e3:11.3f} {plain / fast:8.2f}")
-    if len(medians) > 2:
-        ort_s = medians[2]
-        text += f"   ORT {ort_s * 1e3:.3f} ms, ours/ORT none {plain / ort_s:.2f}, with passes {fast / ort_s:.2f}"
-    return text + ort_note + f"   applied: {', '.join(optimized.applied) or 'none'}"
+            specs["ort"] = RunnerSpec("ort", name, params, threads)  # the unoptimized graph: ORT fuses it itself
+    label = f"{name:<17} {batch:>6} {nodes:>6} {fused:>6}"
+    try:
+        result = race_processes(specs, repeats=repeats, warmup=warmup, blocks=blocks)
+    except (RaceWorkerError, OnnxIOError) as e:
+        return f"{label}  skipped: {e}"
+    none, fast = result.samples["none"], result.samples["passes"]
+    text = (f"{label} {spread_ms(none):>28} {spread_ms(fast):>28} {result.ratio('none', 'passes'):9.2f} "
+            f"{load_text(result.load_before):>5}-{load_text(result.load_after):<5}")
+    if "ort" in result.samples:
+        text += (f"   ORT {spread_ms(result.samples['ort']).strip()} ms, ours/ORT none "
+                 f"{result.ratio('none', 'ort'):.2f}, with passes {result.ratio('passes', 'ort'):.2f}")
+    return text + ort_note + f"   applied: {', '.join(applied) or 'none'}"
 
 
 def zoo_models(parser: argparse.ArgumentParser, models: str) -> list[str]:
@@ -153,10 +135,41 @@ def zoo_models(parser: argparse.ArgumentParser, models: str) -> list[str]:
     return names
 
 
-def print_table_start(what: str, threads: int, repeats: int, warmup: int, header: str) -> None:
-    """The line saying what an interleaved race compares and how, then the table's header."""
-    print(f"{what}, threads {threads}, {repeats} rounds interleaved pass by pass, warmup {warmup}; "
-          "medians of one forward pass")
+def batch_sizes(parser: argparse.ArgumentParser, batches: str) -> list[int]:
+    """`--batches`' comma-separated sizes; a usage error names a bad one."""
+    try:
+        sizes = [int(b) for b in batches.split(",")]
+    except ValueError:
+        parser.error(f"--batches takes comma-separated positive integers, got {batches!r}")
+    if any(b < 1 for b in sizes):
+        parser.error(f"--batches takes comma-separated positive integers, got {batches!r}")
+    return sizes
+
+
+def add_race_options(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
+    """The options of a process race: threads, repeats, warmup, blocks."""
+    parser.add_argument("--threads", type=int, default=None, help="BLAS/ORT threads (default: BLAS's count)")
+    parser.add_argument("--repeats", type=int, default=repeats, help=f"timed passes of each runner (default {repeats})")
+    parser.add_argument("--warmup", type=int, default=warmup, help=f"untimed passes of each first (default {warmup})")
+    parser.add_argument("--blocks", type=int, default=5, help="turns each runner takes (default 5)")
+
+
+def check_race_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Usage errors for bad counts; the thread count to use."""
+    for option in ("threads", "repeats", "blocks"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option} must be >= 1, got {value}")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be >= 0, got {args.warmup}")
+    return args.threads or blas_threads()
+
+
+def print_table_start(what: str, args: argparse.Namespace, threads: int, header: str) -> None:
+    """The line saying what a process race compares and how, then the table's header."""
+    print(f"{what}, each in its own process, threads {threads}, {args.repeats} repeats in {args.blocks} blocks, "
+          f"warmup {args.warmup}; medians of one forward pass (p25-p75), 1-minute load average before-after "
+          f"each row; load now {load_text(load_average())}")
     print(header)
     print("-" * len(header))
 
@@ -166,23 +179,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated zoo models")
     parser.add_argument("--batches", default="64,256", help="comma-separated batch sizes (default 64,256)")
     parser.add_argument("--passes", default="all", help="the passes to compare against none (default all)")
-    parser.add_argument("--threads", type=int, default=None, help="BLAS/ORT threads (default: BLAS's count)")
-    parser.add_argument("--repeats", type=int, default=30, help="timed passes of each runner (default 30)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed passes of each first (default 3)")
+    add_race_options(parser, repeats=30, warmup=3)
     parser.add_argument("--no-ort", action="store_true", help="skip the onnxruntime race of the transformer")
     parser.add_argument("--per-layer", action="store_true",
-                        help="also time each fused layer against the layers it covers (sources)")
+                        help="also time each fused layer against the layers it covers (sources), in this process")
     args = parser.parse_args(argv)
     names = zoo_models(parser, args.models)
-    passes = resolve_passes(args.passes)
-    threads = args.threads or blas_threads()
-    keep_heap_memory()  # as engine.benchmark does for every run: big tensors reuse heap pages, no fresh mmaps
-    header = (f"{'model':<12} {'batch':>6} {'nodes':>6} {'fused':>6} {'none ms':>11} {'passes ms':>11} "
-              f"{'none/pass':>8}")
-    print_table_start(f"passes {','.join(passes) or 'none'} vs none", threads, args.repeats, args.warmup, header)
+    batches = batch_sizes(parser, args.batches)
+    try:
+        passes = resolve_passes(args.passes)
+    except UnknownPassError as e:
+        parser.error(str(e))
+    threads = check_race_options(parser, args)
+    if args.per_layer:
+        keep_heap_memory()  # as the engine workers: the per-layer passes run here
+    header = (f"{'model':<17} {'batch':>6} {'nodes':>6} {'fused':>6} {'none ms (p25-p75)':>28} "
+              f"{'passes ms (p25-p75)':>28} {'none/pass':>9} {'load':>11}")
+    print_table_start(f"engine with passes {','.join(passes) or 'none'} vs none", args, threads, header)
     for name in names:
-        for batch in (int(b) for b in args.batches.split(",")):
-            print(row(name, batch, passes, threads, args.repeats, args.warmup, not args.no_ort), flush=True)
+        for batch in batches:
+            print(row(name, batch, passes, threads, args.repeats, args.warmup, args.blocks, not args.no_ort),
+                  flush=True)
             if args.per_layer:
                 print(f"    {'fused layer':<28} {'op':<18} {'output':>10} {'sources us':>11} {'2nd.. us':>9} "
                       f"{'fused us':>11} {'src/fused':>8}")
