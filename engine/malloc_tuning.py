@@ -7,7 +7,8 @@ for every page of every such tensor on every pass. `keep_heap_memory()`
 turns mmap allocation off and raises the trim threshold, so freed blocks
 stay in the heap for the next pass to reuse. The cost: the process keeps its
 peak heap instead of returning it to the OS. `restore_defaults()` undoes it
-(for side-by-side measurements: benchmarks/malloc_speed.py).
+(glibc's settled state; a fresh process is not yet in it, which is what
+benchmarks/malloc_speed.py races against: RunnerSpec.keep_heap=False).
 
 Anywhere but Linux with glibc both are no-ops returning False.
 """

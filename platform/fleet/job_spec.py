@@ -3,7 +3,9 @@ engine config, and how to measure it. Schedules and commit jobs store the same
 spec; `check_spec` validates it before either is saved.
 
 The config is the run report's `config` less `threads` (a job field of its
-own): passes, quant, flags, inject (engine/report.py Config).
+own): passes, quant, flags, inject, and optionally target_ci and budget_s
+(repeat until the end-to-end median's 95% CI is within target_ci percent, for
+at most budget_s seconds; engine/report.py Config).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from django.core.exceptions import ValidationError
 
 MODEL_MAX_LENGTH = 100
 CONFIG_DEFAULTS: dict[str, Any] = {"passes": [], "quant": "none", "flags": {}, "inject": []}
+CONFIG_OPTIONAL = ("target_ci", "budget_s")  # absent unless given: the engine's fixed repeats then
 COMMIT_RE = re.compile(r"^[0-9a-f]{7,64}$")
 REPOSITORY_MAX_LENGTH = 500
 POSITIVE_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL
@@ -40,9 +43,10 @@ def config_errors(config: Any) -> list[str]:
         return [f"Expected a JSON object, got {_type_name(config)}."]
     errors = []
     for key in config:
-        if key not in CONFIG_DEFAULTS:
+        if key not in CONFIG_DEFAULTS and key not in CONFIG_OPTIONAL:
             hint = " (threads is a field of the job, not of its config)" if key == "threads" else ""
-            errors.append(f"Unknown key {key!r}{hint}; expected only: {', '.join(CONFIG_DEFAULTS)}.")
+            errors.append(f"Unknown key {key!r}{hint}; expected only: "
+                          f"{', '.join((*CONFIG_DEFAULTS, *CONFIG_OPTIONAL))}.")
     for key in ("passes", "inject"):
         value = config.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -51,6 +55,19 @@ def config_errors(config: Any) -> list[str]:
         errors.append(f"quant: expected a non-empty string, got {config.get('quant')!r}.")
     if not isinstance(config.get("flags", {}), dict):
         errors.append(f"flags: expected a JSON object, got {_type_name(config.get('flags'))}.")
+    return errors + _precision_errors(config)
+
+
+def _precision_errors(config: dict) -> list[str]:
+    """target_ci: a percent in (0, 100); budget_s: seconds > 0, only beside a target."""
+    errors = []
+    for key, ok, wanted in (("target_ci", lambda v: 0 < v < 100, "a percent between 0 and 100 (exclusive)"),
+                            ("budget_s", lambda v: v > 0, "a number of seconds > 0")):
+        value = config.get(key)
+        if key in config and (isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value)):
+            errors.append(f"{key}: expected {wanted}, got {value!r}.")
+    if "budget_s" in config and "target_ci" not in config:
+        errors.append("budget_s: bounds target_ci's extra repeats; give target_ci too.")
     return errors
 
 
