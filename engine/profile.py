@@ -176,10 +176,86 @@ def _layer(plan: Plan, index: int, counts: tuple[int, int], stats: TimeStats) ->
     )
 
 
-def _with_injections(plan: Plan, work: Mapping[int, list[Callable[[], None]]]) -> list[Instruction]:
+def _injected_program(plan: Plan, injections: Sequence[Injection], counts: Sequence[tuple[int, int]]
+                      ) -> list[Instruction]:
     """The plan's program, with the injected layers' kernels doing their extra work too."""
+    index_of = {step.node.name: i for i, step in enumerate(plan.steps)}
+    check_layers(injections, list(index_of))
+    buffer: list[np.ndarray] = []  # the stream buffer, allocated once and only if needed
+
+    def shared_buffer() -> np.ndarray:
+        if not buffer:
+            buffer.append(stream_buffer())
+        return buffer[0]
+
+    work: dict[int, list[Callable[[], None]]] = {}
+    for inj in injections:
+        i = index_of[inj.layer]
+        work.setdefault(i, []).append(extra_work(inj, *counts[i], shared_buffer))
     return [(with_extra_work(ins[0], work[i]), *ins[1:]) if i in work else ins
             for i, ins in enumerate(plan.program)]
+
+
+def _filled_rows(n: int, width: int | None = None) -> np.ndarray:
+    """Sample rows, written inside timed passes: filled now (np.zeros' pages
+    would be faulted in by the first write, inside a pass)."""
+    a = np.empty((n, width) if width is not None else n, dtype=np.int64)
+    a.fill(0)
+    return a
+
+
+class _Pairs:
+    """The (timed pass, plain pass) pairs of one profile and their samples."""
+
+    def __init__(self, program: Sequence[Instruction], first_env: list[Any], steps: int, repeats: int,
+                 clock: Clock) -> None:
+        self.program, self.first_env, self.clock = program, first_env, clock
+        self.node_ns = _filled_rows(repeats, steps)
+        self.scratch_ns = _filled_rows(steps)  # unrecorded pairs' rows, thrown away
+        self.timed_ns, self.plain_ns = _filled_rows(repeats), _filled_rows(repeats)
+        self.env = first_env
+        self.spent_ns = 0  # the passes' own time, unrecorded pairs included: what the budget bounds
+        self.unrecorded = 0
+        self.faults = 0  # minor page faults during the recorded pairs
+
+    def run(self, row: int | None) -> int:
+        """One pair, recorded in `row` unless None; its minor faults."""
+        clock = self.clock
+        self.env = self.first_env.copy()
+        f0 = minor_faults()
+        start = clock()
+        run_program(self.program, self.env, self.node_ns[row] if row is not None else self.scratch_ns, clock)
+        end = clock()
+        timed = end - start
+        self.env = self.first_env.copy()
+        start = clock()
+        run_program(self.program, self.env)
+        end = clock()
+        faults = minor_faults() - f0
+        self.spent_ns += timed + end - start
+        if row is None:
+            self.unrecorded += 1
+        else:
+            self.timed_ns[row], self.plain_ns[row] = timed, end - start
+            self.faults += faults
+        return faults
+
+    def settle(self, at_least: int, at_most: int, clean_needed: int) -> None:
+        """Unrecorded pairs: `at_least`, then more (up to `at_most` in all)
+        until `clean_needed` in a row took no minor page fault."""
+        ran = clean = 0
+        while ran < at_least or (clean < clean_needed and ran < at_most):
+            clean = clean + 1 if self.run(None) == 0 else 0
+            ran += 1
+
+    def record(self, first: int) -> None:
+        for r in range(first, len(self.timed_ns)):
+            self.run(r)
+
+    def grow(self, more: int) -> None:
+        self.node_ns = np.concatenate([self.node_ns, _filled_rows(more, self.node_ns.shape[1])])
+        self.timed_ns = np.concatenate([self.timed_ns, _filled_rows(more)])
+        self.plain_ns = np.concatenate([self.plain_ns, _filled_rows(more)])
 
 
 def profile(
@@ -203,131 +279,68 @@ def profile(
     (the honest latency). `peaks` defaults to this machine's measured (cached)
     peaks at the current BLAS thread limit; each layer is judged against
     `roofs` (thread count -> peaks, engine.roofline.measure_roofs) at the
-    threads its kernel runs on, or against `peaks` alone without them. `inject` (Injections or "kind:layer:factor" specs) makes the
-    named layers do extra work (engine.inject); `clock` is for tests.
+    threads its kernel runs on, or against `peaks` alone without them.
+    `inject` (Injections or "kind:layer:factor" specs) makes the named layers
+    do extra work (engine.inject); `clock` is for tests.
 
     When warmup > 0, up to `settle` more warmup pairs run until SETTLED_AFTER
-    pairs in a row took no minor page fault; `keep_heap` applies keep_heap_memory() first.
+    pairs in a row took no minor page fault; `keep_heap` applies
+    keep_heap_memory() first.
     `target_ci` (percent): more pairs after `repeats` until the end-to-end
     median's CI half-width is within it, while the passes have used less than
     `budget_s` (DEFAULT_BUDGET_S) seconds; before each batch of added pairs
     up to RESETTLE_PAIRS unrecorded pairs run until one takes no fault. The
     result's warmup (every unrecorded pair) and repeats are the pairs really run."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
-    if settle < 0:
-        raise ValueError(f"settle must be >= 0, got {settle}")
+    for name, value, least in (("repeats", repeats, 1), ("warmup", warmup, 0), ("settle", settle, 0)):
+        if value < least:
+            raise ValueError(f"{name} must be >= {least}, got {value}")
     check_target(target_ci, budget_s)
     budget_ns = (budget_s if budget_s is not None else DEFAULT_BUDGET_S) * 1e9
     plan = make_plan(graph)
     check_inputs(plan, inputs)
     steps = plan.steps
-    index_of = {step.node.name: i for i, step in enumerate(steps)}
-    injections = parse_injections(inject)
-    check_layers(injections, list(index_of))
+    counts = [layer_counts(plan, i) for i in range(len(steps))]
+    program = _injected_program(plan, parse_injections(inject), counts)  # bad injections fail before the probes
     peaks = peaks if peaks is not None else measure_peaks()
     threads = blas_threads()
     roofs = roofs if roofs else {peaks.threads or threads: peaks}
-    counts = [layer_counts(plan, i) for i in range(len(steps))]
     if keep_heap:
         keep_heap_memory()  # freed intermediates stay in the heap: no fresh pages to fault in every pass
-
-    buffer: list[np.ndarray] = []  # the stream buffer, allocated once and only if needed
-
-    def shared_buffer() -> np.ndarray:
-        if not buffer:
-            buffer.append(stream_buffer())
-        return buffer[0]
-
-    work: dict[int, list[Callable[[], None]]] = {}
-    for inj in injections:
-        i = index_of[inj.layer]
-        work.setdefault(i, []).append(extra_work(inj, *counts[i], shared_buffer))
-    program = _with_injections(plan, work)
-    first_env = start_env(plan, inputs)
-
-    # Sample rows are written inside timed passes: fill them now (np.zeros' pages
-    # would be faulted in by the first write, inside a pass).
-    def rows(n: int, width: int | None = None) -> np.ndarray:
-        a = np.empty((n, width) if width is not None else n, dtype=np.int64)
-        a.fill(0)
-        return a
-
-    node_ns = rows(repeats, len(steps))
-    scratch_ns = rows(len(steps))  # warmup rows, thrown away
-    timed_ns, plain_ns = rows(repeats), rows(repeats)
-    env: list[Any] = first_env
-    spent_ns = 0  # the passes' own time, warmup included: what the budget bounds
-    faults = 0
-
-    def pair(row: int | None) -> int:
-        """One (timed, plain) pair, recorded in `row` unless None; its minor faults."""
-        nonlocal env, spent_ns
-        env = first_env.copy()
-        f0 = minor_faults()
-        start = clock()
-        run_program(program, env, node_ns[row] if row is not None else scratch_ns, clock)
-        end = clock()
-        timed = end - start
-        env = first_env.copy()
-        start = clock()
-        run_program(program, env)
-        end = clock()
-        f1 = minor_faults()
-        spent_ns += timed + end - start
-        if row is not None:
-            timed_ns[row], plain_ns[row] = timed, end - start
-        return f1 - f0
+    pairs = _Pairs(program, start_env(plan, inputs), len(steps), repeats, clock)
 
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a collection inside a timed node is noise, not the node's cost
     target_met = None
     try:
-        warm = 0
-
-        def settle_pairs(at_least: int, at_most: int, clean_needed: int) -> None:
-            """Unrecorded pairs: `at_least`, then more (up to `at_most` in all)
-            until `clean_needed` in a row took no minor page fault."""
-            nonlocal warm
-            ran = clean = 0
-            while ran < at_least or (clean < clean_needed and ran < at_most):
-                clean = clean + 1 if pair(None) == 0 else 0
-                ran += 1
-            warm += ran
-
-        settle_pairs(warmup, warmup + settle if warmup else 0, SETTLED_AFTER)
+        pairs.settle(warmup, warmup + settle if warmup else 0, SETTLED_AFTER)
         done = 0
         while True:
-            for r in range(done, len(timed_ns)):
-                faults += pair(r)
-            done = len(timed_ns)
+            pairs.record(done)
+            done = len(pairs.timed_ns)
             if target_ci is None:
                 break
-            width = ci_half_width_pct(time_stats(plain_ns[:done]))
+            width = ci_half_width_pct(time_stats(pairs.plain_ns))
             target_met = width is not None and width <= target_ci
-            per_pair = spent_ns / (warm + done)
-            if target_met or spent_ns + per_pair > budget_ns:
+            per_pair = pairs.spent_ns / (pairs.unrecorded + done)
+            if target_met or pairs.spent_ns + per_pair > budget_ns:
                 break
             # grow by an eighth (at least one pair), no more than the budget still allows
-            more = max(1, min(done // 8, int((budget_ns - spent_ns) / max(per_pair, 1.0))))
-            node_ns = np.concatenate([node_ns, rows(more, len(steps))])
-            timed_ns, plain_ns = np.concatenate([timed_ns, rows(more)]), np.concatenate([plain_ns, rows(more)])
+            pairs.grow(max(1, min(done // 8, int((budget_ns - pairs.spent_ns) / max(per_pair, 1.0)))))
             # The CI's arithmetic and the new rows moved memory about (Python's own
             # object arenas among it): settle again before recording more.
             if warmup:
-                settle_pairs(0, RESETTLE_PAIRS, 1)
+                pairs.settle(0, RESETTLE_PAIRS, 1)
     finally:
         if gc_was_enabled:
             gc.enable()
 
-    outputs = {t: env[plan.slots[t]] for t in graph.outputs}
-    layers = [judged(_layer(plan, i, counts[i], time_stats(node_ns[:, i])), plan, threads, roofs)
+    outputs = {t: pairs.env[plan.slots[t]] for t in graph.outputs}
+    layers = [judged(_layer(plan, i, counts[i], time_stats(pairs.node_ns[:, i])), plan, threads, roofs)
               for i in range(len(steps))]
-    plain, timed = time_stats(plain_ns), time_stats(timed_ns)
+    plain, timed = time_stats(pairs.plain_ns), time_stats(pairs.timed_ns)
     overhead = timed.median / plain.median - 1.0 if plain.median > 0 else 0.0
-    return ProfileResult(layers, plain, warm, len(plain_ns), peaks, outputs, timed, overhead, faults, target_met)
+    return ProfileResult(layers, plain, pairs.unrecorded, len(pairs.plain_ns), peaks, outputs, timed, overhead,
+                         pairs.faults, target_met)
 
 
 __all__ = ["ProfileResult", "judged", "layer_counts", "profile", "rejudged", "run_graph", "time_stats"]
