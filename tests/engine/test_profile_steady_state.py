@@ -43,8 +43,13 @@ def faults_in_a_fresh_process(cases, keep_heap: bool) -> list:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_minflt and mallopt: Linux with glibc")
 def test_no_minor_fault_in_the_timed_passes_of_zoo_models():
-    results = faults_in_a_fresh_process(ZOO, keep_heap=True)
-    assert [(name, faults) for name, faults, _ in results] == [(name, 0) for name, _ in ZOO]
+    faults = {name: count for name, count, _ in faults_in_a_fresh_process(ZOO, keep_heap=True)}
+    assert list(faults) == [name for name, _ in ZOO]
+    assert faults.pop("mlp") == 0  # its 1 MiB tensors: no page of theirs is faulted in again
+    # The small models: no tensor's pages either (that would be tens of faults a
+    # pair). One stray fault in a whole run is, as far as perf showed on resnet_small, Python's own object arenas
+    # (pymalloc maps and unmaps them itself, outside malloc): seen twice in ~10 runs.
+    assert all(count <= 1 for count in faults.values()), faults
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_minflt and mallopt: Linux with glibc")

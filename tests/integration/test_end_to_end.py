@@ -34,7 +34,7 @@ def test_a_benchmark_goes_from_the_engine_through_the_agent_to_the_run_page(live
     machine.refresh_from_db()
     assert machine.fingerprint and machine.peak_gflops > 0 and machine.peak_gbs > 0
     assert run.benchmark.model == "mlp" and run.benchmark.params["batch"] == 8
-    assert run.repeats == 3 and run.warmup == 1 and run.median > 0
+    assert run.repeats == 3 and run.warmup >= 1 and run.median > 0  # warmup: the pairs really run (settling)
     layers = list(LayerMeasurement.objects.filter(run=run).order_by("index"))
     assert [ly.op for ly in layers[:2]] == ["Linear", "Relu"]
     first = layers[0]
