@@ -18,8 +18,9 @@ thread limit. Implementations:
     numpy    the engine's numpy path (np.take into scratch + scipy CSR pooling)
     chunked  the same in cache-sized chunks through a preallocated scratch (take out=)
     reduceat np.add.reduceat(weight[ids], offsets) (empty bags fixed up)
-    numba1   the compiled kernel on one thread
-    numba    the compiled kernel under the thread limit (what the engine runs)
+    numba1   the compiled kernel alone, on one thread
+    numba    what the engine's EmbeddingBag runs: its checks, then the compiled
+             kernel under the thread limit (embedding.embedding_bag)
 
 Pooling factor 1 is one-hot (offsets = arange); others are multi-hot with
 bag lengths drawn uniformly from 1..2L-1 (mean L).
@@ -93,7 +94,7 @@ def implementations() -> dict[str, Impl]:
     impls: dict[str, Impl] = {"numpy": embedding_bag_numpy, "chunked": numpy_chunked, "reduceat": numpy_reduceat}
     if embedding_kernels.AVAILABLE:
         impls["numba1"] = compiled(1)
-        impls["numba"] = compiled(None)
+        impls["numba"] = embedding.embedding_bag
     return impls
 
 

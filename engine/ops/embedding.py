@@ -83,13 +83,16 @@ def embedding_bag(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, 
                   bits: int = 0, dim: int | None = None) -> np.ndarray:
     """The pooled (batch, dim) output; raises ValueError for out-of-range ids or bad offsets.
     bits 8 or 4: `weight` is a row-wise quantized uint8 table (engine.quant.rowwise) of width `dim`."""
-    _check_offsets(indices, offsets)
     if embedding_kernels.AVAILABLE:
-        out, bad = embedding_kernels.pool_bags(_contiguous(weight), _contiguous(indices), _contiguous(offsets),
-                                               mode == "mean", bits=bits, dim=dim)
+        weight, indices, offsets = _contiguous(weight), _contiguous(indices), _contiguous(offsets)
+        # the compiled check (~0.7 us) instead of numpy's three passes (~3 us); numpy words the error
+        if not offsets.size or embedding_kernels.first_bad_offsets((indices,), (offsets,)) >= 0:
+            _check_offsets(indices, offsets)
+        out, bad = embedding_kernels.pool_bags(weight, indices, offsets, mode == "mean", bits=bits, dim=dim)
         if bad >= 0:
             raise _out_of_range(indices, bad, weight.shape[0])
         return out
+    _check_offsets(indices, offsets)
     _check_ids(weight, indices)
     return embedding_bag_numpy(weight, indices, offsets, mode, bits=bits, dim=dim)
 
