@@ -74,14 +74,15 @@ def test_a_gather_along_axis_zero_reads_rows_and_along_another_axis_streams():
     assert gather.gathered([(1000, 32), (7,)], ["float32", "int64", "float32"], {"axis": 1}) == []
 
 
-def test_a_split_lookup_is_judged_at_its_thread_count():
-    if not embedding_kernels.AVAILABLE:
-        pytest.skip("the numpy path never splits")
+def test_a_lookup_is_judged_at_the_threads_its_path_splits_it_over(monkeypatch):
     many = 4 * embedding_kernels.MIN_IDS_PER_THREAD
-    assert EmbeddingBag.threads([(10, 8), (many,), (1024,)], {}, 2) == 2
-    assert EmbeddingBag.threads([(10, 8), (100,), (10,)], {}, 2) == 1
-    grouped = get_op("GroupedEmbeddingBag")
-    assert grouped.threads([(10, 8), (many // 2,), (512,)] * 2, {}, 2) == 2
+    big, small = [(10, 8), (many,), (1024,)], [(10, 8), (100,), (10,)]
+    grouped, halves = get_op("GroupedEmbeddingBag"), [(10, 8), (many // 2,), (512,)] * 2
+    monkeypatch.setattr(embedding_kernels, "AVAILABLE", True)  # the compiled kernel splits big lookups
+    assert EmbeddingBag.threads(big, {}, 2) == 2 and grouped.threads(halves, {}, 2) == 2
+    assert EmbeddingBag.threads(small, {}, 2) == 1
+    monkeypatch.setattr(embedding_kernels, "AVAILABLE", False)  # numpy's take runs on one thread
+    assert EmbeddingBag.threads(big, {}, 2) == 1 and grouped.threads(halves, {}, 2) == 1
 
 
 def test_the_roof_of_a_thread_count_not_measured_is_the_next_measured_above_it():
