@@ -125,7 +125,8 @@ def profile_model(built: Model, options: RunOptions = RunOptions()) -> Benchmark
         # profile applies keep_heap_memory: big intermediates reuse heap pages instead of fresh mmaps
         result = profile(quantized.graph, inputs, warmup=options.warmup, repeats=options.repeats, peaks=peaks,
                          roofs=roofs, inject=injections, target_ci=options.target_ci, budget_s=budget_s)
-        if any(beats_measured_roof(ly, last_level_cache_bytes()) for ly in result.layers):
+        cache_bytes = last_level_cache_bytes()
+        if any(beats_measured_roof(ly, cache_bytes) for ly in result.layers):
             # measured low (a busy machine, a cold probe): measure again, keep the best, judge again
             roofs = {t: measure_peaks(remeasure=True, threads=t) for t in roofs}
             peaks = roofs[effective_threads]
