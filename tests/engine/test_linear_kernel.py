@@ -54,6 +54,20 @@ def test_it_applies_to_the_last_axis_of_a_3d_input(operands):
     assert Linear.infer_shape([x.shape, w.shape, b.shape], {}) == ((2, 4, 3),)
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_a_4d_input_gets_the_same_result_in_either_layout(operands, layout):
+    # A contiguous input runs as one 2-D GEMM over all leading axes, a strided one through matmul's broadcast.
+    _, w, b = operands
+    x = np.random.default_rng(2).standard_normal((3, 2, 4, 7), dtype=np.float32)
+    if layout == "strided":
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        assert not x.flags.c_contiguous
+    (y,) = Linear.run([x, w, b], {})
+    expected = np.einsum("abck,kn->abcn", x.astype(np.float64), w.astype(np.float64)) + b
+    assert y.shape == (3, 2, 4, 3)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_it_does_not_modify_its_inputs(operands):
     x, w, b = operands
     copies = [a.copy() for a in (x, w, b)]
