@@ -73,3 +73,26 @@ def test_it_agrees_with_onnxruntime(a, b):
     x, w = rand(*a), rand(*b, seed=1)
     (y,) = MatMul.run([x, w], {})
     np.testing.assert_allclose(y, run_onnx("MatMul", [x, w]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("a_shape", [(2, 3, 4, 5), (3, 4, 5)])
+def test_an_nd_left_operand_times_a_matrix_runs_as_one_gemm(monkeypatch, a_shape):
+    a, b = rand(*a_shape), rand(5, 6, seed=1)
+    want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    calls = []
+    matmul = np.matmul
+
+    def recording(x, w, **kw):
+        calls.append((x.shape, w.shape))
+        return matmul(x, w, **kw)
+
+    monkeypatch.setattr("engine.ops.matmul.np.matmul", recording)
+    (y,) = MatMul.run([a, b], {})
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+    assert calls == [((int(np.prod(a_shape[:-1])), 5), (5, 6))]
+
+
+def test_a_strided_left_operand_still_gives_numpy_s_product():
+    a = rand(3, 8, 5)[:, ::2]  # not C-contiguous: its rows cannot be merged without a copy
+    b = rand(5, 6, seed=1)
+    np.testing.assert_allclose(MatMul.run([a, b], {})[0], np.matmul(a, b), rtol=1e-6, atol=1e-6)
