@@ -1,11 +1,9 @@
 """Elementwise activations."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import numpy as np
 
+from engine.ops.base import Attrs
 from engine.ops.elementwise import Unary
 
 
@@ -17,5 +15,5 @@ class Relu(Unary):
     flops_per_element = 1
 
     @classmethod
-    def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
-        return (np.maximum(inputs[0], 0),)
+    def compute(cls, x: np.ndarray, out: np.ndarray, attrs: Attrs) -> None:
+        np.maximum(x, 0, out=out)

@@ -31,11 +31,9 @@ kernel, benchmarks/embedding_fusion.py): a repeated row is already in cache
 when it comes round again, and the hash and the extra copy cost more than
 the misses saved, so GroupedEmbeddingBag keeps it off by default.
 
-Threads follow the BLAS thread limit (threadpoolctl, the engine's `--threads`):
-the runs are split into that many parts of about equal id counts, each pooled
-by the same nogil kernel on a Python thread. numba's own parallel layer is not
-used (its workqueue layer refuses concurrent callers and its pool would not
-follow the limit).
+Threads follow the BLAS thread limit (engine.ops.parallel): the runs are
+split into that many parts of about equal id counts, each pooled by the
+same nogil kernel on the engine's pool.
 
 JIT: kernels are compiled on first use per tuple length (10-30 s on the 2-core VM) and
 cached on disk (`cache=True`: __pycache__ beside this file, or
@@ -45,12 +43,11 @@ are passed as tuples of arrays (numba types a 26-tuple in ~3 us).
 """
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from engine.ops.parallel import pool, threads_allowed
 
 try:
     import numba
@@ -372,31 +369,6 @@ else:
     KERNELS = {}
     _first_bad_offsets = None
 
-_pool_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
-_blas = None  # threadpoolctl's BLAS controllers, found once numpy's BLAS is loaded
-
-
-def threads_allowed() -> int:
-    """The current BLAS thread limit (what `threadpool_limits` set), read
-    from the libraries themselves (a few microseconds)."""
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-    return max([n for lib in _blas if (n := lib.num_threads)], default=os.cpu_count() or 1)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    with _pool_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
-                                           thread_name_prefix="embedding-bag")
-        return _executor
-
-
 def _splits(offsets: np.ndarray, n: int, parts: int) -> list[tuple[int, int]]:
     """`parts` runs of whole bags (first, end) with about n / parts ids each."""
     targets = np.arange(1, parts, dtype=np.int64) * n // parts
@@ -467,7 +439,7 @@ def pool_grouped(tables: Sequence[np.ndarray], indices: Sequence[np.ndarray], of
         k, bad = kernel(*args, runs, dims_arr, mean)
         return outs, int(k), int(bad)
     work = _grouped_splits(indices, offsets, threads)
-    futures = [_pool().submit(kernel, *args, runs, dims_arr, mean) for runs in work[1:]]
+    futures = [pool().submit(kernel, *args, runs, dims_arr, mean) for runs in work[1:]]
     results = [kernel(*args, work[0], dims_arr, mean)] + [f.result() for f in futures]
     bads = [(int(k), int(b)) for k, b in results if k >= 0]
     k, bad = min(bads, default=(-1, -1))  # work lists are in table order: the first is the earliest
@@ -499,7 +471,7 @@ def pool_bags(weight: np.ndarray, indices: np.ndarray, offsets: np.ndarray, mean
         runs = np.array([[0, 0, batch]], dtype=np.int64)
         return out, int(kernel(tables, ids, offs, outs, runs, dims, mean)[1])
     work = [np.array([[0, a, b]], dtype=np.int64) for a, b in _splits(offsets, indices.size, threads)]
-    futures = [_pool().submit(kernel, tables, ids, offs, outs, runs, dims, mean) for runs in work[1:]]
+    futures = [pool().submit(kernel, tables, ids, offs, outs, runs, dims, mean) for runs in work[1:]]
     bads = [int(kernel(tables, ids, offs, outs, work[0], dims, mean)[1])]
     bads += [int(f.result()[1]) for f in futures]
     return out, min((b for b in bads if b >= 0), default=-1)

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
 
 from engine.ops.activation import Relu
 from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, numel
@@ -40,13 +39,10 @@ def _activation(attrs: Mapping[str, Any], allowed: Sequence[str]) -> str:
 
 
 def _activate_in_place(y: np.ndarray, act: str, attrs: Mapping[str, Any]) -> np.ndarray:
-    if act == "Relu":
-        return np.maximum(y, 0, out=y)
-    if act == "Sigmoid":
-        return special.expit(y, out=y)
-    if act == "Tanh":
-        return np.tanh(y, out=y)
-    return Gelu.run([y], {"approximate": attrs.get("approximate", "none")})[0]
+    """The activation of y, in place except for Gelu (whose formula reads x after writing)."""
+    op = ACTIVATIONS[act]
+    act_attrs = {"approximate": attrs.get("approximate", "none")}
+    return op.apply(y, np.empty_like(y) if op is Gelu else y, act_attrs)
 
 
 class FusedLinear(Op):
@@ -100,7 +96,7 @@ class FusedConv(Op):
     @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
         (y,) = Conv2d.run(inputs, cls._conv_attrs(attrs))
-        return (np.maximum(y, 0, out=y),)
+        return (Relu.apply(y, y, {}),)
 
     @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:

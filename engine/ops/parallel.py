@@ -1,0 +1,76 @@
+"""The engine's own threads: the kernels that are not BLAS split their work
+over a shared pool, as many parts as the BLAS thread limit allows (what
+threadpoolctl set: the engine's `--threads`).
+
+Each part runs a numpy call (ufuncs and copies release the GIL) or a nogil
+compiled kernel on its own slice, so Python threads run them in parallel.
+The caller's thread takes the first part, the pool the others. numba's own
+parallel layer is not used: its workqueue layer refuses concurrent callers
+and its pool would not follow the limit.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+
+# Elements each thread must get before an elementwise op is split: below this
+# the pool's hand-off (~20-40 us on the 2-core VM) costs more than it saves.
+MIN_ELEMENTS_PER_THREAD = 1 << 15
+
+_pool_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_blas = None  # threadpoolctl's BLAS controllers, found once numpy's BLAS is loaded
+
+
+def threads_allowed() -> int:
+    """The current BLAS thread limit (what `threadpool_limits` set), read
+    from the libraries themselves (a few microseconds)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return max([n for lib in _blas if (n := lib.num_threads)], default=os.cpu_count() or 1)
+
+
+def pool() -> ThreadPoolExecutor:
+    global _executor
+    with _pool_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="engine")
+        return _executor
+
+
+def split_threads(elements: int, limit: int, parts: int) -> int:
+    """Threads for `elements` elements of work that cut into at most `parts`
+    parts, under the thread `limit`: one unless each thread gets at least
+    MIN_ELEMENTS_PER_THREAD."""
+    return max(1, min(limit, parts, elements // MIN_ELEMENTS_PER_THREAD))
+
+
+def threads_for(elements: int, parts: int) -> int:
+    """split_threads under the current limit, read only when a split is
+    possible at all."""
+    return 1 if elements < 2 * MIN_ELEMENTS_PER_THREAD else split_threads(elements, threads_allowed(), parts)
+
+
+def run_parts(part: Callable[[int, int], object], n: int, parts: int) -> None:
+    """part(lo, hi) over `parts` about equal ranges of [0, n), the first on
+    this thread and the rest on the pool; returns when all are done and
+    re-raises the first error."""
+    if parts <= 1:
+        part(0, n)
+        return
+    edges = [n * i // parts for i in range(parts + 1)]
+    futures = [pool().submit(part, lo, hi) for lo, hi in zip(edges[1:-1], edges[2:])]
+    try:
+        part(edges[0], edges[1])
+    finally:
+        wait(futures)  # never leave a part running on buffers the caller frees
+    for f in futures:
+        f.result()
+
+
+__all__ = ["MIN_ELEMENTS_PER_THREAD", "pool", "run_parts", "split_threads", "threads_allowed", "threads_for"]
