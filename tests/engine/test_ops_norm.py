@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError
+from engine.ops import OPS, ShapeError, norm_kernels, parallel
 from engine.ops.norm import BatchNormalization, LayerNormalization
 from tests.engine.ort_single_node import run_onnx_node
 
@@ -123,3 +124,62 @@ def test_bad_shapes_and_attributes_are_explained(op, shapes, attrs, message):
     names = ("x", "scale", "bias", "mean", "var")[: len(shapes)]
     with pytest.raises(ShapeError, match=message):
         op.infer_shape(shapes, attrs, names=names)
+
+
+needs_numba = pytest.mark.skipif(not norm_kernels.AVAILABLE, reason="numba is not installed")
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """The engine's limit at 2, with every split recorded as (rows, parts)."""
+    splits = []
+    run_parts = parallel.run_parts
+
+    def recording(part, n, parts):
+        splits.append((n, parts))
+        return run_parts(part, n, parts)
+
+    monkeypatch.setattr("engine.ops.norm.run_parts", recording)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if parallel.threads_allowed() != 2:
+            pytest.skip("numpy's BLAS does not take a thread limit here")
+        yield splits
+
+
+@needs_numba
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_a_big_layer_norm_split_over_two_threads_matches_the_reference(two_threads, with_bias):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 50, 512), dtype=np.float32) * 3 + 2  # 150 rows, 77k elements: two parts
+    scale = rng.uniform(0.5, 1.5, 512).astype(np.float32)
+    bias = rng.standard_normal(512, dtype=np.float32) if with_bias else None
+    (y,) = LayerNormalization.run([x, scale] + ([bias] if with_bias else []), {"epsilon": 1e-5})
+    np.testing.assert_allclose(y, reference_layer_norm(x, scale, bias, 2, 1e-5), rtol=1e-4, atol=1e-5)
+    assert two_threads == [(150, 2)]
+    assert LayerNormalization.threads([x.shape, scale.shape], {}, 2) == 2
+
+
+@needs_numba
+def test_a_small_layer_norm_stays_on_one_thread(two_threads):
+    x = np.random.default_rng(6).standard_normal((4, 64), dtype=np.float32)
+    LayerNormalization.run([x, np.ones(64, np.float32)], {})
+    assert two_threads == [(4, 1)]
+    assert LayerNormalization.threads([x.shape, (64,)], {}, 2) == 1
+
+
+def test_the_numpy_path_without_numba_matches_the_reference_and_runs_on_one_thread(monkeypatch):
+    monkeypatch.setattr(norm_kernels, "AVAILABLE", False)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 50, 512), dtype=np.float32)
+    scale, bias = rng.uniform(0.5, 1.5, 512).astype(np.float32), rng.standard_normal(512, dtype=np.float32)
+    (y,) = LayerNormalization.run([x, scale, bias], {})
+    np.testing.assert_allclose(y, reference_layer_norm(x, scale, bias, 2, 1e-5), rtol=1e-4, atol=1e-5)
+    assert LayerNormalization.threads([x.shape, (512,), (512,)], {}, 2) == 1
+
+
+def test_a_non_contiguous_input_is_normalised_by_its_values():
+    x = np.random.default_rng(8).standard_normal((6, 8, 4), dtype=np.float32).transpose(0, 2, 1)
+    scale = np.linspace(0.5, 1.5, 8, dtype=np.float32)
+    (y,) = LayerNormalization.run([x, scale], {})
+    np.testing.assert_allclose(y, reference_layer_norm(np.ascontiguousarray(x), scale, None, 2, 1e-5),
+                               rtol=1e-4, atol=1e-5)
