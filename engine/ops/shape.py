@@ -8,6 +8,9 @@ They compute nothing: FLOPs are 0. Bytes are what they move:
 - Gather reads the indices and only the gathered elements of `data`, and
   writes the output: indices + 2 x output bytes.
 Ops never write into their inputs, so a view output is safe to share.
+
+Threads: Concat (along an axis past the first) and Gather split a big output
+into row blocks over the engine's threads, as the elementwise ops do.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ import numpy as np
 
 from engine.ops.base import (TENSOR_DTYPES, Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel,
                              stored_bytes)
-from engine.ops.elementwise import normalize_axis
+from engine.ops.elementwise import normalize_axis, row_threads, split_rows
+from engine.ops.parallel import MIN_ELEMENTS_PER_THREAD, run_parts, threads_for
 
 INDEX_DTYPES = ("int64", "int32")
 
@@ -104,7 +108,17 @@ class Concat(VariadicOp):
 
     @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
-        return (np.concatenate(inputs, axis=cls._axis(attrs, inputs[0].ndim)),)
+        axis = cls._axis(attrs, inputs[0].ndim)
+        if axis == 0 or sum(a.size for a in inputs) < 2 * MIN_ELEMENTS_PER_THREAD:
+            return (np.concatenate(inputs, axis=axis),)
+        (shape,) = cls.infer_shape([a.shape for a in inputs], attrs)
+        out = np.empty(shape, dtype=inputs[0].dtype)
+        return (split_rows(lambda *blocks: np.concatenate(blocks[:-1], axis=axis, out=blocks[-1]), out, inputs),)
+
+    @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        (shape,) = cls.infer_shape(input_shapes, attrs)
+        return 1 if cls._axis(attrs, len(shape)) == 0 else row_threads(shape, limit)
 
 
 class Reshape(Op):
@@ -280,7 +294,32 @@ class Gather(Op):
         axis = normalize_axis(attrs.get("axis", 0), data.ndim, "data")
         check_index_range(idx, data.shape[axis], f"Gather indices into data axis {axis} of size "
                           f"{data.shape[axis]}", negative_ok=True)
-        return (np.take(data, idx, axis=axis),)
+        if not cls._splits(data.shape, idx.shape, axis):
+            return (np.take(data, idx, axis=axis),)
+        out = np.empty(data.shape[:axis] + idx.shape + data.shape[axis + 1:], dtype=data.dtype)
+        # the range is checked, so "wrap" only maps negative indices (and, unlike "raise", takes no buffer)
+        parts = threads_for(out.size, out.shape[0])
+        if axis == 0:  # row blocks of the output are row blocks of the indices
+            run_parts(lambda lo, hi: np.take(data, idx[lo:hi], axis=0, out=out[lo:hi], mode="wrap"),
+                      out.shape[0], parts)
+        else:  # ... or of the data
+            run_parts(lambda lo, hi: np.take(data[lo:hi], idx, axis=axis, out=out[lo:hi], mode="wrap"),
+                      out.shape[0], parts)
+        return (out,)
+
+    @staticmethod
+    def _splits(data: Shape, idx: Shape, axis: int) -> bool:
+        """Whether the output's rows can be cut into blocks: big enough, and
+        along axis 0 with indices that have a first axis of their own."""
+        return (axis > 0 or len(idx) > 0) and numel(data[:axis] + idx + data[axis + 1:]) >= 2 * MIN_ELEMENTS_PER_THREAD
+
+    @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        data, idx = tuple(input_shapes[0]), tuple(input_shapes[1])
+        axis = normalize_axis(attrs.get("axis", 0), len(data), "data")
+        if not cls._splits(data, idx, axis):
+            return 1
+        return row_threads(data[:axis] + idx + data[axis + 1:], limit)
 
     @classmethod
     def bytes(
