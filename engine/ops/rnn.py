@@ -26,9 +26,14 @@ and Y_h (1, B, H) = our Y_h[None].
 
 Variable lengths follow ONNX too: sequences are left-aligned, a step t >= L[b]
 keeps the previous state of row b, Y is zero there and Y_h is the state after
-the last valid step (zeros for L[b] = 0). The kernel still computes every step
-of every row (padded rows are masked, not skipped), which is the work that
-`flops` counts.
+the last valid step (zeros for L[b] = 0).
+
+Kernels: with numba, the compiled recurrence of engine.ops.rnn_kernels (the
+whole step loop in one nogil kernel, padded steps skipped, the rows split
+over the engine's threads); without it, a numpy step loop (BLAS products,
+padded rows masked, not skipped). `flops` counts every step of every row,
+all that shapes can tell: with lengths, the compiled kernel does less (on
+dien's lengths, uniform in 1..T, about half).
 """
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
+from engine.ops import rnn_kernels
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, stored_bytes
 from engine.ops.elementwise import Sigmoid, Tanh
 
 # Per-element FLOPs of the gate functions, the same convention as the
@@ -66,7 +72,7 @@ class _RecurrentBase(Op):
     """Shared shape checks, FLOPs and kernel of GRU and AUGRU."""
 
     num_outputs = 2
-    multithreaded = True  # BLAS: the input projections and each step's h @ R
+    multithreaded = True  # compiled: rows split over threads; numpy: BLAS products
     attention: ClassVar[bool] = False  # AUGRU takes scores (B, T) as input #1
     dtype_error = "{input} has dtype {dtype} but {op} expects {allowed}"
 
@@ -116,20 +122,45 @@ class _RecurrentBase(Op):
         return 2 * b * t * i * 3 * h + 2 * b * t * h * 3 * h + per_element * b * t * h
 
     @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        if rnn_kernels.AVAILABLE:
+            return rnn_kernels.recurrence_threads(input_shapes[0][0], limit)
+        return limit
+
+    @classmethod
+    def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
+                     attrs: Attrs) -> int | None:
+        """The compiled kernel transposes W and R on every call: each copy written once and read once."""
+        if not rnn_kernels.AVAILABLE:
+            return None
+        o = cls._offset()
+        weights = 2 * stored_bytes(input_shapes[1 + o:3 + o], dtypes[1 + o:3 + o])
+        return cls.bytes(input_shapes, output_shapes, dtypes) + weights
+
+    @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
         o = cls._offset()
         x = inputs[0]
         scores = inputs[1] if cls.attention else None
         w, r, wb, rb = inputs[1 + o:5 + o]
         lens = inputs[5 + o] if len(inputs) > 5 + o else None
-        b, t, i = x.shape
-        h_size = r.shape[0]
+        t = x.shape[1]
         if lens is not None and lens.size and (lens.min() < 0 or lens.max() > t):
             bad = int(np.flatnonzero((lens < 0) | (lens > t))[0])
             raise ValueError(
                 f"{cls.op_type} sequence_lens[{bad}] = {int(lens[bad])} is outside [0, {t}] "
                 f"(the input has {t} steps)"
             )
+        if rnn_kernels.AVAILABLE:
+            return rnn_kernels.recurrence(x, scores, w, r, wb, rb, lens)
+        return cls._run_numpy(x, scores, w, r, wb, rb, lens)
+
+    @classmethod
+    def _run_numpy(cls, x: np.ndarray, scores: np.ndarray | None, w: np.ndarray, r: np.ndarray, wb: np.ndarray,
+                   rb: np.ndarray, lens: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The step loop in numpy: BLAS products, every row every step, padded rows masked."""
+        b, t, i = x.shape
+        h_size = r.shape[0]
         # Time-major inside the loop so each step reads and writes contiguous
         # (B, .) blocks; all input projections in one GEMM, only h @ R per step.
         xw = np.matmul(x.transpose(1, 0, 2).reshape(t * b, i), w).reshape(t, b, 3 * h_size)

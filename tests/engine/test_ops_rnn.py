@@ -3,8 +3,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError
+from engine.ops import OPS, ShapeError, rnn_kernels
 from engine.ops.rnn import AUGRU, AUGRU_ELEMENTWISE_FLOPS, GRU, GRU_ELEMENTWISE_FLOPS
 
 B, T, I, H = 3, 5, 4, 6
@@ -41,22 +42,35 @@ def reference_recurrence(x, w, r, wb, rb, lens=None, scores=None):
     return y, last
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def kernel(request, monkeypatch):
+    """Runs a test on the compiled recurrence and on the numpy step loop."""
+    if request.param == "numba" and not rnn_kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    if request.param == "numpy":
+        monkeypatch.setattr(rnn_kernels, "AVAILABLE", False)
+    return request.param
+
+
+def random_weights(rng, b, t, i, h):
+    x = rng.standard_normal((b, t, i), dtype=np.float32)
+    w = rng.standard_normal((i, 3 * h), dtype=np.float32) * np.float32(0.5)
+    r = rng.standard_normal((h, 3 * h), dtype=np.float32) * np.float32(0.5)
+    wb = rng.standard_normal(3 * h, dtype=np.float32) * np.float32(0.1)
+    rb = rng.standard_normal(3 * h, dtype=np.float32) * np.float32(0.1)
+    return x, w, r, wb, rb
+
+
 @pytest.fixture
 def weights():
-    rng = np.random.default_rng(11)
-    x = rng.standard_normal((B, T, I), dtype=np.float32)
-    w = rng.standard_normal((I, 3 * H), dtype=np.float32) * np.float32(0.5)
-    r = rng.standard_normal((H, 3 * H), dtype=np.float32) * np.float32(0.5)
-    wb = rng.standard_normal(3 * H, dtype=np.float32) * np.float32(0.1)
-    rb = rng.standard_normal(3 * H, dtype=np.float32) * np.float32(0.1)
-    return x, w, r, wb, rb
+    return random_weights(np.random.default_rng(11), B, T, I, H)
 
 
 def test_both_are_registered_under_their_op_types():
     assert OPS["GRU"] is GRU and OPS["AUGRU"] is AUGRU
 
 
-def test_gru_matches_the_per_step_reference(weights):
+def test_gru_matches_the_per_step_reference(weights, kernel):
     y, last = GRU.run(list(weights), {})
     ref_y, ref_last = reference_recurrence(*weights)
     assert y.dtype == np.float32 and y.shape == (B, T, H) and last.shape == (B, H)
@@ -64,7 +78,7 @@ def test_gru_matches_the_per_step_reference(weights):
     np.testing.assert_allclose(last, ref_last, rtol=1e-5, atol=1e-6)
 
 
-def test_gru_with_lengths_keeps_the_state_and_zeroes_padded_outputs(weights):
+def test_gru_with_lengths_keeps_the_state_and_zeroes_padded_outputs(weights, kernel):
     lens = np.array([5, 2, 0], dtype=np.int64)
     y, last = GRU.run([*weights, lens], {})
     ref_y, ref_last = reference_recurrence(*weights, lens=lens)
@@ -78,7 +92,7 @@ def test_gru_with_lengths_keeps_the_state_and_zeroes_padded_outputs(weights):
     np.testing.assert_allclose(alone_last[0], last[1], rtol=1e-6)
 
 
-def test_gru_matches_onnxruntime_with_linear_before_reset(weights):
+def test_gru_matches_onnxruntime_with_linear_before_reset(weights, kernel):
     x, w, r, wb, rb = weights
     lens = np.array([5, 3, 1], dtype=np.int64)
     node = helper.make_node("GRU", ["X", "W", "R", "B", "L"], ["Y", "Y_h"], hidden_size=H, linear_before_reset=1)
@@ -104,7 +118,7 @@ def test_gru_matches_onnxruntime_with_linear_before_reset(weights):
     np.testing.assert_allclose(last, ort_h[0], rtol=1e-4, atol=1e-6)
 
 
-def test_augru_matches_the_per_step_reference_with_lengths(weights):
+def test_augru_matches_the_per_step_reference_with_lengths(weights, kernel):
     scores = np.random.default_rng(2).uniform(0, 1, (B, T)).astype(np.float32)
     lens = np.array([4, 5, 1], dtype=np.int64)
     y, last = AUGRU.run([weights[0], scores, *weights[1:], lens], {})
@@ -113,7 +127,7 @@ def test_augru_matches_the_per_step_reference_with_lengths(weights):
     np.testing.assert_allclose(last, ref_last, rtol=1e-5, atol=1e-6)
 
 
-def test_augru_with_zero_scores_keeps_the_zero_state_and_with_ones_is_a_gru(weights):
+def test_augru_with_zero_scores_keeps_the_zero_state_and_with_ones_is_a_gru(weights, kernel):
     x = weights[0]
     y0, last0 = AUGRU.run([x, np.zeros((B, T), np.float32), *weights[1:]], {})
     assert not y0.any() and not last0.any()
@@ -121,7 +135,7 @@ def test_augru_with_zero_scores_keeps_the_zero_state_and_with_ones_is_a_gru(weig
     np.testing.assert_allclose(y1, GRU.run(list(weights), {})[0], rtol=1e-5, atol=1e-6)
 
 
-def test_lengths_outside_the_sequence_are_refused(weights):
+def test_lengths_outside_the_sequence_are_refused(weights, kernel):
     with pytest.raises(ValueError, match=r"GRU sequence_lens\[1\] = 6 is outside \[0, 5\]"):
         GRU.run([*weights, np.array([1, 6, 2], dtype=np.int64)], {})
 
@@ -178,7 +192,7 @@ def test_dtypes_are_float32_with_int64_lengths():
         AUGRU.infer_dtype(["float32", "float64"] + ["float32"] * 4, {}, names=("x", "a", "w", "r", "wb", "rb"))
 
 
-def test_it_leaves_its_inputs_untouched(weights):
+def test_it_leaves_its_inputs_untouched(weights, kernel):
     lens = np.array([5, 2, 3], dtype=np.int64)
     scores = np.full((B, T), 0.5, dtype=np.float32)
     args = [weights[0], scores, *weights[1:], lens]
@@ -187,3 +201,66 @@ def test_it_leaves_its_inputs_untouched(weights):
     for old, new in zip(before, args):
         np.testing.assert_array_equal(old, new)
     assert not any(np.shares_memory(out, a) for out in (y, last) for a in args)
+
+
+@pytest.mark.parametrize("op", [GRU, AUGRU])
+@pytest.mark.parametrize(("b", "h"), [(9, 5), (37, 8)])  # odd 3H; rows not a multiple of the 4-row block
+def test_odd_sizes_and_every_kind_of_length_match_the_reference(op, b, h, kernel):
+    rng = np.random.default_rng(b)
+    t, i = 7, 3
+    x, w, r, wb, rb = random_weights(rng, b, t, i, h)
+    lens = rng.integers(0, t + 1, b)
+    lens[:3] = (0, t, 1)
+    scores = rng.uniform(0, 1, (b, t)).astype(np.float32)
+    args = [x, scores, w, r, wb, rb, lens] if op is AUGRU else [x, w, r, wb, rb, lens]
+    y, last = op.run(args, {})
+    ref_y, ref_last = reference_recurrence(x, w, r, wb, rb, lens=lens, scores=scores if op is AUGRU else None)
+    np.testing.assert_allclose(y, ref_y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(last, ref_last, rtol=1e-5, atol=1e-6)
+    assert not y[0].any() and not last[0].any()  # length 0
+
+
+@pytest.mark.skipif(not rnn_kernels.AVAILABLE, reason="numba is not installed")
+def test_the_rows_split_over_threads_give_the_same_bits_as_one_thread(monkeypatch):
+    rng = np.random.default_rng(5)
+    b, t = 4 * rnn_kernels.MIN_ROWS_PER_THREAD + 3, 6
+    x, w, r, wb, rb = random_weights(rng, b, t, 4, 6)
+    args = [x, rng.uniform(0, 1, (b, t)).astype(np.float32), w, r, wb, rb, rng.integers(0, t + 1, b)]
+    with threadpool_limits(1):
+        one = AUGRU.run(args, {})
+    split = []
+    ranges = rnn_kernels._ranges
+    monkeypatch.setattr(rnn_kernels, "_ranges", lambda lens, parts: split.append(parts) or ranges(lens, parts))
+    with threadpool_limits(2):
+        assert AUGRU.threads([a.shape for a in args], {}, 2) == 2
+        two = AUGRU.run(args, {})
+    assert split == [2]
+    for a, c in zip(one, two):
+        np.testing.assert_array_equal(a, c)
+    _, ref_last = reference_recurrence(x, w, r, wb, rb, lens=args[6], scores=args[1])
+    np.testing.assert_allclose(two[1], ref_last, rtol=1e-5, atol=1e-6)
+
+
+def test_the_ranges_cover_every_row_once_with_about_equal_work():
+    lens = np.array([50, 40, 40, 30, 20, 10, 10, 5, 0, 0])
+    for parts in (1, 2, 3):
+        ranges = rnn_kernels._ranges(lens, parts)
+        assert ranges[0][0] == 0 and ranges[-1][1] == lens.size
+        assert all(a[1] == c[0] for a, c in zip(ranges, ranges[1:]))
+        assert len(ranges) == parts
+    (_, cut), _ = rnn_kernels._ranges(lens, 2)
+    assert abs(int(lens[:cut].sum()) - int(lens[cut:].sum())) <= lens.max()
+
+
+def test_threads_and_kernel_bytes_tell_what_the_kernel_does(monkeypatch):
+    shapes = [(64, 50, 8), (8, 24), (8, 24), (24,), (24,), (64,)]
+    outs = GRU.infer_shape(shapes, {})
+    dtypes = ["float32"] * 5 + ["int64"] + ["float32"] * 2
+    monkeypatch.setattr(rnn_kernels, "AVAILABLE", True)
+    assert GRU.threads(shapes, {}, 2) == 2  # the rows split over two threads
+    assert GRU.threads([(8, 50, 8), *shapes[1:5], (8,)], {}, 2) == 1  # too few rows to split
+    transposed = 2 * 4 * (8 * 24 + 8 * 24)  # W and R copied, written once and read once
+    assert GRU.kernel_bytes(shapes, outs, dtypes, {}) == GRU.bytes(shapes, outs, dtypes) + transposed
+    monkeypatch.setattr(rnn_kernels, "AVAILABLE", False)
+    assert GRU.threads(shapes, {}, 2) == 2  # BLAS products
+    assert GRU.kernel_bytes(shapes, outs, dtypes, {}) is None
