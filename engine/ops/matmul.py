@@ -4,7 +4,7 @@ promoted axis dropped again, leading (batch) axes broadcast.
 How the products reach BLAS: numpy's matmul runs one sgemm per leading
 index, so an N-D left operand times a 2-D right one (a transformer's
 projections, (B, S, E) @ (E, E)) runs as one 2-D GEMM over all its rows
-instead (`gemm_rows`): one packing of the right operand, one BLAS call
+instead (`matmul`): one packing of the right operand, one BLAS call
 that can use every thread; 1.1-1.2x at (64, 64, 512) @ (512, 512) on one
 thread, and far more on two, where 64 small calls each wake BLAS's
 threads."""
@@ -44,12 +44,19 @@ def _dims(a: Shape, b: Shape, names: Sequence[str] | None) -> tuple[Shape, int, 
     return batch, m, k, n, out
 
 
-def gemm_rows(x: np.ndarray, w: np.ndarray) -> np.ndarray | None:
-    """x @ w as one 2-D GEMM over all of x's leading axes, for a C-contiguous
-    x of rank > 2 and a 2-D w; None where numpy's matmul must do it."""
-    if x.ndim <= 2 or w.ndim != 2 or not x.flags.c_contiguous:
-        return None
-    return np.matmul(x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[1])
+# Multiply-adds (M * K * N) at or below which OpenBLAS runs a product on the
+# calling thread whatever its thread count (interface/gemm.c: SMP_THRESHOLD_MIN
+# 65536 * GEMM_MULTITHREAD_THRESHOLD 4), so products this small can run side by
+# side on the engine's own threads.
+SMALL_GEMM = 1 << 18
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.matmul(a, b), where a C-contiguous a of rank > 2 times a 2-D b
+    runs as one 2-D GEMM over all of a's leading axes."""
+    if a.ndim <= 2 or b.ndim != 2 or not a.flags.c_contiguous:
+        return np.matmul(a, b)
+    return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[1])
 
 
 class MatMul(Op):
@@ -68,9 +75,7 @@ class MatMul(Op):
 
     @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
-        a, b = inputs[0], inputs[1]
-        y = gemm_rows(a, b)
-        return (np.matmul(a, b) if y is None else y,)
+        return (matmul(inputs[0], inputs[1]),)
 
     @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:

@@ -6,9 +6,9 @@ whole tensor.
 
 Both are nogil and take a row range, so the callers split rows over the
 engine's threads (engine.ops.parallel). They use fastmath's reassociation
-(and contraction) only, so LLVM vectorizes the sums and the max; NaN and
-inf keep their IEEE meaning: a row with a NaN, a +inf, or only -inf comes
-out NaN, as numpy's and ONNX's softmax give.
+(and contraction) only, so LLVM vectorizes the sums; NaN and inf keep their
+IEEE meaning: a softmax row with a NaN, a +inf, or only -inf comes out
+NaN, as numpy's and ONNX's softmax give.
 
 The softmax's exp is a Cephes-style polynomial (range reduction by ln 2,
 degree-7 polynomial, 2^k built in the exponent bits), vectorizable where a

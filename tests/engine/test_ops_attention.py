@@ -2,8 +2,9 @@ import math
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError
+from engine.ops import OPS, ShapeError, attention, norm_kernels, parallel
 from engine.ops.attention import MultiHeadAttention
 
 
@@ -114,3 +115,88 @@ def test_bad_shapes_and_attributes_are_explained(shapes, attrs, message):
     names = ("x", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo", "mask")[: len(shapes)]
     with pytest.raises(ShapeError, match=message):
         MultiHeadAttention.infer_shape(shapes, attrs, names=names)
+
+
+needs_numba = pytest.mark.skipif(not norm_kernels.AVAILABLE, reason="numba is not installed")
+
+
+def test_long_sequences_run_in_blocks_of_query_rows(monkeypatch):
+    monkeypatch.setattr(attention, "L2_SCORE_BYTES", 3 * 7 * 4 * 2)  # two query rows of 3 heads a block
+    inputs = operands(b=2, s=7, e=12, seed=5)
+    mask = np.random.default_rng(6).standard_normal((2, 1, 7, 7)).astype(np.float32)
+    assert attention.score_blocks(0, 2, 3, 7)[:5] == [(0, 1, 0, 2), (0, 1, 2, 4), (0, 1, 4, 6), (0, 1, 6, 7),
+                                                      (1, 2, 0, 2)]
+    (y,) = MultiHeadAttention.run([*inputs, mask], {"num_heads": 3})
+    np.testing.assert_allclose(y, reference_attention(*inputs, heads=3, mask=mask), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("lo", "hi", "heads", "s"), [(0, 64, 8, 64), (3, 10, 2, 100), (0, 2, 8, 1024)])
+def test_score_blocks_cover_every_query_row_once_within_the_budget(lo, hi, heads, s):
+    seen = np.zeros((hi, s), dtype=int)
+    for b0, b1, r0, r1 in attention.score_blocks(lo, hi, heads, s):
+        assert (b1 - b0) * heads * (r1 - r0) * s * 4 <= attention.L2_SCORE_BYTES
+        seen[b0:b1, r0:r1] += 1
+    assert (seen[lo:] == 1).all() and (seen[:lo] == 0).all()
+
+
+def test_the_core_splits_batch_entries_over_two_threads(monkeypatch):
+    parts = []
+    run_parts = parallel.run_parts
+
+    def recording(part, n, count):
+        parts.append((n, count))
+        return run_parts(part, n, count)
+
+    monkeypatch.setattr(attention, "run_parts", recording)
+    inputs = operands(b=4, s=64, e=32, seed=7)  # 4 entries of 4 heads' 64 x 64 scores: 64k scores
+    with threadpool_limits(limits=2, user_api="blas"):
+        if parallel.threads_allowed() != 2:
+            pytest.skip("numpy's BLAS does not take a thread limit here")
+        (y,) = MultiHeadAttention.run(inputs, {"num_heads": 4})
+    assert parts == [(4, 2)]
+    np.testing.assert_allclose(y, reference_attention(*inputs, heads=4), rtol=1e-4, atol=1e-5)
+
+
+def test_without_numba_the_softmax_is_numpy_s(monkeypatch):
+    monkeypatch.setattr(norm_kernels, "AVAILABLE", False)
+    inputs = operands(seed=8)
+    mask = np.triu(np.full((5, 5), -1e9, dtype=np.float32), k=1)
+    (y,) = MultiHeadAttention.run([*inputs, mask], {"num_heads": 3})
+    np.testing.assert_allclose(y, reference_attention(*inputs, heads=3, mask=mask), rtol=1e-4, atol=1e-5)
+
+
+def test_kernel_bytes_count_the_projections_passes_not_the_blocked_scores():
+    b, s, e, h = 2, 16, 32, 4
+    shapes = [(b, s, e)] + [(e, e), (e,)] * 4
+    minimum = MultiHeadAttention.bytes(shapes, [(b, s, e)], ["float32"] * 10)
+    got = MultiHeadAttention.kernel_bytes(shapes, [(b, s, e)], ["float32"] * 10, {"num_heads": h})
+    assert got == minimum + 4 * 18 * b * s * e
+    long_s = 20000  # one query row of 4 heads: 312 KiB, more than a block holds
+    shapes = [(1, long_s, e)] + [(e, e), (e,)] * 4
+    minimum = MultiHeadAttention.bytes(shapes, [(1, long_s, e)], ["float32"] * 10)
+    got = MultiHeadAttention.kernel_bytes(shapes, [(1, long_s, e)], ["float32"] * 10, {"num_heads": h})
+    assert got == minimum + 4 * 18 * long_s * e + 4 * 4 * h * long_s * long_s
+
+
+@needs_numba
+def test_the_compiled_softmax_matches_float64_numpy():
+    x = np.random.default_rng(9).standard_normal((300, 77)).astype(np.float32) * 8
+    out = np.empty_like(x)
+    norm_kernels.softmax_rows(x, out, 0, x.shape[0])
+    ref = np.exp(x.astype(np.float64) - x.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(out, ref / ref.sum(axis=-1, keepdims=True), rtol=1e-5, atol=1e-30)
+
+
+@needs_numba
+def test_the_compiled_softmax_keeps_numpy_s_nan_and_infinity_rules():
+    inf, nan = np.inf, np.nan
+    x = np.array([[0, -inf, 1, 2], [-inf] * 4, [nan, 0, 1, 2], [inf, 0, 1, 2], [-200, 0, -1, -3]], np.float32)
+    out = np.full_like(x, 7.0)
+    norm_kernels.softmax_rows(x, out, 1, 5)  # row 0 is left alone
+    with np.errstate(invalid="ignore"):
+        shifted = np.exp(x - x.max(axis=-1, keepdims=True))
+        want = shifted / shifted.sum(axis=-1, keepdims=True)
+    assert (out[0] == 7.0).all()
+    np.testing.assert_allclose(out[1:], want[1:], rtol=1e-6, atol=1e-30)  # NaN rows compare equal
+    norm_kernels.softmax_rows(x, x, 0, 1)  # in place
+    np.testing.assert_allclose(x[0], want[0], rtol=1e-6, atol=0)
