@@ -42,14 +42,14 @@ def reference_recurrence(x, w, r, wb, rb, lens=None, scores=None):
     return y, last
 
 
-@pytest.fixture(params=["numba", "numpy"])
+@pytest.fixture(params=[True, False], ids=["numba", "numpy"])
 def kernel(request, monkeypatch):
-    """Runs a test on the compiled recurrence and on the numpy step loop."""
-    if request.param == "numba" and not rnn_kernels.AVAILABLE:
+    """Runs a test on the compiled recurrence (True) and on the numpy step loop."""
+    compiled = request.param
+    if compiled and not rnn_kernels.AVAILABLE:
         pytest.skip("numba is not installed")
-    if request.param == "numpy":
-        monkeypatch.setattr(rnn_kernels, "AVAILABLE", False)
-    return request.param
+    monkeypatch.setattr(rnn_kernels, "AVAILABLE", compiled)
+    return compiled
 
 
 def random_weights(rng, b, t, i, h):
