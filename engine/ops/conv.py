@@ -1,5 +1,7 @@
-"""2-D convolution (ONNX `Conv`, NCHW) as im2col + GEMM, and the sliding-window
-arithmetic (attribute checks, output sizes, padding) that pooling shares."""
+"""2-D convolution (ONNX `Conv`, NCHW) as im2col + GEMM (the kernel is
+engine.ops.conv_kernels), and the sliding-window arithmetic (attribute
+checks, output sizes, padding, the whole-batch im2col view) that pooling and
+the quantized convs share."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -9,6 +11,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
+from engine.ops.conv_kernels import ConvLayout, conv2d, conv_layout, image_threads, kernel_bytes_beyond_minimum
 
 
 def int_list(attrs: Mapping[str, Any], name: str, length: int, default: int, minimum: int) -> tuple[int, ...]:
@@ -65,9 +68,11 @@ def window_view(
 
 
 def im2col_bytes(input_shapes: Shapes, attrs: Attrs) -> int:
-    """The im2col copy's traffic beyond the minimum, float32: the padded input
-    (when padded) and the column matrix, each written once and read once. A
-    1x1 kernel at stride 1 without padding reshapes the input in place."""
+    """The traffic beyond the minimum of a whole-batch im2col (pad_spatial,
+    window_view copied into columns, as engine.ops.quantized_conv.int_conv
+    does), float32: the padded input (when padded) and the column matrix,
+    each written once and read once. A 1x1 kernel at stride 1 without
+    padding reshapes the input in place."""
     x, w = tuple(input_shapes[0]), tuple(input_shapes[1])
     strides, pads, _, group = Conv2d.geometry(attrs)
     ((n, _, ho, wo),) = Conv2d.infer_shape([x, w], attrs)
@@ -89,21 +94,21 @@ class Conv2d(Op):
     kernel_shape [kH, kW] (optional; if given it must match the weight).
     Output: (N, Cout, Hout, Wout), Hout = (H + top + bottom - dh*(kH-1) - 1) // sh + 1.
 
-    Kernel: im2col + GEMM. The columns (N, group, Cin/group*kH*kW, Hout*Wout)
-    are one strided copy of the padded input and a single batched matmul
-    against the weight (group, Cout/group, Cin/group*kH*kW) produces NCHW
-    output directly, so groups need no Python loop and pixels never do.
+    Kernel (engine.ops.conv_kernels): per chunk of images, a padded copy,
+    the im2col columns (wide rows at vertical stride 1), one matmul against
+    the weight (group, Cout/group, Cin/group*kH*kW), the outputs copied out
+    with the bias; the images split over the engine's threads, each with
+    one-thread BLAS (one image: BLAS's own threads).
 
     FLOPs: 2 * N * Cout * Hout * Wout * (Cin/group) * kH * kW (a multiply-add
     is 2), plus N * Cout * Hout * Wout for the bias adds when there is a bias.
-    Bytes: the default minimum traffic, input + weight + bias + output. The
-    im2col buffer (kH*kW times the input) is written and read again by this
-    implementation, but that is its cost, not the op's minimum traffic, so
-    an achieved GB/s well above the roof's share would point at it.
+    Bytes: the default minimum traffic, input + weight + bias + output;
+    kernel_bytes adds the kernel's chunk buffers (padded copies, columns,
+    GEMM outputs before the copy out), each written and read once.
     """
 
     op_type = "Conv"
-    multithreaded = True  # BLAS
+    multithreaded = True  # images over the engine's threads, or BLAS's (see threads)
     input_roles = ("input", "weight", "bias")
     min_inputs = 2
     attr_defaults = {"strides": None, "pads": None, "dilations": None, "group": 1, "kernel_shape": None}
@@ -156,19 +161,22 @@ class Conv2d(Op):
         return ((n, cout, ho, wo),)
 
     @classmethod
+    def layout(cls, input_shapes: Shapes, attrs: Attrs) -> ConvLayout:
+        """The kernel's buffer sizes for these (checked) shapes and attributes."""
+        x, w = tuple(input_shapes[0]), tuple(input_shapes[1])
+        (_, _, ho, wo), = cls.infer_shape([x, w], attrs)
+        return conv_layout(x, w, *cls.geometry(attrs), (ho, wo))
+
+    @classmethod
     def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
-        x, w = inputs[0], inputs[1]
-        strides, pads, dilations, group = cls.geometry(attrs)
-        (n, cout, ho, wo), = cls.infer_shape([x.shape, w.shape], attrs)
-        _, cin_g, kh, kw = w.shape
-        view = window_view(pad_spatial(x, pads), (kh, kw), strides, dilations, (ho, wo))
-        # (N, C, kH, kW, Ho, Wo) -> (N, G, Cin/G*kH*kW, Ho*Wo): the im2col copy.
-        cols = view.reshape(n, group, cin_g * kh * kw, ho * wo)
-        kernels = w.reshape(group, cout // group, cin_g * kh * kw)
-        y = np.matmul(kernels, cols).reshape(n, cout, ho, wo)
-        if len(inputs) > 2:
-            np.add(y, inputs[2].reshape(1, cout, 1, 1), out=y)
-        return (y,)
+        lay = cls.layout([inputs[0].shape, inputs[1].shape], attrs)
+        return (conv2d(inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None, lay),)
+
+    @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        """The images split over threads; one image: BLAS's threads."""
+        n = input_shapes[0][0]
+        return limit if n < 2 else image_threads(n, limit)
 
     @classmethod
     def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
@@ -180,7 +188,7 @@ class Conv2d(Op):
     @classmethod
     def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
                      attrs: Attrs) -> int | None:
-        extra = im2col_bytes(input_shapes, attrs)
+        extra = kernel_bytes_beyond_minimum(cls.layout(input_shapes, attrs), len(input_shapes) > 2)
         return cls.bytes(input_shapes, output_shapes, dtypes) + extra if extra else None
 
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError
+from engine.ops import OPS, ShapeError, conv_kernels, parallel
 from engine.ops.conv import Conv2d
 from tests.engine.ort_single_node import run_onnx_node
 
@@ -152,3 +153,119 @@ def test_bad_shapes_and_attributes_are_explained(shapes, attrs, message):
 
 def test_a_matching_kernel_shape_attribute_is_accepted():
     assert Conv2d.infer_shape([(1, 3, 8, 8), (4, 3, 3, 3)], {"kernel_shape": [3, 3]}) == ((1, 4, 6, 6),)
+
+
+# --- the kernel's layouts (engine.ops.conv_kernels) ---------------------------------------------------
+
+KERNEL_CASES = [
+    # (x shape, weight shape, attrs): each picks a different buffer layout
+    pytest.param((3, 4, 9, 7), (6, 4, 3, 3), {"pads": [1, 1, 1, 1]}, id="wide-rows-padded"),
+    pytest.param((2, 4, 9, 7), (6, 4, 3, 2), {}, id="wide-rows-unpadded-spare-row"),
+    pytest.param((2, 4, 9, 7), (6, 4, 3, 3), {"strides": [1, 2], "pads": [0, 1, 2, 0]}, id="wide-rows-stride-1x2"),
+    pytest.param((2, 4, 9, 8), (6, 4, 3, 3), {"strides": [1, 3], "pads": [1, 2, 1, 0]},
+                 id="wide-rows-width-not-a-multiple-of-the-stride"),
+    pytest.param((2, 4, 9, 7), (6, 4, 2, 3), {"strides": [2, 1], "pads": [1, 0, 0, 1]}, id="stride-2x1"),
+    pytest.param((2, 4, 11, 9), (6, 2, 3, 3), {"dilations": [2, 3], "pads": [2, 3, 1, 2], "group": 2},
+                 id="dilated-grouped"),
+    pytest.param((3, 4, 5, 6), (6, 4, 1, 1), {}, id="1x1-the-image-itself"),
+    pytest.param((3, 4, 5, 6), (6, 4, 1, 1), {"strides": [2, 2]}, id="1x1-stride-2-unpadded"),
+    pytest.param((2, 6, 8, 8), (6, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": 6}, id="depthwise"),
+    pytest.param((1, 3, 1, 1), (5, 3, 1, 1), {}, id="one-pixel"),
+]
+
+
+def _kernel_operands(x_shape, w_shape, seed=3):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(x_shape, dtype=np.float32), rng.standard_normal(w_shape, dtype=np.float32),
+            rng.standard_normal(w_shape[0], dtype=np.float32))
+
+
+def _ref_kwargs(attrs):
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in attrs.items()}
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "attrs"), KERNEL_CASES)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+def test_every_buffer_layout_matches_the_loop_reference_and_onnxruntime(x_shape, w_shape, attrs, bias):
+    x, w, b = _kernel_operands(x_shape, w_shape)
+    (y,) = Conv2d.run([x, w, b] if bias else [x, w], attrs)
+    expected = reference_conv(x, w, b if bias else None, **_ref_kwargs(attrs))
+    assert y.shape == expected.shape and y.dtype == np.float32
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    inits = {"w": w, "b": b} if bias else {"w": w}
+    np.testing.assert_allclose(y, run_onnx_node("Conv", {"x": x}, attrs, initializers=inits), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("images_per_chunk", [1, 2, 3])
+def test_chunks_of_images_and_the_last_short_chunk_give_the_same_result(monkeypatch, images_per_chunk):
+    x, w, b = _kernel_operands((5, 3, 6, 6), (4, 3, 3, 3))
+    attrs = {"pads": [1, 1, 1, 1]}
+    pixels_per_image = 6 * 8  # Hout * padded width (wide rows)
+    monkeypatch.setattr(conv_kernels, "MIN_COLUMNS", images_per_chunk * pixels_per_image)
+    assert Conv2d.layout([x.shape, w.shape], attrs).images_per_chunk == images_per_chunk
+    (y,) = Conv2d.run([x, w, b], attrs)
+    np.testing.assert_allclose(y, reference_conv(x, w, b, pads=(1, 1, 1, 1)), rtol=1e-5, atol=1e-5)
+
+
+def test_a_dropped_column_s_non_finite_neighbour_stays_out_of_the_kept_outputs():
+    # wide rows: output row 0's dropped columns read the start of input row 1
+    x = np.ones((1, 1, 4, 4), dtype=np.float32)
+    x[0, 0, 1, 0] = np.inf
+    w = np.ones((1, 1, 1, 3), dtype=np.float32)
+    (y,) = Conv2d.run([x, w], {})
+    np.testing.assert_array_equal(y[0, 0, [0, 2, 3]], 3.0)
+    assert np.isinf(y[0, 0, 1, 0]) and np.all(y[0, 0, 1, 1:] == 3.0)
+
+
+def test_a_non_contiguous_input_is_read_as_its_values():
+    x, w, b = _kernel_operands((2, 4, 7, 9), (6, 4, 3, 3))
+    xt = x.transpose(0, 1, 3, 2)  # (2, 4, 9, 7), not C-contiguous
+    (y,) = Conv2d.run([xt, w, b], {"pads": [1, 1, 1, 1]})
+    np.testing.assert_allclose(y, reference_conv(np.ascontiguousarray(xt), w, b, pads=(1, 1, 1, 1)),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture
+def two_threads():
+    with threadpool_limits(limits=2, user_api="blas"):
+        if parallel.threads_allowed() != 2:
+            pytest.skip("numpy's BLAS does not take a thread limit here")
+        yield
+
+
+def test_images_split_over_two_threads_give_one_thread_s_result_and_restore_blas(two_threads, monkeypatch):
+    x, w, b = _kernel_operands((5, 4, 8, 8), (6, 2, 3, 3))
+    attrs = {"pads": [1, 1, 1, 1], "group": 2}
+    splits = []
+    monkeypatch.setattr(conv_kernels, "run_parts",
+                        lambda part, n, parts: splits.append((n, parts)) or parallel.run_parts(part, n, parts))
+    (y,) = Conv2d.run([x, w, b], attrs)
+    assert splits == [(5, 2)]
+    assert parallel.threads_allowed() == 2
+    with threadpool_limits(limits=1, user_api="blas"):
+        (one,) = Conv2d.run([x, w, b], attrs)
+    np.testing.assert_array_equal(y, one)
+
+
+def test_threads_are_the_image_split_or_blas_s_for_one_image():
+    attrs = {"pads": [1, 1, 1, 1]}
+    assert Conv2d.threads([(8, 4, 8, 8), (6, 4, 3, 3)], attrs, 2) == 2
+    assert Conv2d.threads([(3, 4, 8, 8), (6, 4, 3, 3)], attrs, 4) == 3
+    assert Conv2d.threads([(1, 4, 8, 8), (6, 4, 3, 3)], attrs, 4) == 4  # BLAS threads the one image's GEMM
+    assert Conv2d.threads([(8, 4, 8, 8), (6, 4, 3, 3)], attrs, 1) == 1
+
+
+def test_kernel_bytes_count_the_padded_copy_columns_and_dropped_columns():
+    x, w = (2, 4, 8, 8), (6, 4, 3, 3)
+    out = Conv2d.infer_shape([x, w], {"pads": [1, 1, 1, 1]})[0]
+    minimum = Conv2d.bytes([x, w], [out], ["float32"] * 3)
+    # padded copy 2x4x(10+1 spare row)x10, columns 2x36x(8x10), GEMM outputs 2x6x(8x10); each written and read
+    extra = 2 * 4 * (2 * 4 * 11 * 10 + 2 * 36 * 80 + 2 * 6 * 80)
+    assert Conv2d.kernel_bytes([x, w], [out], ["float32"] * 3, {"pads": [1, 1, 1, 1]}) == minimum + extra
+    # 1x1 at stride 1: the image is the GEMM's operand, nothing more is moved
+    one = Conv2d.infer_shape([x, (6, 4, 1, 1)], {})[0]
+    assert Conv2d.kernel_bytes([x, (6, 4, 1, 1)], [one], ["float32"] * 3, {}) is None
+    # with a bias there it is added in place: one more pass over the output
+    shapes = [x, (6, 4, 1, 1), (6,)]
+    assert (Conv2d.kernel_bytes(shapes, [one], ["float32"] * 4, {})
+            == Conv2d.bytes(shapes, [one], ["float32"] * 4) + 2 * 4 * 2 * 6 * 64)
