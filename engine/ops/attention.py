@@ -39,9 +39,9 @@ def score_blocks(lo: int, hi: int, heads: int, s: int) -> list[tuple[int, int, i
 
 def _core_parts(b: int, heads: int, s: int, d: int, limit: int) -> int:
     """Threads the attention core is split over (by batch entries): BLAS runs
-    a product of at most SMALL_GEMM multiply-adds on the calling thread, so
+    a product of under SMALL_GEMM multiply-adds on the calling thread, so
     such blocks run side by side; bigger ones keep BLAS's own threads."""
-    return 1 if s * s * d > SMALL_GEMM else split_threads(b * heads * s * s, limit, b)
+    return 1 if s * s * d >= SMALL_GEMM else split_threads(b * heads * s * s, limit, b)
 
 
 def _add_biases(q: np.ndarray, k: np.ndarray, v: np.ndarray, bq: np.ndarray, bk: np.ndarray,

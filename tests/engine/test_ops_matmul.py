@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError
+from engine.ops import OPS, ShapeError, parallel
 from engine.ops.matmul import MatMul
 
 
@@ -96,3 +97,46 @@ def test_a_strided_left_operand_still_gives_numpy_s_product():
     a = rand(3, 8, 5)[:, ::2]  # not C-contiguous: its rows cannot be merged without a copy
     b = rand(5, 6, seed=1)
     np.testing.assert_allclose(MatMul.run([a, b], {})[0], np.matmul(a, b), rtol=1e-6, atol=1e-6)
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    """The engine's limit at 2, with every split recorded as (rows, parts)."""
+    splits = []
+    run_parts = parallel.run_parts
+
+    def recording(part, n, parts):
+        splits.append((n, parts))
+        return run_parts(part, n, parts)
+
+    monkeypatch.setattr("engine.ops.matmul.run_parts", recording)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if parallel.threads_allowed() != 2:
+            pytest.skip("numpy's BLAS does not take a thread limit here")
+        yield splits
+
+
+def test_a_batch_of_small_products_is_split_over_two_threads(two_threads):
+    a, b = rand(4, 8, 64, 16), rand(4, 8, 16, 64, seed=1)  # 131k outputs of 16k-multiply-add products
+    (y,) = MatMul.run([a, b], {})
+    np.testing.assert_allclose(y, np.matmul(a.astype(np.float64), b.astype(np.float64)), rtol=1e-5, atol=1e-5)
+    assert two_threads == [(4, 2)]
+    assert MatMul.threads([a.shape, b.shape], {}, 2) == 2
+
+
+@pytest.mark.parametrize(("a", "b", "threads"), [
+    ((4, 8, 128, 64), (4, 8, 64, 64), 2),  # each product 2^19 multiply-adds: BLAS threads it
+    ((4, 8, 64, 16), (8, 16, 64), 1),  # a broadcast batch: one np.matmul of small products
+    ((4, 4, 4), (4, 4, 4), 1),  # too little work to split
+])
+def test_other_products_run_in_one_np_matmul(two_threads, a, b, threads):
+    x, w = rand(*a), rand(*b, seed=1)
+    (y,) = MatMul.run([x, w], {})
+    np.testing.assert_allclose(y, np.matmul(x, w), rtol=1e-5, atol=1e-5)
+    assert two_threads == []
+    assert MatMul.threads([a, b], {}, 2) == threads
+
+
+def test_a_big_2d_product_reports_blas_s_threads_and_a_small_one_one():
+    assert MatMul.threads([(4096, 512), (512, 512)], {}, 2) == 2
+    assert MatMul.threads([(64, 64), (64, 64)], {}, 2) == 1
