@@ -9,7 +9,7 @@ from engine.ops.conv import Conv2d
 from engine.ops.elementwise import Add, Div, Gelu, Mul, Sigmoid, Softmax, Sub, Tanh
 from engine.ops.embedding import EmbeddingBag
 from engine.ops.embedding_rowwise import EmbeddingBagRowwise, GroupedEmbeddingBagRowwise
-from engine.ops.fused import FusedConv, FusedLinear, GroupedEmbeddingBag
+from engine.ops.fused import ActivationUnitLinear, FusedConv, FusedLinear, GroupedEmbeddingBag
 from engine.ops.interaction import DotInteraction
 from engine.ops.linear import Linear
 from engine.ops.matmul import MatMul
@@ -26,7 +26,7 @@ OPS: dict[str, type[Op]] = {cls.op_type: cls for cls in (
     EmbeddingBag, DotInteraction,
     Conv2d, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization,
     MultiHeadAttention,
-    FusedLinear, FusedConv, GroupedEmbeddingBag,  # emitted by engine.passes only
+    FusedLinear, FusedConv, GroupedEmbeddingBag, ActivationUnitLinear,  # emitted by engine.passes only
     Int8Linear, Int8OutlierLinear, Fp16Linear, FakeQuantLinear,  # emitted by engine.quant only
     Int8Conv, Fp16Conv, FakeQuantConv,
     EmbeddingBagRowwise, GroupedEmbeddingBagRowwise,  # emitted by engine.quant only

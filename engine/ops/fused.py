@@ -6,6 +6,8 @@ FusedConv: Conv with a Relu applied in place.
 GroupedEmbeddingBag: several EmbeddingBags in one node, pooled by one
 compiled call over all the tables' ids (threads split by the total id
 count: one EmbeddingBag of a DLRM batch is too small to split by itself).
+ActivationUnitLinear: the first layer of DIN's local activation unit with
+its weight folded (not bit-identical: see the class).
 
 Each computes exactly what its unfused nodes compute (same numpy calls, in
 the same order), so outputs match the unoptimized graph bit for bit. FLOPs
@@ -21,9 +23,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.ops.activation import Relu
-from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, numel
+from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel
 from engine.ops.conv import Conv2d
-from engine.ops.elementwise import Gelu, Sigmoid, Tanh
+from engine.ops.elementwise import Gelu, Sigmoid, Tanh, split_rows
 from engine.ops import embedding_kernels
 from engine.ops.embedding import EmbeddingBag, embedding_bags
 from engine.ops.linear import Linear
@@ -210,4 +212,85 @@ class GroupedEmbeddingBag(Op):
                 for row in cls.table_op.gathered(shapes, types, table_attrs)]
 
 
-__all__ = ["ACTIVATIONS", "FusedConv", "FusedLinear", "GroupedEmbeddingBag"]
+class ActivationUnitLinear(Op):
+    """act(concat[q, k, q - k, q * k] @ W + b) for every step of keys k
+    against one query q per row: the first layer of DIN's local activation
+    unit, with W = [W_q; W_k; W_d; W_p] folded by engine.passes.activation_unit
+    into query_weight = W_q + W_d and key_weight = [W_k - W_d; W_p], so that
+
+        y = act(q @ query_weight + b  (once per row, broadcast over the steps)
+                + concat[k, q * k] @ key_weight)
+
+    Half the GEMM's depth, and neither the tiled query nor the 4-part concat
+    is materialized; it equals the unfolded layer up to float32 rounding
+    (the sums are regrouped), not bit for bit.
+
+    Inputs: query (B, 1, d), keys (B, T, d), query_weight (d, H), key_weight
+    (2d, H), optional bias (H,). Output (B, T, H). Attribute `activation`:
+    None or one of FusedLinear's (with `approximate` for Gelu).
+    FLOPs are what it computes: the query rows' GEMM and bias, q * k, the
+    keys' GEMM, the broadcast add, the activation. Kernel bytes: the (B, T, 2d)
+    concat buffer, written once and read once, on top of the minimum."""
+
+    op_type = "ActivationUnitLinear"
+    multithreaded = True  # BLAS, and the row blocks of engine.ops.parallel
+    input_roles = ("query", "keys", "query_weight", "key_weight", "bias")
+    min_inputs = 4
+    attr_defaults = {"activation": None, "approximate": "none"}
+
+    @classmethod
+    def infer_shape(cls, input_shapes: Shapes, attrs: Attrs, names: Names = None) -> tuple[Shape, ...]:
+        if attrs.get("activation") is not None:
+            _activation(attrs, tuple(ACTIVATIONS))
+        q, k, wq, wk = (tuple(s) for s in input_shapes[:4])
+        if len(k) != 3:
+            raise ShapeError(f"{cls.label(1, names)} has shape {fmt_shape(k)} but must be 3-D (batch, steps, d)")
+        b, _, d = k
+        cls.check_input_shape(0, input_shapes, (b, 1, d), f"{cls.label(1, names)} has shape {fmt_shape(k)}", names)
+        if len(wq) != 2 or wq[0] != d:
+            raise ShapeError(f"{cls.label(2, names)} has shape {fmt_shape(wq)} but must be ({d}, hidden)")
+        h = wq[1]
+        cls.check_input_shape(3, input_shapes, (2 * d, h), f"{cls.label(2, names)} has shape {fmt_shape(wq)}",
+                              names)
+        cls.check_input_shape(4, input_shapes, (h,), f"{cls.label(2, names)} has shape {fmt_shape(wq)}", names)
+        return (k[:2] + (h,),)
+
+    @classmethod
+    def run(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+        q, k, wq, wk = inputs[:4]
+        b, t, d = k.shape
+        rows = q.reshape(b, d) @ wq
+        if len(inputs) > 4:
+            rows += inputs[4]
+        pairs = np.empty((b, t, 2 * d), dtype=np.float32)  # [k, q * k]
+        split_rows(_keys_and_products, pairs, [k, q])
+        y = (pairs.reshape(b * t, 2 * d) @ wk).reshape(b, t, wk.shape[1])
+        split_rows(lambda a, r, o: np.add(a, r, out=o), y, [y, rows[:, None, :]])
+        act = attrs.get("activation")
+        return (y if act is None else _activate_in_place(y, act, attrs),)
+
+    @classmethod
+    def flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
+        (b, t, d), h = input_shapes[1], input_shapes[2][1]
+        own = 2 * b * d * h + (b * h if len(input_shapes) > 4 else 0) + b * t * d + 2 * b * t * 2 * d * h + b * t * h
+        act = attrs.get("activation")
+        if act is None:
+            return own
+        act_attrs = {"approximate": attrs.get("approximate", "none")} if act == "Gelu" else {}
+        return own + ACTIVATIONS[act].flops([(b, t, h)], act_attrs)
+
+    @classmethod
+    def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
+                     attrs: Attrs) -> int | None:
+        b, t, d = input_shapes[1]
+        return cls.bytes(input_shapes, output_shapes, dtypes) + 2 * 4 * b * t * 2 * d
+
+
+def _keys_and_products(k: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
+    """out[..., :d] = k, out[..., d:] = q * k (q broadcast over the steps)."""
+    d = k.shape[-1]
+    out[..., :d] = k
+    np.multiply(q, k, out=out[..., d:])
+
+
+__all__ = ["ACTIVATIONS", "ActivationUnitLinear", "FusedConv", "FusedLinear", "GroupedEmbeddingBag"]

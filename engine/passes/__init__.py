@@ -9,7 +9,8 @@ same graph: a no-op, not an error.
 Passes, in pipeline order: constant_folding, transpose_reshape, cse,
 conv_batchnorm, conv_relu, attention (primitive self-attention ->
 MultiHeadAttention), linear_activation (MatMul/Linear + bias Add +
-Relu/Gelu/Sigmoid/Tanh), embedding_group (EmbeddingBags -> one
+Relu/Gelu/Sigmoid/Tanh), activation_unit (DIN's attention features and
+first layer -> ActivationUnitLinear, weights folded), embedding_group (EmbeddingBags -> one
 GroupedEmbeddingBag), dead_nodes. Fused ops live in engine.ops.fused.
 
 `resolve_passes("all" | "none" | "a,b")` turns a request into pass names;
@@ -31,6 +32,7 @@ from types import ModuleType
 
 from engine.ir import Graph, GraphError, topological_order, validate
 from engine.passes import (
+    activation_unit,
     attention,
     constant_folding,
     conv_batchnorm,
@@ -46,7 +48,7 @@ from engine.passes.rewrite import Rewrite, rebuild
 # Pipeline order: simplify first (so patterns are exposed), fuse, then sweep.
 PIPELINE: tuple[ModuleType, ...] = (
     constant_folding, transpose_reshape, cse, conv_batchnorm, conv_relu, attention, linear_activation,
-    embedding_group, dead_nodes,
+    activation_unit, embedding_group, dead_nodes,
 )
 PASSES: dict[str, ModuleType] = {module.NAME: module for module in PIPELINE}
 Lineage = dict[str, tuple[str, ...]]  # node name -> names of the original graph's nodes it covers

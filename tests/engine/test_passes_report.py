@@ -16,7 +16,7 @@ def test_run_benchmark_records_requested_passes_noops_and_fused_lineage(probes):
     run = run_benchmark("mlp", SMALL, RunOptions(warmup=0, repeats=1, passes="all"))
     rep = run.report
     assert rep.config.passes == ["constant_folding", "transpose_reshape", "cse", "conv_batchnorm", "conv_relu",
-                                 "attention", "linear_activation", "embedding_group", "dead_nodes"]
+                                 "attention", "linear_activation", "activation_unit", "embedding_group", "dead_nodes"]
     assert "linear_activation" not in rep.config.flags["passes_noop"]
     assert "conv_relu" in rep.config.flags["passes_noop"]
     assert [(ly.name, ly.op, ly.sources) for ly in rep.layers] == [
