@@ -317,10 +317,12 @@ def race_processes(specs: Mapping[str, RunnerSpec], *, repeats: int = 20, warmup
         return workers.race(repeats=repeats, warmup=warmup, blocks=blocks)
 
 
-def engine_vs_ort(model: str, params: Mapping[str, Any], threads: int, seed: int = 0) -> dict[str, RunnerSpec]:
-    """The usual pair: "ours" (the engine) and "ort" (onnxruntime on the
-    model's ONNX export), same model, inputs and thread count."""
-    return {"ours": RunnerSpec("engine", model, dict(params), threads, seed),
+def engine_vs_ort(model: str, params: Mapping[str, Any], threads: int, seed: int = 0,
+                  passes: str | None = None) -> dict[str, RunnerSpec]:
+    """The usual pair: "ours" (the engine, after `passes` when given) and
+    "ort" (onnxruntime on the unoptimized model's ONNX export, with its own
+    full graph optimization), same model, inputs and thread count."""
+    return {"ours": RunnerSpec("engine", model, dict(params), threads, seed, passes=passes),
             "ort": RunnerSpec("ort", model, dict(params), threads, seed)}
 
 
