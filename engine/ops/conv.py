@@ -85,6 +85,12 @@ def im2col_bytes(input_shapes: Shapes, attrs: Attrs) -> int:
     return extra
 
 
+def conv_kernel_bytes(input_shapes: Shapes, attrs: Attrs) -> int:
+    """What Conv2d's kernel (engine.ops.conv_kernels) moves beyond the
+    minimum, float32, for inputs (x, weight[, bias]) of these shapes."""
+    return kernel_bytes_beyond_minimum(Conv2d.layout(input_shapes, attrs), len(input_shapes) > 2)
+
+
 class Conv2d(Op):
     """ONNX `Conv` over NCHW float32 input (2-D only; auto_pad NOTSET).
 
@@ -188,8 +194,8 @@ class Conv2d(Op):
     @classmethod
     def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
                      attrs: Attrs) -> int | None:
-        extra = kernel_bytes_beyond_minimum(cls.layout(input_shapes, attrs), len(input_shapes) > 2)
+        extra = conv_kernel_bytes(input_shapes, attrs)
         return cls.bytes(input_shapes, output_shapes, dtypes) + extra if extra else None
 
 
-__all__ = ["Conv2d", "im2col_bytes", "int_list", "pad_spatial", "window_output_size", "window_view"]
+__all__ = ["Conv2d", "conv_kernel_bytes", "im2col_bytes", "int_list", "pad_spatial", "window_output_size", "window_view"]

@@ -21,6 +21,9 @@ cost their share of GEMM work, less than the short runs cost (measured on
 resnet's 3x3 convs, batch 64, one thread: 19.6 against 22.0 ms at 32x32,
 17.9 against 19.4 ms at 16x16). A column only ever meets its own inputs in
 the GEMM, so a non-finite value read into a dropped column stays there.
+The buffer's rows are W + max(left, right) apart, not W + left + right: the
+zeros after a row's pixels are its right padding and the next row's left
+padding at once, one dropped column fewer per output row.
 
 Threads: the images are cut into as many parts as the BLAS thread limit
 allows (engine.ops.parallel.run_parts), each part's GEMMs on one BLAS
@@ -49,8 +52,9 @@ class ConvLayout:
     """Sizes of one conv's buffers. Input (n, c, h, w), kernel (kh, kw) with
     strides (sh, sw), pads (top, left, bottom, right), dilations (dh, dw),
     `group`, output (n, cout, ho, wo); each image is copied into an (hp, wp)
-    buffer (the padded input, plus spare rows or columns the wide rows read)
-    and its GEMM produces `wc` columns per output row, wo of them kept."""
+    buffer (pixels at column `left` of each row, zeros around them: the
+    padding, and spare rows or columns the wide rows read) and its GEMM
+    produces `wc` columns per output row, wo of them kept."""
 
     n: int
     c: int
@@ -89,7 +93,7 @@ def conv_layout(x_shape: tuple[int, ...], w_shape: tuple[int, ...], strides: tup
     n, c, h, w = x_shape
     cout, _, kh, kw = w_shape
     (sh, sw), (top, left, bottom, right), (dh, dw), (ho, wo) = strides, pads, dilations, out_hw
-    wp = w + left + right
+    wp = w + max(left, right)  # a row's right padding is the next row's left padding
     wc = wo
     if sh == 1:  # wide rows: a multiple of sw wide, so output rows join
         wp = -(-wp // sw) * sw

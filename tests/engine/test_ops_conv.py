@@ -164,7 +164,9 @@ KERNEL_CASES = [
     pytest.param((2, 4, 9, 7), (6, 4, 3, 3), {"strides": [1, 2], "pads": [0, 1, 2, 0]}, id="wide-rows-stride-1x2"),
     pytest.param((2, 4, 9, 8), (6, 4, 3, 3), {"strides": [1, 3], "pads": [1, 2, 1, 0]},
                  id="wide-rows-width-not-a-multiple-of-the-stride"),
+    pytest.param((2, 4, 9, 7), (6, 4, 3, 3), {"pads": [1, 0, 2, 2]}, id="wide-rows-more-padding-right"),
     pytest.param((2, 4, 9, 7), (6, 4, 2, 3), {"strides": [2, 1], "pads": [1, 0, 0, 1]}, id="stride-2x1"),
+    pytest.param((2, 4, 9, 7), (6, 4, 2, 3), {"strides": [2, 2], "pads": [0, 1, 1, 2]}, id="stride-2-padded-right"),
     pytest.param((2, 4, 11, 9), (6, 2, 3, 3), {"dilations": [2, 3], "pads": [2, 3, 1, 2], "group": 2},
                  id="dilated-grouped"),
     pytest.param((3, 4, 5, 6), (6, 4, 1, 1), {}, id="1x1-the-image-itself"),
@@ -200,7 +202,7 @@ def test_every_buffer_layout_matches_the_loop_reference_and_onnxruntime(x_shape,
 def test_chunks_of_images_and_the_last_short_chunk_give_the_same_result(monkeypatch, images_per_chunk):
     x, w, b = _kernel_operands((5, 3, 6, 6), (4, 3, 3, 3))
     attrs = {"pads": [1, 1, 1, 1]}
-    pixels_per_image = 6 * 8  # Hout * padded width (wide rows)
+    pixels_per_image = 6 * 7  # Hout * row pitch W + 1 (wide rows)
     monkeypatch.setattr(conv_kernels, "MIN_COLUMNS", images_per_chunk * pixels_per_image)
     assert Conv2d.layout([x.shape, w.shape], attrs).images_per_chunk == images_per_chunk
     (y,) = Conv2d.run([x, w, b], attrs)
@@ -259,8 +261,9 @@ def test_kernel_bytes_count_the_padded_copy_columns_and_dropped_columns():
     x, w = (2, 4, 8, 8), (6, 4, 3, 3)
     out = Conv2d.infer_shape([x, w], {"pads": [1, 1, 1, 1]})[0]
     minimum = Conv2d.bytes([x, w], [out], ["float32"] * 3)
-    # padded copy 2x4x(10+1 spare row)x10, columns 2x36x(8x10), GEMM outputs 2x6x(8x10); each written and read
-    extra = 2 * 4 * (2 * 4 * 11 * 10 + 2 * 36 * 80 + 2 * 6 * 80)
+    # rows 8+1 apart (the right padding is the next row's left), 10+1 spare rows: padded copy 2x4x11x9,
+    # columns 2x36x(8x9), GEMM outputs 2x6x(8x9); each written and read
+    extra = 2 * 4 * (2 * 4 * 11 * 9 + 2 * 36 * 72 + 2 * 6 * 72)
     assert Conv2d.kernel_bytes([x, w], [out], ["float32"] * 3, {"pads": [1, 1, 1, 1]}) == minimum + extra
     # 1x1 at stride 1: the image is the GEMM's operand, nothing more is moved
     one = Conv2d.infer_shape([x, (6, 4, 1, 1)], {})[0]
