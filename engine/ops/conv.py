@@ -198,4 +198,5 @@ class Conv2d(Op):
         return cls.bytes(input_shapes, output_shapes, dtypes) + extra if extra else None
 
 
-__all__ = ["Conv2d", "conv_kernel_bytes", "im2col_bytes", "int_list", "pad_spatial", "window_output_size", "window_view"]
+__all__ = ["Conv2d", "conv_kernel_bytes", "im2col_bytes", "int_list", "pad_spatial", "window_output_size",
+           "window_view"]

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError
+from engine.ops import OPS, ShapeError, parallel, pool
 from engine.ops.pool import AveragePool, GlobalAveragePool, MaxPool
 from tests.engine.ort_single_node import run_onnx_node
 
@@ -125,3 +126,49 @@ def test_bad_shapes_and_attributes_are_explained(op, shape, attrs, message):
 def test_average_pool_refuses_unknown_attributes():
     with pytest.raises(ShapeError, match="unknown attribute.*ceil_mode"):
         AveragePool.resolve_attrs({"kernel_shape": [2, 2], "ceil_mode": 1})
+
+
+# --- chunks of planes over the engine's threads --------------------------------------------------------
+
+@pytest.mark.parametrize("planes_per_chunk", [1, 2, 5])
+@pytest.mark.parametrize("attrs", WINDOWS)
+def test_chunks_of_planes_and_the_last_short_chunk_give_the_same_result(monkeypatch, x, attrs, planes_per_chunk):
+    top, left, bottom, right = attrs.get("pads", (0, 0, 0, 0))
+    monkeypatch.setattr(pool, "CHUNK_BYTES", planes_per_chunk * 4 * (7 + top + bottom) * (8 + left + right))
+    (y,) = MaxPool.run([x], attrs)
+    np.testing.assert_array_equal(y, reference_pool(x, "max", **_ref_kwargs(attrs)).astype(np.float32))
+    (y,) = AveragePool.run([x], attrs)
+    np.testing.assert_allclose(y, reference_pool(x, "avg", **_ref_kwargs(attrs)), rtol=1e-5, atol=1e-6)
+
+
+def test_dilated_windows_match_onnxruntime(x):
+    attrs = {"kernel_shape": [2, 3], "dilations": [2, 2], "pads": [1, 2, 0, 1], "strides": [1, 2]}
+    (y,) = MaxPool.run([x], attrs)
+    np.testing.assert_allclose(y, run_onnx_node("MaxPool", {"x": x}, attrs), rtol=1e-6)
+
+
+def test_max_pool_propagates_nan_as_np_maximum():
+    x = np.zeros((1, 1, 4, 4), dtype=np.float32)
+    x[0, 0, 1, 1] = np.nan
+    (y,) = MaxPool.run([x], {"kernel_shape": [2, 2], "strides": [2, 2]})
+    assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, 1:, :]).any() and not np.isnan(y[0, 0, 0, 1])
+
+
+def test_planes_split_over_two_threads_give_one_thread_s_result(monkeypatch):
+    big = np.random.default_rng(6).standard_normal((2, 9, 64, 65), dtype=np.float32)  # 75k elements
+    attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
+    splits = []
+    monkeypatch.setattr(pool, "run_parts",
+                        lambda part, n, parts: splits.append((n, parts)) or parallel.run_parts(part, n, parts))
+    with threadpool_limits(limits=2, user_api="blas"):
+        if parallel.threads_allowed() != 2:
+            pytest.skip("numpy's BLAS does not take a thread limit here")
+        (y,) = MaxPool.run([big], attrs)
+        assert MaxPool.threads([big.shape], attrs, 2) == 2
+    assert splits == [(18, 2)]
+    np.testing.assert_array_equal(y, reference_pool(big, "max", **_ref_kwargs(attrs)).astype(np.float32))
+
+
+def test_small_pools_stay_on_one_thread():
+    assert MaxPool.threads([(2, 3, 7, 8)], {"kernel_shape": [2, 2]}, 2) == 1
+    assert AveragePool.threads([(64, 32, 64, 64)], {"kernel_shape": [2, 2]}, 1) == 1
