@@ -27,13 +27,15 @@ stored at lower precision:
   act_bits is 0 (fp16); an optional exact_weight (dense W_outlier) meets
   the unquantized x. Agrees with the real kernels up to fp32 rounding.
 
-Kernel choice: the int32 accumulation runs as float32 BLAS GEMMs over
-K-chunks short enough to be exact (`exact_chunk`), not as an integer loop.
-Measured single-threaded on the 2-core dev VM (loaded; benchmarks/quant_dense.py
---kernels): a numba int8 x int8 -> int32 triple loop took 1.6-2.0x (256x1024x1024) and 2.0-2.3x (256x512x256)
-the chunked sgemm's time, which itself matched the plain fp32 sgemm; numpy has
-no int8 GEMM of its own. So int8 here saves weight memory (1 byte per
-weight), not GEMM time.
+Kernel choice: Int8Linear's int32 accumulation runs on onnxruntime's MLAS
+integer GEMM (engine/ops/int_gemm.py: u8 x s8, the activation operand kept
+where no int16 pair can saturate, the rest added back in int32), which
+measured 2.1x the fp32 sgemm's speed at the MLP shapes; x is quantized, and
+the accumulator dequantized with bias and Relu, in compiled passes (numba).
+Without numba, and for Int8Conv (engine/ops/quantized_conv.py), it runs as
+float32 BLAS GEMMs over K-chunks short enough to be exact (`exact_chunk`,
+`int_matmul`): as fast as the fp32 GEMM at best, so there int8 saves weight
+memory (1 byte per weight), not time.
 
 Attributes: activation (None, Relu, Gelu, Sigmoid, Tanh) and approximate as
 FusedLinear's; act_amax (None or a float > 0) and act_unsigned (bool) on the
@@ -48,7 +50,10 @@ and dequantize of x (+ M*K for a dynamic scale, + 2*M*K*N for an
 exact_weight). Bytes: the default minimum
 traffic at the stored itemsizes (int8 weight: 1 byte per element, fp16: 2,
 plus the scales and the CSR arrays), so an int8 layer's bytes show the
-saving.
+saving; kernel_bytes adds what the kernels move beyond it (`int_gemm_bytes`
+on the integer GEMM's path). The integer GEMM's residual products (int_gemm:
+N multiply-adds per activation past half its range, data-dependent) are not
+in FLOPs.
 """
 from __future__ import annotations
 
@@ -59,11 +64,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from engine.ops import quantized_kernels
+from engine.ops import int_gemm, quantized_kernels
 from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
 from engine.ops.elementwise import Gelu
 from engine.ops.fused import ACTIVATIONS, _activate_in_place
 from engine.ops.linear import Linear
+from engine.ops.parallel import threads_allowed
 from engine.quant.numeric import amax_per_tensor, fp16_to_fp32, qrange, quantize, scale_for
 
 # |q_w| <= 127 always (symmetric weights); |q_x| <= 127 signed, <= 255 unsigned.
@@ -112,6 +118,15 @@ def int_matmul(xq: np.ndarray, wq: np.ndarray, x_qmax: int) -> np.ndarray:
 def float_temp_bytes(shape: Shape) -> int:
     """A float32 temporary of `shape`, written once and read once (Op.kernel_bytes)."""
     return 2 * 4 * numel(tuple(shape))
+
+
+def int_gemm_bytes(x: Shape, n: int) -> int:
+    """The integer GEMM's traffic beyond the minimum (engine/ops/int_gemm.py):
+    one more read of x (its max: a dynamic scale, or a static one's NaN
+    check), its A and R (a byte per element each) written and read, and the
+    int32 accumulator written and read before y goes over it."""
+    mk = numel(tuple(x))
+    return 4 * mk + 2 * 2 * mk + 2 * 4 * (mk // x[-1] if x[-1] else 0) * n
 
 
 def act_quant_bytes(x: Shape, attrs: Mapping[str, Any], temps: int) -> int:
@@ -251,23 +266,34 @@ class Int8Linear(Op):
         return (out,)
 
     @classmethod
-    def int8_gemm(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> np.ndarray:
-        """float32 acc * (x_scale * weight_scale), shape (..., N), before bias and activation."""
+    def int8_gemm(cls, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any], bias: np.ndarray | None = None,
+                  relu: bool = False) -> np.ndarray:
+        """float32 acc * (x_scale * weight_scale), shape (..., N), then `bias`
+        and Relu where asked (the integer GEMM's path does them in its last pass)."""
         x, wq, w_scale = inputs[0], inputs[1], inputs[2]
         unsigned = bool(attrs.get("act_unsigned", False))
         sx = act_scale(x, attrs)
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-        xq = quantize(x2, sx, unsigned=unsigned, out_dtype=np.float32)
-        acc = int_matmul(xq, wq, qrange(8, unsigned)[1])
-        y = acc if acc.dtype == np.float32 else acc.astype(np.float32)
-        np.multiply(y, sx * w_scale, out=y)
+        lo, hi = qrange(8, unsigned)
+        if int_gemm.AVAILABLE and x2.size:
+            if attrs.get("act_amax") is not None and np.isnan(np.max(x2)):  # a dynamic scale refuses NaN already
+                raise ValueError(f"{cls.op_type}: the input holds NaN, which has no 8-bit value")
+            y, _ = int_gemm.int8_matmul(np.ascontiguousarray(x2), np.float32(1) / sx, lo, hi, unsigned, wq, sx,
+                                        w_scale, bias, relu, threads_allowed())
+        else:
+            xq = quantize(x2, sx, unsigned=unsigned, out_dtype=np.float32)
+            acc = int_matmul(xq, wq, hi)
+            y = acc if acc.dtype == np.float32 else acc.astype(np.float32)
+            np.multiply(y, sx * w_scale, out=y)
+            y = _epilogue(y, bias, {"activation": "Relu" if relu else None})
         return y.reshape(*x.shape[:-1], wq.shape[1])
 
     @classmethod
     def run(cls, inputs, attrs):
-        y = cls.int8_gemm(inputs, attrs)
         bias = inputs[cls.bias_index] if len(inputs) > cls.bias_index else None
-        return (_epilogue(y, bias, attrs),)
+        if attrs.get("activation") in (None, "Relu"):
+            return (cls.int8_gemm(inputs, attrs, bias, attrs.get("activation") == "Relu"),)
+        return (_epilogue(cls.int8_gemm(inputs, attrs), bias, attrs),)
 
     @classmethod
     def quant_flops(cls, input_shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> int:
@@ -284,9 +310,12 @@ class Int8Linear(Op):
 
     @classmethod
     def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
-        """The quantized x and the weights converted to float32 on every call (for BLAS)."""
-        return (cls.bytes(input_shapes, output_shapes, dtypes) + act_quant_bytes(input_shapes[0], attrs, 1)
-                + float_temp_bytes(input_shapes[1]))
+        """The integer GEMM's buffers (int_gemm_bytes); without numba, the
+        quantized x and the weights converted to float32 on every call (for BLAS)."""
+        x, w = tuple(input_shapes[0]), tuple(input_shapes[1])
+        if int_gemm.AVAILABLE:
+            return cls.bytes(input_shapes, output_shapes, dtypes) + int_gemm_bytes(x, w[1])
+        return cls.bytes(input_shapes, output_shapes, dtypes) + act_quant_bytes(x, attrs, 1) + float_temp_bytes(w)
 
 
 def check_outliers(values: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n: int) -> None:
@@ -420,4 +449,5 @@ class FakeQuantLinear(Op):
 
 __all__ = ["FP32_EXACT", "FakeQuantLinear", "Fp16Linear", "Int8Linear", "Int8OutlierLinear",
            "act_quant_bytes", "act_quant_flops", "act_scale", "check_outliers", "exact_chunk", "fake_quant_bytes",
-           "fake_quant_flops", "fake_quantize_input", "float_temp_bytes", "int_matmul", "outlier_matrix"]
+           "fake_quant_flops", "fake_quantize_input", "float_temp_bytes", "int_gemm_bytes", "int_matmul",
+           "outlier_matrix"]
