@@ -2,10 +2,10 @@ import math
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError, attention, norm_kernels, parallel
+from engine.ops import OPS, ShapeError, attention, norm_kernels
 from engine.ops.attention import MultiHeadAttention
+from tests.engine.thread_splits import two_thread_splits
 
 
 def reference_attention(x, wq, bq, wk, bk, wv, bv, wo, bo, heads, mask=None):
@@ -140,20 +140,10 @@ def test_score_blocks_cover_every_query_row_once_within_the_budget(lo, hi, heads
 
 
 def test_the_core_splits_batch_entries_over_two_threads(monkeypatch):
-    parts = []
-    run_parts = parallel.run_parts
-
-    def recording(part, n, count):
-        parts.append((n, count))
-        return run_parts(part, n, count)
-
-    monkeypatch.setattr(attention, "run_parts", recording)
     inputs = operands(b=4, s=64, e=32, seed=7)  # 4 entries of 4 heads' 64 x 64 scores: 64k scores
-    with threadpool_limits(limits=2, user_api="blas"):
-        if parallel.threads_allowed() != 2:
-            pytest.skip("numpy's BLAS does not take a thread limit here")
+    with two_thread_splits(monkeypatch, "engine.ops.attention.run_parts") as splits:
         (y,) = MultiHeadAttention.run(inputs, {"num_heads": 4})
-    assert parts == [(4, 2)]
+    assert splits == [(4, 2)]
     np.testing.assert_allclose(y, reference_attention(*inputs, heads=4), rtol=1e-4, atol=1e-5)
 
 

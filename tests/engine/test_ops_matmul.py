@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError, parallel
+from engine.ops import OPS, ShapeError
 from engine.ops.matmul import MatMul
+from tests.engine.thread_splits import two_thread_splits
 
 
 def rand(*shape, seed=0):
@@ -101,18 +101,7 @@ def test_a_strided_left_operand_still_gives_numpy_s_product():
 
 @pytest.fixture
 def two_threads(monkeypatch):
-    """The engine's limit at 2, with every split recorded as (rows, parts)."""
-    splits = []
-    run_parts = parallel.run_parts
-
-    def recording(part, n, parts):
-        splits.append((n, parts))
-        return run_parts(part, n, parts)
-
-    monkeypatch.setattr("engine.ops.matmul.run_parts", recording)
-    with threadpool_limits(limits=2, user_api="blas"):
-        if parallel.threads_allowed() != 2:
-            pytest.skip("numpy's BLAS does not take a thread limit here")
+    with two_thread_splits(monkeypatch, "engine.ops.matmul.run_parts") as splits:
         yield splits
 
 

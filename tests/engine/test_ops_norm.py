@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError, norm_kernels, parallel
+from engine.ops import OPS, ShapeError, norm_kernels
 from engine.ops.norm import BatchNormalization, LayerNormalization
 from tests.engine.ort_single_node import run_onnx_node
+from tests.engine.thread_splits import two_thread_splits
 
 
 def reference_batch_norm(x, scale, bias, mean, var, eps):
@@ -131,18 +131,7 @@ needs_numba = pytest.mark.skipif(not norm_kernels.AVAILABLE, reason="numba is no
 
 @pytest.fixture
 def two_threads(monkeypatch):
-    """The engine's limit at 2, with every split recorded as (rows, parts)."""
-    splits = []
-    run_parts = parallel.run_parts
-
-    def recording(part, n, parts):
-        splits.append((n, parts))
-        return run_parts(part, n, parts)
-
-    monkeypatch.setattr("engine.ops.norm.run_parts", recording)
-    with threadpool_limits(limits=2, user_api="blas"):
-        if parallel.threads_allowed() != 2:
-            pytest.skip("numpy's BLAS does not take a thread limit here")
+    with two_thread_splits(monkeypatch, "engine.ops.norm.run_parts") as splits:
         yield splits
 
 
