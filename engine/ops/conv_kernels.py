@@ -25,10 +25,11 @@ The buffer's rows are W + max(left, right) apart, not W + left + right: the
 zeros after a row's pixels are its right padding and the next row's left
 padding at once, one dropped column fewer per output row.
 
-Threads: the images are cut into as many parts as the BLAS thread limit
-allows (engine.ops.parallel.run_parts), each part's GEMMs on one BLAS
-thread, so each thread works on its own images without a barrier per
-GEMM. With one image, or one thread, BLAS keeps its own threads.
+Threads: the chunks are handed out to as many threads as the BLAS thread
+limit allows (engine.ops.chunked: whichever thread is free takes the next
+chunk), each thread's GEMMs on one BLAS thread, so the threads work on their
+own images without a barrier per GEMM. With one image, or one thread, BLAS
+keeps its own threads.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from engine.ops.parallel import run_parts, threads_allowed
+from engine.ops.chunked import run_chunks
+from engine.ops.parallel import threads_allowed
 
 # Output pixels (columns) a chunk's GEMM gets at least: fewer images per chunk
 # keep its buffers in cache, but each chunk costs four numpy calls (~15 us).
@@ -127,39 +129,43 @@ def _columns(buf: np.ndarray, lay: ConvLayout) -> np.ndarray:
                       strides=(s_b, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w), writeable=False)
 
 
-def _conv_images(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None, y: np.ndarray,
-                 lay: ConvLayout, lo: int, hi: int) -> None:
-    """y[lo:hi] = conv of x[lo:hi], chunk by chunk (see the module docstring)."""
-    b, g, k = lay.images_per_chunk, lay.group, kernels.shape[2]
-    top, left = lay.pads[0], lay.pads[1]
-    cols_len = lay.ho * lay.wc
+def _scratch(lay: ConvLayout, k: int) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """One thread's chunk buffers: the zero-bordered images, the columns and
+    the GEMM outputs (None where the layout needs no such copy)."""
+    b, g, cols_len = lay.images_per_chunk, lay.group, lay.ho * lay.wc
     buf = np.zeros((b, lay.c, lay.hp, lay.wp), dtype=np.float32) if lay.copies_input else None
     cols = None if lay.identity else np.empty((b, g, k, cols_len), dtype=np.float32)
     out = np.empty((b, g, lay.cout // g, cols_len), dtype=np.float32) if lay.wc != lay.wo else None
-    for n0 in range(lo, hi, b):
-        n1 = min(hi, n0 + b)
-        m = n1 - n0
-        src = x[n0:n1]
-        if buf is not None:
-            buf[:m, :, top:top + lay.h, left:left + lay.w] = src
-            src = buf[:m]
-        if cols is None:
-            a = src.reshape(m, g, k, cols_len)
-        else:
-            a = cols[:m]
-            np.copyto(a.reshape(_columns(src, lay).shape), _columns(src, lay))
-        dst = y[n0:n1]
-        if out is None:
-            np.matmul(kernels, a, out=dst.reshape(m, g, lay.cout // g, cols_len))
-            if bias is not None:
-                np.add(dst, bias, out=dst)
-            continue
-        np.matmul(kernels, a, out=out[:m])
-        kept = out[:m].reshape(m, lay.cout, lay.ho, lay.wc)[..., :lay.wo]
-        if bias is None:
-            np.copyto(dst, kept)
-        else:
-            np.add(kept, bias, out=dst)
+    return buf, cols, out
+
+
+def _conv_chunk(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None, y: np.ndarray, lay: ConvLayout,
+                n0: int, n1: int, scratch: tuple[np.ndarray | None, ...]) -> None:
+    """y[n0:n1] = conv of x[n0:n1] in one thread's scratch (see the module docstring)."""
+    buf, cols, out = scratch
+    m, g, k, cols_len = n1 - n0, lay.group, kernels.shape[2], lay.ho * lay.wc
+    top, left = lay.pads[0], lay.pads[1]
+    src = x[n0:n1]
+    if buf is not None:
+        buf[:m, :, top:top + lay.h, left:left + lay.w] = src
+        src = buf[:m]
+    if cols is None:
+        a = src.reshape(m, g, k, cols_len)
+    else:
+        a = cols[:m]
+        np.copyto(a.reshape(_columns(src, lay).shape), _columns(src, lay))
+    dst = y[n0:n1]
+    if out is None:
+        np.matmul(kernels, a, out=dst.reshape(m, g, lay.cout // g, cols_len))
+        if bias is not None:
+            np.add(dst, bias, out=dst)
+        return
+    np.matmul(kernels, a, out=out[:m])
+    kept = out[:m].reshape(m, lay.cout, lay.ho, lay.wc)[..., :lay.wo]
+    if bias is None:
+        np.copyto(dst, kept)
+    else:
+        np.add(kept, bias, out=dst)
 
 
 @contextlib.contextmanager
@@ -195,12 +201,11 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, lay: Conv
     kernels = np.ascontiguousarray(weight).reshape(g, lay.cout // g, -1)
     b = None if bias is None else bias.reshape(lay.cout, 1, 1)
     y = np.empty((lay.n, lay.cout, lay.ho, lay.wo), dtype=np.float32)
-    parts = image_threads(lay.n, threads_allowed())
-    if parts == 1:
-        _conv_images(x, kernels, b, y, lay, 0, lay.n)
-        return y
-    with blas_on_one_thread():
-        run_parts(lambda lo, hi: _conv_images(x, kernels, b, y, lay, lo, hi), lay.n, parts)
+    threads = image_threads(lay.n, threads_allowed())
+    size = min(lay.images_per_chunk, -(-lay.n // threads))  # a chunk for every thread
+    with blas_on_one_thread() if threads > 1 else contextlib.nullcontext():
+        run_chunks(lambda n0, n1, scratch: _conv_chunk(x, kernels, b, y, lay, n0, n1, scratch),
+                   lambda: _scratch(lay, kernels.shape[2]), lay.n, size, threads)
     return y
 
 

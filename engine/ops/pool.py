@@ -5,8 +5,8 @@ separable, so they reduce the kH row offsets of the padded input first
 (whole rows: numpy's SIMD loops), then the kW column offsets of that shorter
 result (strided): kH + kW passes instead of kH * kW. They take a chunk of
 (H, W) planes at a time (CHUNK_BYTES of padded planes), so the padded copy
-and the partial results stay in cache, and the chunks are split over the
-engine's threads (engine.ops.parallel). On resnet's stem pool (64x32x64x64,
+and the partial results stay in cache, and the chunks are handed out to the
+engine's threads (engine.ops.chunked). On resnet's stem pool (64x32x64x64,
 3x3 stride 2, one thread) that is ~9 ms against ~21 ms for whole-tensor
 passes with columns first."""
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 
 from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape, numel
 from engine.ops.conv import int_list, pad_spatial, window_output_size
-from engine.ops.parallel import run_parts, split_threads, threads_for
+from engine.ops.chunked import run_chunks
+from engine.ops.parallel import split_threads, threads_for
 
 Geometry = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # kernel, strides, pads, dilations
 # Padded planes a chunk holds: 1 MiB, so a chunk's buffers stay in cache.
@@ -45,25 +46,26 @@ def separable_window_reduce(
 def window_reduce(x: np.ndarray, geometry: Geometry, out_hw: tuple[int, int], ufunc: np.ufunc,
                   pad_value: float) -> np.ndarray:
     """separable_window_reduce of x (N, C, H, W) padded with `pad_value`, a
-    chunk of planes at a time, the chunks split over the engine's threads."""
+    chunk of planes at a time, the chunks handed out to the engine's threads."""
     kernel, strides, (top, left, bottom, right), dilations = geometry
     n, c, h, w = x.shape
     planes = np.ascontiguousarray(x).reshape(n * c, h, w)
     y = np.empty((n * c, *out_hw), dtype=x.dtype)
     padded = (h + top + bottom, w + left + right)
-    chunk = max(1, CHUNK_BYTES // (padded[0] * padded[1] * x.dtype.itemsize))
+    threads = threads_for(x.size, n * c)
+    chunk = max(1, min(CHUNK_BYTES // (padded[0] * padded[1] * x.dtype.itemsize), -(-n * c // threads)))
 
-    def part(lo: int, hi: int) -> None:
-        buf = np.full((min(chunk, hi - lo), *padded), pad_value, dtype=x.dtype) if any(geometry[2]) else None
-        for p0 in range(lo, hi, chunk):
-            p1 = min(hi, p0 + chunk)
-            src = planes[p0:p1]
-            if buf is not None:
-                buf[:p1 - p0, top:top + h, left:left + w] = src
-                src = buf[:p1 - p0]
-            separable_window_reduce(src, kernel, strides, dilations, out_hw, ufunc, out=y[p0:p1])
+    def scratch() -> np.ndarray | None:
+        return np.full((chunk, *padded), pad_value, dtype=x.dtype) if any(geometry[2]) else None
 
-    run_parts(part, n * c, threads_for(x.size, n * c))
+    def reduce_chunk(lo: int, hi: int, buf: np.ndarray | None) -> None:
+        src = planes[lo:hi]
+        if buf is not None:
+            buf[:hi - lo, top:top + h, left:left + w] = src
+            src = buf[:hi - lo]
+        separable_window_reduce(src, kernel, strides, dilations, out_hw, ufunc, out=y[lo:hi])
+
+    run_chunks(reduce_chunk, scratch, n * c, chunk, threads)
     return y.reshape(n, c, *out_hw)
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError, conv_kernels, parallel
+from engine.ops import OPS, ShapeError, chunked, conv_kernels, parallel
 from engine.ops.conv import Conv2d
 from tests.engine.ort_single_node import run_onnx_node
 
@@ -239,10 +239,10 @@ def test_images_split_over_two_threads_give_one_thread_s_result_and_restore_blas
     x, w, b = _kernel_operands((5, 4, 8, 8), (6, 2, 3, 3))
     attrs = {"pads": [1, 1, 1, 1], "group": 2}
     splits = []
-    monkeypatch.setattr(conv_kernels, "run_parts",
-                        lambda part, n, parts: splits.append((n, parts)) or parallel.run_parts(part, n, parts))
+    monkeypatch.setattr(conv_kernels, "run_chunks", lambda chunk, scratch, n, size, threads: splits.append(
+        (n, size, threads, parallel.threads_allowed())) or chunked.run_chunks(chunk, scratch, n, size, threads))
     (y,) = Conv2d.run([x, w, b], attrs)
-    assert splits == [(5, 2)]
+    assert splits == [(5, 3, 2, 1)]  # 5 images, a chunk for each thread, BLAS on one thread inside
     assert parallel.threads_allowed() == 2
     with threadpool_limits(limits=1, user_api="blas"):
         (one,) = Conv2d.run([x, w, b], attrs)

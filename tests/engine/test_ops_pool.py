@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError, parallel, pool
+from engine.ops import OPS, ShapeError, chunked, parallel, pool
 from engine.ops.pool import AveragePool, GlobalAveragePool, MaxPool
 from tests.engine.ort_single_node import run_onnx_node
 
@@ -158,14 +158,14 @@ def test_planes_split_over_two_threads_give_one_thread_s_result(monkeypatch):
     big = np.random.default_rng(6).standard_normal((2, 9, 64, 65), dtype=np.float32)  # 75k elements
     attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
     splits = []
-    monkeypatch.setattr(pool, "run_parts",
-                        lambda part, n, parts: splits.append((n, parts)) or parallel.run_parts(part, n, parts))
+    monkeypatch.setattr(pool, "run_chunks", lambda chunk, scratch, n, size, threads: splits.append(
+        (n, size, threads)) or chunked.run_chunks(chunk, scratch, n, size, threads))
     with threadpool_limits(limits=2, user_api="blas"):
         if parallel.threads_allowed() != 2:
             pytest.skip("numpy's BLAS does not take a thread limit here")
         (y,) = MaxPool.run([big], attrs)
         assert MaxPool.threads([big.shape], attrs, 2) == 2
-    assert splits == [(18, 2)]
+    assert splits == [(18, 9, 2)]  # 59 padded 66x67 planes fit in CHUNK_BYTES; 9 give each thread a chunk
     np.testing.assert_array_equal(y, reference_pool(big, "max", **_ref_kwargs(attrs)).astype(np.float32))
 
 
