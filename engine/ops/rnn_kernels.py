@@ -24,6 +24,12 @@ Threads follow the BLAS thread limit (engine.ops.parallel): the rows are
 cut into that many ranges of about equal work (sum of lengths), each run by
 the same kernel on the engine's pool; every range has its own state and
 scratch, and writes only its own rows of Y and Y_h.
+
+Measured (dien's GRU: T = 50, I = H = 64, lengths uniform in 1..50; one
+thread, medians of 7, one process, load 2.0 on the 2-core VM): batch 64,
+numpy step loop 6.2 ms, this kernel 2.2 ms (4.1 ms with every row at full
+length); batch 256, 24 ms and 8.7 ms (16 ms at full length). The products
+run at about 49 GFLOP/s alone (numpy's sgemm 50-75 on the same shapes).
 """
 from __future__ import annotations
 
