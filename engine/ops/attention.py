@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import norm_kernels
 from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
 from engine.ops.matmul import SMALL_GEMM, matmul
 from engine.ops.parallel import run_parts, split_threads, threads_allowed
@@ -54,10 +53,10 @@ def _add_biases(q: np.ndarray, k: np.ndarray, v: np.ndarray, bq: np.ndarray, bk:
 
 
 def _softmax(block: np.ndarray) -> None:
-    """Softmax over the rows of a (rows, S) block, in place."""
-    if norm_kernels.AVAILABLE:
-        norm_kernels.softmax_rows(block, block, 0, block.shape[0])
-        return
+    """Softmax over the rows of a (rows, S) block, in place, by the same numpy
+    operations as the Softmax op, so that the fused op gives bit for bit the
+    numbers of its primitive spelling (norm_kernels.softmax_rows is 3x
+    faster, and waits for the Softmax op to take it too)."""
     block -= block.max(axis=-1, keepdims=True)  # exp of a non-positive number cannot overflow
     np.exp(block, out=block)
     block /= block.sum(axis=-1, keepdims=True)
@@ -119,17 +118,15 @@ class MultiHeadAttention(Op):
     batch entries (or, for long sequences, of query rows) whose scores fit
     L2_SCORE_BYTES, and per block runs the score product (BLAS reads each
     head's (S, D) slice of Q, K and V in place, rows E apart, no copies),
-    the mask add, a compiled one-pass softmax (engine.ops.norm_kernels) and
-    the weighted sum, written straight into the (B, S, E) layout the output
+    the mask add, the softmax (numpy's, on the block in L2) and the
+    weighted sum, written straight into the (B, S, E) layout the output
     projection reads. Batch entries are split over the engine's threads
     when the per-head products are small enough that BLAS runs them on the
-    calling thread (SMALL_GEMM). At batch 64, S 64, E 512, 8 heads, one
-    thread: the core 19-20 ms instead of 23-25 ms with all 8 MiB of scores
-    materialized and numpy's softmax (CPU time, loaded 2-core VM); at that
-    S every score would still fit the 32 MiB L3, so blocks of 256 KiB, 1
-    MiB, 4 MiB and all the scores measured alike (within the noise) at
-    batch 64 and 256; the blocks keep the scratch at 256 KiB instead of
-    B * 128 KiB.
+    calling thread (SMALL_GEMM). The core (S 64, E 512, 8 heads, one
+    thread, CPU time, medians of 12 on the loaded 2-core VM): 19.8 ms at
+    batch 64 and 75.7 ms at batch 256, instead of 28.8 ms and 93.9 ms with
+    every score materialized (8 and 32 MiB); norm_kernels.softmax_rows would
+    make it 13.9 and 54.2 ms (see _softmax for why it waits).
     """
 
     op_type = "MultiHeadAttention"
@@ -217,13 +214,14 @@ class MultiHeadAttention(Op):
         read by the output projection: 2) and y's bias add (2). The scores
         stay in an L2-sized block (score_blocks) and are not counted, except
         where one query row of all heads outgrows it (S > 8192 at 8 heads):
-        then the product writes them, the softmax reads and rewrites them and
-        the weighted sum reads them (4 passes of B*H*S*S, 2 more with a mask)."""
+        then the product writes them, the weighted sum reads them, and the
+        softmax's max and sum read them and its subtract, exp and divide
+        rewrite them (10 passes of B*H*S*S, 2 more with a mask)."""
         b, s, e = input_shapes[0]
         heads = cls._heads(attrs, e)
         extra = 4 * (6 + 4 + 4 + 2 + 2) * b * s * e
         if heads * s * 4 > L2_SCORE_BYTES:
-            extra += 4 * (4 + (2 if len(input_shapes) > 9 else 0)) * b * heads * s * s
+            extra += 4 * (10 + (2 if len(input_shapes) > 9 else 0)) * b * heads * s * s
         return cls.bytes(input_shapes, output_shapes, dtypes) + extra
 
 
