@@ -5,8 +5,9 @@ onnxruntime's and OpenBLAS's workers spin after a call while the other
 runtime works (mlp at batch 256, 2 threads: onnxruntime 7.8 ms alone, 14.5 to
 17.9 ms raced in-process). So each runner here lives in a worker process of
 its own that builds its model once from a picklable RunnerSpec, under its own
-thread limits (set in its environment before numpy or onnxruntime load, then
-by threadpoolctl and intra_op_num_threads), and runs passes only when told.
+thread limits (set in its environment before numpy, onnxruntime or torch
+load, then by threadpoolctl, intra_op_num_threads and torch.set_num_threads),
+and runs passes only when told.
 The parent hands out blocks of passes in turn, so at any moment only one
 runtime runs; the idle workers sleep in a blocking read of their pipe. A
 block starts only once the previous worker's pool threads have stopped
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-RUNTIMES = ("engine", "ort")
+RUNTIMES = ("engine", "ort", "torch")
 DEFAULT_TIMEOUT_S = 600.0  # one answer: a build, or one block of passes
 # Thread-count variables read when a library loads, before threadpoolctl can act.
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -56,12 +57,14 @@ class RaceWorkerError(RuntimeError):
 @dataclass(frozen=True)
 class RunnerSpec:
     """What one worker builds: the zoo model `model` with `params`, then
-    `passes` and `quant` as the CLI spells them, run by `runtime` ("engine",
-    or "ort": onnxruntime on the graph's ONNX export) on the inputs of
-    `seed`, with `threads` threads. An engine worker keeps freed memory in
-    the heap (`keep_heap_memory()`, as every engine run does) unless
+    `passes` and `quant` as the CLI spells them, run by `runtime` ("engine";
+    "ort": onnxruntime on the graph's ONNX export; "torch": PyTorch eager,
+    engine/onnx_io/torch_runner.py, which needs torch installed and takes
+    the graph before passes) on the inputs of `seed`, with `threads`
+    threads. An engine worker keeps freed memory in the heap
+    (`keep_heap_memory()`, as every engine run does) unless
     `keep_heap` is False: then it leaves glibc's malloc as a fresh process
-    has it. onnxruntime always keeps glibc's defaults."""
+    has it. onnxruntime and torch always keep glibc's defaults."""
     runtime: str
     model: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -348,6 +351,10 @@ def build_runner(spec: RunnerSpec) -> Callable[[], object]:
         plan = make_plan(graph)
         check_inputs(plan, inputs)
         return lambda: execute(plan, inputs)
+    if spec.runtime == "torch":
+        from engine.onnx_io.torch_runner import torch_runner
+
+        return torch_runner(graph, inputs, spec.threads)
     from engine.onnx_io.export_graph import export_onnx
     from engine.onnx_io.ort_runner import ort_session
 
