@@ -1,136 +1,151 @@
-"""Prints the dense quantized kernels' time and weight memory against the fp32
-Linear at the MLP shapes of the zoo (mlp, DLRM bottom and top MLPs), batch
-256. No speed goal: on a CPU without an int8 GEMM in numpy the int8 path
-runs a float32 GEMM on integer values (exact, engine/ops/quantized.py) and
-pays for quantizing x and upcasting the weight; this reports what that costs.
+"""Races the dense quantized Linear layers against fp32, per layer, inside
+the zoo's MLP models (mlp, dlrm) at batch 256. Goal (issue 20): int8 Linear
+at least 1.5x faster than the fp32 Linear on the mlp and dlrm layers, with
+exact int32 accumulation kept (tests/engine/test_int_gemm.py).
 
-Each layer's variants run interleaved (fp32, fp16, int8, int8 unsigned,
-int8-outlier, ...) in every round; times are medians over the rounds. A ratio
-above 1 means slower than fp32.
+Each variant (fp32, int8, ...) of a model runs in a process of its own (this
+script with --worker), which builds the model with the linear_activation
+pass (so Linear+Relu is one layer in both), quantizes it, and times every
+layer with the engine's profiler (engine.profile: warm-up until page faults
+stop, then per-layer medians). The variants alternate in blocks, the order
+reversed every other block (ABBA) so that drift in the machine's load hits
+them alike; one process runs at a time. Printed: per layer the fp32 median
+and each variant's speed-up fp32 / variant (median of the per-block ratios,
+min-max across blocks), the same end to end, and the 1-minute load average.
 
-    .venv/bin/python benchmarks/quant_dense.py [--batch 256] [--repeats 15] [--threads N] [--kernels]
+    .venv/bin/python benchmarks/quant_dense.py [--models mlp,dlrm] [--batch 256] [--threads 1]
+        [--modes int8,int8-static,int8-outlier] [--blocks 5] [--repeats 15]
 
---kernels adds the measurement behind the int32 accumulation kernel choice
-(engine/ops/quantized.py): a numba int8 x int8 -> int32 loop against the
-exact K-chunked float32 GEMM (int_matmul) and the plain fp32 GEMM.
+--kernels (one thread, one process: no thread pool to fight) instead times
+the GEMM kernels behind the choice in engine/ops/int_gemm.py: fp32 sgemm,
+MLAS u8 x u8 (exact) and u8 x s8 (exact only below A_MAX), at the layers' shapes.
 """
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from engine.models.dlrm import BOTTOM_MLP, TOP_HIDDEN
-from engine.ops.linear import Linear
-from engine.ops.quantized import Fp16Linear, Int8Linear, Int8OutlierLinear, int_matmul
-from engine.quant.numeric import quantize_weight, to_fp16
-from engine.quant.outlier import split_outliers
+from engine.onnx_io.process_race import THREAD_ENV, load_text
 
+ROOT = Path(__file__).resolve().parents[1]
+LINEAR_OPS = ("Linear", "FusedLinear", "Int8Linear", "Int8OutlierLinear", "Fp16Linear")
 MLP = (512, 1024, 1024, 512, 256)  # engine.models.mlp default sizes
-DLRM_TOP = (415, *TOP_HIDDEN)  # 64 + 27*26/2 interaction features
 
 
-def layers() -> list[tuple[str, int, int, bool]]:
-    """(label, K, N, input is non-negative) for every Linear of the three MLPs."""
-    out = []
-    for name, sizes in (("mlp", MLP), ("dlrm.bot", BOTTOM_MLP), ("dlrm.top", DLRM_TOP)):
-        for i, (k, n) in enumerate(zip(sizes[:-1], sizes[1:])):
-            out.append((f"{name}.fc{i + 1}", k, n, i > 0))  # after the first, inputs come out of a Relu
-    return out
+def worker(model: str, quant: str, batch: int, threads: int, repeats: int) -> None:
+    """Print one JSON line: each layer's (op, median s) and the end-to-end median s."""
+    from threadpoolctl import threadpool_limits
+
+    from engine.machine import Peaks
+    from engine.models import build_model
+    from engine.passes import run_passes
+    from engine.profile import profile
+    from engine.quant.accuracy import calibration_inputs
+    from engine.quant.modes import apply_quant, resolve_quant
+
+    with threadpool_limits(threads, user_api="blas"):
+        built = build_model(model, batch=batch)
+        graph = run_passes(built.graph, "linear_activation").graph
+        if quant != "fp32":
+            graph = apply_quant(graph, resolve_quant(quant),
+                                calibration_inputs=calibration_inputs(built.make_inputs)).graph
+        result = profile(graph, built.make_inputs(0), warmup=3, repeats=repeats,
+                         peaks=Peaks(1.0, 1.0, threads=threads))  # only times are read: no roof measured
+    layers = {ly.name: (ly.op, ly.time.median) for ly in result.layers}
+    print(json.dumps({"layers": layers, "end_to_end": result.end_to_end.median}))
 
 
-def variants(x: np.ndarray, w: np.ndarray, b: np.ndarray, nonneg: bool) -> dict[str, tuple]:
-    split = split_outliers(w)
-    v = {
-        "fp32": (Linear, [x, w, b], {}, w.nbytes),
-        "fp16": (Fp16Linear, [x, to_fp16(w), b], {}, w.nbytes // 2),
-    }
-    wq, sc = quantize_weight(w)
-    v["int8"] = (Int8Linear, [x, wq, sc, b], {}, wq.nbytes + sc.nbytes)
-    v["int8 static"] = (Int8Linear, [x, wq, sc, b], {"act_amax": float(np.abs(x).max())}, wq.nbytes + sc.nbytes)
-    if nonneg:
-        v["int8 unsigned"] = (Int8Linear, [x, wq, sc, b], {"act_unsigned": True}, wq.nbytes + sc.nbytes)
-    outl = [x, split.weight, split.scale, split.values, split.indices, split.indptr, b]
-    v["int8-outlier"] = (Int8OutlierLinear, outl, {"act_unsigned": nonneg},
-                         sum(a.nbytes for a in outl[1:6]))
-    return v
+def run_worker(model: str, quant: str, batch: int, threads: int, repeats: int) -> dict:
+    env = dict(os.environ, **{var: str(threads) for var in THREAD_ENV})
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    cmd = [sys.executable, __file__, "--worker", model, quant, str(batch), str(threads), str(repeats)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if out.returncode:
+        raise SystemExit(f"worker {model} {quant} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def spread(values: list[float]) -> str:
+    return f"{np.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
+def race_model(model: str, variants: list[str], args: argparse.Namespace) -> None:
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    load_before = os.getloadavg()[0]
+    for block in range(args.blocks):
+        for variant in variants if block % 2 == 0 else variants[::-1]:
+            runs[variant].append(run_worker(model, variant, args.batch, args.threads, args.repeats))
+    load_after = os.getloadavg()[0]
+    base = runs["fp32"]
+    print(f"\n{model}, batch {args.batch}, {args.threads} thread(s): {args.blocks} blocks of {args.repeats} "
+          f"passes per variant; load average (1 min) {load_text(load_before)} before, {load_text(load_after)} after")
+    print(f"{'layer':16} {'fp32 ms':>8}  speed-up fp32/variant: median of blocks (min-max)")
+    for name, (op, _) in base[0]["layers"].items():
+        if op not in LINEAR_OPS:
+            continue
+        fp32 = [r["layers"][name][1] for r in base]
+        cells = [f"{v} {spread([f / r['layers'][name][1] for f, r in zip(fp32, runs[v])])}" for v in variants[1:]]
+        print(f"{name:16} {np.median(fp32) * 1e3:8.3f}  " + ", ".join(cells))
+    fp32 = [r["end_to_end"] for r in base]
+    cells = [f"{v} {spread([f / r['end_to_end'] for f, r in zip(fp32, runs[v])])}" for v in variants[1:]]
+    print(f"{'end to end':16} {np.median(fp32) * 1e3:8.3f}  " + ", ".join(cells))
 
 
 def kernel_choice(batch: int, repeats: int) -> None:
-    import numba
+    """fp32 sgemm against MLAS's two 8-bit kernels, one thread, interleaved in one process."""
+    from threadpoolctl import threadpool_limits
 
-    @numba.njit(cache=False)
-    def int8_gemm(xq, wq):  # the straightforward int32-accumulating loop, vectorized over N by LLVM
-        acc = np.zeros((xq.shape[0], wq.shape[1]), np.int32)
-        for i in range(xq.shape[0]):
-            for k in range(xq.shape[1]):
-                a = np.int32(xq[i, k])
-                for j in range(wq.shape[1]):
-                    acc[i, j] += a * np.int32(wq[k, j])
-        return acc
+    from engine.models.dlrm import BOTTOM_MLP, TOP_HIDDEN
+    from engine.ops.int_gemm import _build_session
 
     rng = np.random.default_rng(1)
-    print("\nint32 accumulation kernels (median us):")
-    for k, n in ((1024, 1024), (512, 256)):
-        xq8 = rng.integers(-127, 128, (batch, k)).astype(np.int8)
-        wq = rng.integers(-127, 128, (k, n)).astype(np.int8)
-        xf, wf = xq8.astype(np.float32), wq.astype(np.float32)
-        if not np.array_equal(int8_gemm(xq8, wq), int_matmul(xf, wq, 127).astype(np.int32)):
-            raise SystemExit("numba and chunked-sgemm accumulators disagree")
-        runs = {"numba int8 loop": lambda: int8_gemm(xq8, wq), "chunked sgemm": lambda: int_matmul(xf, wq, 127),
-                "fp32 sgemm": lambda: xf @ wf}
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(repeats):
-            for name, fn in runs.items():
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-        med = {name: float(np.median(t)) for name, t in times.items()}
-        print(f"  {batch}x{k}x{n}: " + ", ".join(f"{name} {t * 1e6:.0f}" for name, t in med.items())
-              + f"; numba / chunked {med['numba int8 loop'] / med['chunked sgemm']:.2f}x")
+    shapes = sorted({(k, n) for sizes in (MLP, BOTTOM_MLP, (415, *TOP_HIDDEN)) for k, n in zip(sizes, sizes[1:])})
+    print(f"GEMM kernels, 1 thread, batch {batch}, median of {repeats} interleaved rounds (us; fp32 time / kernel's)")
+    with threadpool_limits(1):
+        for k, n in shapes:
+            x, w = rng.standard_normal((batch, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+            a = rng.integers(0, 129, (batch, k)).astype(np.uint8)
+            wq = rng.integers(-127, 128, (k, n)).astype(np.int8)
+            u8u8 = _build_session((wq.astype(np.int16) + 128).astype(np.uint8), 0, 1)  # its kernel; no zero point: timing only
+            u8s8 = _build_session(wq, 0, 1)
+            runs = {"fp32 sgemm": lambda: x @ w, "u8 x u8": lambda: u8u8.run(None, {"A": a}),
+                    "u8 x s8": lambda: u8s8.run(None, {"A": a})}
+            times: dict[str, list[float]] = {name: [] for name in runs}
+            for _ in range(repeats):
+                for name, fn in runs.items():
+                    start = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - start)
+            med = {name: float(np.median(t)) for name, t in times.items()}
+            print(f"  {k}x{n}: " + ", ".join(f"{name} {t * 1e6:.0f} ({med['fp32 sgemm'] / t:.2f}x)"
+                                              for name, t in med.items()))
+    print(f"load average (1 min) {load_text(os.getloadavg()[0])}")
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        model, quant, batch, threads, repeats = sys.argv[2:7]
+        worker(model, quant, int(batch), int(threads), int(repeats))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="mlp,dlrm")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
-    parser.add_argument("--kernels", action="store_true", help="also time the int32 accumulation kernel options")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--modes", default="int8", help="quant modes raced against fp32, comma-separated")
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15, help="timed passes per process")
+    parser.add_argument("--kernels", action="store_true", help="time the GEMM kernels instead (one thread)")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    totals: dict[str, float] = {}
-    mem: dict[str, int] = {}
-    with threadpool_limits(args.threads):
-        print(f"batch {args.batch}, threads {args.threads or 'all'}, median of {args.repeats} interleaved rounds")
-        print(f"{'layer':14} {'K x N':>11} {'fp32 us':>9}  time ratio vs fp32 (weight bytes ratio)")
-        for label, k, n, nonneg in layers():
-            x = rng.standard_normal((args.batch, k), dtype=np.float32)
-            if nonneg:
-                np.maximum(x, 0, out=x)
-            w = rng.standard_normal((k, n), dtype=np.float32) * np.float32(np.sqrt(2 / k))
-            b = rng.uniform(-0.1, 0.1, n).astype(np.float32)
-            v = variants(x, w, b, nonneg)
-            times: dict[str, list[float]] = {name: [] for name in v}
-            for name, (op, inputs, attrs, _) in v.items():  # warm-up
-                op.run(inputs, attrs)
-            for _ in range(args.repeats):
-                for name, (op, inputs, attrs, _) in v.items():
-                    start = time.perf_counter()
-                    op.run(inputs, attrs)
-                    times[name].append(time.perf_counter() - start)
-            med = {name: float(np.median(t)) for name, t in times.items()}
-            cells = []
-            for name, (_, _, _, nbytes) in v.items():
-                totals[name] = totals.get(name, 0.0) + med[name]
-                mem[name] = mem.get(name, 0) + nbytes
-                if name != "fp32":
-                    cells.append(f"{name} {med[name] / med['fp32']:.2f}x ({nbytes / v['fp32'][3]:.3f})")
-            print(f"{label:14} {f'{k}x{n}':>11} {med['fp32'] * 1e6:9.0f}  " + ", ".join(cells))
-        print("\nwhole-MLP sums over the layers above (variants every layer has):")
-        for name in ("fp16", "int8", "int8 static", "int8-outlier"):
-            print(f"  {name:13} time {totals[name] / totals['fp32']:.2f}x fp32, weights {mem[name] / mem['fp32']:.3f}x fp32 bytes")
-        if args.kernels:
-            kernel_choice(args.batch, args.repeats)
+    if args.kernels:
+        kernel_choice(args.batch, args.repeats)
+        return
+    for model in args.models.split(","):
+        race_model(model, ["fp32", *args.modes.split(",")], args)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ stored at lower precision:
   dynamic (act_amax None: the batch's own max |x|) or static (act_amax, from
   calibration; values beyond it clip); signed (-127..127) or, with
   act_unsigned, unsigned (0..255, negatives clip to 0: only for tensors
-  engine.quant.ranges calls non-negative). The int8 x int8 products are
-  accumulated exactly as an int32 accumulator would (see `int_matmul`), then
+  engine.quant.ranges calls non-negative; a static scale refuses NaN, as a
+  dynamic one does). The 8-bit products are accumulated exactly as an int32
+  accumulator would (engine/ops/int_gemm.py, or `int_matmul`), then
   y = float32(acc) * (x_scale * weight_scale) + bias, then the activation.
 - Int8OutlierLinear (input, weight, weight_scale, outlier_values,
   outlier_indices, outlier_indptr, [bias]): Int8Linear's result plus

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+import scipy.sparse
 
-from engine.ops import OPS, ShapeError
+from engine.ops import OPS, ShapeError, quantized_kernels
 from engine.ops.quantized import (
     FakeQuantLinear, Fp16Linear, Int8Linear, Int8OutlierLinear, act_scale, exact_chunk, int_matmul,
 )
@@ -328,3 +329,20 @@ def test_int8_conv_checks_and_counts(conv_layer):
     assert Int8Conv.flops(shapes, attrs) == base + 2 * x.size + out
     assert Int8Conv.bytes(shapes, [(2, 24, 9, 9)], ["float32", "int8", "float32", "float32", "float32"]) == \
         x.nbytes + w.size + 24 * 4 + 24 * 4 + out * 4
+
+
+def test_sparse_addmm_adds_the_csr_product():
+    """The outlier product, against a dense one: rows with none, one and
+    several outliers, the first and last weight rows among them."""
+    rng = np.random.default_rng(12)
+    k, n = 40, 30
+    dense = np.zeros((k, n), np.float32)
+    for row, count in ((0, 1), (5, 3), (6, 1), (k - 1, 2)):
+        dense[row, rng.choice(n, count, replace=False)] = rng.uniform(2, 4, count) * rng.choice([-1, 1], count)
+    csr = scipy.sparse.csr_array(dense)
+    x = rng.standard_normal((9, k), dtype=np.float32)
+    y0 = rng.standard_normal((9, n), dtype=np.float32)
+    y = y0.copy()
+    quantized_kernels.sparse_addmm(y, x, csr.data.astype(np.float32), csr.indices.astype(np.int32),
+                                   csr.indptr.astype(np.int32))
+    np.testing.assert_allclose(y, y0 + x.astype(np.float64) @ dense, rtol=1e-6, atol=1e-6)
