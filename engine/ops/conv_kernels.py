@@ -14,16 +14,16 @@ one padded-row length apart, so the columns of output rows y and y+1 join
 into one run when each output row is given the padded width (divided by the
 horizontal stride) instead of Wout columns: a kernel tap's whole column row
 is then one contiguous (or sw-strided) run of Hout * Wp/sw elements, copied
-at memcpy speed, instead of Hout runs of Wout. The extra columns (at most
-(span-1)/sw per row: 2 of 34 at 32x32, 2 of 18 at 16x16) hold sums over
-neighbouring pixels that are dropped when the outputs are copied out; they
-cost their share of GEMM work, less than the short runs cost (measured on
-resnet's 3x3 convs, batch 64, one thread: 19.6 against 22.0 ms at 32x32,
-17.9 against 19.4 ms at 16x16). A column only ever meets its own inputs in
-the GEMM, so a non-finite value read into a dropped column stays there.
-The buffer's rows are W + max(left, right) apart, not W + left + right: the
-zeros after a row's pixels are its right padding and the next row's left
-padding at once, one dropped column fewer per output row.
+at memcpy speed, instead of Hout runs of Wout. The extra columns hold sums
+over neighbouring pixels that are dropped when the outputs are copied out;
+they cost their share of GEMM work, less than the short runs cost (measured
+on resnet's 3x3 convs, batch 64, one thread, with rows W + 2 apart: 19.6
+against 22.0 ms at 32x32, 17.9 against 19.4 ms at 16x16). A column only
+ever meets its own inputs in the GEMM, so a non-finite value read into a
+dropped column stays there. The buffer's rows are W + max(left, right)
+apart, not W + left + right: the zeros after a row's pixels are its right
+padding and the next row's left padding at once, so a 3x3 'same' conv drops
+one column per output row (33 of 32 at 32x32, 17 of 16 at 16x16).
 
 Threads: the chunks are handed out to as many threads as the BLAS thread
 limit allows (engine.ops.chunked: whichever thread is free takes the next
