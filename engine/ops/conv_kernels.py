@@ -152,8 +152,8 @@ def _conv_chunk(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None, y: 
     if cols is None:
         a = src.reshape(m, g, k, cols_len)
     else:
-        a = cols[:m]
-        np.copyto(a.reshape(_columns(src, lay).shape), _columns(src, lay))
+        a, view = cols[:m], _columns(src, lay)
+        np.copyto(a.reshape(view.shape), view)
     dst = y[n0:n1]
     if out is None:
         np.matmul(kernels, a, out=dst.reshape(m, g, lay.cout // g, cols_len))
