@@ -76,11 +76,8 @@ def _translate(step: Step, consts: Mapping[str, Any]) -> tuple[tuple[str, ...], 
     if translator is None:
         raise GraphError(f"node {node.name!r} ({node.op}): the PyTorch peer has no translation for {node.op}; "
                          f"it knows {', '.join(sorted(TRANSLATORS))} (run it on the graph before passes)")
-    if len(node.outputs) != 1:
-        raise GraphError(f"node {node.name!r} ({node.op}): the PyTorch peer takes ops of one output, "
-                         f"this one has {len(node.outputs)}")
     names, fn = translator(node, step.attrs, consts)
-    return names, fn, node.outputs[0], step.release
+    return names, fn, node.outputs[0], step.release  # every translated op has one output
 
 
 def _torch_function(name: str) -> Translator:
