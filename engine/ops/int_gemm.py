@@ -8,10 +8,12 @@ MLAS packs it once. On AVX2 without VNNI (the project's machines) MLAS's
 u8 x s8 kernel multiplies with VPMADDUBSW, which adds two neighbouring
 u8*s8 products into an int16 with saturation: with activations up to 255
 and weights up to 127 a pair can reach 64770 and clip (onnxruntime's
-quantization docs say so; tests/engine/test_int_gemm.py shows it). The
-u8 x u8 kernel widens to int16 first and is exact, but measured only
-1.4-1.6x the fp32 GEMM's speed against u8 x s8's 2.1x (256 x K x N,
-K, N 415..1024, one thread), too little once x is quantized.
+quantization docs say so; measured here: all-255 rows against +127 weights
+come out wrong, all-129 rows exact, 130 wrong). The u8 x u8 kernel widens
+to int16 first and is exact, but measured 1.3-1.7x the fp32 GEMM's speed
+against u8 x s8's 1.7-2.2x at batch 256 on the mlp and dlrm shapes (one
+thread, `benchmarks/quant_dense.py --kernels`), too little once x is
+quantized around it.
 
 So the activation operand A is kept where no pair can saturate. MLAS's
 packing pairs K positions (2i, 2i+1); with A in 0..255 and weights in
@@ -30,8 +32,8 @@ q = (A - zero_point) + R:
 - unsigned x: zero point 0; A = q, except that a pair over the limit
   takes the excess off its two elements, half each;
 - signed x: zero point 64 (MatMulInteger's a_zero_point): A = q + 64 where
-  that is >= 0, then the pair rule as above (pair sums over 256 need
-  q[2i] + q[2i+1] > 128, rare);
+  that is >= 0, then the pair rule as above (over 256 needs a pair's two q
+  to sum past 128, rare);
 
 and the residual R (int8, zero for most entries) is added back in int32 by
 `_finish`: acc += R @ W, row by row, over the entries where R is not 0.
@@ -46,15 +48,16 @@ costs N multiply-adds. An adversarial x (every pair far over the limit)
 would make the residual a second, slower GEMM: exact, not fast.
 
 The passes around the GEMM are compiled (numba), their rows split over the
-engine's threads where big enough (engine.ops.parallel): (x -> A,
-R: rint, clip, in one pass; `_split_pairs` or `_split_elements`) and `_finish` (the residual, then y =
-float32(acc) * scale + bias, Relu). Without
-numba, Int8Linear keeps its float32 path (engine.ops.quantized).
+engine's threads where big enough (engine.ops.parallel): `_split_pairs` or
+`_split_elements` (x -> A and R in one pass) and `_finish` (the residual,
+then y = float32(acc) * scale + bias, Relu). Without numba, Int8Linear
+keeps its float32 path (engine.ops.quantized).
 
 Threads: each session runs MLAS on intra_op_num_threads = the engine's
 thread limit (threads_allowed(), read per call), so a session is prepared
-per thread count; spinning is off (`allow_spinning` 0), so a finished
-session's pool does not keep a core busy while the next layer runs.
+per thread count. Spinning is off (`allow_spinning` 0) so that a finished
+session's pool does not keep a core busy while the next layer runs (a
+choice, not measured: the 2-core VM was too loaded to time 2 threads).
 """
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ except ImportError:  # Int8Linear then keeps its float32 path
     numba = None
 
 AVAILABLE = numba is not None
-A_MAX = 128  # without the pairing: the largest activation operand, no int16 pair of u8 x s8 products saturates
+A_MAX = 128  # without the pairing: the largest A; no two u8 x s8 products then leave int16
 PAIR_SUM = 256  # with it: the largest sum of a pair of activation operands
 SIGNED_ZERO_POINT = 64  # signed q in -64..64 goes into A whole
 
@@ -266,5 +269,5 @@ def int8_matmul(x: np.ndarray, inv_scale: np.float32, lo: int, hi: int, unsigned
     return y, acc
 
 
-__all__ = ["AVAILABLE", "A_MAX", "PAIR_SUM", "SESSIONS", "SIGNED_ZERO_POINT", "int8_matmul", "pair_order", "pairing_holds",
-           "split", "zero_point"]
+__all__ = ["AVAILABLE", "A_MAX", "PAIR_SUM", "SESSIONS", "SIGNED_ZERO_POINT", "int8_matmul", "pair_order",
+           "pairing_holds", "split", "zero_point"]
