@@ -209,19 +209,18 @@ class MultiHeadAttention(Op):
     def kernel_bytes(cls, input_shapes: Shapes, output_shapes: Shapes, dtypes: Sequence[str],
                      attrs: Attrs) -> int | None:
         """The materialized intermediates of `run`, float32, each written once and
-        read once plus every in-place pass over it: Q (bias, scale: 6 passes of
+        read once plus every in-place pass over it (the engine's convention,
+        whether a buffer stays in cache or not): Q (bias, scale: 6 passes of
         B*S*E), K and V (bias: 4 each), the context (written by the blocks,
-        read by the output projection: 2) and y's bias add (2). The scores
-        stay in an L2-sized block (score_blocks) and are not counted, except
-        where one query row of all heads outgrows it (S > 8192 at 8 heads):
-        then the product writes them, the weighted sum reads them, and the
-        softmax's max and sum read them and its subtract, exp and divide
-        rewrite them (10 passes of B*H*S*S, 2 more with a mask)."""
+        read by the output projection: 2), y's bias add (2), and the scores,
+        one L2-sized block at a time (score_blocks): the product writes them,
+        the weighted sum reads them, the softmax's max and sum read them and
+        its subtract, exp and divide rewrite them (10 passes of B*H*S*S, 2
+        more with a mask)."""
         b, s, e = input_shapes[0]
         heads = cls._heads(attrs, e)
-        extra = 4 * (6 + 4 + 4 + 2 + 2) * b * s * e
-        if heads * s * 4 > L2_SCORE_BYTES:
-            extra += 4 * (10 + (2 if len(input_shapes) > 9 else 0)) * b * heads * s * s
+        score_passes = 10 + (2 if len(input_shapes) > 9 else 0)
+        extra = 4 * ((6 + 4 + 4 + 2 + 2) * b * s * e + score_passes * b * heads * s * s)
         return cls.bytes(input_shapes, output_shapes, dtypes) + extra
 
 

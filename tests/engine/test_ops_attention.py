@@ -147,17 +147,15 @@ def test_the_core_splits_batch_entries_over_two_threads(monkeypatch):
     np.testing.assert_allclose(y, reference_attention(*inputs, heads=4), rtol=1e-4, atol=1e-5)
 
 
-def test_kernel_bytes_count_the_projections_passes_not_the_blocked_scores():
+def test_kernel_bytes_count_every_pass_over_the_intermediates_and_the_score_blocks():
     b, s, e, h = 2, 16, 32, 4
     shapes = [(b, s, e)] + [(e, e), (e,)] * 4
     minimum = MultiHeadAttention.bytes(shapes, [(b, s, e)], ["float32"] * 10)
     got = MultiHeadAttention.kernel_bytes(shapes, [(b, s, e)], ["float32"] * 10, {"num_heads": h})
-    assert got == minimum + 4 * 18 * b * s * e
-    long_s = 20000  # one query row of 4 heads: 312 KiB, more than a block holds
-    shapes = [(1, long_s, e)] + [(e, e), (e,)] * 4
-    minimum = MultiHeadAttention.bytes(shapes, [(1, long_s, e)], ["float32"] * 10)
-    got = MultiHeadAttention.kernel_bytes(shapes, [(1, long_s, e)], ["float32"] * 10, {"num_heads": h})
-    assert got == minimum + 4 * 18 * long_s * e + 4 * 10 * h * long_s * long_s
+    assert got == minimum + 4 * (18 * b * s * e + 10 * b * h * s * s)
+    masked = MultiHeadAttention.kernel_bytes([*shapes, (s, s)], [(b, s, e)], ["float32"] * 11, {"num_heads": h})
+    assert masked - MultiHeadAttention.bytes([*shapes, (s, s)], [(b, s, e)], ["float32"] * 11) == \
+        4 * (18 * b * s * e + 12 * b * h * s * s)
 
 
 @needs_numba
