@@ -16,8 +16,8 @@ output elements, so its intermediates never need to leave registers/cache):
 
 Not data-parallel (any of these in a subgraph excludes it):
 
-    gemm         Linear MatMul Conv (and the passes' FusedLinear FusedConv,
-                 the quantizer's Int8/Fp16/FakeQuant Linear and Conv and
+    gemm         Linear MatMul Conv (and the passes' FusedLinear FusedConv
+                 ActivationUnitLinear, the quantizer's Int8/Fp16/FakeQuant Linear and Conv and
                  Int8OutlierLinear): an output element reduces over K; these
                  may ANCHOR an epilogue pattern (below).
     other        EmbeddingBag GroupedEmbeddingBag and their Rowwise
@@ -46,7 +46,7 @@ KINDS: dict[str, str] = {
     **dict.fromkeys(("Softmax", "LayerNormalization"), "row"),
     **dict.fromkeys(("Transpose", "Concat", "Slice", "Gather"), "layout"),
     "Reshape": "view",
-    **dict.fromkeys(("Linear", "MatMul", "Conv", "FusedLinear", "FusedConv",
+    **dict.fromkeys(("Linear", "MatMul", "Conv", "FusedLinear", "FusedConv", "ActivationUnitLinear",
                      "Int8Linear", "Int8OutlierLinear", "Fp16Linear", "FakeQuantLinear",
                      "Int8Conv", "Fp16Conv", "FakeQuantConv"), "gemm"),
     **dict.fromkeys(("EmbeddingBag", "GroupedEmbeddingBag", "EmbeddingBagRowwise", "GroupedEmbeddingBagRowwise",
