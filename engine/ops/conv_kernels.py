@@ -34,19 +34,17 @@ keeps its own threads.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from engine.ops.chunked import run_chunks
-from engine.ops.parallel import threads_allowed
+from engine.ops.parallel import blas_on_one_thread, threads_allowed
 
 # Output pixels (columns) a chunk's GEMM gets at least: fewer images per chunk
 # keep its buffers in cache, but each chunk costs four numpy calls (~15 us).
 MIN_COLUMNS = 1024
-_blas_libs = None  # threadpoolctl's BLAS controllers, found on first use
 
 
 @dataclass(frozen=True)
@@ -168,26 +166,6 @@ def _conv_chunk(x: np.ndarray, kernels: np.ndarray, bias: np.ndarray | None, y: 
         np.add(kept, bias, out=dst)
 
 
-@contextlib.contextmanager
-def blas_on_one_thread() -> Iterator[None]:
-    """BLAS limited to one thread inside, its limits restored after (~3 us
-    each way): threads that each run their own GEMMs must not also share
-    BLAS's pool (concurrent threaded calls queue for it)."""
-    global _blas_libs
-    if _blas_libs is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
-    before = [lib.num_threads for lib in _blas_libs]
-    for lib in _blas_libs:
-        lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, threads in zip(_blas_libs, before):
-            lib.set_num_threads(threads)
-
-
 def image_threads(n: int, limit: int) -> int:
     """Threads the images are split over under the thread `limit` (1: BLAS threads the GEMMs)."""
     return max(1, min(limit, n))
@@ -209,5 +187,5 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, lay: Conv
     return y
 
 
-__all__ = ["MIN_COLUMNS", "ConvLayout", "blas_on_one_thread", "conv2d", "conv_layout", "image_threads",
+__all__ = ["MIN_COLUMNS", "ConvLayout", "conv2d", "conv_layout", "image_threads",
            "kernel_bytes_beyond_minimum"]

@@ -10,9 +10,10 @@ and its pool would not follow the limit.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 
 # Elements each thread must get before an elementwise op is split: below this
@@ -24,15 +25,36 @@ _executor: ThreadPoolExecutor | None = None
 _blas = None  # threadpoolctl's BLAS controllers, found once numpy's BLAS is loaded
 
 
-def threads_allowed() -> int:
-    """The current BLAS thread limit (what `threadpool_limits` set), read
-    from the libraries themselves (a few microseconds)."""
+def _blas_libs() -> list:
     global _blas
     if _blas is None:
         from threadpoolctl import ThreadpoolController
 
         _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-    return max([n for lib in _blas if (n := lib.num_threads)], default=os.cpu_count() or 1)
+    return _blas
+
+
+def threads_allowed() -> int:
+    """The current BLAS thread limit (what `threadpool_limits` set), read
+    from the libraries themselves (a few microseconds)."""
+    return max([n for lib in _blas_libs() if (n := lib.num_threads)], default=os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def blas_on_one_thread() -> Iterator[None]:
+    """BLAS limited to one thread inside, its limits restored after (~3 us
+    each way): threads that each run their own GEMMs must not also share
+    BLAS's pool (concurrent threaded calls queue for it). Inside, the
+    engine's limit reads 1."""
+    libs = _blas_libs()
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, threads in zip(libs, before):
+            lib.set_num_threads(threads)
 
 
 def pool() -> ThreadPoolExecutor:
@@ -73,4 +95,4 @@ def run_parts(part: Callable[[int, int], object], n: int, parts: int) -> None:
         f.result()
 
 
-__all__ = ["MIN_ELEMENTS_PER_THREAD", "pool", "run_parts", "split_threads", "threads_allowed", "threads_for"]
+__all__ = ["MIN_ELEMENTS_PER_THREAD", "blas_on_one_thread", "pool", "run_parts", "split_threads", "threads_allowed", "threads_for"]

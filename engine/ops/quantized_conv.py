@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from engine.ops.base import Op, Shape, ShapeError, fmt_shape, numel
-from engine.ops.conv import Conv2d, im2col_bytes, pad_spatial, window_view
+from engine.ops.conv import Conv2d, conv_kernel_bytes, im2col_bytes, pad_spatial, window_view
 from engine.ops.quantized import (
     ACT_QUANT_DEFAULTS,
     FAKE_QUANT_DEFAULTS,
@@ -177,9 +177,9 @@ class Fp16Conv(Op):
 
     @classmethod
     def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
-        """The weights converted to float32 on every call and the im2col copy."""
+        """The weights converted to float32 on every call and Conv2d's kernel buffers."""
         return (cls.bytes(input_shapes, output_shapes, dtypes) + float_temp_bytes(input_shapes[1])
-                + im2col_bytes(input_shapes[:2], _conv_attrs(attrs)))
+                + conv_kernel_bytes(input_shapes[:2], _conv_attrs(attrs)))
 
 
 class FakeQuantConv(Op):
@@ -210,9 +210,9 @@ class FakeQuantConv(Op):
 
     @classmethod
     def kernel_bytes(cls, input_shapes, output_shapes, dtypes, attrs):
-        """x quantized then dequantized (two float32 temporaries) and the im2col copy."""
+        """x quantized then dequantized (two float32 temporaries) and Conv2d's kernel buffers."""
         return (cls.bytes(input_shapes, output_shapes, dtypes) + fake_quant_bytes(input_shapes[0], attrs)
-                + im2col_bytes(input_shapes[:2], _conv_attrs(attrs)))
+                + conv_kernel_bytes(input_shapes[:2], _conv_attrs(attrs)))
 
 
 __all__ = ["FakeQuantConv", "Fp16Conv", "Int8Conv", "int_conv"]

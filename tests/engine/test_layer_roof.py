@@ -94,9 +94,10 @@ def test_the_roof_of_a_thread_count_not_measured_is_the_next_measured_above_it()
 
 
 @pytest.mark.parametrize("op_type,shapes,dtypes,attrs,extra", [
-    # a 3x3 conv with padding: the padded input and the im2col columns, each written and read
+    # a 3x3 conv with padding: the padded image copy (rows 4 + 1 apart, 6 + 1 spare rows), the columns
+    # (4 output rows of 5) and the GEMM outputs before the copy out, each written and read
     ("Conv", [(1, 2, 4, 4), (3, 2, 3, 3)], ["float32"] * 3, {"pads": [1, 1, 1, 1]},
-     2 * 4 * (1 * 2 * 6 * 6) + 2 * 4 * (1 * 2 * 3 * 3 * 4 * 4)),
+     2 * 4 * (1 * 2 * 7 * 5) + 2 * 4 * (1 * 2 * 3 * 3 * 4 * 5) + 2 * 4 * (1 * 3 * 4 * 5)),
     # int8 weights converted to float32 on every call, the quantized x, and a dynamic scale's extra read of x
     ("Int8Linear", [(8, 16), (16, 4), (4,)], ["float32", "int8", "float32", "float32"], {},
      2 * 4 * 8 * 16 + 2 * 4 * 16 * 4 + 4 * 8 * 16),
