@@ -12,9 +12,13 @@ reversed every other block (ABBA) so that drift in the machine's load hits
 them alike; one process runs at a time. Printed: per layer the fp32 median
 and each variant's speed-up fp32 / variant (median of the per-block ratios,
 min-max across blocks), the same end to end, and the 1-minute load average.
+--stat min compares each process's fastest pass instead of its median: on a
+loaded machine at 2 threads, a descheduled BLAS thread stalls its partner's
+barrier for whole milliseconds, which then says more about the load than
+about the kernels.
 
     .venv/bin/python benchmarks/quant_dense.py [--models mlp,dlrm] [--batch 256] [--threads 1]
-        [--modes int8,int8-static,int8-outlier] [--blocks 5] [--repeats 15]
+        [--modes int8,int8-static,int8-outlier] [--blocks 5] [--repeats 15] [--stat median|min]
 
 --kernels (one thread, one process: no thread pool to fight) instead times
 the GEMM kernels behind the choice in engine/ops/int_gemm.py: fp32 sgemm,
@@ -38,7 +42,7 @@ MLP = (512, 1024, 1024, 512, 256)  # engine.models.mlp default sizes
 
 
 def worker(model: str, quant: str, batch: int, threads: int, repeats: int) -> None:
-    """Print one JSON line: each layer's (op, median s) and the end-to-end median s."""
+    """Print one JSON line: each layer's (op, median s, min s) and the end-to-end (median s, min s)."""
     from threadpoolctl import threadpool_limits
 
     from engine.machine import Peaks
@@ -56,8 +60,8 @@ def worker(model: str, quant: str, batch: int, threads: int, repeats: int) -> No
                                 calibration_inputs=calibration_inputs(built.make_inputs)).graph
         result = profile(graph, built.make_inputs(0), warmup=3, repeats=repeats,
                          peaks=Peaks(1.0, 1.0, threads=threads))  # only times are read: no roof measured
-    layers = {ly.name: (ly.op, ly.time.median) for ly in result.layers}
-    print(json.dumps({"layers": layers, "end_to_end": result.end_to_end.median}))
+    layers = {ly.name: (ly.op, ly.time.median, ly.time.min) for ly in result.layers}
+    print(json.dumps({"layers": layers, "end_to_end": (result.end_to_end.median, result.end_to_end.min)}))
 
 
 def run_worker(model: str, quant: str, batch: int, threads: int, repeats: int) -> dict:
@@ -81,19 +85,20 @@ def race_model(model: str, variants: list[str], args: argparse.Namespace) -> Non
         for variant in variants if block % 2 == 0 else variants[::-1]:
             runs[variant].append(run_worker(model, variant, args.batch, args.threads, args.repeats))
     load_after = os.getloadavg()[0]
-    base = runs["fp32"]
+    base, col = runs["fp32"], 1 if args.stat == "median" else 2
     print(f"\n{model}, batch {args.batch}, {args.threads} thread(s): {args.blocks} blocks of {args.repeats} "
-          f"passes per variant; load average (1 min) {load_text(load_before)} before, {load_text(load_after)} after")
-    print(f"{'layer':16} {'fp32 ms':>8}  speed-up fp32/variant: median of blocks (min-max)")
-    for name, (op, _) in base[0]["layers"].items():
+          f"passes per variant, each process's {args.stat}; load average (1 min) {load_text(load_before)} "
+          f"before, {load_text(load_after)} after")
+    print(f"{'layer':20} {'fp32 ms':>8}  speed-up fp32/variant: median of blocks (min-max)")
+    for name, (op, *_) in base[0]["layers"].items():
         if op not in LINEAR_OPS:
             continue
-        fp32 = [r["layers"][name][1] for r in base]
-        cells = [f"{v} {spread([f / r['layers'][name][1] for f, r in zip(fp32, runs[v])])}" for v in variants[1:]]
-        print(f"{name:16} {np.median(fp32) * 1e3:8.3f}  " + ", ".join(cells))
-    fp32 = [r["end_to_end"] for r in base]
-    cells = [f"{v} {spread([f / r['end_to_end'] for f, r in zip(fp32, runs[v])])}" for v in variants[1:]]
-    print(f"{'end to end':16} {np.median(fp32) * 1e3:8.3f}  " + ", ".join(cells))
+        fp32 = [r["layers"][name][col] for r in base]
+        cells = [f"{v} {spread([f / r['layers'][name][col] for f, r in zip(fp32, runs[v])])}" for v in variants[1:]]
+        print(f"{name:20} {np.median(fp32) * 1e3:8.3f}  " + ", ".join(cells))
+    fp32 = [r["end_to_end"][col - 1] for r in base]
+    cells = [f"{v} {spread([f / r['end_to_end'][col - 1] for f, r in zip(fp32, runs[v])])}" for v in variants[1:]]
+    print(f"{'end to end':20} {np.median(fp32) * 1e3:8.3f}  " + ", ".join(cells))
 
 
 def kernel_choice(batch: int, repeats: int) -> None:
@@ -139,6 +144,8 @@ def main() -> None:
     parser.add_argument("--modes", default="int8", help="quant modes raced against fp32, comma-separated")
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=15, help="timed passes per process")
+    parser.add_argument("--stat", choices=("median", "min"), default="median",
+                        help="each process's statistic (min: its least disturbed pass, for a loaded machine)")
     parser.add_argument("--kernels", action="store_true", help="time the GEMM kernels instead (one thread)")
     args = parser.parse_args()
     if args.kernels:
