@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import numpy as np
+
 # Elements each thread must get before an elementwise op is split: below this
 # the pool's hand-off (~20-40 us on the 2-core VM) costs more than it saves.
 MIN_ELEMENTS_PER_THREAD = 1 << 15
@@ -61,8 +63,19 @@ def pool() -> ThreadPoolExecutor:
     global _executor
     with _pool_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="engine")
+            _executor = _started(ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="engine"))
         return _executor
+
+
+def _started(executor: ThreadPoolExecutor) -> ThreadPoolExecutor:
+    """The executor with all its threads running, each with its malloc arena:
+    the pool makes threads lazily, and a thread (its stack) or an arena made
+    later, inside a timed pass, would take minor page faults there."""
+    workers = executor._max_workers
+    barrier = threading.Barrier(workers)  # each task waits for the others: one thread each
+    wait([executor.submit(lambda: (barrier.wait(), np.empty(1 << 16, dtype=np.float32)))
+          for _ in range(workers)])
+    return executor
 
 
 def split_threads(elements: int, limit: int, parts: int) -> int:
