@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from engine.ops.base import Attrs, Names, Op, Shape, ShapeError, Shapes, fmt_shape
+from engine.ops.elementwise import Softmax
 from engine.ops.matmul import SMALL_GEMM, matmul
 from engine.ops.parallel import run_parts, split_threads, threads_allowed
 
@@ -53,13 +54,10 @@ def _add_biases(q: np.ndarray, k: np.ndarray, v: np.ndarray, bq: np.ndarray, bk:
 
 
 def _softmax(block: np.ndarray) -> None:
-    """Softmax over the rows of a (rows, S) block, in place, by the same numpy
-    operations as the Softmax op, so that the fused op gives bit for bit the
-    numbers of its primitive spelling (norm_kernels.softmax_rows is 3x
-    faster, and waits for the Softmax op to take it too)."""
-    block -= block.max(axis=-1, keepdims=True)  # exp of a non-positive number cannot overflow
-    np.exp(block, out=block)
-    block /= block.sum(axis=-1, keepdims=True)
+    """Softmax over the rows of a (rows, S) block, in place, as the Softmax op
+    computes it, so that the fused op gives bit for bit the numbers of its
+    primitive spelling."""
+    Softmax._compute(block, block, block.ndim - 1)
 
 
 def _attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, context: np.ndarray,
@@ -125,8 +123,9 @@ class MultiHeadAttention(Op):
     calling thread (SMALL_GEMM). The core (S 64, E 512, 8 heads, one
     thread, CPU time, medians of 12 on the loaded 2-core VM): 19.8 ms at
     batch 64 and 75.7 ms at batch 256, instead of 28.8 ms and 93.9 ms with
-    every score materialized (8 and 32 MiB); norm_kernels.softmax_rows would
-    make it 13.9 and 54.2 ms (see _softmax for why it waits).
+    every score materialized (8 and 32 MiB), with numpy's softmax; the
+    compiled one the Softmax op now runs (norm_kernels.softmax_rows)
+    measured 13.9 and 54.2 ms.
     """
 
     op_type = "MultiHeadAttention"

@@ -11,6 +11,7 @@ from engine.ops.activation import Relu
 from engine.ops.elementwise import Add, Gelu, Mul, Sigmoid, Softmax, Sub, Tanh
 from engine.ops.fused import FusedLinear
 from engine.ops.shape import Concat, Gather
+from tests.engine.thread_splits import two_thread_splits
 
 BIG = (300, 257)  # 77k elements: two blocks of at least MIN_ELEMENTS_PER_THREAD
 SMALL = (30, 25)
@@ -18,20 +19,9 @@ SMALL = (30, 25)
 
 @pytest.fixture
 def two_threads(monkeypatch):
-    """The engine's limit at 2, with every block's row range recorded."""
-    blocks = []
-    run_parts = parallel.run_parts
-
-    def recording(part, n, parts):
-        blocks.append((n, parts))
-        return run_parts(part, n, parts)
-
-    monkeypatch.setattr("engine.ops.elementwise.run_parts", recording)
-    monkeypatch.setattr("engine.ops.shape.run_parts", recording)
-    with threadpool_limits(limits=2, user_api="blas"):
-        if parallel.threads_allowed() != 2:
-            pytest.skip("numpy's BLAS does not take a thread limit here")
-        yield blocks
+    """The engine's limit at 2, with every split of the elementwise and shape ops recorded."""
+    with two_thread_splits(monkeypatch, "engine.ops.elementwise.run_parts", "engine.ops.shape.run_parts") as splits:
+        yield splits
 
 
 def rng():

@@ -12,10 +12,10 @@ from engine.ops import parallel
 
 
 @contextmanager
-def two_thread_splits(monkeypatch: pytest.MonkeyPatch, run_parts_of: str) -> Iterator[list[tuple[int, int]]]:
+def two_thread_splits(monkeypatch: pytest.MonkeyPatch, *run_parts_of: str) -> Iterator[list[tuple[int, int]]]:
     """The engine's limit at 2 (a skip where numpy's BLAS takes no limit),
-    and the list of (n, parts) of every run_parts call through
-    `run_parts_of` ("engine.ops.norm.run_parts")."""
+    and the list of (n, parts) of every run_parts call through the modules'
+    names for it (`run_parts_of`: "engine.ops.norm.run_parts", ...)."""
     splits: list[tuple[int, int]] = []
     run_parts = parallel.run_parts
 
@@ -23,7 +23,8 @@ def two_thread_splits(monkeypatch: pytest.MonkeyPatch, run_parts_of: str) -> Ite
         splits.append((n, parts))
         return run_parts(part, n, parts)
 
-    monkeypatch.setattr(run_parts_of, recording)
+    for name in run_parts_of:
+        monkeypatch.setattr(name, recording)
     with threadpool_limits(limits=2, user_api="blas"):
         if parallel.threads_allowed() != 2:
             pytest.skip("numpy's BLAS does not take a thread limit here")
