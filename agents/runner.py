@@ -21,6 +21,8 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.malloc_tuning import steady_env
+
 ENGINE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")
 # The child's entry point: arms PR_SET_PDEATHSIG and the pinning, then execs the engine
 # (no preexec_fn: Python code between fork and exec of a threaded parent can deadlock).
@@ -137,7 +139,7 @@ def run_benchmark(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err_file,
-                env=None if env is None else dict(env),
+                env=steady_env(env),  # Python's small objects from malloc's kept heap: no faults in timed passes
                 cwd=cwd,
                 start_new_session=True,
             )

@@ -11,12 +11,24 @@ peak heap instead of returning it to the OS. `restore_defaults()` undoes it
 benchmarks/malloc_speed.py races against: RunnerSpec.keep_heap=False).
 
 Anywhere but Linux with glibc both are no-ops returning False.
+
+Python's own small objects are the other source of faults: pymalloc maps
+and unmaps its 256 KiB arenas itself, outside malloc, so the Python an op
+runs per call now and then faults a fresh arena in inside a timed pass
+(transformer_small: 0-3 faults in a profile). That allocator is chosen when
+the interpreter starts, so `steady_env` is the environment for a process
+that will time the engine: PYTHONMALLOC=malloc, small objects from malloc's
+kept heap too (0 faults in the same runs; no measurable cost per node on
+benchmarks/dispatch_overhead.py). The agent's engine subprocess and the
+race's engine workers start with it.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
+from collections.abc import Mapping
 
 # mallopt parameters, from glibc's malloc.h
 M_TRIM_THRESHOLD = -1
@@ -62,3 +74,11 @@ def restore_defaults() -> bool:
         return False
     return (bool(mallopt(M_MMAP_MAX, GLIBC_MMAP_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, GLIBC_TRIM_THRESHOLD))
             and bool(mallopt(M_MMAP_THRESHOLD, GLIBC_MMAP_THRESHOLD)))
+
+
+def steady_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (default: this process's environment) with PYTHONMALLOC=malloc
+    unless it names an allocator already."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("PYTHONMALLOC", "malloc")
+    return env

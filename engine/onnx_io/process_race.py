@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.malloc_tuning import steady_env
+
 RUNTIMES = ("engine", "ort", "torch")
 DEFAULT_TIMEOUT_S = 600.0  # one answer: a build, or one block of passes
 # Thread-count variables read when a library loads, before threadpoolctl can act.
@@ -182,7 +184,7 @@ class _Worker:
     def __init__(self, name: str, spec: RunnerSpec, timeout_s: float):
         self.name, self.spec, self.timeout_s = name, spec, timeout_s
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
+        env = steady_env() if spec.runtime == "engine" and spec.keep_heap else dict(os.environ)
         env.update({var: str(spec.threads) for var in THREAD_ENV})
         # the worker imports the same engine as this process, wherever it runs from
         root = str(Path(__file__).resolve().parents[2])

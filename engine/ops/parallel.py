@@ -22,6 +22,7 @@ import numpy as np
 # the pool's hand-off (~20-40 us on the 2-core VM) costs more than it saves.
 MIN_ELEMENTS_PER_THREAD = 1 << 15
 
+CPUS = os.cpu_count() or 1  # read once: os.cpu_count() costs ~15 us a call
 _pool_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
 _blas = None  # threadpoolctl's BLAS controllers, found once numpy's BLAS is loaded
@@ -39,7 +40,8 @@ def _blas_libs() -> list:
 def threads_allowed() -> int:
     """The current BLAS thread limit (what `threadpool_limits` set), read
     from the libraries themselves (a few microseconds)."""
-    return max([n for lib in _blas_libs() if (n := lib.num_threads)], default=os.cpu_count() or 1)
+    counts = [n for lib in _blas_libs() if (n := lib.num_threads)]
+    return max(counts) if counts else CPUS
 
 
 @contextlib.contextmanager
@@ -63,7 +65,7 @@ def pool() -> ThreadPoolExecutor:
     global _executor
     with _pool_lock:
         if _executor is None:
-            _executor = _started(ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="engine"))
+            _executor = _started(ThreadPoolExecutor(max_workers=CPUS, thread_name_prefix="engine"))
         return _executor
 
 

@@ -21,3 +21,10 @@ def test_it_is_a_no_op_returning_false_without_glibc(monkeypatch):
     monkeypatch.setattr(malloc_tuning.platform, "libc_ver", lambda: ("", ""))
     assert malloc_tuning.keep_heap_memory() is False
     assert malloc_tuning.restore_defaults() is False
+
+
+def test_steady_env_puts_python_objects_on_malloc_unless_an_allocator_is_named():
+    from engine.malloc_tuning import steady_env
+
+    assert steady_env({"PATH": "/bin"}) == {"PATH": "/bin", "PYTHONMALLOC": "malloc"}
+    assert steady_env({"PYTHONMALLOC": "pymalloc_debug"})["PYTHONMALLOC"] == "pymalloc_debug"

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.malloc_tuning import steady_env
+
 ROOT = Path(__file__).resolve().parents[2]
 # mlp at batch 256: 1 MiB intermediates, far above glibc's default 128 KiB mmap threshold.
 BIG_MLP = ("mlp", {"batch": 256})
@@ -35,8 +37,9 @@ print(json.dumps(out))
 
 
 def faults_in_a_fresh_process(cases, keep_heap: bool) -> list:
+    """Each case's faults, profiled in a process started as the agent starts the engine (steady_env)."""
     proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cases), "keep" if keep_heap else "defaults"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=steady_env())
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -45,11 +48,9 @@ def faults_in_a_fresh_process(cases, keep_heap: bool) -> list:
 def test_no_minor_fault_in_the_timed_passes_of_zoo_models():
     faults = {name: count for name, count, _ in faults_in_a_fresh_process(ZOO, keep_heap=True)}
     assert list(faults) == [name for name, _ in ZOO]
-    assert faults.pop("mlp") == 0  # its 1 MiB tensors: no page of theirs is faulted in again
-    # The small models: no tensor's pages either (that would be tens of faults a
-    # pair). One stray fault in a whole run is, as far as perf showed on resnet_small, Python's own object arenas
-    # (pymalloc maps and unmaps them itself, outside malloc): seen twice in ~10 runs.
-    assert all(count <= 1 for count in faults.values()), faults
+    # No tensor's pages are faulted in again (that would be tens of faults a pair), and
+    # with Python's small objects on malloc's kept heap (steady_env) no object arena either.
+    assert faults == {name: 0 for name, _ in ZOO}, faults
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_minflt and mallopt: Linux with glibc")
