@@ -27,7 +27,12 @@ def test_onnxruntime_agrees_with_the_quantized_engine(model, mode, static, fake)
         amax = {n.name: 1.5 for n in graph.nodes}
     q = quantize_graph(graph, mode, fake=fake, static=amax)
     exported = export_onnx(q)
-    ours, theirs, ref = run_graph(q, inputs), run_ort(exported, inputs), run_graph(graph, inputs)
+    # The QDQ nodes run as written (dequantize, then float math): this checks what the export
+    # means. ORT's fused integer kernels would check its kernels instead, and on AVX2 without
+    # VNNI its u8 x s8 GEMM adds product pairs into int16 and clips (mean error 0.03 on mlp
+    # int8-outlier there, against the engine's exact int32 sums).
+    ours, ref = run_graph(q, inputs), run_graph(graph, inputs)
+    theirs = run_ort(exported, inputs, config={"session.disable_quant_qdq": "1"})
     ops = {n.op_type for n in exported.graph.node}
     if mode != "fp16":
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops
