@@ -111,6 +111,10 @@ class FusedConv(Op):
                      attrs: Attrs) -> int | None:
         return Conv2d.kernel_bytes(input_shapes, output_shapes, dtypes, cls._conv_attrs(attrs))
 
+    @classmethod
+    def threads(cls, input_shapes: Shapes, attrs: Attrs, limit: int) -> int:
+        return Conv2d.threads(input_shapes, cls._conv_attrs(attrs), limit)
+
 
 class GroupedEmbeddingBag(Op):
     """k EmbeddingBags in one node: inputs (weight, indices, offsets) * k,
