@@ -94,8 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; the zoo is {', '.join(zoo())}")
     threads = args.threads or blas_threads()
-    print(f"engine (passes: {args.passes or 'none'}) vs onnxruntime, each in its own process, threads {threads}, up to {args.repeats} repeats in "
-          f"{args.blocks} blocks, warmup {args.warmup}; medians of one forward pass (p25-p75), 1-minute load "
+    print(f"engine (passes: {args.passes or 'none'}) vs onnxruntime, each in its own process, threads {threads}, "
+          f"up to {args.repeats} repeats in {args.blocks} blocks, warmup {args.warmup}; medians of one forward pass "
+          f"(p25-p75), 1-minute load "
           f"average before-after each row; load now {load_text(load_average())}")
     header = (f"{'model':<14} {'batch':>6} {'ours ms (p25-p75)':>28} {'ORT ms (p25-p75)':>28} {'ours/ORT':>9} "
               f"{'repeats':>7} {'load':>11}")
