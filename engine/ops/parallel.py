@@ -110,4 +110,5 @@ def run_parts(part: Callable[[int, int], object], n: int, parts: int) -> None:
         f.result()
 
 
-__all__ = ["MIN_ELEMENTS_PER_THREAD", "blas_on_one_thread", "pool", "run_parts", "split_threads", "threads_allowed", "threads_for"]
+__all__ = ["CPUS", "MIN_ELEMENTS_PER_THREAD", "blas_on_one_thread", "pool", "run_parts", "split_threads",
+           "threads_allowed", "threads_for"]
