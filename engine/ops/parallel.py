@@ -6,7 +6,8 @@ Each part runs a numpy call (ufuncs and copies release the GIL) or a nogil
 compiled kernel on its own slice, so Python threads run them in parallel.
 The caller's thread takes the first part, the pool the others. numba's own
 parallel layer is not used: its workqueue layer refuses concurrent callers
-and its pool would not follow the limit.
+and its pool would not follow the limit. Python's pool threads sleep between
+parts (they cannot spin without holding the GIL), hence the split threshold.
 """
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-# Elements each thread must get before an elementwise op is split: below this
-# the pool's hand-off (~20-40 us on the 2-core VM) costs more than it saves.
-MIN_ELEMENTS_PER_THREAD = 1 << 15
+# Elements each thread must get before work is split. Handing a part to a
+# sleeping pool thread costs 110-125 us on the 2-core VM (an empty run_parts;
+# the thread's wake-up), so a split only pays on about a millisecond of work:
+# Relu on 2 threads measured 0.13-0.45x below 2^19 elements, 1.5x at 2^19 and
+# 1.7x at 2^20; Sigmoid 0.63x at 2^16, 1.3x from 2^17 (2026-12-06, load < 1).
+MIN_ELEMENTS_PER_THREAD = 1 << 18
 
 CPUS = os.cpu_count() or 1  # read once: os.cpu_count() costs ~15 us a call
 _pool_lock = threading.Lock()

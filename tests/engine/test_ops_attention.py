@@ -140,10 +140,10 @@ def test_score_blocks_cover_every_query_row_once_within_the_budget(lo, hi, heads
 
 
 def test_the_core_splits_batch_entries_over_two_threads(monkeypatch):
-    inputs = operands(b=4, s=64, e=32, seed=7)  # 4 entries of 4 heads' 64 x 64 scores: 64k scores
+    inputs = operands(b=32, s=64, e=32, seed=7)  # 32 entries of 4 heads' 64 x 64 scores: 524k scores
     with two_thread_splits(monkeypatch, "engine.ops.attention.run_parts") as splits:
         (y,) = MultiHeadAttention.run(inputs, {"num_heads": 4})
-    assert splits == [(4, 2)]
+    assert splits == [(32, 2)]
     np.testing.assert_allclose(y, reference_attention(*inputs, heads=4), rtol=1e-4, atol=1e-5)
 
 

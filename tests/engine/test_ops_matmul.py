@@ -106,10 +106,10 @@ def two_threads(monkeypatch):
 
 
 def test_a_batch_of_small_products_is_split_over_two_threads(two_threads):
-    a, b = rand(4, 8, 64, 16), rand(4, 8, 16, 64, seed=1)  # 131k outputs of 16k-multiply-add products
+    a, b = rand(16, 8, 64, 16), rand(16, 8, 16, 64, seed=1)  # 524k outputs of 64k-multiply-add products
     (y,) = MatMul.run([a, b], {})
     np.testing.assert_allclose(y, np.matmul(a.astype(np.float64), b.astype(np.float64)), rtol=1e-5, atol=1e-5)
-    assert two_threads == [(4, 2)]
+    assert two_threads == [(16, 2)]
     assert MatMul.threads([a.shape, b.shape], {}, 2) == 2
 
 

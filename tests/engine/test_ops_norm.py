@@ -139,12 +139,12 @@ def two_threads(monkeypatch):
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_a_big_layer_norm_split_over_two_threads_matches_the_reference(two_threads, with_bias):
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((3, 50, 512), dtype=np.float32) * 3 + 2  # 150 rows, 77k elements: two parts
+    x = rng.standard_normal((6, 200, 512), dtype=np.float32) * 3 + 2  # 1200 rows, 614k elements: two parts
     scale = rng.uniform(0.5, 1.5, 512).astype(np.float32)
     bias = rng.standard_normal(512, dtype=np.float32) if with_bias else None
     (y,) = LayerNormalization.run([x, scale] + ([bias] if with_bias else []), {"epsilon": 1e-5})
     np.testing.assert_allclose(y, reference_layer_norm(x, scale, bias, 2, 1e-5), rtol=1e-4, atol=1e-5)
-    assert two_threads == [(150, 2)]
+    assert two_threads == [(1200, 2)]
     assert LayerNormalization.threads([x.shape, scale.shape], {}, 2) == 2
 
 

@@ -13,7 +13,7 @@ from engine.ops.fused import FusedLinear
 from engine.ops.shape import Concat, Gather
 from tests.engine.thread_splits import two_thread_splits
 
-BIG = (300, 257)  # 77k elements: two blocks of at least MIN_ELEMENTS_PER_THREAD
+BIG = (1030, 513)  # 528k elements: two blocks of at least MIN_ELEMENTS_PER_THREAD
 SMALL = (30, 25)
 
 
@@ -114,36 +114,36 @@ def test_small_tensors_run_on_one_thread(two_threads):
 
 @pytest.mark.parametrize("axis", [1, 2, -1])
 def test_concat_past_the_first_axis_splits_by_rows(two_threads, axis):
-    parts = [rng().standard_normal((64, 50, w), dtype=np.float32) for w in (64, 64, 1, 127)] if axis != 1 else \
-        [rng().standard_normal((64, h, 64), dtype=np.float32) for h in (20, 30, 3)]
+    parts = [rng().standard_normal((256, 50, w), dtype=np.float32) for w in (64, 64, 1, 127)] if axis != 1 else \
+        [rng().standard_normal((256, h, 64), dtype=np.float32) for h in (20, 30, 3)]
     (y,) = Concat.run(parts, {"axis": axis})
     np.testing.assert_array_equal(y, np.concatenate(parts, axis=axis))
-    assert two_threads == [(64, 2)]
+    assert two_threads == [(256, 2)]
     assert Concat.threads([p.shape for p in parts], {"axis": axis}, 2) == 2
-    assert Concat.threads([(64, 50, 64)] * 2, {"axis": 0}, 2) == 1
+    assert Concat.threads([(256, 50, 64)] * 2, {"axis": 0}, 2) == 1
 
 
 def test_gather_rows_of_a_table_split_by_index_rows(two_threads):
     table = rng().standard_normal((5000, 64), dtype=np.float32)
-    idx = rng().integers(-5000, 5000, size=(64, 50))  # negative ids count from the end
+    idx = rng().integers(-5000, 5000, size=(256, 50))  # negative ids count from the end
     (y,) = Gather.run([table, idx], {"axis": 0})
     np.testing.assert_array_equal(y, table[idx])
-    assert two_threads == [(64, 2)]
+    assert two_threads == [(256, 2)]
     assert Gather.threads([table.shape, idx.shape], {"axis": 0}, 2) == 2
 
 
 def test_gather_along_a_later_axis_splits_by_data_rows(two_threads):
-    q = rng().standard_normal((64, 1, 64), dtype=np.float32)
+    q = rng().standard_normal((256, 1, 64), dtype=np.float32)
     tile = np.zeros(50, dtype=np.int64)
     (y,) = Gather.run([q, tile], {"axis": 1})
-    np.testing.assert_array_equal(y, np.broadcast_to(q, (64, 50, 64)))
-    assert two_threads == [(64, 2)]
+    np.testing.assert_array_equal(y, np.broadcast_to(q, (256, 50, 64)))
+    assert two_threads == [(256, 2)]
     with pytest.raises(ValueError, match="index 1 at position 3 is out of range"):
         Gather.run([q, np.array([0, 0, 0, 1] * 20)], {"axis": 1})
 
 
 def test_gather_by_a_scalar_index_stays_whole(two_threads):
-    table = rng().standard_normal((3, 300, 300), dtype=np.float32)
+    table = rng().standard_normal((3, 800, 800), dtype=np.float32)
     (y,) = Gather.run([table, np.array(-1)], {"axis": 0})
     np.testing.assert_array_equal(y, table[-1])
     assert two_threads == [] and Gather.threads([table.shape, ()], {"axis": 0}, 2) == 1

@@ -155,7 +155,7 @@ def test_max_pool_propagates_nan_as_np_maximum():
 
 
 def test_planes_split_over_two_threads_give_one_thread_s_result(monkeypatch):
-    big = np.random.default_rng(6).standard_normal((2, 9, 64, 65), dtype=np.float32)  # 75k elements
+    big = np.random.default_rng(6).standard_normal((2, 9, 128, 230), dtype=np.float32)  # 530k elements
     attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
     splits = []
     monkeypatch.setattr(pool, "run_chunks", lambda chunk, scratch, n, size, threads: splits.append(
@@ -165,7 +165,7 @@ def test_planes_split_over_two_threads_give_one_thread_s_result(monkeypatch):
             pytest.skip("numpy's BLAS does not take a thread limit here")
         (y,) = MaxPool.run([big], attrs)
         assert MaxPool.threads([big.shape], attrs, 2) == 2
-    assert splits == [(18, 9, 2)]  # 59 padded 66x67 planes fit in CHUNK_BYTES; 9 give each thread a chunk
+    assert splits == [(18, 8, 2)]  # 8 padded 130x232 planes fit in CHUNK_BYTES (of the 9 that halve the 18)
     np.testing.assert_array_equal(y, reference_pool(big, "max", **_ref_kwargs(attrs)).astype(np.float32))
 
 
