@@ -32,7 +32,7 @@ from tests.notify.worker import notify_workers, wait_for  # noqa: F401  (fixture
 
 REPOSITORY = "https://github.com/example/loop"
 PARAMS = {"batch": 8}
-MATMUL = "        y = np.matmul(inputs[0], inputs[1])\n"
+MATMUL = "        y = matmul(inputs[0], inputs[1])\n"
 SLOWER_MATMUL = "        __import__('time').sleep(0.05)\n" + MATMUL
 # Detection needs 3 points on either side of a change (regressions.changepoints.MIN_SEGMENT) and, on a
 # series this short, more to clear its threshold: with 5 + 4 it found nothing, 6 + 6 is enough.
