@@ -5,6 +5,7 @@ from threadpoolctl import threadpool_limits
 from engine.ops import OPS, ShapeError, chunked, conv_kernels, parallel
 from engine.ops.conv import Conv2d
 from tests.engine.ort_single_node import run_onnx_node
+from tests.engine.thread_splits import two_threads
 
 
 def reference_conv(x, w, b=None, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1):
@@ -227,11 +228,9 @@ def test_a_non_contiguous_input_is_read_as_its_values():
                                rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture
-def two_threads():
-    with threadpool_limits(limits=2, user_api="blas"):
-        if parallel.threads_allowed() != 2:
-            pytest.skip("numpy's BLAS does not take a thread limit here")
+@pytest.fixture(name="two_threads")
+def two_threads_fixture():
+    with two_threads():
         yield
 
 

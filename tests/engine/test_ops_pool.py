@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
-from engine.ops import OPS, ShapeError, chunked, parallel, pool
+from engine.ops import OPS, ShapeError, chunked, pool
 from engine.ops.pool import AveragePool, GlobalAveragePool, MaxPool
 from tests.engine.ort_single_node import run_onnx_node
+from tests.engine.thread_splits import two_threads
 
 
 def reference_pool(x, kind, kernel, strides=(1, 1), pads=(0, 0, 0, 0), count_include_pad=0):
@@ -160,9 +160,7 @@ def test_planes_split_over_two_threads_give_one_thread_s_result(monkeypatch):
     splits = []
     monkeypatch.setattr(pool, "run_chunks", lambda chunk, scratch, n, size, threads: splits.append(
         (n, size, threads)) or chunked.run_chunks(chunk, scratch, n, size, threads))
-    with threadpool_limits(limits=2, user_api="blas"):
-        if parallel.threads_allowed() != 2:
-            pytest.skip("numpy's BLAS does not take a thread limit here")
+    with two_threads():
         (y,) = MaxPool.run([big], attrs)
         assert MaxPool.threads([big.shape], attrs, 2) == 2
     assert splits == [(18, 8, 2)]  # 8 padded 130x232 planes fit in CHUNK_BYTES (of the 9 that halve the 18)

@@ -12,6 +12,15 @@ from engine.ops import parallel
 
 
 @contextmanager
+def two_threads() -> Iterator[None]:
+    """The engine's thread limit at 2 inside; a skip where numpy's BLAS takes no limit."""
+    with threadpool_limits(limits=2, user_api="blas"):
+        if parallel.threads_allowed() != 2:
+            pytest.skip("numpy's BLAS does not take a thread limit here")
+        yield
+
+
+@contextmanager
 def two_thread_splits(monkeypatch: pytest.MonkeyPatch, *run_parts_of: str) -> Iterator[list[tuple[int, int]]]:
     """The engine's limit at 2 (a skip where numpy's BLAS takes no limit),
     and the list of (n, parts) of every run_parts call through the modules'
@@ -25,7 +34,5 @@ def two_thread_splits(monkeypatch: pytest.MonkeyPatch, *run_parts_of: str) -> It
 
     for name in run_parts_of:
         monkeypatch.setattr(name, recording)
-    with threadpool_limits(limits=2, user_api="blas"):
-        if parallel.threads_allowed() != 2:
-            pytest.skip("numpy's BLAS does not take a thread limit here")
+    with two_threads():
         yield splits
