@@ -8,8 +8,9 @@ from django.shortcuts import get_object_or_404, render
 
 from core.access import read_page, sees_private
 from regressions.models import SUMMARY_STATUSES, AlertSummary
+from results.links import commit_url, compare_url
 
-from .summaries import card, commit_url, compare_url, summaries_with_alerts
+from .summaries import card, summaries_with_alerts
 
 EVIDENCE_ALERTS = 6  # layer alerts whose roofline evidence is spelled out
 CHART_ALERTS = 12  # affected series drawn as small charts
