@@ -12,6 +12,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from core.access import HidesPrivateFields
 from core.text import storable_text
+from fleet.commit_list import MAX_COMMIT_LIST, TEXT_MAX_CHARS
 from fleet.jobs import (
     LEASE_CHOSEN_MAX_CHARS,
     LEASE_CHOSEN_MIN_CHARS,
@@ -88,21 +89,43 @@ class LeaseSerializer(KnownKeysSerializer):
     lease = serializers.CharField(max_length=200, help_text="the lease the claim returned")
 
 
+class CommitEntrySerializer(serializers.Serializer):
+    sha = serializers.RegexField(r"^([0-9a-f]{40}|[0-9a-f]{64})$", help_text="the full commit id, lower case")
+    subject = serializers.CharField(max_length=TEXT_MAX_CHARS, allow_blank=True, help_text="first line of the message")
+    author = serializers.CharField(max_length=TEXT_MAX_CHARS, allow_blank=True)
+    time = serializers.CharField(help_text="the committer time, ISO 8601 (git's %cI)")
+
+
+class CommitListSerializer(serializers.Serializer):
+    """A commits job's answer (fleet.commit_list, which checks it)."""
+
+    commits = CommitEntrySerializer(many=True, max_length=MAX_COMMIT_LIST, help_text=(
+        "base_commit..commit in first-parent order, oldest first: the base excluded, the last entry the head"))
+
+
+@extend_schema_field(CommitListSerializer)
+class CommitListField(serializers.JSONField):
+    """Any JSON here: fleet.jobs.complete checks it against the job (naming `result`)."""
+
+
 class CompleteRequestSerializer(LeaseSerializer):
     run = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, required=False,
         help_text="id of the run the job produced, as POST /api/v1/runs/ returned it (a run of this machine)",
     )
+    result = CommitListField(required=False, help_text="a commits job's answer; the job becomes `done`")
     error = ProcessTextField(required=False, help_text="why there is no run; the job becomes `failed`")
     stderr_tail = ProcessTextField(required=False, default="", help_text="the end of the benchmark's stderr")
     timed_out = serializers.BooleanField(required=False, default=False, help_text="the benchmark ran out of time")
 
     def validate(self, attrs: dict) -> dict:
-        has_run, has_error = "run" in attrs, "error" in attrs
-        if has_run == has_error:
-            message = "Give either run (the uploaded run's id) or error (why there is none)"
-            raise ValidationError({"run": [message + (", not both." if has_run else ".")]})
-        if has_run and attrs["timed_out"]:
+        given = [name for name in ("run", "result", "error") if name in attrs]
+        if len(given) != 1:
+            message = ("Give one of run (the uploaded run's id), result (a commits job's list) or error "
+                       "(why there is none)")
+            field = "run" if not given or "run" in given else given[1]
+            raise ValidationError({field: [message + (", not more." if given else ".")]})
+        if "error" not in attrs and attrs["timed_out"]:
             raise ValidationError({"timed_out": ["Only with error: a job that produced a run did not time out."]})
         return attrs
 
@@ -127,8 +150,8 @@ class JobSpecOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "benchmark", "config", "warmup", "repeats", "threads", "timeout_seconds",
-                  "repository", "commit"]
+        fields = ["id", "kind", "priority", "benchmark", "config", "warmup", "repeats", "threads",
+                  "timeout_seconds", "repository", "base_commit", "commit"]
 
     @extend_schema_field(JobBenchmarkSerializer)
     def get_benchmark(self, job: Job) -> dict:

@@ -76,9 +76,11 @@ class AgentJobView(APIView):
 
 class ClaimJobView(AgentJobView):
     @extend_schema(
-        summary="Claim this machine's oldest claimable job under a lease",
+        summary="Claim this machine's next claimable job under a lease",
         description=(
-            "A claimable job is queued, or claimed under a lease that expired (whose holder loses it). "
+            "A claimable job is queued, or claimed under a lease that expired (whose holder loses it); the "
+            "lowest `priority` goes first, then the oldest. A `commits` job runs no benchmark: list "
+            "base_commit..commit and complete with `result`. "
             "204 with no body when there is none. Concurrent claims never get the same job. With `lease` the "
             "job is claimed under that lease (the agent's choice, recorded before it asks), else the server "
             "chooses one."
@@ -147,7 +149,8 @@ class CompleteJobView(AgentJobView):
     @extend_schema(
         summary="Finish a job with its run, or with an error",
         description=(
-            "With `run` (a run of this machine, uploaded first) the job is `done`; with `error` (and optionally "
+            "With `run` (a run of this machine, uploaded first) the job is `done`; a `commits` job is done with "
+            "`result` (base_commit..commit, oldest first, base excluded) instead. With `error` (and optionally "
             "`stderr_tail`, `timed_out`) it is `failed`. A job is finished once: a second complete gets 409."
         ),
         request=CompleteRequestSerializer,
@@ -156,7 +159,8 @@ class CompleteJobView(AgentJobView):
     def post(self, request, pk: int):
         body = self.body(CompleteRequestSerializer)
         return self.answer(_call(jobs.complete, pk, request.auth, body["lease"], run_id=body.get("run"),
-                              error=body.get("error"), stderr_tail=body["stderr_tail"], timed_out=body["timed_out"]))
+                              result=body.get("result"), error=body.get("error"), stderr_tail=body["stderr_tail"],
+                              timed_out=body["timed_out"]))
 
 
 STATUS_NAMES = [name for name, _ in JOB_STATUSES]

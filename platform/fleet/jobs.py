@@ -21,6 +21,12 @@ Rules:
   before it asks, so that an agent killed during the claim request can still
   give the job back at its next start: `release_by_lease` finds the job by the
   lease alone.
+- Claim takes the lowest `priority` first, then the oldest: bisect jobs
+  (PRIORITY_BISECT) wait behind fresh commit and schedule jobs.
+- A commits job runs no benchmark: it completes with `result`, the commits
+  of base_commit..commit (fleet.commit_list), or an error.
+- `job_finished` (fleet.signals) is sent after the commit of every change that
+  finishes a job: complete, an expired lease given up, cancel.
 
 Every function takes `now` so tests can move time; the API passes nothing.
 """
@@ -40,21 +46,27 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from fleet.commit_list import CommitListError, check_commit_list
 from fleet.job_spec import check_source, check_spec, spec_sha256
 from fleet.models import (
     CANCELLED,
     CLAIMED,
     DONE,
     FAILED,
+    KIND_BISECT,
     KIND_COMMIT,
+    KIND_COMMITS,
     KIND_SCHEDULE,
     PENDING,
+    PRIORITY_BISECT,
+    PRIORITY_FRESH,
     QUEUED,
     Job,
     Machine,
     Schedule,
     hash_token,
 )
+from fleet.signals import job_finished
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +164,49 @@ def enqueue_commit(machines: Iterable[Machine], repository: str, commit: str, *,
     return made
 
 
+def enqueue_bisect(machine: Machine, repository: str, commit: str, *, model: str, params, config, warmup: int,
+                   repeats: int, threads: int | None, timeout_seconds: int, now: datetime | None = None) -> Job:
+    """A bisect job: measure `commit` of `repository` on `machine` with this spec.
+    Always a new job (a commit may get more runs); claimed after fresh jobs
+    (PRIORITY_BISECT). Raises ValidationError naming the bad field."""
+    spec = {"model": model, "params": params, "config": config, "warmup": warmup, "repeats": repeats,
+            "threads": threads, "timeout_seconds": timeout_seconds}
+    check_spec(**spec)
+    commit = check_source(repository, commit)
+    with transaction.atomic():
+        return Job.objects.create(machine=machine, kind=KIND_BISECT, priority=PRIORITY_BISECT, repository=repository,
+                                  commit=commit, spec_hash=spec_sha256(spec), created=now or timezone.now(), **spec)
+
+
+def enqueue_commit_list(machine: Machine, repository: str, base: str, head: str,
+                        now: datetime | None = None) -> Job:
+    """A commits job: `machine`'s agent lists base..head of `repository` (first
+    parents, oldest first, base excluded) and completes with that list as
+    `result`. No benchmark: its model is "". Raises ValidationError naming the
+    bad field (repository, base_commit, commit)."""
+    errors: dict[str, list[str]] = {}
+    for field, sha in (("base_commit", base), ("commit", head)):
+        try:
+            check_source(repository, sha)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors.setdefault(field if name == "commit" else name, messages)
+    if errors:
+        raise ValidationError(errors)
+    base, head = check_source(repository, base), check_source(repository, head)
+    if base.startswith(head) or head.startswith(base):
+        raise ValidationError({"base_commit": [f"The base {base} is the head {head}: the range is empty."]})
+    with transaction.atomic():
+        return Job.objects.create(machine=machine, kind=KIND_COMMITS, priority=PRIORITY_FRESH, repository=repository,
+                                  commit=head, base_commit=base, model="", created=now or timezone.now())
+
+
+def _send_finished(job_ids: Iterable[int], status: str) -> None:
+    """job_finished for each job, once the current transaction commits."""
+    for job_id in job_ids:
+        transaction.on_commit(lambda job_id=job_id: job_finished.send(sender=Job, job_id=job_id, status=status))
+
+
 def check_lease_seconds(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not LEASE_SECONDS_MIN <= value <= LEASE_SECONDS_MAX:
         raise JobRefused(f"Expected a whole number from {LEASE_SECONDS_MIN} to {LEASE_SECONDS_MAX}, got {value!r}.",
@@ -190,8 +245,8 @@ def record_agent_status(machine: Machine, status: Mapping[str, Any]) -> None:
 
 def claim(machine: Machine, lease_seconds: int = LEASE_SECONDS_DEFAULT, now: datetime | None = None,
           lease: str | None = None) -> Claim | None:
-    """Give `machine` its oldest claimable job under a new lease (`lease`, the
-    agent's choice, else a random one), or None. Claimable: queued, or claimed
+    """Give `machine` its first claimable job (lowest priority, then oldest) under a
+    new lease (`lease`, the agent's choice, else a random one), or None. Claimable: queued, or claimed
     with an expired lease (whose holder then loses it); an expired job that has
     used up its attempts fails instead."""
     check_lease_seconds(lease_seconds)
@@ -203,7 +258,7 @@ def claim(machine: Machine, lease_seconds: int = LEASE_SECONDS_DEFAULT, now: dat
             job = (
                 Job.objects.select_for_update(skip_locked=True)
                 .filter(Q(status=QUEUED) | Q(status=CLAIMED, lease_expires__lte=now), machine=machine)
-                .order_by("id")
+                .order_by("priority", "id")
                 .first()
             )
             if job is None:
@@ -229,6 +284,7 @@ def _fail_expired(job: Job, now: datetime) -> None:
     job.lease_hash = ""
     job.finished_at = now
     job.save(update_fields=["status", "error", "lease_hash", "finished_at"])
+    _send_finished([job.pk], FAILED)
 
 
 def _locked_job_with_lease(job_id: int, machine: Machine, lease: str) -> Job:
@@ -288,28 +344,46 @@ def _requeue(job: Job) -> Job:
 
 
 def complete(job_id: int, machine: Machine, lease: str, *, run_id: int | None = None, error: str | None = None,
-             stderr_tail: str = "", timed_out: bool = False, now: datetime | None = None) -> Job:
-    """Finish a job: `done` with the run it uploaded, or `failed` with an error.
-    Exactly one of run_id and error. A job is finished once."""
-    if (run_id is None) == (error is None):
-        raise JobRefused("Give either run (the uploaded run's id) or error (why there is none), not both.",
-                         field="run" if run_id is None else "error")
+             stderr_tail: str = "", timed_out: bool = False, result: Any = None, now: datetime | None = None) -> Job:
+    """Finish a job: `done` with the run it uploaded (a commits job: with its
+    `result`, fleet.commit_list), or `failed` with an error. Exactly one of
+    run_id, result and error. A job is finished once."""
+    given = [name for name, value in (("run", run_id), ("result", result), ("error", error)) if value is not None]
+    if len(given) != 1:
+        raise JobRefused("Give one of run (the uploaded run's id), result (a commits job's list) or error "
+                         "(why there is none).", field=given[1] if len(given) > 1 else "run")
     now = now or timezone.now()
     with transaction.atomic():
         job = _locked_job_with_lease(job_id, machine, lease)
+        if run_id is not None and job.kind == KIND_COMMITS:
+            raise JobRefused(f"Job {job_id} is a commits job: it completes with result, not run.", field="run")
+        if result is not None:
+            result = _checked_result(job, result)
         if run_id is not None and not _is_run_of(run_id, machine):
             raise JobRefused(f"Run {run_id} is not a run of machine {machine.name!r}; upload the run first.",
                              field="run")
-        job.status = DONE if run_id is not None else FAILED
+        job.status = FAILED if error is not None else DONE
         job.run_id = run_id
+        job.result = result
         job.error = _head(error or "", ERROR_CHARS)
         job.stderr_tail = stderr_tail[-STDERR_TAIL_CHARS:]
         job.timed_out = timed_out
         job.finished_at = now
         job.lease_hash = ""
-        job.save(update_fields=["status", "run_id", "error", "stderr_tail", "timed_out", "finished_at",
+        job.save(update_fields=["status", "run_id", "result", "error", "stderr_tail", "timed_out", "finished_at",
                                 "lease_hash"])
+        _send_finished([job.pk], job.status)
     return job
+
+
+def _checked_result(job: Job, result: Any) -> dict:
+    if job.kind != KIND_COMMITS:
+        raise JobRefused(f"Job {job.pk} is a {job.kind} job: only a commits job completes with result; "
+                         f"give run or error.", field="result")
+    try:
+        return check_commit_list(result, job.base_commit, job.commit)
+    except CommitListError as exc:
+        raise JobRefused(str(exc), field="result") from None
 
 
 def _is_run_of(run_id: int, machine: Machine) -> bool:
@@ -333,10 +407,14 @@ def release_expired(now: datetime | None = None) -> tuple[int, int]:
     now = now or timezone.now()
     expired = Job.objects.filter(status=CLAIMED, lease_expires__lte=now)
     with transaction.atomic():
-        failed = expired.filter(attempts__gte=F("max_attempts")).update(
+        # locked first, so the ids are those the update fails (job_finished is sent for each)
+        given_up = list(expired.filter(attempts__gte=F("max_attempts")).select_for_update(skip_locked=True)
+                        .values_list("pk", flat=True))
+        failed = Job.objects.filter(pk__in=given_up).update(
             status=FAILED, lease_hash="", finished_at=now,
             error="The lease expired on each of its claims (max_attempts reached); given up.",
         )
+        _send_finished(given_up, FAILED)
         requeued = expired.filter(attempts__lt=F("max_attempts")).update(
             status=QUEUED, lease_hash="", lease_expires=None
         )
@@ -345,4 +423,9 @@ def release_expired(now: datetime | None = None) -> tuple[int, int]:
 
 def cancel(jobs) -> int:
     """Cancel the unfinished jobs among `jobs` (a queryset); their leases stop working."""
-    return jobs.filter(status__in=PENDING).update(status=CANCELLED, lease_hash="", finished_at=timezone.now())
+    with transaction.atomic():
+        ids = list(Job.objects.select_for_update().filter(pk__in=jobs.filter(status__in=PENDING).values("pk"))
+                   .values_list("pk", flat=True))
+        count = Job.objects.filter(pk__in=ids).update(status=CANCELLED, lease_hash="", finished_at=timezone.now())
+        _send_finished(ids, CANCELLED)
+    return count

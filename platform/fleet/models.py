@@ -222,7 +222,10 @@ QUEUED, CLAIMED, DONE, FAILED, CANCELLED = "queued", "claimed", "done", "failed"
 JOB_STATUSES = [(s, s) for s in (QUEUED, CLAIMED, DONE, FAILED, CANCELLED)]
 PENDING = (QUEUED, CLAIMED)  # not finished: at most one per (schedule, machine)
 KIND_SCHEDULE, KIND_COMMIT = "schedule", "commit"
-JOB_KINDS = [(KIND_SCHEDULE, KIND_SCHEDULE), (KIND_COMMIT, KIND_COMMIT)]
+KIND_BISECT = "bisect"  # a benchmark at one commit of a bisection's range (run purpose "bisect")
+KIND_COMMITS = "commits"  # no benchmark: the agent lists base_commit..commit and completes with `result`
+JOB_KINDS = [(kind, kind) for kind in (KIND_SCHEDULE, KIND_COMMIT, KIND_BISECT, KIND_COMMITS)]
+PRIORITY_FRESH, PRIORITY_BISECT = 0, 10  # claim takes the lowest priority first: bisect jobs wait behind fresh ones
 
 
 class Job(BenchmarkSpecFields):
@@ -237,6 +240,11 @@ class Job(BenchmarkSpecFields):
     # A commit job runs the engine of this commit of this repository; empty for scheduled jobs.
     repository = models.CharField(max_length=REPOSITORY_MAX_LENGTH, blank=True, default="")
     commit = models.CharField(max_length=64, blank=True, default="")
+    # Of a commits job: the range listed is base_commit..commit (base excluded).
+    base_commit = models.CharField(max_length=64, blank=True, default="")
+    priority = models.PositiveSmallIntegerField(default=PRIORITY_FRESH)  # lower is claimed first
+    # Of a commits job: {"commits": [{sha, subject, author, time}, ...]} (fleet.jobs.check_commit_list).
+    result = models.JSONField(null=True, blank=True)
     # Of a commit job: fleet.job_spec.spec_sha256 of its spec, so one_pending_commit_job can compare specs.
     spec_hash = models.CharField(max_length=64, blank=True, default="")
     status = models.CharField(max_length=16, choices=JOB_STATUSES, default=QUEUED)
@@ -259,8 +267,9 @@ class Job(BenchmarkSpecFields):
         indexes = [
             # The job list of one machine (?machine=), newest first; also the machine foreign key.
             models.Index(fields=["machine", "-id"], name="job_machine_newest"),
-            # claim: a machine's queued and claimed jobs, oldest first (a small partial index).
-            models.Index(fields=["machine", "id"], condition=models.Q(status__in=PENDING), name="job_claimable"),
+            # claim: a machine's queued and claimed jobs, by priority then oldest first (a small partial index).
+            models.Index(fields=["machine", "priority", "id"], condition=models.Q(status__in=PENDING),
+                         name="job_claimable"),
             # release_expired: claimed jobs by lease expiry.
             models.Index(fields=["lease_expires"], condition=models.Q(status=CLAIMED), name="job_lease_expiry"),
             # The job list by status (?status=) across machines, newest first.
@@ -284,6 +293,11 @@ class Job(BenchmarkSpecFields):
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.model} on {self.machine} ({self.status})"
+
+    def clean(self) -> None:
+        if self.kind == KIND_COMMITS:  # no benchmark to check: it only lists commits
+            return
+        super().clean()
 
     @property
     def full_config(self) -> dict:
