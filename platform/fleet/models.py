@@ -294,8 +294,13 @@ class Job(BenchmarkSpecFields):
     def __str__(self) -> str:
         return f"job {self.pk} {self.model} on {self.machine} ({self.status})"
 
+    def clean_fields(self, exclude=None) -> None:
+        if self.kind == KIND_COMMITS:  # no benchmark: its model is ""
+            exclude = {*(exclude or ()), "model"}
+        super().clean_fields(exclude)
+
     def clean(self) -> None:
-        if self.kind == KIND_COMMITS:  # no benchmark to check: it only lists commits
+        if self.kind == KIND_COMMITS:  # no spec to check: it only lists commits
             return
         super().clean()
 
