@@ -131,7 +131,7 @@ def detect_changes(
     n = y.size
     if n < 2 * MIN_SEGMENT:
         return []
-    sigma = _noise_scale(y)
+    sigma = noise_scale(y)
     if spreads is not None:
         s = spreads[keep]
         s = s[np.isfinite(s) & (s >= 0)]
@@ -188,7 +188,7 @@ def _as_1d(seq, name: str) -> np.ndarray:
     return arr
 
 
-def _noise_scale(y: np.ndarray) -> float:
+def noise_scale(y: np.ndarray) -> float:
     """Sigma of iid noise from successive differences (robust to steps)."""
     d = np.abs(np.diff(y))
     # median |d| of N(0, 2 sigma^2) is 0.6745 * sqrt(2) * sigma

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "fleet",
     "results",
     "regressions",
+    "bisection",
     "notify",
     "dashboard",
     "axes",  # sign-in lockout (AXES_* below)
@@ -202,6 +203,8 @@ CELERY_BEAT_SCHEDULE = {
     # runs whose catalogue task was lost (a broker outage, a killed worker).
     "notify-sweep-deliveries": {"task": "notify.tasks.sweep_deliveries", "schedule": _outbox_sweep_seconds},
     "results-catalogue-sweep": {"task": "results.tasks.catalogue_sweep", "schedule": _outbox_sweep_seconds},
+    # Active bisections advance as their jobs finish; the sweep covers a lost task or a worker restart.
+    "bisection-sweep": {"task": "bisection.tasks.sweep_bisections", "schedule": _outbox_sweep_seconds},
 }
 
 # Dashboard pages and their JSON are readable without signing in (triage always needs a user).
@@ -237,6 +240,8 @@ if _cache_url:
 # Detection: how many of the latest runs of a benchmark on a machine it reads.
 ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)
 ROOFWATCH_SWEEP_DAYS = env_int("ROOFWATCH_SWEEP_DAYS", 14)
+# Bisect an alert summary's commit range by itself (bisection.runner.auto_start); people can always start one.
+ROOFWATCH_AUTO_BISECT = env_bool("ROOFWATCH_AUTO_BISECT", True)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/v1/", include("results.urls")),
     path("api/v1/", include("fleet.urls")),
     path("api/v1/", include("regressions.urls")),
+    path("api/v1/", include("bisection.urls")),
     path("hooks/", include("notify.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
