@@ -42,10 +42,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["delivery_id", "endpoint", "summary", "state", "response_code", "attempts", "delivered_at",
+    list_display = ["delivery_id", "endpoint", "summary", "event", "state", "response_code", "attempts", "delivered_at",
                     "created"]
-    list_filter = ["endpoint__kind", "gave_up"]
-    readonly_fields = ["delivery_id", "endpoint", "summary", "request_url", "request_body", "response_code",
+    list_filter = ["endpoint__kind", "event", "gave_up"]
+    readonly_fields = ["delivery_id", "endpoint", "summary", "event", "request_url", "request_body", "response_code",
                        "attempts", "last_error", "gave_up", "next_attempt_at", "delivered_at", "created"]
 
 

@@ -1,5 +1,6 @@
-"""What an alert summary looks like to each kind of endpoint: the URL to
-POST to and the JSON body. Pure functions of the summary."""
+"""What an alert summary, and the culprit its bisection found, look like to
+each kind of endpoint: the URL to POST to and the JSON body. Pure functions
+of the summary (and bisection)."""
 from __future__ import annotations
 
 import re
@@ -7,11 +8,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from notify.models import KIND_GENERIC, KIND_GITHUB_STATUS, KIND_SLACK, WebhookEndpoint
+from bisection.models import Bisection
+from bisection.steps import culprit_views, rounds, steps
+from notify.models import EVENT_ALERT_SUMMARY, EVENT_CULPRIT_FOUND, KIND_GENERIC, KIND_GITHUB_STATUS, KIND_SLACK, WebhookEndpoint
 from regressions.models import REGRESSION, AlertSummary
 
 GITHUB_REPO_RE = re.compile(r"github\.com[/:](?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$")
 STATUS_CONTEXT = "roofwatch"
+CULPRIT_CONTEXT = "roofwatch/culprit"  # its own context: the alert's status on first_bad stays
 TOP_ALERTS = 10
 
 
@@ -57,7 +61,7 @@ def headline(doc: dict) -> str:
 def message(endpoint: WebhookEndpoint, summary: AlertSummary, delivery_id: str) -> Message:
     doc = summary_document(summary)
     if endpoint.kind == KIND_GENERIC:
-        return Message(endpoint.url, {"event": "alert_summary", "delivery": delivery_id, "summary": doc})
+        return Message(endpoint.url, {"event": EVENT_ALERT_SUMMARY, "delivery": delivery_id, "summary": doc})
     if endpoint.kind == KIND_SLACK:
         lines = [f"*<{doc['url']}|{headline(doc)}>*"] + [
             f"• {a['benchmark']} `{a['layer']}` on {a['machine']}: {a['rel_change']:+.1%}"
@@ -75,4 +79,50 @@ def message(endpoint: WebhookEndpoint, summary: AlertSummary, delivery_id: str) 
         return Message(f"{base}/repos/{match['owner']}/{match['repo']}/statuses/{sha}",
                        {"state": "failure", "description": headline(doc)[:140], "target_url": doc["url"],
                         "context": STATUS_CONTEXT})
+    raise NotApplicable(f"unknown endpoint kind {endpoint.kind!r}")
+
+
+def bisection_url(bisection: Bisection) -> str:
+    """The bisection's section of the alert page."""
+    return f"{summary_url(bisection.summary)}#bisection-{bisection.pk}"
+
+
+def bisection_document(bisection: Bisection) -> dict:
+    return {
+        "id": bisection.pk, "url": bisection_url(bisection), "status": bisection.status,
+        "culprits": [{key: c[key] for key in ("sha", "subject", "author", "url", "skipped")}
+                     for c in culprit_views(bisection)],
+        "steps": len(steps(bisection)), "rounds": rounds(bisection),
+    }
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def culprit_message(endpoint: WebhookEndpoint, bisection: Bisection, delivery_id: str) -> Message:
+    """The culprit_found message of a bisection that found its culprit(s)."""
+    summary = bisection.summary
+    doc = bisection_document(bisection)
+    if not doc["culprits"]:
+        raise NotApplicable(f"bisection {bisection.pk} names no culprit")
+    if endpoint.kind == KIND_GENERIC:
+        return Message(endpoint.url, {"event": EVENT_CULPRIT_FOUND, "delivery": delivery_id,
+                                      "summary": summary_document(summary), "bisection": doc})
+    if endpoint.kind == KIND_SLACK:
+        lines = [f"culprit found: {c['sha'][:12]} {_slack_escape(c['subject'])} (<{doc['url']}>)"
+                 for c in doc["culprits"]]
+        return Message(endpoint.url, {"text": "\n".join(lines)})
+    if endpoint.kind == KIND_GITHUB_STATUS:
+        match = GITHUB_REPO_RE.search(bisection.repository)
+        if not match:
+            raise NotApplicable(f"{bisection.repository} is not a GitHub repository")
+        sha = doc["culprits"][0]["sha"]  # the first culprit: one status is enough to point at it
+        alerts = summary_document(summary)
+        worst = f"{alerts['worst_rel_change']:+.1%}" if alerts["worst_rel_change"] is not None else "?"
+        description = (f"{alerts['project']}: the bisection found this commit made {len(alerts['alerts'])} "
+                       f"series slower (worst {worst})")
+        return Message(f"{endpoint.url.rstrip('/')}/repos/{match['owner']}/{match['repo']}/statuses/{sha}",
+                       {"state": "failure", "description": description[:140], "target_url": doc["url"],
+                        "context": CULPRIT_CONTEXT})
     raise NotApplicable(f"unknown endpoint kind {endpoint.kind!r}")

@@ -1,6 +1,6 @@
 """Webhooks: the secrets CI signs inbound hooks with, the inbound deliveries
 seen (each delivery id once), the outbound endpoints of a project and the log
-of what was sent to them (one delivery per alert summary and endpoint)."""
+of what was sent to them (one delivery per alert summary, endpoint and event)."""
 from __future__ import annotations
 
 import secrets
@@ -22,6 +22,10 @@ KIND_GENERIC, KIND_SLACK, KIND_GITHUB_STATUS = "generic", "slack", "github_statu
 ENDPOINT_KINDS = [(KIND_GENERIC, "generic JSON"), (KIND_SLACK, "Slack incoming webhook"),
                   (KIND_GITHUB_STATUS, "GitHub commit status")]
 GITHUB_API_URL = "https://api.github.com"
+
+# What a delivery tells: an alert summary was filed, or its bisection found the culprit.
+EVENT_ALERT_SUMMARY, EVENT_CULPRIT_FOUND = "alert_summary", "culprit_found"
+EVENTS = [(EVENT_ALERT_SUMMARY, "alert summary"), (EVENT_CULPRIT_FOUND, "culprit found")]
 
 
 class WebhookSecret(models.Model):
@@ -107,7 +111,7 @@ class WebhookEndpoint(models.Model):
 
 
 class Delivery(models.Model):
-    """One alert summary sent to one endpoint, with every attempt counted.
+    """One event of an alert summary sent to one endpoint, with every attempt counted.
     `delivery_id` goes out as X-Roofwatch-Delivery on every attempt, so a
     receiver can drop a repeat (a worker killed after sending but before it
     recorded the 2xx sends again)."""
@@ -115,6 +119,7 @@ class Delivery(models.Model):
     delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     summary = models.ForeignKey("regressions.AlertSummary", on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32, choices=EVENTS, default=EVENT_ALERT_SUMMARY)
     request_url = models.CharField(max_length=600, blank=True, default="")
     request_body = models.TextField(blank=True, default="")  # the same on every attempt
     response_code = models.PositiveIntegerField(null=True, blank=True)  # of the last attempt
@@ -133,8 +138,8 @@ class Delivery(models.Model):
         ordering = ["-created", "-id"]
         verbose_name_plural = "deliveries"
         constraints = [
-            # Idempotency: one delivery per summary and endpoint, however often the task runs.
-            models.UniqueConstraint(fields=["endpoint", "summary"], name="unique_delivery_per_summary"),
+            # Idempotency: one delivery per summary, endpoint and event, however often the task runs.
+            models.UniqueConstraint(fields=["endpoint", "summary", "event"], name="unique_delivery_per_event"),
         ]
         indexes = [
             # The sweep's question: which undelivered deliveries are due.
@@ -143,7 +148,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"delivery {self.delivery_id} of summary {self.summary_id} to {self.endpoint}"
+        return f"delivery {self.delivery_id} ({self.event}) of summary {self.summary_id} to {self.endpoint}"
 
     @property
     def state(self) -> str:

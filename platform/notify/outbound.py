@@ -1,7 +1,8 @@
-"""Outbound alert webhooks: file one delivery per (alert summary, endpoint),
-and send it, once.
+"""Outbound alert webhooks: file one delivery per (alert summary, endpoint,
+event), and send it, once. Events: the summary itself (alert_summary), and
+the culprit its bisection found (culprit_found).
 
-Idempotency: a delivery row exists once per summary and endpoint (unique
+Idempotency: a delivery row exists once per summary, endpoint and event (unique
 constraint), its body is fixed when it is filed, and it goes out with the same
 X-Roofwatch-Delivery id on every attempt. An attempt is claimed (attempts + 1,
 `sending_until` set) in a committed transaction before the request goes out,
@@ -11,7 +12,8 @@ after the receiver answered but before the commit sends again on redelivery,
 with the same id: receivers drop ids they have seen.
 
 Nothing lost: deliveries are filed in the transaction that files their alerts
-(the outbox, see notify.receivers), and a delivery whose queued send was lost
+(the outbox, see notify.receivers; a culprit's right after the bisection
+that found it committed), and a delivery whose queued send was lost
 (broker down, worker killed) or whose backoff has passed is sent again by the
 beat sweep (`due_deliveries`, notify.tasks.sweep_deliveries). Every request
 goes to a checked public address (notify.destinations).
@@ -27,10 +29,18 @@ import requests
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bisection.models import FOUND, Bisection
 from notify import destinations
 from notify.conf import setting
-from notify.messages import NotApplicable, message
-from notify.models import KIND_GENERIC, KIND_GITHUB_STATUS, Delivery, WebhookEndpoint
+from notify.messages import Message, NotApplicable, culprit_message, message
+from notify.models import (
+    EVENT_ALERT_SUMMARY,
+    EVENT_CULPRIT_FOUND,
+    KIND_GENERIC,
+    KIND_GITHUB_STATUS,
+    Delivery,
+    WebhookEndpoint,
+)
 from notify.signing import signed_headers
 from regressions.models import REGRESSION, AlertSummary
 
@@ -39,6 +49,7 @@ USER_AGENT = "roofwatch-webhooks/1"
 ERROR_CHARS = 2_000
 SENDING_GRACE_SECONDS = 5  # past the request timeout, an attempt whose worker died is over
 SWEEP_BATCH = 500  # deliveries one sweep queues at most
+CULPRIT_CATCHUP = timedelta(days=1)  # how far back the sweep files culprit deliveries a lost receiver missed
 
 
 class Outcome(enum.Enum):
@@ -56,21 +67,53 @@ def file_deliveries(alert_ids: list[int]) -> list[int]:
     pending = []
     for summary in summaries.select_related("project"):
         for endpoint in WebhookEndpoint.objects.filter(project=summary.project_id, enabled=True):
-            delivery = _file(endpoint, summary)
+            delivery = _file(endpoint, summary, EVENT_ALERT_SUMMARY,
+                             lambda delivery_id, e=endpoint, s=summary: message(e, s, delivery_id))
             if delivery is not None and delivery.state == "pending":
                 pending.append(delivery.pk)
     return pending
 
 
-def _file(endpoint: WebhookEndpoint, summary: AlertSummary) -> Delivery | None:
-    existing = Delivery.objects.filter(endpoint=endpoint, summary=summary).first()
+def file_culprit_deliveries(bisection_id: int) -> list[int]:
+    """The culprit_found deliveries of a bisection that found its culprit, one
+    per enabled endpoint of its summary's project, filed in one transaction;
+    returns the ids of those not yet delivered nor given up (made now or before)."""
+    pending = []
+    with transaction.atomic():
+        bisection = Bisection.objects.select_related("summary__project").filter(pk=bisection_id).first()
+        if bisection is None or bisection.status != FOUND:
+            return []
+        summary = bisection.summary
+        for endpoint in WebhookEndpoint.objects.filter(project=summary.project_id, enabled=True):
+            delivery = _file(endpoint, summary, EVENT_CULPRIT_FOUND,
+                             lambda delivery_id, e=endpoint: culprit_message(e, bisection, delivery_id))
+            if delivery is not None and delivery.state == "pending":
+                pending.append(delivery.pk)
+    return pending
+
+
+def missed_culprits(limit: int = SWEEP_BATCH) -> list[int]:
+    """Bisections that found their culprit within CULPRIT_CATCHUP but whose
+    summary has no culprit_found delivery: a process that died between the
+    bisection's commit and the filing. The sweep files them."""
+    since = timezone.now() - CULPRIT_CATCHUP
+    missed = (Bisection.objects.filter(status=FOUND, finished_at__gte=since)
+              .exclude(summary__deliveries__event=EVENT_CULPRIT_FOUND)
+              .filter(summary__project__webhook_endpoints__enabled=True).distinct())
+    return list(missed.order_by("finished_at", "pk").values_list("pk", flat=True)[:limit])
+
+
+def _file(endpoint: WebhookEndpoint, summary: AlertSummary, event: str, build) -> Delivery | None:
+    """The delivery of `event` about `summary` to `endpoint`, filed now with the
+    message `build(delivery_id)` makes unless it exists; None if not applicable."""
+    existing = Delivery.objects.filter(endpoint=endpoint, summary=summary, event=event).first()
     if existing is not None:
         return existing
-    delivery = Delivery(endpoint=endpoint, summary=summary)
+    delivery = Delivery(endpoint=endpoint, summary=summary, event=event)
     try:
-        msg = message(endpoint, summary, str(delivery.delivery_id))
+        msg: Message = build(str(delivery.delivery_id))
     except NotApplicable as why:
-        log.info("no delivery of summary %s to %s: %s", summary.pk, endpoint, why)
+        log.info("no %s delivery of summary %s to %s: %s", event, summary.pk, endpoint, why)
         return None
     delivery.request_url = msg.url
     delivery.request_body = json.dumps(msg.body, sort_keys=True)
@@ -80,7 +123,7 @@ def _file(endpoint: WebhookEndpoint, summary: AlertSummary) -> Delivery | None:
         with transaction.atomic():
             delivery.save()
     except IntegrityError:  # filed meanwhile by another worker
-        return Delivery.objects.filter(endpoint=endpoint, summary=summary).first()
+        return Delivery.objects.filter(endpoint=endpoint, summary=summary, event=event).first()
     return delivery
 
 

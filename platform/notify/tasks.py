@@ -27,7 +27,10 @@ def notify_alerts(alert_ids: list[int]) -> int:
 @shared_task(**DB_RETRY)
 def sweep_deliveries() -> int:
     """Queue a send of every delivery that is due (never sent, or its backoff
-    passed): what a lost message or a dead worker left; returns how many."""
+    passed): what a lost message or a dead worker left; returns how many.
+    First it files the culprit deliveries a lost receiver missed (sent later)."""
+    for bisection_id in outbound.missed_culprits():
+        outbound.file_culprit_deliveries(bisection_id)
     due = outbound.due_deliveries()
     for pk in due:
         dispatch.queue(send_delivery, pk)
