@@ -20,6 +20,10 @@ CPU_GOVERNOR_MAX_LENGTH = 200  # conditions.cpu_governor: distinct sysfs governo
 # Which bandwidth roof judges a layer: a streaming copy, or random-row gather at the layer's row size.
 ROOF_KINDS = ("stream", "gather")
 CONFIDENCE = 0.95  # TimeStats.ci_low/ci_high: the confidence of the median's interval
+# Report.purpose: why the run was made. "" an ordinary run (it joins its series);
+# "bisect" a run a bisection asked for at an old commit (it never joins a series).
+PURPOSE_BISECT = "bisect"
+PURPOSES = ("", PURPOSE_BISECT)
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,8 @@ class Report:
     # Minor page faults during the timed passes (after warmup): 0 in a steady
     # state. None where the engine did not count them.
     timed_page_faults: int | None = None
+    # One of PURPOSES; a report without the key is an ordinary run ("").
+    purpose: str = ""
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,4 +202,5 @@ class Report:
             conditions=d.get("conditions"),
             accuracy=Accuracy(**d["accuracy"]) if d.get("accuracy") is not None else None,
             timed_page_faults=d.get("timed_page_faults"),
+            purpose=d.get("purpose") or "",
         )

@@ -2,7 +2,9 @@
 from regressions.tasks import detect_after_ingest
 
 
-def detect_after_run_ingested(sender, run_id: int, **kwargs) -> None:
+def detect_after_run_ingested(sender, run_id: int, in_series: bool = True, **kwargs) -> None:
     """Queue detection for a new run; run_ingested is sent after the ingest
-    transaction committed, so the worker finds the run."""
-    detect_after_ingest.delay(run_id)
+    transaction committed, so the worker finds the run. A run no series takes
+    (a bisection's) changes no series: nothing to detect."""
+    if in_series:
+        detect_after_ingest.delay(run_id)

@@ -64,8 +64,10 @@ class Window:
 
 
 def load_window(machine_id: int, benchmark_id: int, size: int) -> Window:
-    """The latest `size` runs of the benchmark on the machine and every series over them."""
-    newest = Run.objects.filter(machine_id=machine_id, benchmark_id=benchmark_id).order_by("-started_at", "-id")
+    """The latest `size` runs of the benchmark on the machine and every series over them
+    (runs in their series only: a bisection's runs at old commits never enter a window)."""
+    runs = Run.objects.in_series().filter(machine_id=machine_id, benchmark_id=benchmark_id)
+    newest = runs.order_by("-started_at", "-id")
     runs = list(newest.values(*RUN_FIELDS)[:size])[::-1]
     window = Window(machine_id, benchmark_id, runs)
     if not runs:

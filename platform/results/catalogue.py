@@ -25,15 +25,19 @@ BATCH_SIZE = 1000
 def refresh_series_for_run(run_id: int) -> int:
     """Add run `run_id`'s points to the catalogue (its end_to_end series and one
     per layer it has); returns how many series rows were written, 0 when the
-    run is already counted or no longer exists."""
-    benchmark_id = Run.objects.filter(pk=run_id).values_list("benchmark_id", flat=True).first()
+    run is already counted or no longer exists. A run no series takes (a
+    bisection's) is only marked counted: it adds no points."""
+    run = Run.objects.filter(pk=run_id)
+    benchmark_id = run.values_list("benchmark_id", flat=True).first()
     if benchmark_id is None:
         return 0
     with transaction.atomic():
         _lock_benchmarks(Benchmark.objects.filter(pk=benchmark_id))
         # The row lock of this UPDATE makes a concurrent second delivery wait, then find the flag set.
-        if not Run.objects.filter(pk=run_id, catalogued=False).update(catalogued=True):
+        if not run.filter(catalogued=False).update(catalogued=True):
             return 0
+        if not run.in_series().exists():
+            return 0  # a bisection's run: counted, with no points
         with connection.cursor() as cursor:
             cursor.execute(_upsert_sql(), [END_TO_END, run_id, run_id])
             return cursor.rowcount
@@ -46,8 +50,9 @@ def refresh_all_series() -> int:
     after retention, not for every ingest."""
     with transaction.atomic():
         _lock_benchmarks(Benchmark.objects.all())
-        counted = Run.objects.filter(catalogued=True)
-        rows = _end_to_end_series(counted) + _layer_series(LayerMeasurement.objects.filter(run__catalogued=True))
+        counted = Run.objects.in_series().filter(catalogued=True)
+        layers = LayerMeasurement.objects.in_series().filter(run__catalogued=True)
+        rows = _end_to_end_series(counted) + _layer_series(layers)
         Series.objects.all().delete()
         Series.objects.bulk_create(rows, batch_size=BATCH_SIZE)
     for run_id in Run.objects.filter(catalogued=False).order_by("pk").values_list("pk", flat=True).iterator():

@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.exceptions import ValidationError
 
+from engine.report import PURPOSE_BISECT
+
 ISO_EXAMPLE = "2025-01-31, 2025-01-31T12:00:00Z or 2025-01-31T12:00:00+02:00"
 
 
@@ -65,3 +67,18 @@ def filter_time_range(rows: QuerySet, params: Mapping[str, str], field: str, aft
     if params.get(before):
         rows = rows.filter(**{f"{field}__lt": parse_instant(before, params[before])})
     return rows
+
+
+# ?purpose= of the run list: "series" (runs in their series), "bisect" (a bisection's runs) or "any".
+RUN_PURPOSES = ("series", "bisect", "any")
+
+
+def filter_purpose(runs: QuerySet, params: Mapping[str, str]) -> QuerySet:
+    """Apply ?purpose=; without it, "any", except that the runs of a ?commit= are
+    its series runs: a bisection's run at that commit must not gate it (ci-check)."""
+    value = params.get("purpose") or ("series" if params.get("commit") else "any")
+    if value not in RUN_PURPOSES:
+        raise ValidationError({"purpose": [f"Expected one of {', '.join(RUN_PURPOSES)}; got {value!r}."]})
+    if value == "series":
+        return runs.in_series()
+    return runs.filter(purpose=PURPOSE_BISECT) if value == "bisect" else runs

@@ -237,7 +237,7 @@ def _insert(new: list[tuple[_Valid, Outcome, Run]]) -> None:
     write_runs_layers([(run, item.report["layers"]) for item, _, run in new])
     for _, outcome, run in new:
         outcome.run, outcome.created = run, True
-        transaction.on_commit(partial(send_run_ingested, run.pk))
+        transaction.on_commit(partial(send_run_ingested, run.pk, run.purpose))
 
 
 def _repository_url(report: dict) -> str:
@@ -285,5 +285,6 @@ def _new_run(report: dict, machine: Machine, payload_sha256: str) -> Run:
         profiler_overhead=report["profiler_overhead"],
         conditions=report["conditions"],
         accuracy=report["accuracy"],
+        purpose=report["purpose"],
     )
 

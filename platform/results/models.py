@@ -7,12 +7,13 @@ import re
 
 from django.db import models
 
-from engine.report import BOUNDS, END_TO_END, ROOF_KINDS
+from engine.report import BOUNDS, END_TO_END, PURPOSE_BISECT, PURPOSES, ROOF_KINDS
 from fleet.models import EnrollmentToken, Machine
 from results.canonical import canonical_sha256
 
 BOUND_CHOICES = [(b, b) for b in BOUNDS]
 ROOF_CHOICES = [(r, r) for r in ROOF_KINDS]
+PURPOSE_CHOICES = [(p, p or "ordinary") for p in PURPOSES]
 
 
 LOCAL_PROJECT = "local"  # name and repository_url of runs reported without a repository
@@ -90,6 +91,13 @@ class Benchmark(models.Model):
         return f"{self.model}({params})" if params else self.model
 
 
+class RunQuerySet(models.QuerySet):
+    def in_series(self) -> "RunQuerySet":
+        """The runs that belong to their series: not a bisection's runs at old commits.
+        Every reader of a series or of "the latest runs" goes through this."""
+        return self.exclude(purpose=PURPOSE_BISECT)
+
+
 class Run(models.Model):
     """One uploaded run report (schema roofwatch.run/1)."""
 
@@ -137,6 +145,10 @@ class Run(models.Model):
     # Counted in the series catalogue (results.catalogue). Set in the transaction
     # that adds the run's points there, so a redelivered task cannot count it twice.
     catalogued = models.BooleanField(default=False, editable=False)
+    # Why the run was made (engine.report.PURPOSES): "" ordinary; "bisect" a bisection's run, never in a series.
+    purpose = models.CharField(max_length=16, blank=True, default="", choices=PURPOSE_CHOICES)
+
+    objects = RunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -157,6 +169,10 @@ class Run(models.Model):
         return f"run {self.pk} {self.benchmark} on {self.machine}"
 
     @property
+    def is_bisect(self) -> bool:
+        return self.purpose == PURPOSE_BISECT
+
+    @property
     def ridge_point(self) -> float | None:
         """FLOPs per byte where the compute roof meets the bandwidth slope; None without both peaks."""
         return self.peak_gflops / self.peak_gbs if self.peak_gflops and self.peak_gbs else None
@@ -164,6 +180,12 @@ class Run(models.Model):
     def get_absolute_url(self) -> str:
         """The run's dashboard page."""
         return f"/runs/{self.pk}/"
+
+
+class LayerQuerySet(models.QuerySet):
+    def in_series(self) -> "LayerQuerySet":
+        """The layer rows of runs that belong to their series (RunQuerySet.in_series)."""
+        return self.exclude(run__purpose=PURPOSE_BISECT)
 
 
 class LayerMeasurement(models.Model):
@@ -201,6 +223,8 @@ class LayerMeasurement(models.Model):
     roof_gbs = models.FloatField(null=True, blank=True)
     # What the kernel really moves where that is more than `bytes` (the minimum traffic); else null.
     kernel_bytes = models.BigIntegerField(null=True, blank=True)
+
+    objects = LayerQuerySet.as_manager()
 
     class Meta:
         ordering = ["run", "index"]

@@ -51,8 +51,10 @@ class RunSummarySerializer(serializers.ModelSerializer):
         model = Run
         fields = [
             "id", "url", "machine", "project", "benchmark", "model", "params", "model_version",
-            "commit", "branch", "commit_time", "started_at", "received_at", "end_to_end",
+            "commit", "branch", "commit_time", "started_at", "received_at", "end_to_end", "purpose",
         ]
+        extra_kwargs = {"purpose": {"help_text": (
+            '"" an ordinary run; "bisect" a run a bisection made at an old commit, in no series')}}
 
 
 class PeaksOutSerializer(serializers.Serializer):
@@ -93,7 +95,7 @@ class RunDetailSerializer(RunSummarySerializer):
             "idempotency_key", "payload_sha256", "ci_url", "config", "config_hash", "warmup", "repeats",
             "profiler_overhead", "timed_page_faults", "conditions", "accuracy", "peaks", "roofs", "layers",
         ]
-        extra_kwargs = {"timed_page_faults": {"help_text": (
+        extra_kwargs = {**RunSummarySerializer.Meta.extra_kwargs, "timed_page_faults": {"help_text": (
             "minor page faults during the timed passes (0: steady state); null when not counted")}}
 
 

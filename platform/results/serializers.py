@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from engine.report import BOUNDS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END, ROOF_KINDS, SCHEMA
+from engine.report import BOUNDS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END, PURPOSES, ROOF_KINDS, SCHEMA
 from fleet.models import Machine
 from results.models import Benchmark, LayerMeasurement, Project, Run
 from results.strict_fields import (
@@ -263,6 +263,8 @@ class ReportSerializer(StrictSerializer):
     accuracy = AccuracySerializer(allow_null=True, required=False, default=None)
     timed_page_faults = StrictIntegerField(min_value=0, max_value=BIGINT_MAX, allow_null=True, required=False,
                                            default=None)
+    purpose = StrictChoiceField(choices=PURPOSES, required=False, default="", help_text=(
+        '"" an ordinary run; "bisect" a run a bisection asked for at an old commit: stored, never in a series'))
 
     def to_internal_value(self, data: Any) -> dict:
         # Check the version first: field errors against the wrong schema are noise.

@@ -110,7 +110,8 @@ def series_points(machine_name: str, benchmark_id: int, layer: str, query: Point
     else:
         rows = _layer_rows(machine_id, benchmark, layer, query)
         op = _layer_op(machine_id, benchmark, layer, machine_name, query if rows else None)
-    if not rows and layer == END_TO_END and not Run.objects.filter(machine_id=machine_id, benchmark=benchmark).exists():
+    runs = Run.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark)
+    if not rows and layer == END_TO_END and not runs.exists():
         raise NotFound(f"No runs of benchmark {benchmark_id} ({benchmark}) on machine {machine_name!r}.")
     timed = query.metric in TIME_METRICS
     points = []
@@ -167,7 +168,7 @@ def _end_to_end_rows(machine_id: int, benchmark: Benchmark, query: PointsQuery) 
         raise ValidationError({"metric": [
             f"Metric {query.metric!r} is per layer; end_to_end has {', '.join(END_TO_END_METRICS)}."
         ]})
-    runs = _time_range(Run.objects.filter(machine_id=machine_id, benchmark=benchmark), query)
+    runs = _time_range(Run.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark), query)
     return list(
         runs.order_by("-started_at", "-id")
         .values_list(_point_time(runs), "id", "commit", "model_version", "config_hash", query.metric, "p25",
@@ -180,7 +181,7 @@ def _end_to_end_rows(machine_id: int, benchmark: Benchmark, query: PointsQuery) 
 def _layer_rows(machine_id: int, benchmark: Benchmark, layer: str, query: PointsQuery) -> list[tuple]:
     # Only columns of the layer_series index (time metrics), so the scan never visits the
     # table's pages: one heap page per point would cost more than the rest of the request.
-    layers = LayerMeasurement.objects.filter(machine_id=machine_id, benchmark=benchmark, name=layer)
+    layers = LayerMeasurement.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark, name=layer)
     return list(
         _time_range(layers, query)
         .order_by("-started_at", "-run_id")
@@ -194,7 +195,7 @@ def _layer_op(
 ) -> str:
     """The op of the newest point of a layer in the asked range (any time when
     `query` is None: it has no points there); 404 if it never had any."""
-    layers = LayerMeasurement.objects.filter(machine_id=machine_id, benchmark=benchmark, name=layer)
+    layers = LayerMeasurement.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark, name=layer)
     if query is not None:
         layers = _time_range(layers, query)
     op = layers.order_by("-started_at", "-run_id").values_list("op", flat=True).first()

@@ -6,16 +6,19 @@ from django.dispatch import Signal
 
 log = logging.getLogger(__name__)
 
-# Sent with sender=Run and run_id=<int> once the transaction that stored a new
-# run has committed (never for a replay of a stored run).
+# Sent with sender=Run, run_id=<int> and in_series=<bool> (False for a bisection's
+# run, which no series takes) once the transaction that stored a new run has
+# committed (never for a replay of a stored run).
 run_ingested = Signal()
 
 
-def send_run_ingested(run_id: int) -> None:
+def send_run_ingested(run_id: int, purpose: str = "") -> None:
     """Send run_ingested; a failing receiver is logged, never raised: the run is
     already stored and the agent must not retry an upload that succeeded."""
+    from engine.report import PURPOSE_BISECT
     from results.models import Run
 
-    for receiver, result in run_ingested.send_robust(sender=Run, run_id=run_id):
+    in_series = purpose != PURPOSE_BISECT
+    for receiver, result in run_ingested.send_robust(sender=Run, run_id=run_id, in_series=in_series):
         if isinstance(result, Exception):
             log.error("run_ingested receiver %r failed for run %s", receiver, run_id, exc_info=result)

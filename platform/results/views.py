@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from core.agent_auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
 from core.errors import ApiErrorSerializer, error_responses, exception_handler
 from core.pagination import BoundedLimitOffsetPagination
-from results.filters import ISO_EXAMPLE, filter_exact, filter_time_range
+from results.filters import ISO_EXAMPLE, RUN_PURPOSES, filter_exact, filter_purpose, filter_time_range
 from results.ingest import Outcome, ingest_report, ingest_reports
 from results.models import Benchmark, Project, Run
 from results.report_parser import ReportJSONParser, check_content_length
@@ -64,6 +64,9 @@ ERROR_RESPONSES = error_responses({
             *(OpenApiParameter(name, str, description=f"exact {text}") for name, (_, text) in RUN_FILTERS.items()),
             OpenApiParameter("started_after", str, description=f"started_at at or after this ({ISO_EXAMPLE})"),
             OpenApiParameter("started_before", str, description=f"started_at before this ({ISO_EXAMPLE})"),
+            OpenApiParameter("purpose", str, enum=RUN_PURPOSES, description=(
+                "series: runs in their series; bisect: a bisection's runs at old commits; any (the default, "
+                "except with ?commit=, whose runs are its series runs: what gates the commit)")),
         ],
     ),
     retrieve=extend_schema(summary="One run with its layers"),
@@ -106,6 +109,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             return runs.prefetch_related("layers")
         params = self.request.query_params
         runs = filter_exact(runs, params, {name: lookup for name, (lookup, _) in RUN_FILTERS.items()})
+        runs = filter_purpose(runs, params)
         return filter_time_range(runs, params, "started_at", *RUN_TIME_RANGE)
 
     def initial(self, request, *args, **kwargs):
