@@ -44,9 +44,10 @@ def machine_list(request: HttpRequest) -> HttpResponse:
 @read_page
 def machine_detail(request: HttpRequest, name: str) -> HttpResponse:
     machine = get_object_or_404(Machine, name=name)
+    # Its series runs (noise is measured over them); a bisection's runs at old commits are in the run list.
     runs = list(
-        Run.objects.filter(machine=machine).select_related("benchmark__project").order_by("-started_at", "-id")[
-            :RECENT_RUNS]
+        Run.objects.in_series().filter(machine=machine).select_related("benchmark__project")
+        .order_by("-started_at", "-id")[:RECENT_RUNS]
     )
     return render(request, "dashboard/machine_detail.html", {
         "machine": machine,

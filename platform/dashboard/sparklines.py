@@ -32,7 +32,7 @@ def recent_benchmarks() -> list[list[Series]]:
 
 
 def _newest_runs_first(series: Series):
-    return Run.objects.filter(machine_id=series.machine_id, benchmark_id=series.benchmark_id).order_by(
+    return Run.objects.in_series().filter(machine_id=series.machine_id, benchmark_id=series.benchmark_id).order_by(
         "-started_at", "-id"
     )
 

@@ -52,7 +52,7 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     threads = run_threads(run.config, run.roofs, run.peak_gflops, run.peak_gbs)
     lines = roof_lines(run.peak_gflops, run.peak_gbs, run.roofs, threads, layers)
     previous = (
-        Run.objects.filter(machine_id=run.machine_id, benchmark_id=run.benchmark_id)
+        Run.objects.in_series().filter(machine_id=run.machine_id, benchmark_id=run.benchmark_id)
         .filter(Q(started_at__lt=run.started_at) | Q(started_at=run.started_at, id__lt=run.id))
         .order_by("-started_at", "-id").values_list("id", flat=True).first()
     )
