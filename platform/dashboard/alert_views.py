@@ -1,11 +1,14 @@
 """Alert summaries: the list, and one summary with its change, affected
-series, classification evidence, attribution and triage."""
+series, classification evidence, attribution, bisections and triage."""
 from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from bisection.models import Bisection
+from bisection.runner import bisectable_alert
+from bisection.steps import culprit_views, steps
 from core.access import read_page, sees_private
 from regressions.models import SUMMARY_STATUSES, AlertSummary
 from results.links import commit_url, compare_url
@@ -30,6 +33,13 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+def bisection_views(summary: AlertSummary) -> list[dict]:
+    """The summary's bisections, newest first, each with its culprits and steps."""
+    bisections = Bisection.objects.filter(summary=summary).select_related(
+        "machine", "benchmark", "started_by", "cancelled_by").order_by("-created", "-id")
+    return [{"bisection": b, "culprits": culprit_views(b), "steps": steps(b)} for b in bisections]
+
+
 @read_page
 def alert_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
     summary = get_object_or_404(
@@ -52,6 +62,7 @@ def alert_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
          "layer": a.layer, "change_t": a.run_after.started_at.isoformat(), "before": a.before, "after": a.after}
         for a in c.alerts[:CHART_ALERTS]
     ]
+    bisections = bisection_views(summary)
     return render(request, "dashboard/alert_summary.html", {
         "card": c,
         "summary": summary,
@@ -64,5 +75,9 @@ def alert_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
         "small_charts": small_charts,
         "chart_ids": {a.pk: f"alert-chart-{a.pk}" for a in c.alerts[:CHART_ALERTS]},
         "triage_statuses": ["acknowledged", "invalid", "fixed"],
-        "show_users": sees_private(request.user),  # who triaged: not for anonymous readers
+        "show_users": sees_private(request.user),  # who triaged or bisected: not for anonymous readers
+        "bisections": bisections,
+        # A range to bisect, none running: offered to signed-in users (the API refuses the rest).
+        "can_bisect": request.user.is_authenticated and not any(b["bisection"].active for b in bisections)
+        and bisectable_alert(summary) is not None,
     })

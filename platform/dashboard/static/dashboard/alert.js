@@ -1,6 +1,7 @@
 /* Alert summary page: a small chart per affected series (from the series API,
- * the change marked), and the triage controls, which PATCH the alerts API with
- * the signed-in session's CSRF token. */
+ * the change marked), the triage controls, which PATCH the alerts API with
+ * the signed-in session's CSRF token, and the bisection buttons, which POST
+ * to the bisections API the same way. */
 (function () {
   "use strict";
   var rw = window.rw;
@@ -38,6 +39,41 @@
         window.location.reload();
       }).catch(function (err) { say(err.message, true); select.value = ""; });
     });
+  });
+
+  /* ---- bisection: start one, cancel one ---- */
+  var bisectMessage = document.getElementById("bisect-message");
+  function postJSON(url, body) {
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json",
+                 "X-CSRFToken": token ? token.value : "" },
+      body: JSON.stringify(body || {}),
+    }).then(function (r) {
+      return r.json().then(function (data) {
+        if (!r.ok) throw new Error([].concat(data.detail || JSON.stringify(data)).join(" "));
+        return data;
+      });
+    });
+  }
+  function bisectSay(text, bad) {
+    bisectMessage.textContent = text;
+    bisectMessage.classList.toggle("bad", !!bad);
+  }
+  function bisectButton(button, url, body, busy) {
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      bisectSay(busy);
+      postJSON(url, body).then(function () { window.location.reload(); })
+        .catch(function (err) { bisectSay(err.message, true); button.disabled = false; });
+    });
+  }
+  var start = document.getElementById("bisect-start");
+  if (start) bisectButton(start, triage.bisectionsUrl, { summary: triage.summary }, "Starting a bisection…");
+  document.querySelectorAll("[data-cancel-bisection]").forEach(function (button) {
+    bisectButton(button, triage.bisectionsUrl + button.dataset.cancelBisection + "/cancel/", null, "Cancelling…");
   });
 
   /* ---- small charts ---- */
