@@ -13,6 +13,10 @@ when the agent died (<spool>/.held-job) is released then: by its id, or by
 the lease alone when it died during the claim request (the agent chooses and
 records each claim's lease before asking).
 
+A "commits" job runs no engine: it lists base_commit..commit of [repository]
+path (worktree.list_commits) and completes with that list. A "bisect" job is
+measured like a commit job; its report says `"purpose": "bisect"`.
+
 No job is claimed unless the spool has room for its report (spool_space.py);
 a report that cannot be spooled fails its job with the reason. A lost lease
 (409 on heartbeat) kills the job's engine run: someone else runs it now.
@@ -39,9 +43,10 @@ from .runner import BenchmarkFailed
 from .spool import Spool, SpoolError
 from .spool_space import SpoolSpace
 from .state import AgentState, agent_status, now_iso
-from .worktree import prune_leftovers
+from .worktree import WorktreeError, list_commits, prune_leftovers
 
 log = logging.getLogger(LOGGER_NAME)
+KIND_COMMITS = "commits"  # a job that runs no benchmark: it lists base_commit..commit of [repository]
 UPLOAD_ATTEMPTS = 3
 PEAKS_TIMEOUT = 600.0
 STOPPING_HTTP_TIMEOUT = 5.0  # a release while stopping must fit in systemd's TimeoutStopSec
@@ -163,6 +168,9 @@ class Agent:
         except SpoolError:
             self.release(job.id, job.lease, reason="spool_error")
             raise
+        if job.kind == KIND_COMMITS:
+            self.list_job_commits(job)
+            return
         # its own client: a requests.Session is not shared between threads
         beat = Heartbeat(JobsClient(self.cfg.server, self.cfg.token), job, self.cfg.lease_seconds)
         beat.start()
@@ -193,19 +201,43 @@ class Agent:
             raise
         self.held.clear()
 
+    def list_job_commits(self, job: Job) -> None:
+        """A commits job: base_commit..commit of [repository] path, completed with
+        {"commits": [...]} (or the reason there is none) through the outbox."""
+        try:
+            if self.cfg.repository is None:
+                raise WorktreeError(f"a commits job needs [repository] path in {self.cfg.path}")
+            commits = list_commits(self.cfg.repository, job.base_commit, job.commit)
+        except WorktreeError as e:
+            log.error("event=job_failed job=%d error=%r", job.id, str(e)[:500])
+            self._fail_job(job, str(e))
+            return
+        log.info("event=commits_listed job=%d range=%s..%s commits=%d", job.id, job.base_commit, job.commit,
+                 len(commits))
+        self._complete(job, {"lease": job.lease, "result": {"commits": commits}})
+
     def _dropped(self, job: Job) -> None:
         log.warning("event=job_cancelled job=%d reason=lease_lost: the engine run was stopped, nothing is uploaded",
                     job.id)
         self.held.clear()
 
     def _fail_job(self, job: Job, error: str, stderr_tail: str = "", timed_out: bool = False) -> None:
-        """Complete `job` as failed: through the outbox, or at once when the spool takes no writes."""
-        entry = {"lease": job.lease, "error": error[:2000], "stderr_tail": stderr_tail, "timed_out": timed_out}
+        """Complete `job` as failed."""
+        self._complete(job, {"lease": job.lease, "error": error[:2000], "stderr_tail": stderr_tail,
+                             "timed_out": timed_out})
+
+    def _complete(self, job: Job, entry: dict[str, Any]) -> None:
+        """Complete `job` with `entry` (an outbox entry: error or result) through the outbox,
+        or at once when the spool takes no writes."""
         try:
             self.outbox.put(job.id, entry)
         except SpoolError:
             try:
-                self.jobs.complete_error(job.id, job.lease, entry["error"], stderr_tail, timed_out)
+                if "result" in entry:
+                    self.jobs.complete_result(job.id, job.lease, entry["result"])
+                else:
+                    self.jobs.complete_error(job.id, job.lease, entry["error"], entry["stderr_tail"],
+                                             entry["timed_out"])
                 log.info("event=job_completed job=%d run=-", job.id)
             except JobsError as e:  # unreachable: the held file releases it later, else its lease runs out
                 log.error("event=job_completion_failed job=%d reason=%r", job.id, str(e))

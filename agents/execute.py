@@ -8,7 +8,7 @@ import logging
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import LOGGER_NAME
@@ -19,6 +19,7 @@ from .runner import ENGINE_COMMAND, BenchmarkFailed, run_benchmark
 from .worktree import WorktreeError, commit_worktree, worktree_env
 
 log = logging.getLogger(LOGGER_NAME)
+BISECT = "bisect"  # the job kind, and the purpose of its run's report
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class RunRequest:
     repository: str = ""
     commit: str = ""
     batch: int | None = None  # run-once --batch; the config's benchmarks set params instead
+    purpose: str = ""  # the report's `purpose` ("bisect": a run at an old commit, kept out of series)
 
     @classmethod
     def from_spec(cls, spec: BenchmarkSpec, cfg: AgentConfig, *, threads: int | None = None,
@@ -44,8 +46,9 @@ class RunRequest:
 
     @classmethod
     def from_job(cls, job: Job, cfg: AgentConfig) -> "RunRequest":
-        return cls.from_spec(job.spec, cfg, threads=job.threads, timeout=job.timeout_seconds,
-                             repository=job.repository, commit=job.commit)
+        req = cls.from_spec(job.spec, cfg, threads=job.threads, timeout=job.timeout_seconds,
+                            repository=job.repository, commit=job.commit)
+        return replace(req, purpose=BISECT) if job.kind == BISECT else req
 
 
 class MeasurementFailed(Exception):
@@ -92,11 +95,14 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
     except WorktreeError as e:
         raise MeasurementFailed(str(e)) from None
     conditions = finish_conditions(conditions, cfg.cpus)
-    return with_conditions(body, conditions), conditions
+    return with_conditions(body, conditions, purpose=req.purpose), conditions
 
 
-def with_conditions(body: bytes, conditions: dict[str, Any]) -> bytes:
-    """The report with its noise conditions recorded (report field `conditions`)."""
+def with_conditions(body: bytes, conditions: dict[str, Any], *, purpose: str = "") -> bytes:
+    """The report with its noise conditions recorded (report field `conditions`),
+    and its `purpose` when it has one (a bisect job's run)."""
     doc = json.loads(body)
     doc["conditions"] = conditions
+    if purpose:
+        doc["purpose"] = purpose
     return json.dumps(doc, sort_keys=True).encode()

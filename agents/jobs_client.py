@@ -56,6 +56,7 @@ class Job:
     timeout_seconds: float | None = None
     repository: str = ""
     commit: str = ""
+    base_commit: str = ""  # of a "commits" job: list base_commit..commit
 
     @classmethod
     def from_json(cls, doc: Any) -> "Job":
@@ -71,6 +72,7 @@ class Job:
                 id=int(doc["id"]), lease=str(doc["lease"]), kind=str(doc.get("kind") or "schedule"), spec=spec,
                 threads=doc.get("threads"), timeout_seconds=doc.get("timeout_seconds"),
                 repository=str(doc.get("repository") or ""), commit=str(doc.get("commit") or ""),
+                base_commit=str(doc.get("base_commit") or ""),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise JobsRefused(f"the claimed job is not in the jobs contract's shape ({e!r}): {doc!r}"[:1000]) from None
@@ -108,6 +110,10 @@ class JobsClient:
 
     def complete_run(self, job_id: int, lease: str, run_id: int) -> None:
         self._post(f"/api/v1/jobs/{job_id}/complete", {"lease": lease, "run": run_id})
+
+    def complete_result(self, job_id: int, lease: str, result: dict) -> None:
+        """Finish a "commits" job with its answer: {"commits": [...]}."""
+        self._post(f"/api/v1/jobs/{job_id}/complete", {"lease": lease, "result": result})
 
     def complete_error(self, job_id: int, lease: str, error: str, stderr_tail: str, timed_out: bool) -> None:
         self._post(f"/api/v1/jobs/{job_id}/complete",

@@ -1,6 +1,7 @@
 """Job completions waiting to be told to the server, one durable file each.
 
     <spool>/outbox/job-<id>.json   {"job": id, "lease": ..., "run": run id}
+                                   or {"job": id, "lease": ..., "result": {"commits": [...]}} (a commits job)
                                    or {"job": id, "lease": ..., "error": ..., "stderr_tail": ..., "timed_out": ...}
     <spool>/quarantine/outbox/     entries that cannot be read or make no sense, set aside
                                    once (with `<name>.error.txt`) instead of blocking the rest
@@ -29,7 +30,7 @@ OUTBOX_DIR = "outbox"
 
 def _well_formed(doc: Any) -> bool:
     return (isinstance(doc, dict) and type(doc.get("job")) is int and "lease" in doc
-            and ("run" in doc or "error" in doc))
+            and ("run" in doc or "error" in doc or isinstance(doc.get("result"), dict)))
 
 
 class Outbox:
@@ -56,7 +57,7 @@ class Outbox:
             return []
         for name in names:
             path = self.path / name
-            reason = "not a job completion (needs an integer job, a lease, and a run or an error)"
+            reason = "not a job completion (needs an integer job, a lease, and a run, a result or an error)"
             try:
                 doc = json.loads(path.read_bytes())
             except FileNotFoundError:
@@ -115,6 +116,8 @@ class Outbox:
             try:
                 if "run" in e:
                     jobs.complete_run(e["job"], e["lease"], e["run"])
+                elif "result" in e:
+                    jobs.complete_result(e["job"], e["lease"], e["result"])
                 else:
                     jobs.complete_error(e["job"], e["lease"], e.get("error", ""), e.get("stderr_tail", ""),
                                         bool(e.get("timed_out")))

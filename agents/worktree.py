@@ -2,7 +2,8 @@
 *that commit's* engine (python -m engine.cli with cwd and PYTHONPATH set to
 the worktree). The worktree lives in a temp dir named after the agent's pid
 (`roofwatch-worktree-<pid>-*`) and is removed afterwards; `prune_leftovers`
-removes those of agents that died (a crash, kill -9) at the next start."""
+removes those of agents that died (a crash, kill -9) at the next start.
+`list_commits` answers a "commits" job: the first-parent history of a range."""
 from __future__ import annotations
 
 import contextlib
@@ -18,6 +19,9 @@ _SHA_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 GIT_TIMEOUT = 120.0
 PREFIX = "roofwatch-worktree-"
 _LEFTOVER_RE = re.compile(rf"^{PREFIX}(\d+)-")
+MAX_COMMITS = 5000  # the platform's fleet.commit_list.MAX_COMMIT_LIST
+TEXT_MAX_CHARS = 200  # subject and author, as fleet.commit_list keeps them
+_RECORD, _FIELD = "\x1e", "\x1f"
 
 
 class WorktreeError(Exception):
@@ -27,7 +31,7 @@ class WorktreeError(Exception):
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                              timeout=GIT_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+                              errors="replace", timeout=GIT_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise WorktreeError(f"git {' '.join(args)} in {repo} failed: {e}") from None
 
@@ -40,17 +44,7 @@ def has_commit(repo: Path, commit: str) -> bool:
 def commit_worktree(repo: Path, commit: str, *, workdir: str | None = None) -> Iterator[Path]:
     """Yield a detached worktree of `repo` at `commit`. A commit the clone
     lacks is fetched from its remotes once; still missing is a WorktreeError."""
-    if not _SHA_RE.match(commit or ""):
-        raise WorktreeError(f"job commit: expected a hex commit id, got {commit!r}")
-    if not (repo / ".git").exists():
-        raise WorktreeError(f"repository.path {repo} is not a git checkout (no .git)")
-    if not has_commit(repo, commit):
-        fetched = _git(repo, "fetch", "--quiet", "--all")
-        if fetched.returncode != 0:
-            raise WorktreeError(f"commit {commit} is not in the repository at {repo} and git fetch failed "
-                                f"(exit {fetched.returncode}): {fetched.stderr.strip()[-1000:]}")
-        if not has_commit(repo, commit):
-            raise WorktreeError(f"commit {commit} is not in the repository at {repo} (fetched its remotes too)")
+    _ensure_commits(repo, {"job commit": commit})
     with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-", dir=workdir) as tmp:
         path = Path(tmp) / "src"
         done = _git(repo, "worktree", "add", "--detach", "--force", str(path), commit)
@@ -61,6 +55,60 @@ def commit_worktree(repo: Path, commit: str, *, workdir: str | None = None) -> I
         finally:
             _git(repo, "worktree", "remove", "--force", str(path))
             _git(repo, "worktree", "prune")
+
+
+def _ensure_commits(repo: Path, commits: Mapping[str, str]) -> None:
+    """Check `commits` ({what: sha}) are hex ids the clone has, fetching its
+    remotes once if it lacks any; else WorktreeError naming the one missing."""
+    for what, commit in commits.items():
+        if not _SHA_RE.match(commit or ""):
+            raise WorktreeError(f"{what}: expected a hex commit id, got {commit!r}")
+    if not (repo / ".git").exists():
+        raise WorktreeError(f"repository.path {repo} is not a git checkout (no .git)")
+    missing = [c for c in commits.values() if not has_commit(repo, c)]
+    if not missing:
+        return
+    fetched = _git(repo, "fetch", "--quiet", "--all")
+    if fetched.returncode != 0:
+        raise WorktreeError(f"commit {missing[0]} is not in the repository at {repo} and git fetch failed "
+                            f"(exit {fetched.returncode}): {fetched.stderr.strip()[-1000:]}")
+    for commit in missing:
+        if not has_commit(repo, commit):
+            raise WorktreeError(f"commit {commit} is not in the repository at {repo} (fetched its remotes too)")
+
+
+def list_commits(repo: Path, base: str, head: str) -> list[dict]:
+    """The commits of base..head in first-parent order, oldest first, base
+    excluded and head last: [{"sha", "subject", "author", "time" (ISO 8601)}].
+    WorktreeError when a commit is unknown, base is not a first-parent ancestor of head,
+    the range is longer than MAX_COMMITS, or git fails."""
+    _ensure_commits(repo, {"base commit": base, "head commit": head})
+    ancestor = _git(repo, "merge-base", "--is-ancestor", base, head)
+    if ancestor.returncode == 1:
+        raise WorktreeError(f"base commit {base} is not an ancestor of head commit {head} in {repo}")
+    if ancestor.returncode != 0:
+        raise WorktreeError(f"git merge-base {base} {head} in {repo} failed: {ancestor.stderr.strip()[-1000:]}")
+    fmt = _RECORD + _FIELD.join(("%H", "%s", "%an", "%cI"))
+    listed = _git(repo, "rev-list", "--first-parent", "--reverse", f"--format={fmt}", f"{base}..{head}")
+    if listed.returncode != 0:
+        raise WorktreeError(f"git rev-list {base}..{head} in {repo} failed: {listed.stderr.strip()[-1000:]}")
+    commits = []
+    for line in listed.stdout.split("\n"):  # not splitlines(): it splits at \x1e and \x1f too
+        if line.startswith(_RECORD):  # the others are rev-list's "commit <sha>" headers
+            sha, subject, author, time = line[1:].split(_FIELD, 3)
+            commits.append({"sha": sha, "subject": subject[:TEXT_MAX_CHARS], "author": author[:TEXT_MAX_CHARS],
+                            "time": time})
+    if commits and _git(repo, "rev-parse", f"{commits[0]['sha']}^1").stdout.strip() != _full_sha(repo, base):
+        raise WorktreeError(f"base commit {base} is an ancestor of {head} but not on its first-parent history "
+                            f"(a commit of a merged branch): no first-parent range starts there")
+    if len(commits) > MAX_COMMITS:
+        raise WorktreeError(f"{base}..{head} has {len(commits)} first-parent commits; at most {MAX_COMMITS} "
+                            f"can be listed")
+    return commits
+
+
+def _full_sha(repo: Path, commit: str) -> str:
+    return _git(repo, "rev-parse", f"{commit}^{{commit}}").stdout.strip()
 
 
 def prune_leftovers(repo: Path | None, workdir: str | None = None) -> list[Path]:

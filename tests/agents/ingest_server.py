@@ -182,7 +182,7 @@ class IngestServer:
                     return 400, {"detail": f"run {doc['run']} is not a run of this machine."}
                 job.status = "done"
             else:
-                job.status = "failed"
+                job.status = "done" if "result" in doc else "failed"  # result: a commits job's answer
             job.completions.append(doc)
             return 200, {"id": job.id, "status": job.status}
 
