@@ -98,8 +98,8 @@ class ScheduleAdmin(admin.ModelAdmin):
 class JobAdmin(ReadOnlyAdmin):
     """Jobs come from schedules and CI; here they are watched and cancelled, not edited."""
 
-    list_display = ["id", "machine", "kind", "model", "commit", "status", "attempts", "lease_expires", "created",
-                    "finished_at", "run_id"]
+    list_display = ["id", "machine", "kind", "priority", "model", "commit", "status", "attempts", "lease_expires",
+                    "created", "finished_at", "run_id"]
     list_filter = ["status", "kind", "machine", "schedule", "timed_out"]
     search_fields = ["model", "commit", "machine__name", "error"]
     list_select_related = ["machine"]
