@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -90,6 +91,9 @@ def start(summary: AlertSummary, user=None) -> Bisection:
                                        note=f"bisection {bisection.pk}" + ("" if user else ", started by itself"))
     except IntegrityError:
         raise BisectConflict(f"Alert summary {summary.pk} already has a bisection running.") from None
+    except ValidationError as error:  # the range's commits are not ids an agent can fetch
+        raise BisectRefused(f"Alert summary {summary.pk}'s commit range cannot be bisected: "
+                            + "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from None
     return bisection
 
 

@@ -161,3 +161,11 @@ def test_a_summary_without_a_commit_range_is_refused(machine, summary):
     with pytest.raises(runner.BisectRefused, match="no commit range"):
         runner.start(summary)
     assert not Bisection.objects.exists()
+
+
+def test_a_range_of_ids_no_agent_can_fetch_is_refused_naming_them(machine, summary):
+    summary.attribution = {**summary.attribution, "commits": {**summary.attribution["commits"], "last_good": "c11"}}
+    summary.save()
+    with pytest.raises(runner.BisectRefused, match="base_commit"):
+        runner.start(summary)
+    assert not Bisection.objects.exists()

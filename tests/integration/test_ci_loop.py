@@ -3,12 +3,11 @@ the agent daemon runs each commit's own engine -> ingest -> detection -> an
 alert -> a signed outbound webhook to a local receiver, and `ci-check`
 exiting 1 for the commit that regressed and 0 for a clean one.
 
-The repository holds the engine; its 4th commit doubles the width of the
-mlp's first hidden layer (twice the FLOPs: a real slowdown), the others
-change nothing the engine reads."""
+The repository holds the engine (tests/integration/engine_repo.py); its
+commit BEFORE makes the Linear kernel wait 50 ms, the others change nothing
+the engine reads."""
 import io
 import json
-import shutil
 import time
 
 import pytest
@@ -25,38 +24,15 @@ from results.canonical import canonical_sha256
 from results.models import Benchmark, Project, Run
 from tests.agents.conftest import engine_env, write_agent_config  # noqa: F401  (fixture)
 from tests.agents.daemon_helpers import FAST, run_agent_until
-from tests.agents.test_commit_jobs import git
-from tests.conftest import REPO
+from tests.integration.engine_repo import engine_repo
 from tests.notify.receiver import Receiver
 from tests.notify.worker import notify_workers, wait_for  # noqa: F401  (fixture)
 
 REPOSITORY = "https://github.com/example/loop"
 PARAMS = {"batch": 8}
-MATMUL = "        y = matmul(inputs[0], inputs[1])\n"
-SLOWER_MATMUL = "        __import__('time').sleep(0.05)\n" + MATMUL
 # Detection needs 3 points on either side of a change (regressions.changepoints.MIN_SEGMENT) and, on a
 # series this short, more to clear its threshold: with 5 + 4 it found nothing, 6 + 6 is enough.
 BEFORE, AFTER = 6, 6
-
-
-def commits(repo) -> list[str]:
-    """BEFORE commits of the engine as it is, then one that makes every fully connected layer 50 ms
-    slower (a sleep in the Linear kernel: a slowdown far above this shared machine's noise, where
-    the same mlp run was seen to vary 100-fold in wall time), then AFTER - 1 more."""
-    shutil.copytree(f"{REPO}/engine", repo / "engine", ignore=shutil.ignore_patterns("__pycache__"))
-    git(repo, "init", "-q")
-    shas = []
-    for i in range(BEFORE + AFTER):
-        if i == BEFORE:
-            linear = repo / "engine" / "ops" / "linear.py"
-            assert MATMUL in linear.read_text()
-            linear.write_text(linear.read_text().replace(MATMUL, SLOWER_MATMUL))
-        else:
-            (repo / f"notes{i}.txt").write_text(f"{i}\n")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", f"commit {i}")
-        shas.append(git(repo, "rev-parse", "HEAD"))
-    return shas
 
 
 def push(url: str, secret: str, commit: str, delivery: str) -> requests.Response:
@@ -95,7 +71,7 @@ def test_a_pushed_regression_alerts_the_receiver_and_fails_ci_check(transactiona
                                                                     engine_env, celery_mode):
     repo = tmp_path / "repo"
     repo.mkdir()
-    shas = commits(repo)
+    shas = engine_repo(repo, BEFORE + AFTER, slow_at=BEFORE)
     project = Project.objects.create(name="example/loop", repository_url=REPOSITORY)
     Benchmark.objects.create(project=project, model="mlp", params=PARAMS, params_hash=canonical_sha256(PARAMS))
     secret, hook = WebhookSecret.rotate(project), f"{live_server.url}/hooks/github/{project.pk}/"
