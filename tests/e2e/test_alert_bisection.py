@@ -1,5 +1,5 @@
 """The alert page shows a found bisection in a real browser: the culprit with
-its link and every step. With ROOFWATCH_SCREENSHOTS=1 it also saves the
+its link and every step. With ROOFWATCH_DOC_IMAGES=1 it also saves the
 documentation's screenshot, docs/images/alert-bisection.png."""
 import os
 from pathlib import Path
@@ -27,7 +27,7 @@ def test_a_found_bisection_shows_the_culprit_and_its_steps(seeded, page):
     assert page.page.locator("#bisect-start").count() == 1 and page.page.locator("#bisect-start").is_visible()
     page.page.wait_for_load_state("networkidle")
     page.shot("alert-bisection")
-    if os.environ.get("ROOFWATCH_SCREENSHOTS") == "1":
+    if os.environ.get("ROOFWATCH_DOC_IMAGES") == "1":
         DOC_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         page.page.locator("#bisection").screenshot(path=str(DOC_IMAGE))
     page.assert_no_errors()
