@@ -17,7 +17,9 @@ the bisected series' median with the within-run spread detection uses
      a culprit. Two steps in one range are two such pairs: two culprits.
    - same: no culprit in between.
    - undecided: one more run of the one with fewer runs, up to
-     MAX_RUNS_PER_COMMIT; at that budget the point estimate decides.
+     MAX_RUNS_PER_COMMIT; at that budget the point estimate decides, and
+     only a gap of at least half the ends' step counts as a step (on a
+     busy machine the minimum step alone let noise name a run of culprits).
 A commit's level is the median of its points. Its standard error is the
 largest of: the within-run one, the scatter between its own runs, and the
 series' run-to-run noise (`run_sigma`, from the series' history with
@@ -30,7 +32,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-MAX_RUNS_PER_COMMIT = 4
+MAX_RUNS_PER_COMMIT = 5
+MIN_RUNS_PER_COMMIT = 2  # one slow run (a busy moment) must not pass for a step
 # Two levels differ when the gap is above Z_DIFFER standard errors (detection's
 # jump test asks 3 sigmas, changepoints.JUMP_SIGMAS) and at least the minimum
 # step; they are the same when even the far end of the gap's Z_SAME interval is
@@ -40,6 +43,7 @@ Z_SAME = 2.0
 # Inside the range, a step counts when it is at least this share of the step
 # between the ends (two culprits of a range each make part of it).
 MIN_STEP_SHARE = 0.3
+AT_BUDGET_STEP_SHARE = 0.5  # the point estimate's bar once a pair's runs are used up
 _IQR_PER_SIGMA = 1.349
 _MEDIAN_SE_PER_SIGMA = math.sqrt(math.pi / 2)
 
@@ -63,7 +67,7 @@ class CommitState:
 
     @property
     def measured(self) -> bool:
-        return bool(self.points)
+        return len(self.points) >= MIN_RUNS_PER_COMMIT
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ def next_step(commits: list[CommitState], min_rel_change: float, run_sigma: floa
     for index, name in ((0, "last good"), (last, "first bad")):
         if commits[index].failed:
             return Step(outcome=FAILED, message=f"The {name} commit (index {index}) failed to build or run.")
-    ends = [i for i in (0, last) if not commits[i].measured and not commits[i].pending]
+    ends = [i for i in (0, last) for _ in range(_missing(commits[i]))]
     if ends or good.pending or bad.pending or not (good.measured and bad.measured):
         return Step(measure=tuple(ends), wait=not ends)
     base = level(good.points)[0]
@@ -128,10 +132,14 @@ def next_step(commits: list[CommitState], min_rel_change: float, run_sigma: floa
     return _search(commits, min_step_of(commits, min_rel_change), run_sigma)
 
 
+def _missing(commit: CommitState) -> int:
+    """Runs to ask for before the commit counts as measured (none while some are out)."""
+    return 0 if commit.pending else max(MIN_RUNS_PER_COMMIT - len(commit.points), 0)
+
+
 def _decided(commits, a: int, b: int, verdict: str) -> str | Step:
     """The verdict, or the Step of one more run when undecided and in budget;
-    at the budget the point estimate decides (undecided counts as differ when
-    the gap is at least the minimum step, which compare's DIFFER also needs)."""
+    UNDECIDED at the budget (the caller decides by the point estimate)."""
     if verdict != UNDECIDED:
         return verdict
     fewer = min((a, b), key=lambda i: len(commits[i].points))
@@ -141,6 +149,7 @@ def _decided(commits, a: int, b: int, verdict: str) -> str | Step:
 
 
 def _search(commits: list[CommitState], min_step: float, run_sigma: float) -> Step:
+    ends_step = abs(level(commits[-1].points)[0] - level(commits[0].points)[0])
     measured = [i for i, c in enumerate(commits) if c.measured and not c.pending]
     measure: list[int] = []
     wait = False
@@ -156,13 +165,14 @@ def _search(commits: list[CommitState], min_step: float, run_sigma: float) -> St
             continue
         if verdict == UNDECIDED:
             (la, _), (lb, _) = level(commits[a].points), level(commits[b].points)
-            verdict = DIFFER if abs(lb - la) >= min_step else SAME
+            verdict = DIFFER if abs(lb - la) >= AT_BUDGET_STEP_SHARE * ends_step else SAME
         if verdict == SAME:
             continue
         untested = [i for i in between if not commits[i].failed and not commits[i].measured]
         if untested:
             middle = (a + b) / 2
-            measure.append(min(untested, key=lambda i: (abs(i - middle), i)))
+            nearest = min(untested, key=lambda i: (abs(i - middle), i))
+            measure.extend([nearest] * _missing(commits[nearest]))
         else:
             culprits.append(Culprit(b, tuple(between)))
     if any(c.pending for c in commits):

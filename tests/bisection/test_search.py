@@ -112,7 +112,7 @@ def test_an_undecided_pair_gets_more_runs_up_to_the_budget():
 def test_pending_runs_make_it_wait_and_ask_nothing_twice():
     commits = [CommitState(), CommitState(), CommitState()]
     first = next_step(commits, MIN_REL)
-    assert first.measure == (0, 2)
+    assert first.measure == (0, 0, 2, 2)  # MIN_RUNS_PER_COMMIT each
     commits[0].pending = commits[2].pending = 1
     again = next_step(commits, MIN_REL)
     assert again.wait and not again.measure and not again.outcome
