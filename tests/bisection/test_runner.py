@@ -143,7 +143,7 @@ def test_advance_is_idempotent_and_the_sweep_resumes_a_lost_step(machine, summar
     assert bisection.status == RUNNING
     asked = bisection.runs.count()
     runner.advance(bisection.pk)
-    assert bisection.runs.count() == asked == 2  # the two ends, asked once
+    assert bisection.runs.count() == asked == 4  # the two ends, two runs each (MIN_RUNS_PER_COMMIT), asked once
 
 
 def test_auto_start_needs_a_machine_that_fetched_the_repository(machine, summary):
