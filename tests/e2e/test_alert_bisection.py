@@ -1,15 +1,9 @@
 """The alert page shows a found bisection in a real browser: the culprit with
-its link and every step. With ROOFWATCH_DOC_IMAGES=1 it also saves the
-documentation's screenshot, docs/images/alert-bisection.png."""
-import os
-from pathlib import Path
-
+its link and every step. (The README's picture comes from a real bisection:
+tests/integration/test_bisect_end_to_end.py with ROOFWATCH_DOC_IMAGES=1.)"""
 from tests.notify.culprits import CULPRIT_SHA, make_bisection
 
 from .conftest import sign_in
-
-DOC_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "alert-bisection.png"
-
 
 def test_a_found_bisection_shows_the_culprit_and_its_steps(seeded, page):
     summary = seeded.summary
@@ -27,9 +21,6 @@ def test_a_found_bisection_shows_the_culprit_and_its_steps(seeded, page):
     assert page.page.locator("#bisect-start").count() == 1 and page.page.locator("#bisect-start").is_visible()
     page.page.wait_for_load_state("networkidle")
     page.shot("alert-bisection")
-    if os.environ.get("ROOFWATCH_DOC_IMAGES") == "1":
-        DOC_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-        page.page.locator("#bisection").screenshot(path=str(DOC_IMAGE))
     page.assert_no_errors()
 
 

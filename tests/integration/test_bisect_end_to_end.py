@@ -5,7 +5,9 @@ real agent daemon lists the range and runs each commit's own engine, the
 platform (eagerly, or on a real Celery worker over Redis with PostgreSQL)
 narrows the range, and the alert page names the culprit."""
 import math
+import os
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -24,12 +26,15 @@ from results.canonical import canonical_sha256
 from results.models import Benchmark, Project, Run
 from tests.agents.conftest import engine_env, write_agent_config  # noqa: F401  (fixture)
 from tests.agents.daemon_helpers import FAST, run_agent_until
+from tests.conftest import REPO
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 from tests.integration.engine_repo import SLOW_SUBJECT, engine_repo
 from tests.notify.worker import notify_workers  # noqa: F401  (fixture)
 
 REPOSITORY = "https://github.com/example/bisect"
 PARAMS = {"batch": 8}
 COMMITS, SLOW_AT = 16, 9
+DOC_IMAGE = Path(REPO) / "docs" / "images" / "alert-bisection.png"
 SPEC = {"model": "mlp", "params": PARAMS, "config": {}, "warmup": 1, "repeats": 5, "threads": 1,
         "timeout_seconds": 120}
 
@@ -99,3 +104,17 @@ def test_the_bisection_names_the_commit_that_made_the_kernel_slower(transactiona
     assert shas[SLOW_AT][:12] in page.text and SLOW_SUBJECT in page.text
     api = requests.get(f"{live_server.url}/api/v1/bisections/{bisection.pk}/", timeout=30).json()
     assert api["status"] == FOUND and api["culprits"][0]["subject"] == SLOW_SUBJECT
+    if os.environ.get("ROOFWATCH_DOC_IMAGES") == "1":
+        save_doc_image(f"{live_server.url}/alerts/{summary.pk}/")
+
+
+def save_doc_image(url: str) -> None:
+    """The README's picture of the alert page's Bisection section, from this real bisection."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(url, wait_until="networkidle")
+        page.locator("#bisection").screenshot(path=str(DOC_IMAGE))
+        browser.close()
