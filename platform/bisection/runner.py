@@ -49,7 +49,7 @@ from results.models import LayerMeasurement, Run
 
 log = logging.getLogger(__name__)
 MAX_COMMITS = 5000  # the most a range may hold (fleet.jobs.MAX_COMMIT_LIST)
-MAX_JOBS = 80  # benchmark runs one bisection may ask for in all
+MAX_JOBS = 150  # benchmark runs one bisection may ask for in all
 
 
 class BisectRefused(Exception):

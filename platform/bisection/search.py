@@ -22,9 +22,11 @@ the bisected series' median with the within-run spread detection uses
      busy machine the minimum step alone let noise name a run of culprits).
 A commit's level is the median of its points. Its standard error is the
 largest of: the within-run one, the scatter between its own runs, and the
-series' run-to-run noise (`run_sigma`, from the series' history with
-detection's noise scale): runs vary more from one to the next than the
-repeats within one run say, so one run per commit must not look precise.
+run-to-run noise: the larger of the series' (`run_sigma`, from its history
+with detection's noise scale) and the scatter of runs at one commit pooled
+over every commit measured so far (the machine now). Runs vary more from one
+to the next than the repeats within one run say, so few runs per commit must
+not look precise.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-MAX_RUNS_PER_COMMIT = 5
+MAX_RUNS_PER_COMMIT = 8
 MIN_RUNS_PER_COMMIT = 2  # one slow run (a busy moment) must not pass for a step
 # Two levels differ when the gap is above Z_DIFFER standard errors (detection's
 # jump test asks 3 sigmas, changepoints.JUMP_SIGMAS) and at least the minimum
@@ -123,6 +125,7 @@ def next_step(commits: list[CommitState], min_rel_change: float, run_sigma: floa
     ends = [i for i in (0, last) for _ in range(_missing(commits[i]))]
     if ends or good.pending or bad.pending or not (good.measured and bad.measured):
         return Step(measure=tuple(ends), wait=not ends)
+    run_sigma = max(run_sigma, pooled_sigma(commits))
     base = level(good.points)[0]
     ends_verdict = _decided(commits, 0, last, compare(good.points, bad.points, min_rel_change * base, run_sigma))
     if isinstance(ends_verdict, Step):
@@ -130,6 +133,18 @@ def next_step(commits: list[CommitState], min_rel_change: float, run_sigma: floa
     if ends_verdict == SAME:
         return Step(outcome=NOT_REPRODUCED, message=_levels_message(commits, 0, last, "do not differ"))
     return _search(commits, min_step_of(commits, min_rel_change), run_sigma)
+
+
+def pooled_sigma(commits: list[CommitState]) -> float:
+    """The standard deviation of runs about their commit's mean, pooled over commits."""
+    squares, freedom = 0.0, 0
+    for commit in commits:
+        if len(commit.points) >= 2:
+            values = [p.value for p in commit.points]
+            mean = sum(values) / len(values)
+            squares += sum((v - mean) ** 2 for v in values)
+            freedom += len(values) - 1
+    return math.sqrt(squares / freedom) if freedom else 0.0
 
 
 def _missing(commit: CommitState) -> int:
