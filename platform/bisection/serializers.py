@@ -8,9 +8,11 @@ from core.access import HidesPrivateFields
 from regressions.models import AlertSummary
 
 
-class BisectRunSerializer(serializers.ModelSerializer):
+class BisectRunSerializer(HidesPrivateFields, serializers.ModelSerializer):
+    private_fields = ("error",)  # the job's error, as the job API hides it
     job = serializers.IntegerField(source="job_id")
     run = serializers.IntegerField(source="run_id", allow_null=True)
+    error = serializers.CharField(allow_null=True, help_text="why the run failed; null for anonymous readers")
 
     class Meta:
         model = BisectRun
@@ -69,7 +71,7 @@ class BisectionSerializer(HidesPrivateFields, serializers.ModelSerializer):
 
     @extend_schema_field(StepSerializer(many=True))
     def get_steps(self, bisection: Bisection) -> list:
-        return StepSerializer(steps(bisection), many=True).data
+        return StepSerializer(steps(bisection), many=True, context=self.context).data
 
 
 class StartSerializer(serializers.Serializer):

@@ -47,3 +47,19 @@ def test_a_bad_start_request_names_the_field(client, user, summary, body, field)
     client.force_login(user)
     answer = client.post("/api/v1/bisections/", body, content_type="application/json")
     assert answer.status_code == 400 and field in answer.json()["errors"]
+
+
+def test_a_failed_runs_error_is_for_signed_in_readers_only(client, user, summary):
+    from bisection.models import RUN_FAILED, RUNNING, BisectRun
+
+    alert = summary.alerts.first()
+    bisection = Bisection.objects.create(
+        summary=summary, alert=alert, machine=alert.machine, benchmark=alert.benchmark, layer="fc1", repository="r",
+        last_good="a" * 40, first_bad="b" * 40, min_rel_change=0.05, status=RUNNING,
+        commits=[{"sha": c * 40, "subject": "", "author": "", "time": ""} for c in "acb"])
+    BisectRun.objects.create(bisection=bisection, index=1, commit="c" * 40, job_id=99, status=RUN_FAILED,
+                             error="build failed: secret path /home/ci")
+    url = f"/api/v1/bisections/{bisection.pk}/"
+    assert client.get(url).json()["steps"][0]["runs"][0]["error"] is None
+    client.force_login(user)
+    assert client.get(url).json()["steps"][0]["runs"][0]["error"] == "build failed: secret path /home/ci"
