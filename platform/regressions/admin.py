@@ -1,9 +1,11 @@
 """Admin for alerts: triage (status, notes) goes through regressions.triage so
-the history records who changed what; everything detection wrote is read-only."""
+the history records who changed what; everything detection wrote is read-only.
+Detection policies are a person's settings: editable, checked by
+DetectionPolicy.clean (the API's rules)."""
 from django.contrib import admin
 
 from core.readonly_admin import ReadOnlyAdmin
-from regressions.models import REASSIGNED, Alert, AlertSummary, TriageEvent
+from regressions.models import REASSIGNED, Alert, AlertSummary, DetectionPolicy, TriageEvent
 from regressions.triage import set_alert_status, set_summary_notes, set_summary_status
 
 
@@ -58,7 +60,8 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ["layer"]
     readonly_fields = [
         "summary", "original_summary", "machine", "benchmark", "layer", "metric", "run_before", "run_after", "before",
-        "after", "rel_change", "confidence", "direction", "classification", "evidence", "vanished_at", "created",
+        "after", "rel_change", "confidence", "direction", "classification", "evidence", "policy", "vanished_at",
+        "created",
     ]
 
     def has_add_permission(self, request) -> bool:
@@ -81,3 +84,19 @@ class AlertAdmin(admin.ModelAdmin):
 class TriageEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "summary", "alert", "user", "action", "old", "new"]
     list_filter = ["action"]
+
+
+@admin.register(DetectionPolicy)
+class DetectionPolicyAdmin(admin.ModelAdmin):
+    list_display = ["id", "scope", "project", "benchmark", "machine", "layer", "min_rel_change", "bad_direction",
+                    "window", "muted", "alert_improvements", "updated_by", "updated"]
+    list_filter = ["project", "muted"]
+    search_fields = ["layer", "project__name", "machine__name"]
+    raw_id_fields = ["benchmark"]
+    fields = ["project", "benchmark", "machine", "layer", "min_rel_change", "bad_direction", "window", "muted",
+              "alert_improvements", "updated_by", "created", "updated"]
+    readonly_fields = ["updated_by", "created", "updated"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)

@@ -5,6 +5,10 @@ Idempotent: an alert is keyed by its series and the run that opened the new
 regime, and a change found again within SNAP points of a stored alert updates
 that alert; running it twice, late, or after a retry writes the same rows.
 
+Each series is judged under its detection policy (regressions.policy): its
+window, minimum relative change and bad direction; a muted series is still
+read but files no alert. Every alert records the policy that applied.
+
 New alerts are announced twice: `alerts_written` inside the transaction (so a
 subscriber's rows, notify's pending deliveries, commit with the alerts) and
 `alerts_filed` after it commits (so a subscriber can queue work that reads them).
@@ -15,7 +19,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +26,8 @@ from engine.report import END_TO_END
 from regressions.attribution import attribute, summary_key
 from regressions.changepoints import Change, detect_changes
 from regressions.classify import Verdict, classify_change
-from regressions.models import IMPROVED, IMPROVEMENT, REGRESSION, UNTRIAGED, Alert, AlertSummary
+from regressions.models import IMPROVED, IMPROVEMENT, UNTRIAGED, Alert, AlertSummary
+from regressions.policy import MIN_END_TO_END_CHANGE, MIN_LAYER_CHANGE, EffectivePolicy, Policies
 from regressions.signals import send_alerts_filed, send_alerts_written
 from regressions.window import SeriesVector, Window, load_window, run_observations
 from results.models import Benchmark, Run
@@ -35,11 +39,9 @@ CLASSIFY_RUNS = 5  # runs on each side of a change that classification compares
 # A layer alert needs the layer's time to move by at least this share of the
 # end-to-end time: a 30% jump of a 2-microsecond layer is noise, not a finding.
 MIN_LAYER_SHARE = 0.01
-# The smallest relative change worth an alert. A run has tens of layers, each
-# a series with its own noise, so a layer needs a larger change than the whole
-# model before it is worth an engineer's time.
-MIN_END_TO_END_CHANGE = 0.02
-MIN_LAYER_CHANGE = 0.05
+# The default smallest relative change worth an alert (a policy may set its own):
+# MIN_END_TO_END_CHANGE and MIN_LAYER_CHANGE, defined in regressions.policy.
+__all__ = ["MIN_END_TO_END_CHANGE", "MIN_LAYER_CHANGE", "detect_benchmark"]
 # Alerts this close to the start of the window are not marked vanished: the
 # window has too few points before them to say.
 MIN_POINTS_BEFORE = 5
@@ -52,20 +54,22 @@ class Found:
     series: SeriesVector
     change: Change
     position: int  # window position of the first run of the new regime
+    policy: EffectivePolicy
 
 
 def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
     """Run detection over the latest runs of one benchmark on one machine and
     write its alerts; returns the alerts written or updated."""
-    window = load_window(machine_id, benchmark_id, settings.ROOFWATCH_DETECTION_WINDOW)
+    policies = Policies.load(benchmark_id)
+    window = load_window(machine_id, benchmark_id, policies.widest_window(machine_id))
     if len(window.runs) < 2:
         return []
-    found = _snap(_find(window))
+    found = _snap(_find(window, policies))
     with transaction.atomic():
         # Serialise detection of one benchmark (two runs ingested at once queue two tasks).
         list(Benchmark.objects.select_for_update(no_key=True).filter(pk=benchmark_id).values_list("pk", flat=True))
         written = _write(window, found)
-        _mark_vanished(window, written)
+        _mark_vanished(window, written, policies)
         new = [alert.pk for alert in written if alert.is_new]
         if new:
             send_alerts_written(new)  # subscribers' rows (notify's outbox) commit with the alerts
@@ -73,23 +77,38 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
     return written
 
 
-def _find(window: Window) -> list[Found]:
-    """Every change in every series of the window that is big enough to matter."""
+def _find(window: Window, policies: Policies) -> list[Found]:
+    """Every change in every series of the window that is big enough to matter
+    under the series' policy (a muted series' changes are only logged)."""
     end_to_end = float(np.median(window.series[END_TO_END].values))
     found = []
     for series in window.series.values():
+        policy = policies.effective(window.machine_id, series.layer)
+        series = _last_runs(series, len(window.runs) - policy.window)
         try:
             is_layer = series.layer != END_TO_END
-            changes = detect_changes(series.values, spread=series.spread,
-                                     min_rel_change=MIN_LAYER_CHANGE if is_layer else MIN_END_TO_END_CHANGE)
+            changes = detect_changes(series.values, spread=series.spread, min_rel_change=policy.min_rel_change)
         except Exception:  # a bad series must not stop the others; detect_changes is meant never to raise
             log.exception("detection failed on %s of benchmark %s", series.layer, window.benchmark_id)
+            continue
+        if policy.muted:
+            if changes:
+                log.info("muted series %s of benchmark %s on machine %s: %d change(s), no alert", series.layer,
+                         window.benchmark_id, window.machine_id, len(changes))
             continue
         for change in changes:
             if is_layer and abs(change.after - change.before) < MIN_LAYER_SHARE * end_to_end:
                 continue
-            found.append(Found(series, change, int(series.positions[change.index])))
+            found.append(Found(series, change, int(series.positions[change.index]), policy))
     return found
+
+
+def _last_runs(series: SeriesVector, first: int) -> SeriesVector:
+    """The series' points at window positions from `first` on (its policy's window)."""
+    if first <= 0:
+        return series
+    keep = series.positions >= first
+    return SeriesVector(series.layer, series.positions[keep], series.values[keep], series.spread[keep])
 
 
 def _snap(found: list[Found]) -> list[Found]:
@@ -142,9 +161,10 @@ def _upsert_alert(window: Window, f: Found, run_before: Run, run_after: Run, ver
         "after": f.change.after,
         "rel_change": f.change.rel_change,
         "confidence": f.change.confidence,
-        "direction": REGRESSION if f.change.rel_change > 0 else IMPROVED,
+        "direction": f.policy.direction(f.change.rel_change),
         "classification": kind,
         "evidence": evidence,
+        "policy": f.policy.as_json(),
         "vanished_at": None,
     }
     existing = _stored_alert_near(window, f)
@@ -180,12 +200,20 @@ def _stored_alert_near(window: Window, f: Found) -> Alert | None:
     )
 
 
-def _mark_vanished(window: Window, written: list[Alert]) -> None:
-    """Alerts inside the window whose change detection no longer finds are marked, not deleted."""
-    judged = [run["id"] for run in window.runs[MIN_POINTS_BEFORE:]]
-    stale = Alert.objects.filter(
-        machine_id=window.machine_id, benchmark_id=window.benchmark_id, run_after_id__in=judged, vanished_at=None,
-    ).exclude(pk__in=[alert.pk for alert in written])
+def _mark_vanished(window: Window, written: list[Alert], policies: Policies) -> None:
+    """Alerts inside their series' window whose change detection no longer finds
+    are marked, not deleted (a muted series' alerts are left as they are)."""
+    position = {run["id"]: i for i, run in enumerate(window.runs)}
+    candidates = Alert.objects.filter(
+        machine_id=window.machine_id, benchmark_id=window.benchmark_id, vanished_at=None,
+        run_after_id__in=window.run_ids[MIN_POINTS_BEFORE:],
+    ).exclude(pk__in=[alert.pk for alert in written]).values_list("pk", "layer", "run_after_id")
+    stale_ids = []
+    for pk, layer, run_after_id in candidates:
+        policy = policies.effective(window.machine_id, layer)
+        if not policy.muted and position[run_after_id] >= len(window.runs) - policy.window + MIN_POINTS_BEFORE:
+            stale_ids.append(pk)
+    stale = Alert.objects.filter(pk__in=stale_ids)
     summaries = set(AlertSummary.objects.filter(alerts__in=stale))
     stale.update(vanished_at=timezone.now())
     for summary in summaries:
@@ -195,12 +223,13 @@ def _mark_vanished(window: Window, written: list[Alert]) -> None:
 def _refresh_summary(summary: AlertSummary) -> None:
     """Derived fields of a summary: its classification (that of its largest
     end-to-end alert, else its largest alert) and, until a person triaged it,
-    whether it holds only improvements."""
+    whether it holds only improvements (that no policy asks people to triage)."""
     alerts = list(summary.alerts.filter(vanished_at=None))
     if not alerts:
         return
     lead = max(alerts, key=lambda a: (a.layer == END_TO_END, abs(a.rel_change)))
     summary.classification = lead.classification
     if summary.triaged_by_id is None:
-        summary.status = IMPROVEMENT if all(a.direction == IMPROVED for a in alerts) else UNTRIAGED
+        quiet = all(a.direction == IMPROVED and not a.policy.get("alert_improvements", {}).get("value") for a in alerts)
+        summary.status = IMPROVEMENT if quiet else UNTRIAGED
     summary.save(update_fields=["classification", "status", "updated"])
