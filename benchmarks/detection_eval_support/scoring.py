@@ -32,6 +32,8 @@ class Tally:
     seconds: float = 0.0
     delays: list[int] = field(default_factory=list)
     missed_delay: int = 0  # single changes not found within the delay horizon
+    big_delays: list[int] = field(default_factory=list)  # steps >= 5% at CV <= 2%
+    big_missed: int = 0
 
     def add(self, truth, found, n_points, change_free):
         tp, fp, fn = match(truth, found)

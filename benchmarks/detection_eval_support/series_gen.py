@@ -5,7 +5,10 @@ gaussian, student-t (3 degrees of freedom: heavy tails), bimodal (a second
 mode a few sigma slower, hit by 10-40% of runs), and "engine": relative
 residuals of real repeated engine runs on this machine, resampled and scaled
 to the same sigma range (make_engine_noise.py records them); "engine_raw" is
-the same at its raw size. Scenarios: no change, slow drift, one change,
+the same at its raw size. Autocorrelated noise, where a run's state (heat,
+background load, caches) persists into the next: "ar1", AR(1) with phi
+0.3-0.8, and "wander", white noise plus a slow AR(1) component (phi 0.9-0.97,
+30-70% of the variance). Both have their marginal sigma in SIGMA_RANGE. Scenarios: no change, slow drift, one change,
 several changes, a large change with only 3-5 points after it. Any scenario
 may get single-run outliers (a slow run, +20-100%).
 """
@@ -18,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-NOISE_MODELS = ("gaussian", "student_t", "bimodal", "engine")
+NOISE_MODELS = ("gaussian", "student_t", "bimodal", "engine", "ar1", "wander")
+AUTOCORRELATED = ("ar1", "wander")
 # real engine noise at its raw size on this shared 2-core machine (MAD 2-40%):
 # reported on its own, not part of the overall figures
 RAW_NOISE_MODEL = "engine_raw"
@@ -28,6 +32,9 @@ CHANGE_FREE = ("none", "drift")
 STEP_RANGE = (0.02, 0.50)  # relative step sizes, log-uniform
 TAIL_STEP_RANGE = (0.10, 0.50)  # "large" steps for the short-tail scenario
 SIGMA_RANGE = (0.0025, 0.01)  # relative noise of the synthetic models, log-uniform
+AR_PHI_RANGE = (0.3, 0.8)  # lag-1 autocorrelation of "ar1"
+WANDER_PHI_RANGE = (0.9, 0.97)  # of the slow part of "wander"
+WANDER_SHARE_RANGE = (0.3, 0.7)  # the slow part's share of the variance
 DRIFT_RANGE = (0.03, 0.10)  # total drift over the series
 OUTLIER_RATE = 0.01  # chance per point of a single slow run
 MIN_SPACING = 15  # points between changes in the "several" scenario
@@ -41,6 +48,7 @@ class LabelledSeries:
     noise: str
     scenario: str
     spread: np.ndarray | None = None
+    sigma: float = 0.0  # marginal relative noise (the CV); raw engine noise: its robust sigma
     step_sizes: list[float] = field(default_factory=list)
 
 
@@ -83,13 +91,26 @@ def _log_uniform(rng, lo, hi, size=None):
     return np.exp(rng.uniform(np.log(lo), np.log(hi), size))
 
 
+def _ar1(rng, phi: float, sigma: float, n: int) -> np.ndarray:
+    """Stationary AR(1) of marginal sigma (its first value drawn from the stationary law)."""
+    shocks = rng.standard_normal(n) * sigma * np.sqrt(1 - phi * phi)
+    shocks[0] = sigma * rng.standard_normal()
+    out = np.empty(n)
+    acc = 0.0
+    for i in range(n):
+        acc = phi * acc + shocks[i]
+        out[i] = acc
+    return out
+
+
 def make_noise(rng, model: str, n: int, engine: EngineNoise | None):
-    """(relative noise, relative within-run spread) of one series."""
+    """(relative noise, relative within-run spread, marginal sigma) of one series."""
     if model == "engine_raw":
-        return engine.sample(rng, n, None)
-    sigma = _log_uniform(rng, *SIGMA_RANGE)
+        noise, spread = engine.sample(rng, n, None)
+        return noise, spread, float(1.4826 * np.median(np.abs(noise - np.median(noise))))
+    sigma = float(_log_uniform(rng, *SIGMA_RANGE))
     if model == "engine":
-        return engine.sample(rng, n, sigma)
+        return (*engine.sample(rng, n, sigma), sigma)
     if model == "gaussian":
         noise = sigma * rng.standard_normal(n)
     elif model == "student_t":
@@ -97,12 +118,18 @@ def make_noise(rng, model: str, n: int, engine: EngineNoise | None):
     elif model == "bimodal":
         slow = rng.random(n) < rng.uniform(0.1, 0.4)
         noise = sigma * (rng.standard_normal(n) + slow * rng.uniform(3.0, 5.0))
+    elif model == "ar1":
+        noise = _ar1(rng, rng.uniform(*AR_PHI_RANGE), sigma, n)
+    elif model == "wander":
+        share = rng.uniform(*WANDER_SHARE_RANGE)
+        slow = _ar1(rng, rng.uniform(*WANDER_PHI_RANGE), sigma * np.sqrt(share), n)
+        noise = slow + sigma * np.sqrt(1 - share) * rng.standard_normal(n)
     else:
         raise ValueError(f"unknown noise model {model!r}; expected one of {NOISE_MODELS}")
     # within-run IQR of 30 repeats whose median has this sigma: IQR = 1.349 s,
     # sigma_median = 1.25 s / sqrt(30)
     spread = np.full(n, 1.349 * sigma * np.sqrt(30) / 1.25) * rng.uniform(0.8, 1.25, n)
-    return noise, spread
+    return noise, spread, sigma
 
 
 def _change_positions(rng, n: int, scenario: str) -> list[int]:
@@ -133,11 +160,11 @@ def make_series(rng, noise_model: str, scenario: str, n: int, engine: EngineNois
     if scenario == "drift":
         total = float(rng.uniform(*DRIFT_RANGE)) * (1 if rng.random() < 0.5 else -1)
         level *= 1 + total * np.linspace(0.0, 1.0, n)
-    noise, spread = make_noise(rng, noise_model, n, engine)
+    noise, spread, sigma = make_noise(rng, noise_model, n, engine)
     values = level * (1 + noise)
     outliers = rng.random(n) < OUTLIER_RATE
     values[outliers] *= 1 + rng.uniform(0.2, 1.0, int(outliers.sum()))
-    return LabelledSeries(values, changes, noise_model, scenario, spread * level, sizes)
+    return LabelledSeries(values, changes, noise_model, scenario, spread * level, sigma, sizes)
 
 
 def make_suite(
