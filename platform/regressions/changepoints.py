@@ -27,6 +27,15 @@ The method, in order:
    Intervals holding an accepted change are dropped, and so on.
 6. Finally every change is re-tested on the whole segments around it
    (neighbouring changes as bounds); the weakest ones that fail are merged away.
+7. Dependence between neighbouring runs (heat, background load, caches): the
+   lag-1 and lag-2 autocorrelation of the residuals around the segments just
+   found (a line through each, so steps and drifts are not dependence). Where
+   the lag-1 one reaches MIN_AUTOCORR, steps 4-6 run again with the noise
+   modelled as correlated, rho_k = rho_1 * decay^(k-1) (AR(1) when decay is
+   rho_1; a slow wander under white noise has decay > rho_1): every
+   two-sample statistic, jump and rank test is scaled by the exact standard
+   error of a difference of means under that model (`_dependence_factor`),
+   not the independent one. Independent noise never gets there.
 """
 
 from __future__ import annotations
@@ -62,6 +71,15 @@ independent noise its false-alarm rate does not depend on the noise's shape."""
 TREND_SIGMAS = 2.0
 """A slope beyond TREND_SIGMAS standard errors is a drift: the jump then has to
 clear the stricter JUMP_SIGMAS_IN_DRIFT (many splits of a drift get tested)."""
+
+MIN_AUTOCORR = 0.2
+"""Lag-1 autocorrelation of the residuals from which dependence is modelled
+(3 standard errors of the estimate from 200 independent points)."""
+MAX_DECAY = 0.95
+FACTOR_FLOOR = 1.0
+"""Short sides next to each other vary less under dependence than apart; the
+factor is never taken below this (squared), so a misjudged dependence never
+makes a test looser than under independence."""
 
 CLIP_SIGMAS = 3.0
 REFINE_REACH = 2
@@ -143,14 +161,20 @@ def detect_changes(
     sigma_eff = _clipped_noise_scale(clipped, sigma)
     cums = np.concatenate(([0.0], np.cumsum(clipped - clipped[0])))
     threshold = _threshold(n)
-    splits = _select_splits(y, clipped, cums, sigma_eff, threshold, min_rel_change)
-    splits = _merge_weak(y, clipped, cums, sigma_eff, threshold, min_rel_change, splits)
+    dep = _INDEPENDENT
+    splits = _segment(y, clipped, cums, sigma_eff, threshold, min_rel_change, dep)
+    rho, decay = _residual_autocorr(clipped, splits)
+    if rho >= MIN_AUTOCORR:
+        # var(diff) = 2 sigma^2 (1 - rho_1) for any stationary noise
+        dep = (round(rho, 2), round(decay, 2))
+        sigma_eff /= math.sqrt(1 - dep[0])
+        splits = _segment(y, clipped, cums, sigma_eff, threshold, min_rel_change, dep)
     changes = []
     for i, k in enumerate(splits):
         lo = splits[i - 1] if i else 0
         hi = splits[i + 1] if i + 1 < len(splits) else n
         before, after = _levels(y, lo, k, hi)
-        t = _statistic(cums, lo, k, hi) / sigma_eff
+        t = _statistic(cums, lo, k, hi) / (sigma_eff * _dependence_factor(k - lo, hi - k, dep))
         changes.append(
             Change(
                 index=int(keep[k]),
@@ -176,6 +200,66 @@ def detect_changes_many(
         detect_changes(values, spread=None if spreads is None else spreads[i], min_rel_change=min_rel_change)
         for i, values in enumerate(series)
     ]
+
+
+_INDEPENDENT = (0.0, 0.0)
+
+
+def _segment(y, clipped, cums, sigma, threshold, min_rel_change, dep) -> list[int]:
+    splits = _select_splits(y, clipped, cums, sigma, threshold, min_rel_change, dep)
+    return _merge_weak(y, clipped, cums, sigma, threshold, min_rel_change, splits, dep)
+
+
+def _residual_autocorr(clipped: np.ndarray, splits: list[int]) -> tuple[float, float]:
+    """(lag-1 autocorrelation, decay) of the residuals around a line fitted
+    through each segment; decay = rho_2 / rho_1, between rho_1 and MAX_DECAY.
+    Pairs never straddle a change."""
+    bounds = [0, *splits, clipped.size]
+    c0 = c1 = c2 = 0.0
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        seg = clipped[lo:hi]
+        if seg.size < 2 * MIN_SEGMENT:
+            continue
+        t = np.arange(seg.size, dtype=float)
+        t -= t.mean()
+        r = seg - seg.mean() - t * (t @ seg) / (t @ t)
+        c0 += float(r @ r)
+        c1 += float(r[1:] @ r[:-1])
+        c2 += float(r[2:] @ r[:-2])
+    if not c0 > 0:
+        return 0.0, 0.0
+    rho1, rho2 = c1 / c0, c2 / c0
+    if rho1 <= 0:
+        return rho1, 0.0
+    rho1 = min(rho1, MAX_DECAY)
+    return rho1, min(max(rho2 / rho1, rho1), MAX_DECAY)
+
+
+def _dependence_factor(na, nb, dep):
+    """sd of mean(right) - mean(left), sides of na and nb adjacent points, under
+    noise with autocorrelation rho_k = rho * decay^(k-1), over its value for
+    independent noise of the same variance (1 for independent noise)."""
+    rho, a = dep
+    if rho == 0:
+        return 1.0 if np.isscalar(na) and np.isscalar(nb) else np.ones(np.broadcast(na, nb).shape)
+    na = np.asarray(na, dtype=float)
+    nb = np.asarray(nb, dtype=float)
+    q = (1 - a) ** 2
+
+    def within(m):  # sum of all correlations among m consecutive points, / m^2
+        return (m + 2 * rho * (m * (1 - a) - (1 - a**m)) / q) / (m * m)
+
+    across = rho * (1 - a**na) * (1 - a**nb) / (q * na * nb)
+    var = within(na) + within(nb) - 2 * across
+    return np.sqrt(np.maximum(var / (1 / na + 1 / nb), FACTOR_FLOOR))
+
+
+@lru_cache(maxsize=256)
+def _dependent_weights(n: int, dep: tuple[float, float]) -> np.ndarray:
+    s, k, e, weight = _seeded_triples(n)
+    out = weight / _dependence_factor(k - s, e - k, dep)
+    out.setflags(write=False)
+    return out
 
 
 def _as_1d(seq, name: str) -> np.ndarray:
@@ -274,13 +358,15 @@ def _statistic(cums: np.ndarray, s, k, e):
     return np.abs(right - left) / np.sqrt(1.0 / (k - s) + 1.0 / (e - k))
 
 
-def _select_splits(y, clipped, cums, sigma, threshold, min_rel_change) -> list[int]:
+def _select_splits(y, clipped, cums, sigma, threshold, min_rel_change, dep=_INDEPENDENT) -> list[int]:
     """Greedy seeded binary segmentation: strongest candidate split first.
 
     A candidate is checked inside its own seeded interval (cut at changes
     already accepted), where a single step is the model; the check is
     `_is_step` after moving the split to its best local position."""
     s, k, e, weight = _seeded_triples(y.size)
+    if dep != _INDEPENDENT:
+        weight = _dependent_weights(y.size, dep)
     left = (cums[k] - cums[s]) / (k - s)
     right = (cums[e] - cums[k]) / (e - k)
     t = np.abs(right - left) * (weight / sigma)
@@ -317,7 +403,7 @@ def _select_splits(y, clipped, cums, sigma, threshold, min_rel_change) -> list[i
             best - lo >= MIN_SEGMENT
             and hi - best >= MIN_SEGMENT
             and best not in accepted
-            and _is_step(y, clipped, sigma, lo, best, hi, min_rel_change)
+            and _is_step(y, clipped, sigma, lo, best, hi, min_rel_change, dep)
         )
         if checked[key]:
             accepted.append(best)
@@ -328,7 +414,7 @@ def _select_splits(y, clipped, cums, sigma, threshold, min_rel_change) -> list[i
     return accepted
 
 
-def _merge_weak(y, clipped, cums, sigma, threshold, min_rel_change, splits: list[int]) -> list[int]:
+def _merge_weak(y, clipped, cums, sigma, threshold, min_rel_change, splits: list[int], dep=_INDEPENDENT) -> list[int]:
     """Drop, weakest first, changes that fail on their whole neighbouring segments."""
     splits = list(splits)
     n = y.size
@@ -337,8 +423,8 @@ def _merge_weak(y, clipped, cums, sigma, threshold, min_rel_change, splits: list
         for i, k in enumerate(splits):
             lo = splits[i - 1] if i else 0
             hi = splits[i + 1] if i + 1 < len(splits) else n
-            t = _statistic(cums, lo, k, hi) / sigma
-            ok = t > threshold and _is_step(y, clipped, sigma, lo, k, hi, min_rel_change)
+            t = _statistic(cums, lo, k, hi) / (sigma * _dependence_factor(k - lo, hi - k, dep))
+            ok = t > threshold and _is_step(y, clipped, sigma, lo, k, hi, min_rel_change, dep)
             scores.append((ok, t, i))
         failing = [sc for sc in scores if not sc[0]]
         if not failing:
@@ -377,9 +463,11 @@ def _capped_cost(window: np.ndarray, member: np.ndarray, cap: float) -> np.ndarr
     return np.where(member, dev, 0.0).sum(axis=1)
 
 
-def _is_step(y, clipped, sigma: float, lo: int, k: int, hi: int, min_rel_change: float) -> bool:
+def _is_step(y, clipped, sigma: float, lo: int, k: int, hi: int, min_rel_change: float, dep=_INDEPENDENT) -> bool:
     """The medians around k differ by min_rel_change, and so does the jump
-    left after removing a common linear trend (so a drift is not a step)."""
+    left after removing a common linear trend (so a drift is not a step).
+    Under dependent noise the standard errors and the rank z are scaled by
+    the dependence factor of the two sides."""
     before, after = _levels(y, lo, k, hi)
     if abs(_rel_change(before, after)) < min_rel_change:
         return False
@@ -391,12 +479,16 @@ def _is_step(y, clipped, sigma: float, lo: int, k: int, hi: int, min_rel_change:
     except np.linalg.LinAlgError:
         return False
     _, slope, jump = gram_inv @ (design.T @ clipped[a:b])
-    slope_se, jump_se = sigma * np.sqrt(np.maximum(np.diag(gram_inv)[1:], 0.0))
+    factor = _dependence_factor(k - a, b - k, dep)
+    slope_se, jump_se = sigma * factor * np.sqrt(np.maximum(np.diag(gram_inv)[1:], 0.0))
     drifting = abs(slope) > TREND_SIGMAS * slope_se
     needed = JUMP_SIGMAS_IN_DRIFT if drifting else JUMP_SIGMAS
     if abs(jump) < min_rel_change * abs(before) or abs(jump) < needed * jump_se:
         return False
-    return abs(_rank_z(clipped[a:k], clipped[k:b])) >= RANK_SIGMAS
+    # complete separation passes whatever the factor (a 3-point tail can reach no more)
+    n1, n2 = k - a, b - k
+    needed = min(RANK_SIGMAS * factor, 0.999 * math.sqrt(3 * n1 * n2 / (n1 + n2 + 1)))
+    return abs(_rank_z(clipped[a:k], clipped[k:b])) >= needed
 
 
 def _rank_z(left: np.ndarray, right: np.ndarray) -> float:
