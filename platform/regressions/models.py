@@ -145,6 +145,7 @@ class TriageEvent(models.Model):
 UP, DOWN, BOTH = "up", "down", "both"
 BAD_DIRECTIONS = (UP, DOWN, BOTH)
 METRICS = ("median",)  # the metrics detection watches (Alert.metric)
+POLICY_SCOPES = ("project", "benchmark", "series")
 MIN_POLICY_WINDOW = 10  # runs: fewer is too few for detection to judge a change
 MAX_POLICY_REL_CHANGE = 10.0  # +1000%: a larger floor would silence the series; mute it instead
 
@@ -211,10 +212,10 @@ class DetectionPolicy(models.Model):
                 self.project_id = self.benchmark.project_id
             elif self.project_id != self.benchmark.project_id:
                 errors["project"] = f"Benchmark {self.benchmark_id} is of another project; leave project empty."
-        elif self.project_id is None:
-            errors["project"] = "Give a project or a benchmark."
         elif self.machine_id is not None or self.layer:
             errors["benchmark"] = "A series policy (a machine or a layer) needs its benchmark."
+        elif self.project_id is None:
+            errors["project"] = "Give a project or a benchmark."
         if self.min_rel_change is not None and not 0 < self.min_rel_change <= MAX_POLICY_REL_CHANGE:
             errors["min_rel_change"] = f"Must be above 0 and at most {MAX_POLICY_REL_CHANGE:g}."
         most = settings.ROOFWATCH_DETECTION_WINDOW

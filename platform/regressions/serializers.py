@@ -1,9 +1,32 @@
 """Alert API shapes: read serializers for alerts and summaries, and the
 triage requests (status, notes, reassignment)."""
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.access import HidesPrivateFields
-from regressions.models import ALERT_STATUSES, REASSIGNED, SUMMARY_STATUSES, Alert, AlertSummary, TriageEvent
+from fleet.models import Machine
+from regressions.models import (
+    ALERT_STATUSES,
+    BAD_DIRECTIONS,
+    MAX_POLICY_REL_CHANGE,
+    METRICS,
+    MIN_POLICY_WINDOW,
+    POLICY_SCOPES,
+    REASSIGNED,
+    SUMMARY_STATUSES,
+    Alert,
+    AlertSummary,
+    DetectionPolicy,
+    TriageEvent,
+)
+from results.models import Benchmark, Project
+from results.strict_fields import (
+    StrictChoiceField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -17,7 +40,7 @@ class AlertSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "summary", "original_summary", "machine", "benchmark", "benchmark_name", "layer", "metric",
             "run_before", "run_after", "before", "after", "rel_change", "confidence", "direction", "classification",
-            "evidence", "status", "vanished_at", "created", "updated", "series",
+            "evidence", "policy", "status", "vanished_at", "created", "updated", "series",
         ]
 
     def get_series(self, alert: Alert) -> str:
@@ -82,4 +105,78 @@ class AlertTriageSerializer(serializers.Serializer):
     def validate(self, data):
         if ("status" in data) == ("summary" in data):
             raise serializers.ValidationError("Give exactly one of 'status' and 'summary'.")
+        return data
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true, false or (where allowed) null: no "yes", 1 or "true"."""
+
+    default_error_messages = {"invalid": "Expected true or false, got {input!r}."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class DetectionPolicySerializer(serializers.ModelSerializer):
+    """A detection policy; every value null (or, for bad_direction, a metric left
+    out) inherits from the next scope up: series -> benchmark -> project -> default."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="detectionpolicy-detail")
+    scope = serializers.ChoiceField(POLICY_SCOPES, read_only=True,
+                                    help_text="series: a machine and/or a layer of a benchmark")
+    project = serializers.SlugRelatedField(
+        slug_field="name", queryset=Project.objects.all(), required=False, allow_null=True,
+        help_text="project name; for a benchmark's or series' policy the benchmark's own (may be left out)")
+    benchmark = serializers.PrimaryKeyRelatedField(queryset=Benchmark.objects.all(), required=False, allow_null=True)
+    machine = serializers.SlugRelatedField(slug_field="name", queryset=Machine.objects.all(), required=False,
+                                           allow_null=True, help_text="machine name; null: every machine")
+    layer = StrictCharField(required=False, allow_blank=True, max_length=200,
+                            help_text="layer name (end_to_end for the whole model); empty: every layer")
+    min_rel_change = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=MAX_POLICY_REL_CHANGE,
+                                      help_text="smallest |relative change| alerted, above 0 (0.05 = 5%)")
+    bad_direction = serializers.DictField(
+        child=StrictChoiceField(BAD_DIRECTIONS), required=False, allow_empty=True,
+        help_text=f"per metric ({', '.join(METRICS)}): up (a higher time is bad), down, or both")
+    window = StrictIntegerField(required=False, allow_null=True, min_value=MIN_POLICY_WINDOW,
+                                max_value=settings.ROOFWATCH_DETECTION_WINDOW,
+                                help_text="runs detection reads (at most ROOFWATCH_DETECTION_WINDOW)")
+    muted = StrictBooleanField(required=False, allow_null=True,
+                               help_text="detect, but file no alert and send nothing")
+    alert_improvements = StrictBooleanField(
+        required=False, allow_null=True,
+        help_text="improvements wait for triage like regressions; no webhook is sent for them either way")
+    updated_by = serializers.CharField(source="updated_by.get_username", default=None, read_only=True,
+                                       allow_null=True)
+
+    class Meta:
+        model = DetectionPolicy
+        fields = [
+            "id", "url", "scope", "project", "benchmark", "machine", "layer", "min_rel_change", "bad_direction",
+            "window", "muted", "alert_improvements", "updated_by", "created", "updated",
+        ]
+        validators = []  # the scope rules and uniqueness are DetectionPolicy.clean's, with the field named
+
+    def validate_bad_direction(self, value: dict) -> dict:
+        unknown = sorted(set(value) - set(METRICS))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown metric {unknown[0]!r}; expected one of {', '.join(METRICS)}.")
+        return value
+
+    def validate(self, data: dict) -> dict:
+        policy = DetectionPolicy(**{f.attname: getattr(self.instance, f.attname) for f in DetectionPolicy._meta.
+                                    concrete_fields} if self.instance else {})
+        for name, value in data.items():
+            if name in ("project", "benchmark", "machine"):
+                setattr(policy, f"{name}_id", None if value is None else value.pk)
+            else:
+                setattr(policy, name, value)
+        if self.instance is not None and "benchmark" in data and "project" not in data:
+            policy.project_id = None  # moved to another benchmark: take its project
+        try:
+            policy.clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
+        data["project"] = policy.project
         return data

@@ -2,7 +2,10 @@
 ROOFWATCH_ANONYMOUS_READ is on, else a signed-in user or an agent token, as
 `roofwatch-agent ci-check` sends); triage (PATCH) needs a signed-in user
 (a session, with its CSRF token: no HTTP basic, which would take passwords
-around the sign-in throttle), who is recorded on the change."""
+around the sign-in throttle), who is recorded on the change. Detection
+policies follow the same rule: anyone who may read reads them, signed-in
+users write them."""
+from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -13,12 +16,13 @@ from rest_framework.response import Response
 from core.access import ReadOrSignedInUserWrites
 from core.agent_auth import MachineTokenAuthentication
 from core.pagination import BoundedLimitOffsetPagination
-from regressions.models import Alert, AlertSummary
+from regressions.models import Alert, AlertSummary, DetectionPolicy
 from regressions.serializers import (
     AlertSerializer,
     AlertSummaryDetailSerializer,
     AlertSummarySerializer,
     AlertTriageSerializer,
+    DetectionPolicySerializer,
     SummaryTriageSerializer,
 )
 from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
@@ -115,3 +119,51 @@ class AlertViewSet(TriageViewSet):
             reassign_alert(alert, data["summary"], user, data.get("note", ""))
         else:
             set_alert_status(alert, data["status"], user, data.get("note", ""))
+
+
+POLICY_FILTERS = {"project": "project__name", "machine": "machine__name", "layer": "layer"}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Detection policies: per project, benchmark or series",
+        parameters=[*(OpenApiParameter(name, str, description=f"exact {name}") for name in POLICY_FILTERS),
+                    OpenApiParameter("benchmark", int, description="benchmark id")],
+    ),
+    retrieve=extend_schema(summary="One detection policy"),
+    create=extend_schema(summary="Add a detection policy (one per scope)"),
+    update=extend_schema(summary="Replace a detection policy"),
+    partial_update=extend_schema(summary="Change a detection policy"),
+    destroy=extend_schema(summary="Remove a detection policy (its scope inherits again)"),
+)
+class DetectionPolicyViewSet(viewsets.ModelViewSet):
+    """Read as core.access allows; written by signed-in users, recorded as updated_by."""
+
+    serializer_class = DetectionPolicySerializer
+    authentication_classes = [MachineTokenAuthentication, SessionAuthentication]
+    permission_classes = [ReadOrSignedInUserWrites]
+    pagination_class = BoundedLimitOffsetPagination
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> QuerySet[DetectionPolicy]:
+        policies = DetectionPolicy.objects.select_related("project", "machine", "updated_by")
+        if self.action != "list":
+            return policies
+        params = self.request.query_params
+        policies = filter_exact(policies, params, POLICY_FILTERS)
+        if params.get("benchmark"):
+            policies = policies.filter(benchmark_id=parse_int("benchmark", params["benchmark"], 1, MAX_ID))
+        return policies
+
+    def perform_create(self, serializer) -> None:
+        self._save(serializer)
+
+    def perform_update(self, serializer) -> None:
+        self._save(serializer)
+
+    def _save(self, serializer) -> None:
+        try:
+            with transaction.atomic():
+                serializer.save(updated_by=self.request.user)
+        except IntegrityError:  # another request took the scope between the check and the write
+            raise ValidationError({"detail": ["This scope already has a policy; change that one."]}) from None
