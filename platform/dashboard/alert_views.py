@@ -1,5 +1,6 @@
 """Alert summaries: the list, and one summary with its change, affected
-series, classification evidence, attribution, bisections and triage."""
+series, classification evidence, attribution, the detection policy that
+applied, bisections and triage."""
 from __future__ import annotations
 
 from django.core.paginator import Paginator
@@ -10,7 +11,7 @@ from bisection.models import Bisection
 from bisection.runner import bisectable_alert
 from bisection.steps import culprit_views, steps
 from core.access import read_page, sees_private
-from regressions.models import SUMMARY_STATUSES, AlertSummary
+from regressions.models import SUMMARY_STATUSES, Alert, AlertSummary
 from results.links import commit_url, compare_url
 
 from .summaries import card, summaries_with_alerts
@@ -38,6 +39,35 @@ def bisection_views(summary: AlertSummary) -> list[dict]:
     bisections = Bisection.objects.filter(summary=summary).select_related(
         "machine", "benchmark", "started_by", "cancelled_by").order_by("-created", "-id")
     return [{"bisection": b, "culprits": culprit_views(b), "steps": steps(b)} for b in bisections]
+
+
+DIRECTION_TEXT = {"up": "slower is bad", "down": "faster is bad", "both": "either way is bad"}
+
+
+def policy_rows(alerts: list[Alert]) -> list[dict]:
+    """The policies the alerts were detected under (Alert.policy), one row per
+    distinct policy with the series it applied to; each cell a value and its source."""
+    rows: dict[str, dict] = {}
+    for a in alerts:
+        p = a.policy
+        if not p:  # filed before policies were recorded
+            continue
+        key = repr(sorted(p.items()))
+        row = rows.setdefault(key, {"series": [], "cells": [
+            _cell(p, "min_rel_change", lambda v: f"{v:.1%}"),
+            _cell(p, "bad_direction", lambda v: f"{v} ({DIRECTION_TEXT.get(v, '?')})"),
+            _cell(p, "window", lambda v: f"{v} runs"),
+            _cell(p, "muted", lambda v: "yes" if v else "no"),
+            _cell(p, "alert_improvements", lambda v: "yes" if v else "no"),
+        ]})
+        row["series"].append(f"{a.layer} on {a.machine.name}")
+    return list(rows.values())
+
+
+def _cell(policy: dict, name: str, text) -> dict:
+    entry = policy.get(name) or {}
+    value = entry.get("value")
+    return {"text": "—" if value is None else text(value), "source": entry.get("source", "")}
 
 
 @read_page
@@ -77,6 +107,7 @@ def alert_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
         "triage_statuses": ["acknowledged", "invalid", "fixed"],
         "show_users": sees_private(request.user),  # who triaged or bisected: not for anonymous readers
         "bisections": bisections,
+        "policies": policy_rows(c.alerts),
         # A range to bisect, none running: offered to signed-in users (the API refuses the rest).
         "can_bisect": request.user.is_authenticated and not any(b["bisection"].active for b in bisections)
         and bisectable_alert(summary) is not None,
