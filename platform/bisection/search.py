@@ -210,7 +210,7 @@ def labels(commits: list[CommitState], min_step: float) -> list[str]:
     for c in commits:
         if c.failed:
             out.append("skipped")
-        elif not c.measured:
+        elif not c.points:
             out.append("")
         else:
             value = level(c.points)[0]

@@ -29,7 +29,7 @@ def steps(bisection: Bisection) -> list[StepView]:
     for run in bisection.runs.order_by("id"):
         runs.setdefault(run.index, []).append(run)
     commits = states(bisection)
-    measured_ends = commits[0].measured and commits[-1].measured
+    measured_ends = bool(commits[0].points and commits[-1].points)
     verdicts = labels(commits, min_step_of(commits, bisection.min_rel_change)) if measured_ends else []
     culprits = {c["index"] for c in bisection.culprits}
     out = []

@@ -3,7 +3,8 @@ of which makes the Linear kernel slower; the fleet measured only the first and
 the last, and an alert names that range. The bisection starts by itself, a
 real agent daemon lists the range and runs each commit's own engine, the
 platform (eagerly, or on a real Celery worker over Redis with PostgreSQL)
-narrows the range, and the alert page names the culprit."""
+narrows the range, and the alert page names the culprit; halfway the agent
+is restarted and the worker killed and replaced, and nothing is lost."""
 import math
 import os
 import time
@@ -40,11 +41,13 @@ SPEC = {"model": "mlp", "params": PARAMS, "config": {}, "warmup": 1, "repeats": 
 
 
 @pytest.fixture(params=["eager", "worker"])
-def celery_mode(request):
-    """Tasks in-process (eager), or on a real Celery worker over Redis with PostgreSQL."""
-    if request.param == "worker":
-        request.getfixturevalue("notify_workers").start()
-    return request.param
+def workers(request):
+    """None: tasks in-process (eager); else real Celery workers over Redis with PostgreSQL, one started."""
+    if request.param == "eager":
+        return None
+    workers = request.getfixturevalue("notify_workers")
+    workers.start()
+    return workers
 
 
 def alert_between(run_before: Run, run_after: Run) -> AlertSummary:
@@ -63,7 +66,7 @@ def alert_between(run_before: Run, run_after: Run) -> AlertSummary:
 
 @pytest.mark.timeout(900)
 def test_the_bisection_names_the_commit_that_made_the_kernel_slower(transactional_db, live_server, tmp_path,
-                                                                    engine_env, celery_mode):
+                                                                    engine_env, workers):
     repo = tmp_path / "repo"
     repo.mkdir()
     shas = engine_repo(repo, COMMITS, slow_at=SLOW_AT)
@@ -87,6 +90,12 @@ def test_the_bisection_names_the_commit_that_made_the_kernel_slower(transactiona
     # What the alerts_filed receiver does: the machine ran this repository's jobs, so it starts by itself.
     bisection = runner.auto_start(summary)
     assert bisection is not None and bisection.started_by is None
+    # Halfway, the agent stops (its claimed job goes back to the queue) and the worker is killed
+    # (SIGKILL, mid-task perhaps); a new agent and a new worker carry the bisection on.
+    run_agent_until(cfg, lambda: bisection.runs.filter(status="done").count() >= 4, timeout=300)
+    if workers is not None:
+        workers.kill(workers.procs[0])
+        workers.start()
     run_agent_until(cfg, lambda: not Bisection.objects.filter(pk=bisection.pk, status__in=ACTIVE).exists(),
                     timeout=600)
 
