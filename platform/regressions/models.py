@@ -221,6 +221,8 @@ class DetectionPolicy(models.Model):
         most = settings.ROOFWATCH_DETECTION_WINDOW
         if self.window is not None and not MIN_POLICY_WINDOW <= self.window <= most:
             errors["window"] = f"Must be {MIN_POLICY_WINDOW} to {most} runs (ROOFWATCH_DETECTION_WINDOW)."
+        if self.bad_direction is None:  # the admin's emptied field: inherit every metric
+            self.bad_direction = {}
         if not isinstance(self.bad_direction, dict):
             errors["bad_direction"] = 'Must be an object of metric to direction, e.g. {"median": "down"}.'
         else:
