@@ -34,7 +34,7 @@ class Bisection(models.Model):
     first_bad = models.CharField(max_length=64)
     # The benchmark jobs' spec (fleet.models.BenchmarkSpecFields.spec()): that of the first bad run.
     spec = models.JSONField(default=dict)
-    min_rel_change = models.FloatField()  # detection's smallest change for this series
+    min_rel_change = models.FloatField()  # the series' detection policy's smallest change (regressions.policy)
     run_sigma = models.FloatField(default=0.0)  # the series' run-to-run noise, seconds (bisection.search)
     status = models.CharField(max_length=16, choices=[(s, s) for s in STATUSES], default=LISTING)
     list_job_id = models.BigIntegerField(null=True, blank=True)  # the fleet "commits" job; a plain id

@@ -41,7 +41,7 @@ from engine.report import END_TO_END
 from fleet import jobs as fleet_jobs
 from fleet.models import CANCELLED as JOB_CANCELLED
 from fleet.models import DONE, FAILED as JOB_FAILED, Job
-from regressions.detection import MIN_END_TO_END_CHANGE, MIN_LAYER_CHANGE
+from regressions.policy import effective
 from regressions.models import REGRESSION, AlertSummary, TriageEvent
 from regressions.changepoints import noise_scale
 from regressions.window import load_window, within_run_spread
@@ -82,7 +82,7 @@ def start(summary: AlertSummary, user=None) -> Bisection:
                 summary=summary, alert=alert, machine_id=alert.machine_id, benchmark_id=alert.benchmark_id,
                 layer=alert.layer, repository=commits["repository"], last_good=commits["last_good"],
                 first_bad=commits["first_bad"], spec=spec, started_by=user, run_sigma=_run_sigma(alert),
-                min_rel_change=MIN_END_TO_END_CHANGE if alert.layer == END_TO_END else MIN_LAYER_CHANGE)
+                min_rel_change=effective(alert.machine_id, alert.benchmark_id, alert.layer).min_rel_change)
             job = fleet_jobs.enqueue_commit_list(alert.machine, bisection.repository, bisection.last_good,
                                                  bisection.first_bad)
             bisection.list_job_id = job.pk
