@@ -1,5 +1,5 @@
 """The pure algorithms of regressions are usable with nothing of the platform
-configured: changepoints.py and classify.py import numpy only."""
+configured: changepoints.py, drift.py and classify.py import numpy only."""
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +22,16 @@ def test_changepoints_imports_and_runs_without_django():
     done = run_alone(
         "from regressions.changepoints import detect_changes;"
         "assert len(detect_changes([1.0] * 20 + [2.0] * 20)) == 1;",
+        ("django", "scipy", "celery"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_drift_imports_and_runs_without_django():
+    done = run_alone(
+        "import numpy as np; from regressions.drift import detect_drifts;"
+        "v = np.r_[np.ones(60), np.linspace(1, 1.1, 30), np.full(60, 1.1)] + 0.002 * np.sin(np.arange(150) * 2.1);"
+        "assert len(detect_drifts(v, min_rel_change=0.02)) == 1;",
         ("django", "scipy", "celery"),
     )
     assert done.returncode == 0, done.stdout + done.stderr
