@@ -5,6 +5,13 @@ Idempotent: an alert is keyed by its series and the run that opened the new
 regime, and a change found again within SNAP points of a stored alert updates
 that alert; running it twice, late, or after a retry writes the same rows.
 
+Drift (regressions.drift): a ramp, or small steps adding up, whose total
+reaches the series' minimum relative change is one alert of kind "drift":
+run_before is the last run before the ramp, run_after the run where it reached
+the threshold, ramp_start/ramp_end its first and last run; a later fit whose
+ramp overlaps a stored drift alert updates it. A step change the ramp
+explains files no step alert of its own.
+
 Each series is judged under its detection policy (regressions.policy): its
 window, minimum relative change and bad direction; a muted series is still
 read but files no alert. Every alert records the policy that applied.
@@ -26,7 +33,8 @@ from engine.report import END_TO_END
 from regressions.attribution import attribute, summary_key
 from regressions.changepoints import Change, detect_changes
 from regressions.classify import Verdict, classify_change
-from regressions.models import IMPROVED, IMPROVEMENT, UNTRIAGED, Alert, AlertSummary
+from regressions.drift import Drift, detect_drifts
+from regressions.models import DRIFT, IMPROVED, IMPROVEMENT, STEP, UNTRIAGED, Alert, AlertSummary
 from regressions.policy import MIN_END_TO_END_CHANGE, MIN_LAYER_CHANGE, EffectivePolicy, Policies
 from regressions.signals import send_alerts_filed, send_alerts_written
 from regressions.window import SeriesVector, Window, load_window, run_observations
@@ -57,6 +65,18 @@ class Found:
     policy: EffectivePolicy
 
 
+@dataclass
+class FoundDrift:
+    """A drift of one series, placed at window run positions."""
+
+    series: SeriesVector
+    drift: Drift
+    start: int  # window position of the ramp's first run
+    end: int  # of its last run
+    reached: int  # of the run where it reached the threshold (the alert's run_after)
+    policy: EffectivePolicy
+
+
 def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
     """Run detection over the latest runs of one benchmark on one machine and
     write its alerts; returns the alerts written or updated."""
@@ -64,11 +84,16 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
     window = load_window(machine_id, benchmark_id, policies.widest_window(machine_id))
     if len(window.runs) < 2:
         return []
-    found = _snap(_find(window, policies))
+    steps, drifts = _find(window, policies)
+    found = _snap(steps)
     with transaction.atomic():
         # Serialise detection of one benchmark (two runs ingested at once queue two tasks).
         list(Benchmark.objects.select_for_update(no_key=True).filter(pk=benchmark_id).values_list("pk", flat=True))
         written = _write(window, found)
+        drift_alerts = [_write_drift(window, d) for d in drifts]
+        for summary in {alert.summary for alert in drift_alerts}:
+            _refresh_summary(summary)
+        written += drift_alerts
         _mark_vanished(window, written, policies)
         new = [alert.pk for alert in written if alert.is_new]
         if new:
@@ -77,30 +102,41 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
     return written
 
 
-def _find(window: Window, policies: Policies) -> list[Found]:
-    """Every change in every series of the window that is big enough to matter
-    under the series' policy (a muted series' changes are only logged)."""
+def _find(window: Window, policies: Policies) -> tuple[list[Found], list[FoundDrift]]:
+    """Every change and drift in every series of the window that is big enough
+    to matter under the series' policy (a muted series' changes are only logged)."""
     end_to_end = float(np.median(window.series[END_TO_END].values))
-    found = []
+    found, drifts = [], []
     for series in window.series.values():
         policy = policies.effective(window.machine_id, series.layer)
         series = _last_runs(series, len(window.runs) - policy.window)
         try:
             is_layer = series.layer != END_TO_END
             changes = detect_changes(series.values, spread=series.spread, min_rel_change=policy.min_rel_change)
+            ramps = detect_drifts(series.values, spread=series.spread, min_rel_change=policy.min_rel_change,
+                                  changes=changes)
         except Exception:  # a bad series must not stop the others; detect_changes is meant never to raise
             log.exception("detection failed on %s of benchmark %s", series.layer, window.benchmark_id)
             continue
         if policy.muted:
-            if changes:
-                log.info("muted series %s of benchmark %s on machine %s: %d change(s), no alert", series.layer,
-                         window.benchmark_id, window.machine_id, len(changes))
+            if changes or ramps:
+                log.info("muted series %s of benchmark %s on machine %s: %d change(s), %d drift(s), no alert",
+                         series.layer, window.benchmark_id, window.machine_id, len(changes), len(ramps))
             continue
+        explained = set()
+        for d in ramps:
+            if is_layer and abs(d.after - d.before) < MIN_LAYER_SHARE * end_to_end:
+                continue
+            explained.update(d.steps)
+            at = series.positions
+            drifts.append(FoundDrift(series, d, int(at[d.start]), int(at[d.end]), int(at[d.reached]), policy))
         for change in changes:
+            if change.index in explained:
+                continue
             if is_layer and abs(change.after - change.before) < MIN_LAYER_SHARE * end_to_end:
                 continue
             found.append(Found(series, change, int(series.positions[change.index]), policy))
-    return found
+    return found, drifts
 
 
 def _last_runs(series: SeriesVector, first: int) -> SeriesVector:
@@ -195,9 +231,68 @@ def _stored_alert_near(window: Window, f: Found) -> Alert | None:
     return (
         Alert.objects.filter(
             machine_id=window.machine_id, benchmark_id=window.benchmark_id, layer=f.series.layer, metric="median",
-            run_after_id__in=near,
+            kind=STEP, run_after_id__in=near,
         ).select_related("summary").first()
     )
+
+
+def _write_drift(window: Window, f: FoundDrift) -> Alert:
+    """File or update the drift alert of one ramp."""
+    if f.start == 0:  # the ramp starts the window: no run before it to compare with
+        f.start = 1
+    runs = window.runs
+    before_obs = run_observations(runs[max(0, f.start - CLASSIFY_RUNS):f.start])
+    after_obs = run_observations(runs[max(f.start, f.end + 1 - CLASSIFY_RUNS):f.end + 1])
+    verdict = classify_change(before_obs, after_obs)
+    layer_verdict = next((v for v in verdict.layers if v.layer == f.series.layer), None)
+    if f.series.layer == END_TO_END or layer_verdict is None:
+        classification, evidence = verdict.kind, verdict.evidence
+    else:
+        classification, evidence = layer_verdict.kind, layer_verdict.evidence
+    d = f.drift
+    values = {
+        "before": d.before, "after": d.after, "rel_change": d.rel_change, "confidence": d.confidence,
+        "direction": f.policy.direction(d.rel_change), "classification": classification, "evidence": evidence,
+        "policy": f.policy.as_json(), "vanished_at": None,
+        "ramp_start_id": runs[f.start]["id"], "ramp_end_id": runs[f.end]["id"],
+    }
+    existing = _stored_drift_overlapping(window, f)
+    if existing is not None:
+        for name, value in values.items():
+            setattr(existing, name, value)
+        existing.save()
+        existing.is_new = False
+        return existing
+    run_before = Run.objects.select_related("benchmark__project").get(pk=runs[f.start - 1]["id"])
+    run_after = Run.objects.select_related("benchmark__project").get(pk=runs[f.reached]["id"])
+    ramp_end = Run.objects.select_related("benchmark__project").get(pk=runs[f.end]["id"])
+    # The cause is somewhere in the ramp: its commit range runs from the last run before it to its last run.
+    attribution = attribute(run_before, ramp_end)
+    project = run_after.benchmark.project
+    summary, _ = AlertSummary.objects.get_or_create(
+        key=summary_key(project.pk, attribution),
+        defaults={"project": project, "attribution": attribution, "classification": classification},
+    )
+    alert = Alert.objects.create(
+        summary=summary, original_summary=summary, machine_id=window.machine_id, benchmark_id=window.benchmark_id,
+        layer=f.series.layer, kind=DRIFT, run_before=run_before, run_after=run_after, **values,
+    )
+    alert.is_new = True
+    return alert
+
+
+def _stored_drift_overlapping(window: Window, f: FoundDrift) -> Alert | None:
+    """The stored drift alert of this series whose ramp overlaps `f`'s (runs before the window count as its start)."""
+    position = {run["id"]: i for i, run in enumerate(window.runs)}
+    stored = Alert.objects.filter(
+        machine_id=window.machine_id, benchmark_id=window.benchmark_id, layer=f.series.layer, metric="median",
+        kind=DRIFT, ramp_end_id__in=window.run_ids,
+    ).select_related("summary").order_by("-ramp_end__started_at", "-id")
+    for alert in stored:
+        start, end = position.get(alert.ramp_start_id, 0), position[alert.ramp_end_id]
+        if start <= f.end + SNAP and end >= f.start - SNAP:
+            return alert
+    return None
 
 
 def _mark_vanished(window: Window, written: list[Alert], policies: Policies) -> None:

@@ -32,6 +32,12 @@ REGRESSION = "regression"
 IMPROVED = "improvement"
 DIRECTIONS = (REGRESSION, IMPROVED)
 
+# What an alert found: a step (one change point) or a drift (a ramp, or small
+# steps adding up, regressions.drift).
+STEP = "step"
+DRIFT = "drift"
+ALERT_KINDS = (STEP, DRIFT)
+
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(v, v) for v in values]
@@ -81,9 +87,14 @@ class Alert(models.Model):
     benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
     layer = models.CharField(max_length=200)  # engine.report.END_TO_END for the whole model
     metric = models.CharField(max_length=16, default="median")
-    # Last run of the old regime (last good) and first run of the new one (first bad).
+    kind = models.CharField(max_length=8, choices=_choices(ALERT_KINDS), default=STEP)
+    # Last run of the old regime (last good) and first run of the new one (first bad);
+    # of a drift: the last run before the ramp and the run where it reached the threshold.
     run_before = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
     run_after = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    # A drift's ramp: its first and last run (null for a step).
+    ramp_start = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    ramp_end = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     before = models.FloatField()
     after = models.FloatField()
     rel_change = models.FloatField()  # after / before - 1
@@ -103,9 +114,11 @@ class Alert(models.Model):
     class Meta:
         ordering = ["summary", "-rel_change"]
         constraints = [
-            # Idempotent detection: one alert per series and change point.
+            # Idempotent detection: one alert per series, kind and change point (a drift's: where
+            # it reached the threshold).
             models.UniqueConstraint(
-                fields=["machine", "benchmark", "layer", "metric", "run_after"], name="unique_alert_per_change"
+                fields=["machine", "benchmark", "layer", "metric", "kind", "run_after"],
+                name="unique_alert_per_change",
             ),
         ]
         indexes = [
