@@ -39,7 +39,7 @@ class AlertSerializer(serializers.ModelSerializer):
         model = Alert
         fields = [
             "id", "url", "summary", "original_summary", "machine", "benchmark", "benchmark_name", "layer", "metric",
-            "run_before", "run_after", "before", "after", "rel_change", "confidence", "direction", "classification",
+            "kind", "run_before", "run_after", "ramp_start", "ramp_end", "before", "after", "rel_change", "confidence", "direction", "classification",
             "evidence", "policy", "status", "vanished_at", "created", "updated", "series",
         ]
 

@@ -64,3 +64,12 @@ def test_a_muted_series_files_no_drift_and_direction_follows_the_policy(db):
 def test_flat_history_files_no_drift(db):
     runs = ingest_all(history(90, layers=2, seed=3), Machine.objects.create(name="m1"))
     assert not [a for a in detect(runs) if a.kind == DRIFT]
+
+
+def test_the_api_serves_an_alerts_kind_and_ramp(client):
+    runs = ramped(Machine.objects.create(name="m1"))
+    drift = next(a for a in detect(runs) if a.kind == DRIFT)
+    body = client.get(f"/api/v1/alerts/{drift.pk}/").json()
+    assert (body["kind"], body["ramp_start"], body["ramp_end"]) == (DRIFT, drift.ramp_start_id, drift.ramp_end_id)
+    listed = {a["id"]: a for a in client.get("/api/v1/alerts/", {"limit": 100}).json()["results"]}
+    assert listed[drift.pk]["kind"] == DRIFT
