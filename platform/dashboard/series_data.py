@@ -1,6 +1,6 @@
 """The series page's data: one benchmark layer (or end_to_end) on every
 machine that ran it, decimated on the server, with the change points of its
-alerts and the configs its points ran with.
+alerts (a drift alert's ramp too) and the configs its points ran with.
 
 Points come from results.series.series_points, the same reader as
 /api/v1/series/<machine>/<benchmark>/<layer>/, so the page and the API agree.
@@ -62,17 +62,26 @@ def changes(benchmark_id: int, layer: str, metric: str) -> list[dict[str, Any]]:
     """The change points alerts were filed for on this layer, on any machine."""
     alerts = (
         Alert.objects.filter(benchmark_id=benchmark_id, layer=layer, metric=metric)
-        .select_related("machine", "run_after", "summary").order_by("run_after__started_at")
+        .select_related("machine", "run_after", "summary", "ramp_start", "ramp_end").order_by("run_after__started_at")
     )
     return [
         {
             "alert": a.pk, "summary": a.summary_id, "url": f"/alerts/{a.summary_id}/", "machine": a.machine.name,
-            "run": a.run_after_id, "t": a.run_after.started_at.isoformat().replace("+00:00", "Z"),
-            "commit": a.run_after.commit, "rel_change": a.rel_change, "direction": a.direction,
-            "classification": a.classification, "status": a.summary.status, "vanished": a.vanished_at is not None,
+            "kind": a.kind, "run": a.run_after_id, "t": _iso(a.run_after), "commit": a.run_after.commit,
+            "rel_change": a.rel_change, "direction": a.direction, "classification": a.classification,
+            "status": a.summary.status, "vanished": a.vanished_at is not None,
+            # a drift's ramp, shaded on the chart: its first and last run
+            "ramp": None if a.ramp_start is None or a.ramp_end is None else {
+                "start": {"run": a.ramp_start_id, "t": _iso(a.ramp_start), "commit": a.ramp_start.commit},
+                "end": {"run": a.ramp_end_id, "t": _iso(a.ramp_end), "commit": a.ramp_end.commit},
+            },
         }
         for a in alerts
     ]
+
+
+def _iso(run: Run) -> str:
+    return run.started_at.isoformat().replace("+00:00", "Z")
 
 
 def configs(benchmark_id: int, hashes: set[str]) -> dict[str, Any]:

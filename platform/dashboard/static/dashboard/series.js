@@ -1,6 +1,6 @@
 /* Series page: one benchmark layer on every machine that ran it, drawn from
  * /dash-api/series/ (decimated on the server), with the p25–p75 band, change
- * points as annotations linking to their alerts, zoom and pan, and an x axis
+ * points as annotations linking to their alerts (a drift's ramp shaded), zoom and pan, and an x axis
  * by time or by commit. Zooming in re-fetches the visible range at full detail. */
 (function () {
   "use strict";
@@ -77,10 +77,20 @@
       var x = state.x === "time" ? Date.parse(c.t) : axis.index[c.commit];
       if (x === undefined) return;
       var colour = c.direction === "regression" ? rw.colours.worse : rw.colours.better;
+      if (c.ramp) { // a drift: its ramp shaded from its first to its last run
+        var x0 = state.x === "time" ? Date.parse(c.ramp.start.t) : axis.index[c.ramp.start.commit];
+        var x1 = state.x === "time" ? Date.parse(c.ramp.end.t) : axis.index[c.ramp.end.commit];
+        if (x0 !== undefined && x1 !== undefined) {
+          out["ramp-" + c.alert] = { type: "box", xMin: x0, xMax: x1, backgroundColor: colour + "1f",
+            borderColor: colour + "66", borderWidth: 1, drawTime: "beforeDatasetsDraw", rwRamp: c.alert,
+            label: { display: true, content: "drift " + rw.pct(c.rel_change), position: { x: "center", y: "end" },
+                     color: colour, font: { size: 11, weight: "600" } } };
+        }
+      }
       out["change-" + c.alert] = {
         type: "line", xMin: x, xMax: x, borderColor: colour, borderWidth: 1.5, borderDash: [5, 4],
         rwUrl: c.url, rwSummary: c.summary, rwRun: c.run,
-        label: { display: true, content: rw.pct(c.rel_change) + " · alert #" + c.summary, position: "start",
+        label: { display: true, content: (c.kind === "drift" ? "drift " : "") + rw.pct(c.rel_change) + " · alert #" + c.summary, position: "start",
                  backgroundColor: colour, color: "#fff", font: { size: 11, weight: "600" }, padding: { x: 6, y: 3 } },
         click: function () { window.location.href = c.url; },
         enter: function (ctx) { ctx.chart.canvas.style.cursor = "pointer"; },
@@ -202,9 +212,12 @@
     var box = document.getElementById("changes");
     var rows = state.data.changes;
     if (!rows.length) { box.innerHTML = '<div class="empty compact"><p>No change points with alerts on this series.</p></div>'; return; }
-    var html = '<table class="data" id="change-table"><thead><tr><th>Machine</th><th>First bad run</th><th>Commit</th><th>When</th><th class="num">Change</th><th>Class</th><th>Status</th><th></th></tr></thead><tbody>';
+    var html = '<table class="data" id="change-table"><thead><tr><th>Machine</th><th>Kind</th><th>First bad run</th><th>Commit</th><th>When</th><th class="num">Change</th><th>Class</th><th>Status</th><th></th></tr></thead><tbody>';
     rows.forEach(function (c) {
-      html += '<tr data-alert="' + c.alert + '"' + (c.vanished ? ' class="vanished"' : "") + '><td>' + esc(c.machine) + '</td><td><a href="/runs/' + c.run + '/">' + c.run + "</a></td><td><code>" +
+      var kind = c.ramp ? 'drift <span class="dim small" data-ramp="' + c.alert + '">ramp <a href="/runs/' + c.ramp.start.run + '/">' + c.ramp.start.run +
+        '</a> (' + esc(c.ramp.start.t.slice(0, 16).replace("T", " ")) + ') → <a href="/runs/' + c.ramp.end.run + '/">' + c.ramp.end.run + "</a> (" +
+        esc(c.ramp.end.t.slice(0, 16).replace("T", " ")) + ")</span>" : esc(c.kind || "step");
+      html += '<tr data-alert="' + c.alert + '"' + (c.vanished ? ' class="vanished"' : "") + '><td>' + esc(c.machine) + "</td><td>" + kind + '</td><td><a href="/runs/' + c.run + '/">' + c.run + "</a></td><td><code>" +
         esc(rw.shortSha(c.commit)) + "</code></td><td>" + esc(c.t.slice(0, 16).replace("T", " ")) + '</td><td class="num"><span class="delta ' +
         (c.rel_change > 0 ? "worse" : "better") + '">' + rw.pct(c.rel_change) + '</span></td><td><span class="kind kind-' + esc(c.classification) + '">' +
         esc(c.classification) + '</span></td><td><span class="status status-' + esc(c.status) + '">' + esc(c.status) + '</span></td><td class="open"><a href="' +
