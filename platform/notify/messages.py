@@ -11,7 +11,7 @@ from django.conf import settings
 from bisection.models import Bisection
 from bisection.steps import culprit_views, rounds, steps
 from notify.models import EVENT_ALERT_SUMMARY, EVENT_CULPRIT_FOUND, KIND_GENERIC, KIND_GITHUB_STATUS, KIND_SLACK, WebhookEndpoint
-from regressions.models import REGRESSION, AlertSummary
+from regressions.models import DRIFT, REGRESSION, AlertSummary
 
 GITHUB_REPO_RE = re.compile(r"github\.com[/:](?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$")
 STATUS_CONTEXT = "roofwatch"
@@ -44,12 +44,18 @@ def summary_document(summary: AlertSummary) -> dict:
         "worst_rel_change": max((a.rel_change for a in regressions), default=None),
         "alerts": [{"id": a.pk, "machine": a.machine.name, "benchmark": str(a.benchmark), "layer": a.layer,
                     "metric": a.metric, "before": a.before, "after": a.after, "rel_change": a.rel_change,
-                    "direction": a.direction, "classification": a.classification} for a in alerts],
+                    "direction": a.direction, "classification": a.classification, "kind": a.kind} for a in alerts],
     }
 
 
 def headline(doc: dict) -> str:
-    cause = doc["attribution"].get("commits", {}).get("first_bad")
+    commits = doc["attribution"].get("commits", {})
+    cause = commits.get("first_bad")
+    drift = bool(doc["alerts"]) and all(a.get("kind") == DRIFT for a in doc["alerts"])
+    if drift and cause:  # a ramp: the cause is somewhere in its commit range
+        what = f"creeping drift over {commits['last_good'][:12]}..{cause[:12]}"
+        worst = f"{doc['worst_rel_change']:+.1%}" if doc["worst_rel_change"] is not None else "?"
+        return f"{doc['project']}: {len(doc['alerts'])} series slower (worst {worst}) by {what}"
     what = f"commit {cause[:12]}" if cause else ("a config change" if "config" in doc["attribution"]
                                                    else "a model change" if "model_version" in doc["attribution"]
                                                    else "an unknown change")
@@ -65,6 +71,7 @@ def message(endpoint: WebhookEndpoint, summary: AlertSummary, delivery_id: str) 
     if endpoint.kind == KIND_SLACK:
         lines = [f"*<{doc['url']}|{headline(doc)}>*"] + [
             f"• {a['benchmark']} `{a['layer']}` on {a['machine']}: {a['rel_change']:+.1%}"
+            + (" (drift)" if a["kind"] == DRIFT else "")
             for a in doc["alerts"][:TOP_ALERTS]]
         if len(doc["alerts"]) > TOP_ALERTS:
             lines.append(f"… and {len(doc['alerts']) - TOP_ALERTS} more")
