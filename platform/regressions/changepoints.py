@@ -168,7 +168,14 @@ def detect_changes(
         # var(diff) = 2 sigma^2 (1 - rho_1) for any stationary noise
         dep = (round(rho, 2), round(decay, 2))
         sigma_eff /= math.sqrt(1 - dep[0])
-        splits = _segment(y, clipped, cums, sigma_eff, threshold, min_rel_change, dep)
+        # the stricter model only removes changes (the search order, not the
+        # tests, could let it reach a blip the first pass never got to)
+        first = splits
+        splits = [
+            k
+            for k in _segment(y, clipped, cums, sigma_eff, threshold, min_rel_change, dep)
+            if any(abs(k - j) <= REFINE_REACH for j in first)
+        ]
     changes = []
     for i, k in enumerate(splits):
         lo = splits[i - 1] if i else 0
@@ -485,9 +492,10 @@ def _is_step(y, clipped, sigma: float, lo: int, k: int, hi: int, min_rel_change:
     needed = JUMP_SIGMAS_IN_DRIFT if drifting else JUMP_SIGMAS
     if abs(jump) < min_rel_change * abs(before) or abs(jump) < needed * jump_se:
         return False
-    # complete separation passes whatever the factor (a 3-point tail can reach no more)
+    # complete separation passes whatever the factor (a 3-point tail can reach
+    # no more), but nothing below RANK_SIGMAS does
     n1, n2 = k - a, b - k
-    needed = min(RANK_SIGMAS * factor, 0.999 * math.sqrt(3 * n1 * n2 / (n1 + n2 + 1)))
+    needed = max(RANK_SIGMAS, min(RANK_SIGMAS * factor, 0.999 * math.sqrt(3 * n1 * n2 / (n1 + n2 + 1))))
     return abs(_rank_z(clipped[a:k], clipped[k:b])) >= needed
 
 
