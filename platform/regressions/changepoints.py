@@ -28,9 +28,10 @@ The method, in order:
 6. Finally every change is re-tested on the whole segments around it
    (neighbouring changes as bounds); the weakest ones that fail are merged away.
 7. Dependence between neighbouring runs (heat, background load, caches): the
-   lag-1 and lag-2 autocorrelation of the residuals around the segments just
-   found (a line through each, so steps and drifts are not dependence). Where
-   the lag-1 one reaches MIN_AUTOCORR, steps 4-6 run again with the noise
+   lag-1 and lag-2 autocorrelation of the clipped series' residuals around the
+   segments just found (a line through each, so steps and drifts are not
+   dependence). Where the lag-1 one reaches MIN_AUTOCORR, steps 4-6 run again,
+   keeping only changes the first pass found, with the noise
    modelled as correlated, rho_k = rho_1 * decay^(k-1) (AR(1) when decay is
    rho_1; a slow wander under white noise has decay > rho_1): every
    two-sample statistic, jump and rank test is scaled by the exact standard
