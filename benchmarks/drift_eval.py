@@ -12,6 +12,8 @@ single-run outliers), minimum relative change MIN_REL (the end-to-end default):
 - small steps: 3-5 steps each below MIN_REL that add up to 5-15%, within 30 points.
 - none: no change. step: one step of 5-30% (found by the step detector; a
   drift alert there would be double counting).
+- slow: detection_eval's "drift" scenario, 3-10% spread evenly over all 200
+  points (0.9-3% per 60): shown for what it finds, not scored.
 
 Recall: a drift overlapping the ramp (+-2 points). False drifts per 1,000
 points: drifts on "none" series. Steps: series with a drift alert.
@@ -39,7 +41,8 @@ MIN_REL = 0.02
 RAMP_POINTS = 30
 RAMP_RANGE = (0.05, 0.15)
 STEP_RANGE = (0.05, 0.30)
-SCENARIOS = ("ramp", "ramp_tail", "small_steps", "none", "step")
+SCENARIOS = ("ramp", "ramp_tail", "small_steps", "none", "step", "slow")
+SLOW_RANGE = (0.03, 0.10)
 
 
 def make(rng, noise_model, scenario, engine):
@@ -61,6 +64,8 @@ def make(rng, noise_model, scenario, engine):
         else:
             shape = np.clip((np.arange(N) - start + 1) / RAMP_POINTS, 0, 1)
             level *= 1 + sign * total * shape
+    elif scenario == "slow":
+        level *= 1 + sign * rng.uniform(*SLOW_RANGE) * np.linspace(0.0, 1.0, N)
     elif scenario == "step":
         size = rng.uniform(*STEP_RANGE)
         level[int(rng.integers(20, N - 20)):] *= 1 + sign * size
@@ -100,20 +105,20 @@ def main() -> None:
     print(f"seed {args.seed}, {args.per_cell} series per cell, {N} points, min_rel_change {MIN_REL:.0%}, "
           f"ramps {RAMP_RANGE[0]:.0%}-{RAMP_RANGE[1]:.0%} over {RAMP_POINTS} points")
     head = ["noise", "ramp recall", "ramp, tail", "small steps", "as step only", "false drifts /1k (none)",
-            "step series with a drift"]
+            "step series with a drift", "slow series with a drift"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    totals = np.zeros(8)
+    totals = np.zeros(9)
     for model in models:
         r, t, s = rows[(model, "ramp")], rows[(model, "ramp_tail")], rows[(model, "small_steps")]
-        none, step = rows[(model, "none")], rows[(model, "step")]
+        none, step, slow = rows[(model, "none")], rows[(model, "step")], rows[(model, "slow")]
         as_step = r[3] + t[3] + s[3]
         print(f"| {model} | {r[0] / r[4]:.0%} | {t[0] / t[4]:.0%} | {s[0] / s[4]:.0%} | {as_step} | "
-              f"{1000 * none[1] / (none[4] * N):.2f} | {step[2]}/{step[4]} |")
-        totals += [r[0], t[0], s[0], r[4], as_step, none[1], none[4] * N, step[2]]
+              f"{1000 * none[1] / (none[4] * N):.2f} | {step[2]}/{step[4]} | {slow[2]}/{slow[4]} |")
+        totals += [r[0], t[0], s[0], r[4], as_step, none[1], none[4] * N, step[2], slow[2]]
     cells = args.per_cell * len(models)
     print(f"| all | {totals[0] / cells:.1%} | {totals[1] / cells:.1%} | {totals[2] / cells:.1%} | {int(totals[4])} | "
-          f"{1000 * totals[5] / totals[6]:.2f} | {int(totals[7])}/{cells} |")
+          f"{1000 * totals[5] / totals[6]:.2f} | {int(totals[7])}/{cells} | {int(totals[8])}/{cells} |")
     print(f"({seconds:.1f} s for {len(rows) * args.per_cell} series, step detection included)")
 
 
