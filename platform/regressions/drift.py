@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -121,41 +122,51 @@ def detect_drifts(
     if not sigma > 0:
         return []
     y = _clip(y, sigma)
+    fits = _window_fits(y)
+    if not any((np.abs(total) >= min_rel_change).any() for _, _, _, total in fits):
+        return []  # no window moves enough (most series): no noise model needed
     resid_sigma, dep = _block_noise(_clip(flat, sigma))
     resid_sigma = max(resid_sigma, floor)
     drifts = []
-    for a, b, reached, before, after, conf in _ramps(y, resid_sigma, dep, min_rel_change):
+    for a, b, reached, before, after, conf in _ramps(y, fits, resid_sigma, dep, min_rel_change):
         steps = tuple(c.index for k, c in at if a <= k <= b)
         drifts.append(Drift(int(keep[a]), int(keep[b]), int(keep[reached]), before, after, _rel(before, after),
                             conf, steps))
     return drifts
 
 
-def _ramps(y: np.ndarray, sigma: float, dep: tuple[float, float], min_rel: float) -> list[tuple]:
-    """(start, end, reached, before, after, confidence) of each ramp of the clipped series."""
+def _window_fits(y: np.ndarray) -> list[tuple[int, float, np.ndarray, np.ndarray]]:
+    """(length, sxx, slopes, totals) of the OLS line through every window of each length."""
     n = y.size
     i = np.arange(n, dtype=float)
     c0, c1 = np.concatenate(([0.0], np.cumsum(y))), np.concatenate(([0.0], np.cumsum(i * y)))
-    candidates = []  # (start, stop, t)
-    tested = 0
+    fits = []
     for length in WINDOWS:
         if length > n:
             break
         s = np.arange(n - length + 1)
         e = s + length
         sum_y, sum_iy = c0[e] - c0[s], c1[e] - c1[s]
-        mean_i = s + (length - 1) / 2
         sxx = length * (length * length - 1) / 12
-        slope = (sum_iy - mean_i * sum_y) / sxx
+        slope = (sum_iy - (s + (length - 1) / 2) * sum_y) / sxx
         start_level = sum_y / length - slope * (length - 1) / 2
-        se = sigma * math.sqrt(_slope_var_factor(length, dep) / sxx)
+        fits.append((length, sxx, slope, slope * (length - 1) / np.abs(start_level)))
+    return fits
+
+
+def _ramps(y: np.ndarray, fits: list, sigma: float, dep: tuple[float, float], min_rel: float) -> list[tuple]:
+    """(start, end, reached, before, after, confidence) of each ramp of the clipped series."""
+    n = y.size
+    candidates = []  # (start, stop, t)
+    tested = 0
+    for length, sxx, slope, total in fits:
+        se = sigma * math.sqrt(_slope_var_factor(length, *dep) / sxx)
         if slope.size >= MIN_WINDOWS_FOR_SPREAD:
             se = max(se, 1.4826 * float(np.median(np.abs(slope - np.median(slope)))))
         if not se > 0:
             continue
         tested += slope.size
         t = slope / se
-        total = slope * (length - 1) / np.abs(start_level)
         hit = (np.abs(t) >= DRIFT_SIGMAS) & (np.abs(total) >= min_rel)
         candidates += [(int(a), int(a) + length, float(t[a])) for a in np.flatnonzero(hit)]
     found = []
@@ -218,11 +229,10 @@ def _hinge(y: np.ndarray, sigma: float) -> tuple[int, int, float, float] | None:
 def _block_noise(y: np.ndarray) -> tuple[float, tuple[float, float]]:
     """Robust sigma and (rho_1, decay) of the residuals around a line per BLOCK points."""
     n = y.size
-    parts = max(1, n // BLOCK)
     resid = []
-    for idx in np.array_split(np.arange(n), parts):
-        coef = np.polyfit(idx, y[idx], 1)
-        resid.append(y[idx] - np.polyval(coef, idx))
+    for part in np.array_split(y, max(1, n // BLOCK)):
+        i = np.arange(part.size) - (part.size - 1) / 2
+        resid.append(part - part.mean() - i * (np.dot(i, part) / max(np.dot(i, i), 1e-300)))
     r = np.concatenate(resid)
     sigma = 1.4826 * float(np.median(np.abs(r - np.median(r))))
     var = float(np.mean(r * r))
@@ -233,12 +243,12 @@ def _block_noise(y: np.ndarray) -> tuple[float, tuple[float, float]]:
     if rho1 < 0.1:
         return sigma, (0.0, 0.0)
     decay = min(MAX_DECAY, max(rho1, rho2 / rho1))
-    return sigma, (min(rho1, 0.99), decay)
+    return sigma, (round(min(rho1, 0.99), 2), round(decay, 2))
 
 
-def _slope_var_factor(length: int, dep: tuple[float, float]) -> float:
+@lru_cache(maxsize=256)
+def _slope_var_factor(length: int, rho: float, decay: float) -> float:
     """w'Rw / w'w for the OLS slope weights w over `length` points, at least 1."""
-    rho, decay = dep
     if rho <= 0:
         return 1.0
     w = np.arange(length) - (length - 1) / 2
@@ -256,7 +266,7 @@ def _clip(y: np.ndarray, sigma: float) -> np.ndarray:
 def _running_median5(y: np.ndarray) -> np.ndarray:
     if y.size < 5:
         return np.full(y.size, np.median(y))
-    mid = np.median(np.lib.stride_tricks.sliding_window_view(y, 5), axis=1)
+    mid = np.sort(np.lib.stride_tricks.sliding_window_view(y, 5), axis=1)[:, 2]
     return np.concatenate(([mid[0], mid[0]], mid, [mid[-1], mid[-1]]))
 
 
