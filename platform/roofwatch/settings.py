@@ -165,6 +165,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "fleet.models.JOB_STATUSES",
         "AlertSummaryStatusEnum": "regressions.models.SUMMARY_STATUSES",
         "AlertStatusEnum": "regressions.models.ALERT_STATUSES",
+        "JobKindEnum": "fleet.models.JOB_KINDS",
+        "AlertKindEnum": "regressions.models.ALERT_KINDS",
     },
 }
 
