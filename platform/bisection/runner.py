@@ -42,7 +42,7 @@ from fleet import jobs as fleet_jobs
 from fleet.models import CANCELLED as JOB_CANCELLED
 from fleet.models import DONE, FAILED as JOB_FAILED, Job
 from regressions.policy import effective
-from regressions.models import REGRESSION, AlertSummary, TriageEvent
+from regressions.models import REGRESSION, STEP, AlertSummary, TriageEvent
 from regressions.changepoints import noise_scale
 from regressions.window import load_window, within_run_spread
 from results.models import LayerMeasurement, Run
@@ -62,10 +62,11 @@ class BisectConflict(BisectRefused):
 
 def bisectable_alert(summary: AlertSummary):
     """The alert whose series a bisection of `summary` measures: its largest
-    regression still standing; None when the summary has no commit range or no regression."""
+    step regression still standing; None when the summary has no commit range
+    or no such alert (a creeping drift has no one culprit to find)."""
     if not summary.attribution.get("commits"):
         return None
-    alerts = summary.alerts.filter(direction=REGRESSION, vanished_at=None).select_related("run_after")
+    alerts = summary.alerts.filter(direction=REGRESSION, vanished_at=None, kind=STEP).select_related("run_after")
     return alerts.order_by("-rel_change", "id").first()
 
 
@@ -73,7 +74,7 @@ def start(summary: AlertSummary, user=None) -> Bisection:
     """Start bisecting `summary`'s commit range (user None: started by itself)."""
     alert = bisectable_alert(summary)
     if alert is None:
-        raise BisectRefused(f"Alert summary {summary.pk} has no commit range with a regression to bisect.")
+        raise BisectRefused(f"Alert summary {summary.pk} has no commit range with a step regression to bisect (a creeping drift has no one culprit).")
     commits = summary.attribution["commits"]
     spec = _spec_of(alert.run_after)
     try:

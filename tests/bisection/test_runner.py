@@ -169,3 +169,9 @@ def test_a_range_of_ids_no_agent_can_fetch_is_refused_naming_them(machine, summa
     with pytest.raises(runner.BisectRefused, match="base_commit"):
         runner.start(summary)
     assert not Bisection.objects.exists()
+
+
+def test_a_drift_is_not_bisected(machine, summary):
+    summary.alerts.update(kind="drift")
+    with pytest.raises(runner.BisectRefused, match="no commit range"):
+        runner.start(summary)

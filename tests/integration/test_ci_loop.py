@@ -58,6 +58,14 @@ def summary_of(first_bad: str):
     return None
 
 
+@pytest.fixture(autouse=True)
+def no_auto_bisect(settings, monkeypatch):
+    """This is the CI loop: the bisection its alert would start by itself (the machine ran the
+    repository's commit jobs) is tests/integration/test_bisect_end_to_end.py's. Off here and in workers."""
+    settings.ROOFWATCH_AUTO_BISECT = False
+    monkeypatch.setenv("ROOFWATCH_AUTO_BISECT", "0")
+
+
 @pytest.fixture(params=["eager", "worker"])
 def celery_mode(request):
     """Tasks in-process (eager), or on a real Celery worker over Redis with PostgreSQL."""
