@@ -186,12 +186,38 @@ def _write(window: Window, found: list[Found]) -> list[Alert]:
     return written
 
 
+def _verdict_of(verdict: Verdict, layer: str) -> tuple[str, dict]:
+    """The classification and evidence of one series: its layer's, else the run's."""
+    layer_verdict = next((v for v in verdict.layers if v.layer == layer), None)
+    if layer == END_TO_END or layer_verdict is None:
+        return verdict.kind, verdict.evidence
+    return layer_verdict.kind, layer_verdict.evidence
+
+
+def _save(window: Window, layer: str, existing: Alert | None, values: dict, run_before: Run, run_after: Run,
+          attribution: dict, **fields) -> Alert:
+    """Update `existing` with `values`, or file a new alert in the summary of `attribution`."""
+    if existing is not None:
+        for name, value in values.items():
+            setattr(existing, name, value)
+        existing.save()
+        existing.is_new = False
+        return existing
+    project = run_after.benchmark.project
+    summary, _ = AlertSummary.objects.get_or_create(
+        key=summary_key(project.pk, attribution),
+        defaults={"project": project, "attribution": attribution, "classification": values["classification"]},
+    )
+    alert = Alert.objects.create(
+        summary=summary, original_summary=summary, machine_id=window.machine_id, benchmark_id=window.benchmark_id,
+        layer=layer, run_before=run_before, run_after=run_after, **values, **fields,
+    )
+    alert.is_new = True  # for alerts_filed, sent after commit
+    return alert
+
+
 def _upsert_alert(window: Window, f: Found, run_before: Run, run_after: Run, verdict: Verdict) -> Alert:
-    layer_verdict = next((v for v in verdict.layers if v.layer == f.series.layer), None)
-    if f.series.layer == END_TO_END or layer_verdict is None:
-        kind, evidence = verdict.kind, verdict.evidence
-    else:
-        kind, evidence = layer_verdict.kind, layer_verdict.evidence
+    kind, evidence = _verdict_of(verdict, f.series.layer)
     values = {
         "before": f.change.before,
         "after": f.change.after,
@@ -204,24 +230,8 @@ def _upsert_alert(window: Window, f: Found, run_before: Run, run_after: Run, ver
         "vanished_at": None,
     }
     existing = _stored_alert_near(window, f)
-    if existing is not None:
-        for name, value in values.items():
-            setattr(existing, name, value)
-        existing.save()
-        existing.is_new = False
-        return existing
-    attribution = attribute(run_before, run_after)
-    project = run_after.benchmark.project
-    summary, _ = AlertSummary.objects.get_or_create(
-        key=summary_key(project.pk, attribution),
-        defaults={"project": project, "attribution": attribution, "classification": kind},
-    )
-    alert = Alert.objects.create(
-        summary=summary, original_summary=summary, machine_id=window.machine_id, benchmark_id=window.benchmark_id,
-        layer=f.series.layer, run_before=run_before, run_after=run_after, **values,
-    )
-    alert.is_new = True  # for alerts_filed, sent after commit
-    return alert
+    attribution = attribute(run_before, run_after) if existing is None else {}
+    return _save(window, f.series.layer, existing, values, run_before, run_after, attribution)
 
 
 def _stored_alert_near(window: Window, f: Found) -> Alert | None:
@@ -244,11 +254,7 @@ def _write_drift(window: Window, f: FoundDrift) -> Alert:
     before_obs = run_observations(runs[max(0, f.start - CLASSIFY_RUNS):f.start])
     after_obs = run_observations(runs[max(f.start, f.end + 1 - CLASSIFY_RUNS):f.end + 1])
     verdict = classify_change(before_obs, after_obs)
-    layer_verdict = next((v for v in verdict.layers if v.layer == f.series.layer), None)
-    if f.series.layer == END_TO_END or layer_verdict is None:
-        classification, evidence = verdict.kind, verdict.evidence
-    else:
-        classification, evidence = layer_verdict.kind, layer_verdict.evidence
+    classification, evidence = _verdict_of(verdict, f.series.layer)
     d = f.drift
     values = {
         "before": d.before, "after": d.after, "rel_change": d.rel_change, "confidence": d.confidence,
@@ -257,28 +263,11 @@ def _write_drift(window: Window, f: FoundDrift) -> Alert:
         "ramp_start_id": runs[f.start]["id"], "ramp_end_id": runs[f.end]["id"],
     }
     existing = _stored_drift_overlapping(window, f)
-    if existing is not None:
-        for name, value in values.items():
-            setattr(existing, name, value)
-        existing.save()
-        existing.is_new = False
-        return existing
     run_before = Run.objects.select_related("benchmark__project").get(pk=runs[f.start - 1]["id"])
     run_after = Run.objects.select_related("benchmark__project").get(pk=runs[f.reached]["id"])
-    ramp_end = Run.objects.select_related("benchmark__project").get(pk=runs[f.end]["id"])
     # The cause is somewhere in the ramp: its commit range runs from the last run before it to its last run.
-    attribution = attribute(run_before, ramp_end)
-    project = run_after.benchmark.project
-    summary, _ = AlertSummary.objects.get_or_create(
-        key=summary_key(project.pk, attribution),
-        defaults={"project": project, "attribution": attribution, "classification": classification},
-    )
-    alert = Alert.objects.create(
-        summary=summary, original_summary=summary, machine_id=window.machine_id, benchmark_id=window.benchmark_id,
-        layer=f.series.layer, kind=DRIFT, run_before=run_before, run_after=run_after, **values,
-    )
-    alert.is_new = True
-    return alert
+    attribution = {} if existing is not None else attribute(run_before, Run.objects.get(pk=runs[f.end]["id"]))
+    return _save(window, f.series.layer, existing, values, run_before, run_after, attribution, kind=DRIFT)
 
 
 def _stored_drift_overlapping(window: Window, f: FoundDrift) -> Alert | None:
