@@ -135,10 +135,10 @@ def detect_changes(
     Raises ValueError only for input that is not a 1-D numeric sequence,
     a `spread` of another length, or a negative `min_rel_change`.
     """
-    x = _as_1d(values, "values")
+    x = as_1d(values, "values")
     spreads = None
     if spread is not None:
-        spreads = _as_1d(spread, "spread")
+        spreads = as_1d(spread, "spread")
         if spreads.shape != x.shape:
             raise ValueError(f"spread has {spreads.size} items but values has {x.size}; they must match")
     if min_rel_change is None:
@@ -188,7 +188,7 @@ def detect_changes(
                 index=int(keep[k]),
                 before=before,
                 after=after,
-                rel_change=_rel_change(before, after),
+                rel_change=rel_change(before, after),
                 confidence=_confidence(t, n),
             )
         )
@@ -270,7 +270,7 @@ def _dependent_weights(n: int, dep: tuple[float, float]) -> np.ndarray:
     return out
 
 
-def _as_1d(seq, name: str) -> np.ndarray:
+def as_1d(seq, name: str) -> np.ndarray:
     try:
         arr = np.asarray(seq, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -477,7 +477,7 @@ def _is_step(y, clipped, sigma: float, lo: int, k: int, hi: int, min_rel_change:
     Under dependent noise the standard errors and the rank z are scaled by
     the dependence factor of the two sides."""
     before, after = _levels(y, lo, k, hi)
-    if abs(_rel_change(before, after)) < min_rel_change:
+    if abs(rel_change(before, after)) < min_rel_change:
         return False
     a, b = max(lo, k - TREND_WINDOW), min(hi, k + TREND_WINDOW)
     t = np.arange(a - k, b - k, dtype=float)
@@ -523,7 +523,7 @@ def _levels(y: np.ndarray, lo: int, k: int, hi: int) -> tuple[float, float]:
     return before, after
 
 
-def _rel_change(before: float, after: float) -> float:
+def rel_change(before: float, after: float) -> float:
     if before == 0:
         return 0.0 if after == 0 else math.copysign(math.inf, after)
     return (after - before) / abs(before)

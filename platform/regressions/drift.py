@@ -34,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-from regressions.changepoints import SPREAD_NOISE_FRACTION, Change, detect_changes, noise_scale
+from regressions.changepoints import SPREAD_NOISE_FRACTION, Change, as_1d, detect_changes, noise_scale, rel_change
 
 WINDOWS = (20, 30, 45, 60)
 """Window lengths (points) over which a trend is fitted."""
@@ -93,12 +93,12 @@ def detect_drifts(
     Raises ValueError for input that is not 1-D numeric, a `spread` of another
     length, or a `min_rel_change` that is not above 0.
     """
-    x = _as_1d(values, "values")
+    x = as_1d(values, "values")
     if not (min_rel_change > 0):
         raise ValueError(f"min_rel_change must be a number > 0, got {min_rel_change!r}")
     spreads = None
     if spread is not None:
-        spreads = _as_1d(spread, "spread")
+        spreads = as_1d(spread, "spread")
         if spreads.shape != x.shape:
             raise ValueError(f"spread has {spreads.size} items but values has {x.size}; they must match")
     if changes is None:
@@ -130,7 +130,7 @@ def detect_drifts(
     drifts = []
     for a, b, reached, before, after, conf in _ramps(y, fits, resid_sigma, dep, min_rel_change):
         steps = tuple(c.index for k, c in at if a <= k <= b)
-        drifts.append(Drift(int(keep[a]), int(keep[b]), int(keep[reached]), before, after, _rel(before, after),
+        drifts.append(Drift(int(keep[a]), int(keep[b]), int(keep[reached]), before, after, rel_change(before, after),
                             conf, steps))
     return drifts
 
@@ -177,7 +177,7 @@ def _ramps(y: np.ndarray, fits: list, sigma: float, dep: tuple[float, float], mi
         if fit is None:
             continue
         a, b, before, after = fit
-        rel = _rel(before, after)
+        rel = rel_change(before, after)
         if abs(rel) < min_rel or math.copysign(1, rel) != math.copysign(1, group[0][2]):
             continue
         reached = a + min(b - a, max(1, math.ceil(min_rel / abs(rel) * (b - a))))
@@ -268,19 +268,3 @@ def _running_median5(y: np.ndarray) -> np.ndarray:
         return np.full(y.size, np.median(y))
     mid = np.sort(np.lib.stride_tricks.sliding_window_view(y, 5), axis=1)[:, 2]
     return np.concatenate(([mid[0], mid[0]], mid, [mid[-1], mid[-1]]))
-
-
-def _rel(before: float, after: float) -> float:
-    if before == 0:
-        return 0.0 if after == 0 else math.copysign(math.inf, after)
-    return (after - before) / abs(before)
-
-
-def _as_1d(seq, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(seq, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a sequence of numbers: {exc}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    return arr
