@@ -33,7 +33,7 @@ def classify(before: list[dict], after: list[dict]):
 
 
 @pytest.mark.parametrize(("inject", "layer", "kind"), [
-    ("compute:fc2:2.5", "fc2", "compute"),
+    ("compute:fc2:4", "fc2", "compute"),  # 2.5x was once lost in a burst of load (CI, 2026-12-07)
     ("bandwidth:relu1:12", "relu1", "bandwidth"),
 ])
 def test_it_classifies_an_injected_slowdown_by_its_kind(engine_cache_dir, inject, layer, kind):
