@@ -22,6 +22,7 @@ from regressions.models import (
 )
 from results.models import Benchmark, Project
 from results.strict_fields import (
+    StorableSlugRelatedField,
     StrictChoiceField,
     StrictCharField,
     StrictFloatField,
@@ -126,11 +127,11 @@ class DetectionPolicySerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="detectionpolicy-detail")
     scope = serializers.ChoiceField(POLICY_SCOPES, read_only=True,
                                     help_text="series: a machine and/or a layer of a benchmark")
-    project = serializers.SlugRelatedField(
+    project = StorableSlugRelatedField(
         slug_field="name", queryset=Project.objects.all(), required=False, allow_null=True,
         help_text="project name; for a benchmark's or series' policy the benchmark's own (may be left out)")
     benchmark = serializers.PrimaryKeyRelatedField(queryset=Benchmark.objects.all(), required=False, allow_null=True)
-    machine = serializers.SlugRelatedField(slug_field="name", queryset=Machine.objects.all(), required=False,
+    machine = StorableSlugRelatedField(slug_field="name", queryset=Machine.objects.all(), required=False,
                                            allow_null=True, help_text="machine name; null: every machine")
     layer = StrictCharField(required=False, allow_blank=True, max_length=200,
                             help_text="layer name (end_to_end for the whole model); empty: every layer")

@@ -296,3 +296,17 @@ def _range_check(field: serializers.Field, convert: QuickCheck) -> QuickCheck:
             raise NotVouched
         return value
     return check
+
+
+class StorableSlugRelatedField(serializers.SlugRelatedField):
+    """A lookup by name: a string PostgreSQL can compare (no NUL, no lone
+    surrogates), else a 400 naming why instead of a database error."""
+
+    default_error_messages = {"not_a_string": "Expected a string, got {type}."}
+
+    def to_internal_value(self, data: Any):
+        if not isinstance(data, str):
+            self.fail("not_a_string", type=json_type_name(data))
+        if what := unstorable(data):
+            raise serializers.ValidationError(f"Must not contain {what}.")
+        return super().to_internal_value(data)

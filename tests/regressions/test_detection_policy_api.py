@@ -122,3 +122,14 @@ def test_moving_a_policy_onto_a_taken_scope_is_refused(user_client, benchmark):
     response = user_client.patch(f"{POLICIES}{second['id']}/", {"layer": "fc0"}, content_type="application/json")
     assert response.status_code == 400 and "layer" in response.json()["errors"]
     assert DetectionPolicy.objects.get(pk=second["id"]).layer == "relu0"
+
+
+@pytest.mark.parametrize("field", ["project", "machine", "layer"])
+@pytest.mark.parametrize("text", ["a\x00b", "a\udcd1b"])
+def test_text_the_database_cannot_store_is_a_400_naming_the_field(user_client, benchmark, field, text):
+    """PostgreSQL cannot compare or store NUL or lone surrogates: a 400 naming the field, not a 500."""
+    body = {"benchmark": benchmark.pk, "layer": "fc0", "min_rel_change": 0.02, field: text}
+    response = post(user_client, body)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"], response.json()  # DRF's CharField refuses both for layer
+    assert DetectionPolicy.objects.count() == 0
