@@ -135,12 +135,7 @@ def detect_changes(
     Raises ValueError only for input that is not a 1-D numeric sequence,
     a `spread` of another length, or a negative `min_rel_change`.
     """
-    x = as_1d(values, "values")
-    spreads = None
-    if spread is not None:
-        spreads = as_1d(spread, "spread")
-        if spreads.shape != x.shape:
-            raise ValueError(f"spread has {spreads.size} items but values has {x.size}; they must match")
+    x, spreads = as_series(values, spread)
     if min_rel_change is None:
         min_rel_change = MIN_REL_CHANGE
     elif not (min_rel_change >= 0):
@@ -268,6 +263,17 @@ def _dependent_weights(n: int, dep: tuple[float, float]) -> np.ndarray:
     out = weight / _dependence_factor(k - s, e - k, dep)
     out.setflags(write=False)
     return out
+
+
+def as_series(values, spread=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """`values` and `spread` (None, or one per value) as 1-D float arrays; ValueError naming what is wrong."""
+    x = as_1d(values, "values")
+    if spread is None:
+        return x, None
+    spreads = as_1d(spread, "spread")
+    if spreads.shape != x.shape:
+        raise ValueError(f"spread has {spreads.size} items but values has {x.size}; they must match")
+    return x, spreads
 
 
 def as_1d(seq, name: str) -> np.ndarray:

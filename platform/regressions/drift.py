@@ -34,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-from regressions.changepoints import SPREAD_NOISE_FRACTION, Change, as_1d, detect_changes, noise_scale, rel_change
+from regressions.changepoints import SPREAD_NOISE_FRACTION, Change, as_series, detect_changes, noise_scale, rel_change
 
 WINDOWS = (20, 30, 45, 60)
 """Window lengths (points) over which a trend is fitted."""
@@ -93,14 +93,9 @@ def detect_drifts(
     Raises ValueError for input that is not 1-D numeric, a `spread` of another
     length, or a `min_rel_change` that is not above 0.
     """
-    x = as_1d(values, "values")
+    x, spreads = as_series(values, spread)
     if not (min_rel_change > 0):
         raise ValueError(f"min_rel_change must be a number > 0, got {min_rel_change!r}")
-    spreads = None
-    if spread is not None:
-        spreads = as_1d(spread, "spread")
-        if spreads.shape != x.shape:
-            raise ValueError(f"spread has {spreads.size} items but values has {x.size}; they must match")
     if changes is None:
         changes = detect_changes(x, spread=spreads, min_rel_change=min_rel_change)
     keep = np.flatnonzero(np.isfinite(x))
