@@ -282,3 +282,76 @@ class Series(models.Model):
     @property
     def is_end_to_end(self) -> bool:
         return self.layer == END_TO_END
+
+
+class DailyRollup(models.Model):
+    """One layer series' UTC day in summary, kept for ever; the raw layer rows
+    go after ROOFWATCH_RAW_RETENTION_DAYS (results.rollups builds these,
+    results.retention seals a day before deleting its rows).
+
+    The day's runs are the runs in their series (no bisection runs) started
+    that UTC day that measured this layer; each gives one value, its
+    LayerMeasurement.median (the median of that run's repeats). Over those
+    run medians:
+      median    their median (the mean of the middle two for an even count);
+      p25, p75  their 25th and 75th percentiles, interpolated linearly
+                (PostgreSQL's percentile_cont): the spread between the day's
+                runs, not the spread of repeats within a run;
+      min       the fastest repeat of the day: the least of the runs' `min`;
+      n         how many runs;
+      first, last  the started_at of the day's first and last run.
+    op, index, flops and bytes are the largest of the day's runs (the same in
+    every run unless the model changed that day); flops and bytes give a daily
+    point's gflops, gbs and ai, derived from its median.
+
+    The end-to-end series has no rollups: retention deletes layer rows only,
+    runs (with their end-to-end statistics) are kept, so it stays raw.
+    """
+
+    # No single-column foreign key indexes: unique_daily_rollup leads with machine.
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+", db_index=False)
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+", db_index=False)
+    layer = models.CharField(max_length=200)
+    day = models.DateField()  # UTC
+    op = models.CharField(max_length=64)
+    index = models.PositiveIntegerField()
+    median = models.FloatField()
+    p25 = models.FloatField()
+    p75 = models.FloatField()
+    min = models.FloatField()
+    n = models.PositiveIntegerField()
+    first = models.DateTimeField()
+    last = models.DateTimeField()
+    flops = models.BigIntegerField()
+    bytes = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["machine", "benchmark", "layer", "day"]
+        constraints = [
+            # The upsert's key (on SQLite too, so no INCLUDE: Django leaves a covering
+            # constraint out there) and a series read: a year is one range of 365 entries.
+            models.UniqueConstraint(fields=["machine", "benchmark", "layer", "day"], name="unique_daily_rollup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.layer} of {self.benchmark} on {self.machine}, {self.day}"
+
+
+class RollupDay(models.Model):
+    """A UTC day the rollups have been built for (results.rollups.roll_up_day),
+    and whether retention has sealed it. A sealed day's raw layer rows may be
+    deleted, so its rollups are final: rolling it up again only adds series it
+    had none for (a late upload), never replaces one from what is left. Days
+    are sealed oldest first with none skipped, so the raw window starts the
+    day after the last sealed one."""
+
+    day = models.DateField(primary_key=True)
+    rolled_at = models.DateTimeField()
+    series = models.PositiveIntegerField()  # rollup rows the last roll-up wrote
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} ({'sealed' if self.sealed_at else 'rolled up'})"
