@@ -8,16 +8,20 @@ first = least, last = greatest), in the transaction that sets the run's
 time and the order runs arrive in does not matter. Its cost grows with the
 run's layers, not with the series' history.
 
-`refresh_all_series` rebuilds the whole catalogue with aggregate queries: for
-after retention deleted layer rows, or to catch up runs whose task was lost.
+`refresh_all_series` rebuilds the whole catalogue with aggregate queries: to
+catch up runs whose task was lost. Retention needs no rebuild: the days whose
+layer rows it deletes live on in the daily rollups (results.rollups), which a
+rebuild counts for the days before the raw window (a rollup's `n` runs), so a
+series keeps its first time and run count when its old rows go.
 """
 from __future__ import annotations
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, QuerySet, Sum
 
 from engine.report import END_TO_END
-from results.models import Benchmark, LayerMeasurement, Run, Series
+from results.models import Benchmark, DailyRollup, LayerMeasurement, Run, Series
+from results.rollups import raw_window_start
 
 BATCH_SIZE = 1000
 
@@ -52,7 +56,12 @@ def refresh_all_series() -> int:
         _lock_benchmarks(Benchmark.objects.all())
         counted = Run.objects.in_series().filter(catalogued=True)
         layers = LayerMeasurement.objects.in_series().filter(run__catalogued=True)
-        rows = _end_to_end_series(counted) + _layer_series(layers)
+        raw_start = raw_window_start()
+        rollups = DailyRollup.objects.none()
+        if raw_start is not None:  # before it, the rollups stand for the rows (some may be deleted already)
+            layers = layers.filter(started_at__gte=raw_start)
+            rollups = DailyRollup.objects.filter(day__lt=raw_start.date())
+        rows = _end_to_end_series(counted) + _layer_series(layers, rollups)
         Series.objects.all().delete()
         Series.objects.bulk_create(rows, batch_size=BATCH_SIZE)
     for run_id in Run.objects.filter(catalogued=False).order_by("pk").values_list("pk", flat=True).iterator():
@@ -108,7 +117,7 @@ def _end_to_end_series(runs: QuerySet) -> list[Series]:
     ]
 
 
-def _layer_series(layers: QuerySet) -> list[Series]:
+def _layer_series(layers: QuerySet, rollups: QuerySet) -> list[Series]:
     grouped = layers.order_by().values("machine_id", "benchmark_id", "name").annotate(
         op_name=Max("op"),  # one op per layer name unless the model changed; then the largest name stands for all
         position=Min("index"),
@@ -116,8 +125,23 @@ def _layer_series(layers: QuerySet) -> list[Series]:
         last=Max("started_at"),
         points=Count("id"),
     )
-    return [
-        Series(machine_id=row["machine_id"], benchmark_id=row["benchmark_id"], layer=row["name"], op=row["op_name"],
-               index=row["position"], first=row["first"], last=row["last"], points=row["points"])
+    series = {
+        (row["machine_id"], row["benchmark_id"], row["name"]): Series(
+            machine_id=row["machine_id"], benchmark_id=row["benchmark_id"], layer=row["name"], op=row["op_name"],
+            index=row["position"], first=row["first"], last=row["last"], points=row["points"])
         for row in grouped
-    ]
+    }
+    days = rollups.order_by().values("machine_id", "benchmark_id", "layer").annotate(
+        op_name=Max("op"), position=Min("index"), first_run=Min("first"), last_run=Max("last"), runs=Sum("n"),
+    )
+    for row in days:  # days before the raw window: all older than the raw rows of the same series
+        key = (row["machine_id"], row["benchmark_id"], row["layer"])
+        if key in series:
+            known = series[key]
+            known.first, known.points = row["first_run"], known.points + row["runs"]
+            known.index = min(known.index, row["position"])
+        else:
+            series[key] = Series(machine_id=key[0], benchmark_id=key[1], layer=key[2], op=row["op_name"],
+                                 index=row["position"], first=row["first_run"], last=row["last_run"],
+                                 points=row["runs"])
+    return list(series.values())

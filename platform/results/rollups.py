@@ -21,7 +21,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import QuerySet
 from django.utils import timezone as django_timezone
 
 from engine.report import PURPOSE_BISECT
@@ -40,12 +40,20 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(timezone.utc).date()
 
 
-def raw_window_start() -> datetime | None:
+def last_sealed_day() -> QuerySet:
+    """The last sealed day, as a one-value query (a Subquery for readers that
+    fetch it along with something else)."""
+    return RollupDay.objects.filter(sealed_at__isnull=False).order_by("-day").values("day")[:1]
+
+
+def raw_window_start(last_sealed: date | None = None, *, fetch: bool = True) -> datetime | None:
     """Where raw layer rows begin: midnight after the last sealed day (None:
     no day is sealed, every raw row there ever was is still there). Days
-    before it are read from the rollups."""
-    last = RollupDay.objects.filter(sealed_at__isnull=False).aggregate(last=Max("day"))["last"]
-    return None if last is None else midnight(last + timedelta(days=1))
+    before it are read from the rollups. Pass `last_sealed` with fetch=False
+    when it was read already."""
+    if fetch:
+        last_sealed = last_sealed_day().values_list("day", flat=True).first()
+    return None if last_sealed is None else midnight(last_sealed + timedelta(days=1))
 
 
 def roll_up_day(day: date) -> int:

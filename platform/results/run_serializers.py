@@ -174,16 +174,32 @@ class SeriesKeySerializer(serializers.Serializer):
 
 
 class SeriesPointSerializer(serializers.Serializer):
-    t = serializers.DateTimeField(help_text="the run's started_at")
-    run = serializers.IntegerField()
-    commit = serializers.CharField()
-    model_version = serializers.CharField()
-    config_hash = serializers.CharField()
-    value = serializers.FloatField()
-    p25 = serializers.FloatField(required=False, help_text="time metrics only")
-    p75 = serializers.FloatField(required=False, help_text="time metrics only")
+    t = serializers.DateTimeField(help_text="the run's started_at; a daily point: its day's midnight (UTC)")
+    run = serializers.IntegerField(allow_null=True, help_text="null for a daily point")
+    commit = serializers.CharField(allow_null=True, help_text="null for a daily point")
+    model_version = serializers.CharField(allow_null=True, help_text="null for a daily point")
+    config_hash = serializers.CharField(allow_null=True, help_text="null for a daily point")
+    value = serializers.FloatField(help_text=(
+        "a daily point: median the median of the day's run medians, min the least run min; gflops, gbs and ai "
+        "derived from that median"))
+    p25 = serializers.FloatField(required=False, help_text=(
+        "time metrics only; a daily point: the 25th percentile of the day's run medians"))
+    p75 = serializers.FloatField(required=False, help_text=(
+        "time metrics only; a daily point: the 75th percentile of the day's run medians"))
+    runs = serializers.IntegerField(required=False, help_text="daily points only: how many runs the day summarises")
+
+
+class SeriesSpanSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=["daily", "raw"], help_text=(
+        "daily: one point a day from the daily rollups (before the raw window: retention deleted the layer rows); "
+        "raw: one point per run"))
+    # "from" is a Python keyword, so it goes in through the class namespace.
+    locals()["from"] = serializers.DateTimeField(allow_null=True, help_text="start of the span (inclusive); null: open")
+    to = serializers.DateTimeField(allow_null=True, help_text="end of the span (exclusive); null: open")
 
 
 class SeriesPointsSerializer(serializers.Serializer):
     series = SeriesKeySerializer()
+    resolution = SeriesSpanSerializer(many=True, help_text=(
+        "the asked range split at the raw window's start, oldest first: where each part's points come from"))
     points = SeriesPointSerializer(many=True, help_text="oldest first")

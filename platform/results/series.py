@@ -5,12 +5,20 @@ the whole model. The list of series comes from the Series catalogue. Points of a
 `layer_series` index (machine, benchmark, name, started_at), end-to-end points
 from `run_series`; both are read with `values_list`, so thousands of points
 cost one query and no model instances.
+
+A layer series reaches back past the raw window (retention deletes old layer
+rows once their days are rolled up): the part of the asked range before
+`rollups.raw_window_start()` comes from the daily rollups, one point a day
+(`unique_daily_rollup`, one range scan), the rest from raw rows, and the
+answer's `resolution` says which part is which. End-to-end points are always
+raw: retention keeps runs.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import connections
@@ -20,7 +28,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from engine.report import END_TO_END  # the reserved layer name of the whole-model series
 from fleet.models import Machine
 from results.filters import parse_instant, parse_int
-from results.models import Benchmark, LayerMeasurement, Run, Series
+from results.models import Benchmark, DailyRollup, LayerMeasurement, Run, Series
+from results.rollups import last_sealed_day, midnight, raw_window_start
 
 # metric -> unit. Time metrics are seconds per inference and come with p25/p75.
 METRICS = {
@@ -37,6 +46,7 @@ END_TO_END_METRICS = TIME_METRICS  # a run stores only end-to-end times
 DEFAULT_POINTS = 5000
 MAX_ID = 2**63 - 1  # the largest primary key of a BigAutoField
 MAX_POINTS = 50000
+SOURCE_RAW, SOURCE_DAILY = "raw", "daily"  # where the points of a resolution span come from
 
 
 @dataclass(frozen=True)
@@ -98,23 +108,32 @@ def series_points(machine_name: str, benchmark_id: int, layer: str, query: Point
     machine_ids = Machine.objects.filter(name=machine_name).values("id")[:1]
     benchmark = (
         Benchmark.objects.select_related("project").filter(pk=benchmark_id)
-        .annotate(machine_id=Subquery(machine_ids)).first()
-    )  # one query for both when they exist
+        .annotate(machine_id=Subquery(machine_ids), last_sealed=Subquery(last_sealed_day())).first()
+    )  # one query for both (and where the raw window starts) when they exist
     machine_id = benchmark.machine_id if benchmark else machine_ids.values_list("id", flat=True).first()
     if machine_id is None:
         raise NotFound(f"No machine named {machine_name!r}.")
     if benchmark is None:
         raise NotFound(f"No benchmark with id {benchmark_id}.")
+    daily: list[dict[str, Any]] = []
     if layer == END_TO_END:
         rows, op = _end_to_end_rows(machine_id, benchmark, query), ""
+        spans = [_span(SOURCE_RAW, query.since, query.until)]
     else:
-        rows = _layer_rows(machine_id, benchmark, layer, query)
-        op = _layer_op(machine_id, benchmark, layer, machine_name, query if rows else None)
+        raw_start = raw_window_start(benchmark.last_sealed, fetch=False)
+        raw_query, daily_query = _split(query, raw_start)
+        rows = _layer_rows(machine_id, benchmark, layer, raw_query) if raw_query else []
+        if daily_query and len(rows) < query.limit:
+            daily = _daily_points(machine_id, benchmark, layer, daily_query, query.limit - len(rows))
+        op = _layer_op(machine_id, benchmark, layer, machine_name, query if rows or daily else None)
+        spans = [_span(SOURCE_DAILY, query.since, daily_query.until)] if daily_query else []
+        if raw_query:
+            spans.append(_span(SOURCE_RAW, raw_query.since, query.until))
     runs = Run.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark)
     if not rows and layer == END_TO_END and not runs.exists():
         raise NotFound(f"No runs of benchmark {benchmark_id} ({benchmark}) on machine {machine_name!r}.")
     timed = query.metric in TIME_METRICS
-    points = []
+    points = daily
     for row in reversed(rows):  # fetched newest first so the limit keeps the newest
         point = {
             "t": row[0] if isinstance(row[0], str) else _iso(row[0]),
@@ -129,7 +148,61 @@ def series_points(machine_name: str, benchmark_id: int, layer: str, query: Point
         "model": benchmark.model, "params": benchmark.params, "layer": layer, "op": op,
         "metric": query.metric, "unit": METRICS[query.metric],
     }
-    return {"series": series, "points": points}
+    return {"series": series, "resolution": spans, "points": points}
+
+
+def _split(query: PointsQuery, raw_start: datetime | None) -> tuple[PointsQuery | None, PointsQuery | None]:
+    """The asked range cut at the raw window's start: (the raw part, the daily
+    part), either None where the range has no such part."""
+    if raw_start is None or (query.until is not None and query.until <= raw_start):
+        return (None, query) if raw_start is not None else (query, None)
+    if query.since is not None and query.since >= raw_start:
+        return query, None
+    return replace(query, since=raw_start), replace(query, until=raw_start)
+
+
+def _span(source: str, since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    return {"source": source, "from": None if since is None else _iso(since),
+            "to": None if until is None else _iso(until)}
+
+
+# A daily point's value per metric, from (median, p25, p75, min, flops, bytes) of its rollup;
+# the throughput metrics are derived from the day's median, as a run's are from its median.
+DAILY_VALUE = {
+    "median": lambda r: r[0],
+    "min": lambda r: r[3],
+    "gflops": lambda r: r[4] / r[0] / 1e9 if r[0] else 0.0,
+    "gbs": lambda r: r[5] / r[0] / 1e9 if r[0] else 0.0,
+    "flops": lambda r: float(r[4]),
+    "bytes": lambda r: float(r[5]),
+    "ai": lambda r: r[4] / r[5] if r[5] else 0.0,
+}
+
+
+def _daily_points(machine_id: int, benchmark: Benchmark, layer: str, query: PointsQuery, limit: int) -> list[dict]:
+    """The newest `limit` daily points in the range, oldest first: t is the day's
+    midnight (UTC), no run, and `runs` says how many runs the day summarises."""
+    days = DailyRollup.objects.filter(machine_id=machine_id, benchmark=benchmark, layer=layer)
+    if query.since is not None:
+        days = days.filter(day__gte=_first_day_at_or_after(query.since))
+    if query.until is not None:
+        days = days.filter(day__lt=_first_day_at_or_after(query.until))
+    rows = days.order_by("-day").values_list("day", "median", "p25", "p75", "min", "flops", "bytes", "n")[:limit]
+    value, timed = DAILY_VALUE[query.metric], query.metric in TIME_METRICS
+    points = []
+    for day, *stats, n in reversed(rows):
+        point = {"t": f"{day.isoformat()}T00:00:00Z", "run": None, "commit": None, "model_version": None,
+                 "config_hash": None, "value": value(stats), "runs": n}
+        if timed:
+            point["p25"], point["p75"] = stats[1], stats[2]
+        points.append(point)
+    return points
+
+
+def _first_day_at_or_after(moment: datetime) -> date:
+    """The first UTC day whose midnight (a daily point's t) is at or after `moment`."""
+    day = moment.astimezone(dt_timezone.utc).date()
+    return day if moment == midnight(day) else day + timedelta(days=1)
 
 
 class UtcIsoText(Func):
@@ -193,12 +266,20 @@ def _layer_rows(machine_id: int, benchmark: Benchmark, layer: str, query: Points
 def _layer_op(
     machine_id: int, benchmark: Benchmark, layer: str, machine_name: str, query: PointsQuery | None
 ) -> str:
-    """The op of the newest point of a layer in the asked range (any time when
-    `query` is None: it has no points there); 404 if it never had any."""
+    """The op of the newest raw point of a layer in the asked range, else of its
+    newest daily point there (any time when `query` is None: it has no points
+    there); 404 if it never had any."""
     layers = LayerMeasurement.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark, name=layer)
+    days = DailyRollup.objects.filter(machine_id=machine_id, benchmark=benchmark, layer=layer)
     if query is not None:
         layers = _time_range(layers, query)
+        if query.since is not None:
+            days = days.filter(day__gte=_first_day_at_or_after(query.since))
+        if query.until is not None:
+            days = days.filter(day__lt=_first_day_at_or_after(query.until))
     op = layers.order_by("-started_at", "-run_id").values_list("op", flat=True).first()
+    if op is None:  # no raw row (in range): the newest day's
+        op = days.order_by("-day").values_list("op", flat=True).first()
     if op is None:
         raise NotFound(
             f"No layer {layer!r} in benchmark {benchmark.pk} ({benchmark}) on machine {machine_name!r}; "

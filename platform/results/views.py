@@ -211,7 +211,10 @@ class SeriesListView(generics.GenericAPIView):
         "rest of the path, so names with '.' or '/' go as they are; percent-encode '?', '#' and '%'. "
         f"Returns the newest `limit` points (default {DEFAULT_POINTS}, at most {MAX_POINTS}) with "
         "since <= t < until. p25 and p75 come with the time metrics (median, min) only; "
-        f'"{END_TO_END}" has the time metrics only.'
+        f'"{END_TO_END}" has the time metrics only. A layer\'s range before the raw window (retention keeps '
+        "ROOFWATCH_RAW_RETENTION_DAYS of layer rows) is read from the daily rollups, one point a day with no "
+        "run and `runs` the runs it summarises; `resolution` says which part of the range is daily and which "
+        f'raw. "{END_TO_END}" is always raw: runs are kept.'
     ),
     parameters=[
         OpenApiParameter("machine", str, OpenApiParameter.PATH, description="machine name"),

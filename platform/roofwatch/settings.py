@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_header, env_int, env_list, env_str
@@ -207,6 +208,9 @@ CELERY_BEAT_SCHEDULE = {
     "results-catalogue-sweep": {"task": "results.tasks.catalogue_sweep", "schedule": _outbox_sweep_seconds},
     # Active bisections advance as their jobs finish; the sweep covers a lost task or a worker restart.
     "bisection-sweep": {"task": "bisection.tasks.sweep_bisections", "schedule": _outbox_sweep_seconds},
+    # Retention, daily just after midnight UTC: yesterday's (and any missed day's) layer rollups,
+    # then the days before the raw window sealed and their layer rows deleted (results.retention).
+    "results-roll-up-and-prune": {"task": "results.tasks.roll_up_and_prune", "schedule": crontab(minute=20, hour=0)},
 }
 
 # Dashboard pages and their JSON are readable without signing in (triage always needs a user).
@@ -242,6 +246,12 @@ if _cache_url:
 # Detection: how many of the latest runs of a benchmark on a machine it reads.
 ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)
 ROOFWATCH_SWEEP_DAYS = env_int("ROOFWATCH_SWEEP_DAYS", 14)
+# Retention: raw layer rows are kept this many days (whole UTC days), daily rollups for ever.
+ROOFWATCH_RAW_RETENTION_DAYS = env_int("ROOFWATCH_RAW_RETENTION_DAYS", 180)
+if ROOFWATCH_RAW_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"ROOFWATCH_RAW_RETENTION_DAYS={ROOFWATCH_RAW_RETENTION_DAYS}: expected at least 1 (days of raw layer rows)"
+    )
 # Bisect an alert summary's commit range by itself (bisection.runner.auto_start); people can always start one.
 ROOFWATCH_AUTO_BISECT = env_bool("ROOFWATCH_AUTO_BISECT", True)
 

@@ -132,21 +132,23 @@ def test_a_deleted_run_leaves_the_catalogue_as_it_was(upload):
     assert catalogue() == before
 
 
-def test_pruning_layers_rebuilds_the_counts(upload):
+def test_pruning_layers_keeps_every_series_and_its_run_count(upload):
     now = datetime.now(timezone.utc).replace(microsecond=0)
     old, new = now - timedelta(days=60), now - timedelta(days=1)
     upload(make_report(layers=3, started_at=old))
     upload(make_report(layers=2, started_at=new))
+    before = catalogue()
 
     result = prune_layers(30)
 
     assert result.layers == 3
-    assert catalogue() == {
-        ("m1", END_TO_END): ("", None, old, new, 2),  # runs are kept
-        ("m1", "fc0"): ("Linear", 0, new, new, 1),
-        ("m1", "relu0"): ("Relu", 1, new, new, 1),
-        # fc1 was only in the pruned run: its series is gone
-    }
+    assert catalogue() == before  # the pruned days live on in the daily rollups
+    assert before[("m1", "fc1")] == ("Linear", 2, old, old, 1)  # only in the pruned run: still listed
+    assert before[("m1", "fc0")] == ("Linear", 0, old, new, 2)
+
+    # A rebuild counts the rollups for the days before the raw window: the same catalogue.
+    assert refresh_all_series() == 4
+    assert catalogue() == before
 
 
 def test_a_dry_run_prune_leaves_the_catalogue_alone(upload):
