@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.utils import extend_schema
@@ -14,24 +13,27 @@ from rest_framework.views import APIView
 
 from core.access import read_page
 from results.filters import parse_int
-from results.models import LayerMeasurement, Run
+from results.models import Run, prefetch_layers
 from results.series import MAX_ID
 
 from . import compare
 
 
-def _runs() -> QuerySet[Run]:
-    return Run.objects.select_related("machine", "benchmark__project").prefetch_related(
-        Prefetch("layers", queryset=LayerMeasurement.objects.order_by("index"))
-    )
+def _stored_run(run_id: int) -> Run | None:
+    """The run with its machine, project and layers; each run's layers are read
+    on their own, so each query touches one monthly partition."""
+    run = Run.objects.select_related("machine", "benchmark__project").filter(pk=run_id).first()
+    if run is not None:
+        prefetch_layers(run)
+    return run
 
 
 def _run(request: HttpRequest, name: str) -> Run:
     value = request.GET.get(name, "")
-    try:
-        return _runs().get(pk=int(value))
-    except (ValueError, Run.DoesNotExist):
-        raise Http404(f"?{name}= must be the id of a stored run; got {value!r}.") from None
+    run = _stored_run(int(value)) if value.isascii() and value.isdigit() and int(value) <= MAX_ID else None
+    if run is None:
+        raise Http404(f"?{name}= must be the id of a stored run; got {value!r}.")
+    return run
 
 
 @read_page
@@ -49,7 +51,7 @@ def _api_run(params: Mapping[str, str], name: str) -> Run:
     if not params.get(name):
         raise ValidationError({name: ["Required: a run id."]})
     run_id = parse_int(name, params[name], 1, MAX_ID)
-    run = _runs().filter(pk=run_id).first()
+    run = _stored_run(run_id)
     if run is None:
         raise NotFound(f"No run with id {run_id} (?{name}=).")
     return run

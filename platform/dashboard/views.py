@@ -3,12 +3,12 @@ import logging
 
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from core.access import read_page
-from results.models import BOUND_CHOICES, LayerMeasurement, Run
+from results.models import BOUND_CHOICES, LayerMeasurement, Run, prefetch_layers
 
 from .layer_table import layer_rows
 from .roofline import roof_lines, run_threads
@@ -24,7 +24,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
     # A correlated subquery, not a JOIN + GROUP BY: the database counts layers
     # only for the page of runs it returns, not for the whole measurement table.
     layer_count = (
-        LayerMeasurement.objects.filter(run=OuterRef("pk"))
+        # started_at too: PostgreSQL then reads only the run's monthly partition.
+        LayerMeasurement.objects.filter(run=OuterRef("pk"), started_at=OuterRef("started_at"))
         .order_by()
         .values("run")
         .annotate(count=Count("*"))
@@ -41,12 +42,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 @read_page
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(
-        Run.objects.select_related("machine", "benchmark", "benchmark__project").prefetch_related(
-            Prefetch("layers", queryset=LayerMeasurement.objects.order_by("index"))
-        ),
-        pk=run_id,
-    )
+    run = get_object_or_404(Run.objects.select_related("machine", "benchmark", "benchmark__project"), pk=run_id)
+    prefetch_layers(run)
     layers = run.layers.all()
     rows = layer_rows(layers, run.peak_gflops, run.peak_gbs)
     threads = run_threads(run.config, run.roofs, run.peak_gflops, run.peak_gbs)

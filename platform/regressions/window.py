@@ -81,7 +81,7 @@ def load_window(machine_id: int, benchmark_id: int, size: int) -> Window:
     )
     position = {run["id"]: i for i, run in enumerate(runs)}
     points: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
-    rows = LayerMeasurement.objects.filter(run_id__in=position).order_by().values_list(
+    rows = LayerMeasurement.objects.of_runs(runs).order_by().values_list(
         "name", "run_id", "median", "p25", "p75", "ci_low", "ci_high", "n")
     for name, run_id, median, p25, p75, ci_low, ci_high, n in rows:
         points[name].append((position[run_id], median, within_run_spread(p25, p75, ci_low, ci_high, n)))
@@ -95,7 +95,7 @@ def load_window(machine_id: int, benchmark_id: int, size: int) -> Window:
 def run_observations(runs: list[dict]) -> list[RunObs]:
     """RunObs of the given window runs (their layers read in one query), in the same order."""
     layers: dict[int, list[LayerObs]] = defaultdict(list)
-    rows = LayerMeasurement.objects.filter(run_id__in=[run["id"] for run in runs]).order_by("run_id", "index")
+    rows = LayerMeasurement.objects.of_runs(runs).order_by("run_id", "index")
     fields = ("run_id", "name", "op", "flops", "bytes", "median", "p25", "p75", "min", "n", "roof_gflops", "roof_gbs")
     for run_id, name, op, flops, nbytes, median, p25, p75, least, n, roof_gflops, roof_gbs in rows.values_list(*fields):
         layers[run_id].append(LayerObs(name=name, op=op, flops=flops, bytes=nbytes, median=median,
