@@ -4,6 +4,7 @@ A series is (machine, benchmark, layer name, metric): it leaves out commit,
 model version and config, so a change of any of them shows up as a change in it.
 """
 import re
+from collections.abc import Iterable
 
 from django.db import models
 
@@ -187,6 +188,17 @@ class LayerQuerySet(models.QuerySet):
         """The layer rows of runs that belong to their series (RunQuerySet.in_series)."""
         return self.exclude(run__purpose=PURPOSE_BISECT)
 
+    def of_runs(self, runs: "Iterable[Run | dict]") -> "LayerQuerySet":
+        """The layer rows of `runs` (Runs, or dicts with id and started_at). Rows
+        carry their run's started_at, so the time bounds let PostgreSQL read only
+        those runs' monthly partitions (results.partitions) instead of probing
+        every month's index; planning alone cost 2-19 ms at 40 partitions."""
+        pairs = [(r["id"], r["started_at"]) if isinstance(r, dict) else (r.pk, r.started_at) for r in runs]
+        if not pairs:
+            return self.none()
+        times = [started for _, started in pairs]
+        return self.filter(run_id__in=[pk for pk, _ in pairs], started_at__gte=min(times), started_at__lte=max(times))
+
 
 class LayerMeasurement(models.Model):
     """One layer of one run. machine, benchmark and started_at are copied from
@@ -245,6 +257,14 @@ class LayerMeasurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.op})"
+
+
+def prefetch_layers(*runs: Run) -> None:
+    """Fetch the runs' layers in index order into `run.layers.all()`, in one
+    query bounded by the runs' times (LayerQuerySet.of_runs), not a bare
+    prefetch_related("layers") that probes every monthly partition."""
+    layers = LayerMeasurement.objects.of_runs(runs).order_by("index")
+    models.prefetch_related_objects(list(runs), models.Prefetch("layers", queryset=layers))
 
 
 class Series(models.Model):
