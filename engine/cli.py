@@ -11,6 +11,8 @@
     roofwatch-engine run dlrm --passes all --quant int8,int8-rowwise-emb   (see engine.quant.commands)
     roofwatch-engine quant-sweep dlrm --quant int8 --max-abs-error 0.01
     roofwatch-engine run dlrm --batch 256 --threads 1 --target-ci 1 --budget-s 60   (repeat until precise)
+    roofwatch-engine run mlp --backend onnxruntime   (onnxruntime's per-node profile, engine.onnx_io.ort_backend)
+    roofwatch-engine run --onnx model.onnx --backend onnxruntime
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from engine.passes import UnknownPassError, resolve_passes, valid_passes_text
 from engine.profile import DEFAULT_BUDGET_S, check_target, ci_half_width_pct
 from engine.quant import commands as quant_commands
 from engine.layer_roof import fraction_of_roof
+from engine.onnx_io.ort_backend import run_onnx_file_ort, run_zoo_ort
+from engine.report import BACKEND_ENGINE, BACKEND_ORT, BACKENDS, Report
 from engine.roofline import Peaks, measure_roofs
 from engine.source_info import detect_source
 
@@ -120,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "pipeline order; config.passes records them, fused layers list their original "
                           "nodes in sources")
 
+    run.add_argument("--backend", choices=BACKENDS, default=BACKEND_ENGINE,
+                     help="which runtime runs the model (default engine): onnxruntime runs the model's ONNX form "
+                          "(a zoo model's export, or --onnx FILE) with its profiler on, a layer per node it "
+                          "ran; config.backend records it and benchmark params carry it, so series never mix")
     onnx_commands.add_run_options(run)
     quant_commands.add_run_options(run)
 
@@ -165,8 +173,15 @@ def print_peaks(peaks: Peaks, out: TextIO) -> None:
         print(f"  gather GB/s by row size (random rows): {rows}", file=out)
 
 
+def _num(value: float | None, scale: float, width: int, digits: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value * scale:{width}.{digits}f}"
+
+
 def print_run(run: BenchmarkRun, out: TextIO) -> None:
-    rep, peaks = run.report, run.result.peaks
+    print_report(run.report, run.result.peaks, out)
+
+
+def print_report(rep: Report, peaks: Peaks, out: TextIO) -> None:
     params = ", ".join(f"{k}={v}" for k, v in rep.benchmark.params.items())
     print(f"{rep.benchmark.model} ({params}) version {rep.benchmark.model_version}", file=out)
     print(f"threads {rep.config.threads}; peaks {peaks.gflops:.1f} GFLOP/s, {peaks.gbs:.1f} GB/s, "
@@ -178,13 +193,17 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
     print(header, file=out)
     print("-" * len(header), file=out)
     for ly in rep.layers:
-        roof = 100.0 * (fraction_of_roof(ly) or 0.0)
-        print(f"{ly.name:<{name_w}} {ly.op:<{op_w}} {ly.time.median * 1e3:10.3f} {ly.gflops:9.1f} {ly.gbs:8.2f} "
-              f"{ly.ai:8.2f} {roof:6.1f}% {ly.threads:>3} {ly.roof:>6}  {ly.bound}", file=out)
+        fraction = fraction_of_roof(ly)
+        roof = f"{'-':>6} " if fraction is None else f"{100.0 * fraction:6.1f}%"
+        print(f"{ly.name:<{name_w}} {ly.op:<{op_w}} {ly.time.median * 1e3:10.3f} {_num(ly.gflops, 1, 9, 1)} "
+              f"{_num(ly.gbs, 1, 8, 2)} {_num(ly.ai, 1, 8, 2)} {roof} {ly.threads:>3} {ly.roof:>6}  "
+              f"{ly.bound or '-'}", file=out)
         if ly.sources != [ly.name]:
-            print(f"{'':<{name_w}}   covers {', '.join(ly.sources)}", file=out)
+            print(f"{'':<{name_w}}   covers {', '.join(ly.sources) or 'no node of the model'}", file=out)
+        if ly.work_unknown:
+            print(f"{'':<{name_w}}   work unknown: {ly.work_unknown}", file=out)
     e2e = rep.end_to_end
-    total_flops = sum(ly.flops for ly in rep.layers)
+    total_flops = sum(ly.flops or 0 for ly in rep.layers)
     print(f"end to end: median {e2e.median * 1e3:.3f} ms (p25 {e2e.p25 * 1e3:.3f}, p75 {e2e.p75 * 1e3:.3f}, "
           f"min {e2e.min * 1e3:.3f}); {total_flops / e2e.median / 1e9:.1f} GFLOP/s", file=out)
     width = ci_half_width_pct(e2e)
@@ -199,6 +218,11 @@ def print_run(run: BenchmarkRun, out: TextIO) -> None:
         print(f"page faults in the timed passes: {rep.timed_page_faults} (warmup {rep.warmup} pairs)", file=out)
     if rep.profiler_overhead is not None:
         print(f"profiler overhead: {rep.profiler_overhead * 100:+.1f}% (per-layer timing vs plain passes)", file=out)
+    if rep.config.runtime:
+        shown = ", ".join(f"{k} {v}" for k, v in rep.config.runtime.items() if k != "providers")
+        unknown = sum(1 for ly in rep.layers if ly.work_unknown)
+        print(f"backend {rep.config.backend}: {shown}; {unknown} of {len(rep.layers)} layers of unknown work "
+              "(end-to-end GFLOP/s counts known work only)", file=out)
     if rep.config.passes:
         noop = rep.config.flags.get("passes_noop", [])
         applied = [p for p in rep.config.passes if p not in noop]
@@ -214,6 +238,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.budget_s is not None and args.target_ci is None:
         raise ModelParamError("--budget-s bounds --target-ci's extra repeats; give --target-ci too")
     target = dict(target_ci=args.target_ci, budget_s=args.budget_s)
+    if args.backend == BACKEND_ORT:
+        return _run_ort(args, source, target)
     if args.onnx is not None or args.input_range:
         if args.model is not None or args.param or args.onnx is None:
             raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
@@ -233,10 +259,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _finish_run(run, args)
 
 
+def _run_ort(args: argparse.Namespace, source, target: dict[str, Any]) -> int:
+    """run --backend onnxruntime: a zoo model through its export, or --onnx FILE."""
+    options = RunOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads, source=source,
+                         inject=args.inject, passes=args.passes, flags=dict(args.flag), **target,
+                         **quant_commands.quant_options(args))
+    if args.onnx is not None or args.input_range:
+        if args.model is not None or args.param or args.onnx is None:
+            raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
+                                  "(with --input-range), not both")
+        run = run_onnx_file_ort(args.onnx, batch=args.batch, input_ranges=args.input_range, options=options)
+    elif args.model is None:
+        raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
+    else:
+        run = run_zoo_ort(args.model, _model_params(args), options)
+    print_report(run.report, run.peaks, sys.stdout)
+    return _write_report(run.report, args)
+
+
 def _finish_run(run: BenchmarkRun, args: argparse.Namespace) -> int:
     print_run(run, sys.stdout)
+    return _write_report(run.report, args)
+
+
+def _write_report(report: Report, args: argparse.Namespace) -> int:
     if args.json:
-        path = write_text_atomic(args.json, run.report.to_json() + "\n")
+        path = write_text_atomic(args.json, report.to_json() + "\n")
         print(f"report written to {path}", file=sys.stdout)
     return 0
 

@@ -43,8 +43,9 @@ class LayerRoof:
 
 def fraction_of_roof(layer: Layer) -> float | None:
     """Achieved over attainable at the layer's intensity, on its own roof (a
-    layer without FLOPs: GB/s over the bandwidth roof); None without one."""
-    if layer.roof_gflops is None or layer.roof_gbs is None:
+    layer without FLOPs: GB/s over the bandwidth roof); None without one or
+    without known work."""
+    if layer.roof_gflops is None or layer.roof_gbs is None or layer.ai is None:  # ai None: work unknown
         return None
     roof = LayerRoof(layer.threads or 1, layer.roof or ROOF_KINDS[0], layer.roof_gflops, layer.roof_gbs)
     attainable = roof.attainable_gflops(layer.ai)
@@ -76,9 +77,14 @@ def peaks_for(roofs: Mapping[int, Peaks], threads: int) -> Peaks:
 def layer_roof(op: type[Op], input_shapes: Shapes, dtypes: list[str], attrs: Attrs, nbytes: int, limit: int,
                roofs: Mapping[int, Peaks]) -> LayerRoof:
     """The roof that judges a layer of `op` moving `nbytes` at the engine's thread `limit`."""
-    threads = op.threads(input_shapes, attrs, limit)
+    return roof_at(op.threads(input_shapes, attrs, limit), op.gathered(input_shapes, dtypes, attrs), nbytes, roofs)
+
+
+def roof_at(threads: int, rows: list[tuple[int, int]], nbytes: int, roofs: Mapping[int, Peaks]) -> LayerRoof:
+    """The roof of a kernel on `threads` threads moving `nbytes`, of which
+    `rows` ((row bytes, bytes read), Op.gathered) are read at random; also
+    how another runtime's kernels are judged (engine.onnx_io.ort_backend)."""
     peaks = peaks_for(roofs, threads)
-    rows = op.gathered(input_shapes, dtypes, attrs)
     if not rows or not peaks.gather or nbytes <= 0:
         return LayerRoof(threads, ROOF_KINDS[0], peaks.gflops, peaks.gbs)
     seconds = sum(read / gather_gbs_at(peaks.gather, row) for row, read in rows)  # per 1e9 bytes

@@ -24,6 +24,16 @@ CONFIDENCE = 0.95  # TimeStats.ci_low/ci_high: the confidence of the median's in
 # "bisect" a run a bisection asked for at an old commit (it never joins a series).
 PURPOSE_BISECT = "bisect"
 PURPOSES = ("", PURPOSE_BISECT)
+# Config.backend: which runtime ran the model. "engine" is roofwatch's own (and every report
+# without the key); "onnxruntime" a run of the model's ONNX form in an onnxruntime session,
+# whose report also carries Config.runtime and, on its benchmark, params["backend"].
+BACKEND_ENGINE = "engine"
+BACKEND_ORT = "onnxruntime"
+BACKENDS = (BACKEND_ENGINE, BACKEND_ORT)
+# Keys a report leaves out while they hold their default, so that engine reports read
+# exactly as before these fields existed: (section, field, default).
+OMITTED_AT_DEFAULT = (("config", "backend", BACKEND_ENGINE), ("config", "runtime", None),
+                      ("layers", "work_unknown", None))
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,12 @@ class Config:
     # within this percent of it (half-width over median), or `budget_s` runs out.
     target_ci: float | None = None
     budget_s: float | None = None
+    # One of BACKENDS; left out of the JSON for the engine (OMITTED_AT_DEFAULT).
+    backend: str = BACKEND_ENGINE
+    # A backend other than the engine: its name, version and session options
+    # (graph optimization level, intra-/inter-op threads, execution mode, providers);
+    # None (left out) for the engine.
+    runtime: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,13 +123,16 @@ class Layer:
     op: str
     index: int
     sources: list[str]
-    flops: int
-    bytes: int
+    # flops/bytes and what follows from them (gflops, gbs, ai, bound) are None exactly
+    # when `work_unknown` says why the work cannot be known (never guessed); only a
+    # backend other than the engine reports such layers.
+    flops: int | None
+    bytes: int | None
     time: TimeStats
-    gflops: float
-    gbs: float
-    ai: float  # arithmetic intensity, FLOPs per byte
-    bound: str  # one of BOUNDS
+    gflops: float | None
+    gbs: float | None
+    ai: float | None  # arithmetic intensity, FLOPs per byte
+    bound: str | None  # one of BOUNDS
     # The roofs this layer is judged against (None in old reports: then the
     # machine's peak_gflops/peak_gbs): the threads its kernel really runs on,
     # and which bandwidth roof (ROOF_KINDS) at what GB/s.
@@ -125,6 +144,9 @@ class Layer:
     # traffic (weights converted on every call, an im2col buffer, materialized
     # attention scores); None where the kernel moves just the minimum.
     kernel_bytes: int | None = None
+    # Why flops and bytes are None (an op with no engine formula, a node onnxruntime
+    # added, work its fused nodes do not split); None (left out) when they are known.
+    work_unknown: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +197,12 @@ class Report:
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for section, key, default in OMITTED_AT_DEFAULT:
+            for part in d[section] if isinstance(d[section], list) else [d[section]]:
+                if part.get(key, default) == default:
+                    part.pop(key, None)
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, sort_keys=True)

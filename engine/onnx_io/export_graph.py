@@ -51,6 +51,8 @@ class ExportContext:
         self._taken: set[str] = set(specs)  # tensor names
         self._node_names: set[str] = set()
         self._counter = itertools.count()
+        self.exporting = ""  # the engine node whose exporter runs now
+        self.origins: dict[str, str] = {}  # ONNX node name -> the engine node it was exported from
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         return self.specs[tensor].shape
@@ -92,6 +94,7 @@ class ExportContext:
         while node_name in self._node_names:
             node_name = f"{name}_{next(self._counter)}"
         self._node_names.add(node_name)
+        self.origins[node_name] = self.exporting
         self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs), name=node_name, **attrs))
         return outputs[0]
 
@@ -103,6 +106,12 @@ def _value_info(spec: TensorSpec) -> onnx.ValueInfoProto:
 def export_onnx(graph: Graph) -> onnx.ModelProto:
     """Export `graph` with its weights as a checked ONNX model (opset OPSET).
     Raises UnsupportedExport naming the node and op it cannot map."""
+    return export_with_origins(graph)[0]
+
+
+def export_with_origins(graph: Graph) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """export_onnx, plus each ONNX node's engine node (name -> name): the
+    lineage an onnxruntime profile of the export is mapped back through."""
     specs = infer_specs(graph)
     ctx = ExportContext(specs, dict(graph.initializers))
     for name, arr in graph.initializers.items():
@@ -113,6 +122,7 @@ def export_onnx(graph: Graph) -> onnx.ModelProto:
             raise UnsupportedExport(
                 f"node {node.name!r} ({node.op}): no ONNX mapping for op {node.op!r}; "
                 f"exportable ops: {', '.join(sorted(EXPORTERS))}")
+        ctx.exporting = node.name
         fn(ctx, node, get_op(node.op).resolve_attrs(node.attrs))
     read = {t for n in ctx.nodes for t in n.input} | set(graph.outputs)
     onnx_graph = helper.make_graph(
@@ -125,7 +135,7 @@ def export_onnx(graph: Graph) -> onnx.ModelProto:
                               producer_name="roofwatch-engine")
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model, full_check=True)
-    return model
+    return model, ctx.origins
 
 
 def save_onnx(graph: Graph, path: str | Path) -> Path:
@@ -134,4 +144,4 @@ def save_onnx(graph: Graph, path: str | Path) -> Path:
     return write_bytes_atomic(path, export_onnx(graph).SerializeToString())
 
 
-__all__ = ["EXPORTERS", "ExportContext", "OPSET", "export_onnx", "exporter", "save_onnx"]
+__all__ = ["EXPORTERS", "ExportContext", "OPSET", "export_onnx", "export_with_origins", "exporter", "save_onnx"]

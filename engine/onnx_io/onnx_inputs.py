@@ -11,6 +11,7 @@ index out of bounds.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -78,4 +79,68 @@ def synthesize_inputs(graph: Graph, seed: int = 0,
                 f"integer input {spec} is read by no Gather/EmbeddingBag/GRU lengths that would bound its "
                 f"values; give its range with --input-range {spec.name}=LO:HI")
         feeds[spec.name] = rng.integers(bounds[0], bounds[1], size=spec.shape).astype(dtype)
+    return feeds
+
+
+def _onnx_int_range(model: Any, name: str) -> tuple[int, int] | None:
+    """[0, S) for an input that indexes axis `axis` (size S) of a Gather over an initializer."""
+    sizes = {t.name: list(t.dims) for t in model.graph.initializer}
+    bounds = []
+    for node in model.graph.node:
+        if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and len(node.input) > 1 \
+                and node.input[1] == name and node.input[0] in sizes:
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+            dims = sizes[node.input[0]]
+            bounds.append((0, dims[axis % len(dims)]))
+    if not bounds:
+        return None
+    return max(lo for lo, _ in bounds), min(hi for _, hi in bounds)
+
+
+def synthesize_onnx_inputs(model: Any, batch: int | None, seed: int = 0,
+                           int_ranges: Mapping[str, tuple[int, int]] | None = None,
+                           label: str = "model") -> dict[str, np.ndarray]:
+    """Seeded inputs for an ONNX model as onnxruntime takes it (no import into
+    the engine): floats standard normal, integers in their --input-range or
+    [0, S) when they index a Gather over an initializer of S rows; `batch`
+    fixes a symbolic first dimension. Errors name the input."""
+    from onnx import helper
+
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [vi for vi in model.graph.input if vi.name not in initializers]
+    ranges = dict(int_ranges or {})
+    unknown = sorted(set(ranges) - {vi.name for vi in inputs})
+    if unknown:
+        raise InputRangeError(f"--input-range names {', '.join(map(repr, unknown))}, not input(s) of {label}; "
+                              f"its inputs are {', '.join(vi.name for vi in inputs)}")
+    symbolic = False
+    rng = np.random.default_rng(seed)
+    feeds: dict[str, np.ndarray] = {}
+    for vi in inputs:
+        dims = []
+        for i, d in enumerate(vi.type.tensor_type.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                dims.append(d.dim_value)
+            elif i == 0 and batch is not None:
+                dims.append(batch)
+                symbolic = True
+            else:
+                what = repr(d.dim_param) if d.HasField("dim_param") else "unknown"
+                hint = "; give --batch N to fix a symbolic batch dimension" if i == 0 else ""
+                raise InputRangeError(f"{label}: input {vi.name!r} dimension {i} is {what}; inputs need "
+                                      f"fixed shapes{hint}")
+        dtype = helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
+        if dtype.kind == "f":
+            feeds[vi.name] = rng.standard_normal(dims).astype(dtype)
+            continue
+        if dtype.kind not in "iu":
+            raise InputRangeError(f"{label}: input {vi.name!r} has dtype {dtype}, which cannot be synthesized")
+        bounds = ranges.get(vi.name) or _onnx_int_range(model, vi.name)
+        if bounds is None:
+            raise InputRangeError(f"{label}: integer input {vi.name!r} indexes no Gather over an initializer "
+                                  f"that would bound its values; give its range with --input-range {vi.name}=LO:HI")
+        feeds[vi.name] = rng.integers(bounds[0], bounds[1], size=dims).astype(dtype)
+    if batch is not None and not symbolic:
+        raise InputRangeError(f"{label}: --batch {batch} given but every input has a fixed batch dimension; "
+                              "export the model again at the batch you want")
     return feeds
