@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -38,6 +39,7 @@ NEW_TABLE = f"{TABLE}_partitioned"  # the table being filled during an online co
 DELETED_IDS = f"{TABLE}_deleted_during_conversion"
 DEFAULT_MONTHS_AHEAD = 3
 DEFAULT_BATCH_SIZE = 200_000
+MAX_MONTHS_BACK = 60  # the conversion's oldest monthly partition; rows older still go to the default one
 # Both the online conversion and retention delete/drop layer rows; one at a time.
 MAINTENANCE_LOCK = 0x726F6F66  # "roof", a pg_advisory_lock key
 
@@ -61,6 +63,22 @@ def is_partitioned() -> bool:
         cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [TABLE])
         row = cursor.fetchone()
     return row is not None and row[0] == "p"
+
+
+@contextmanager
+def maintenance_lock() -> Iterator[None]:
+    """Held by whatever deletes or moves many layer rows (retention, the online
+    conversion), so two never run at once; waits for the other. A no-op off PostgreSQL."""
+    if not is_postgresql():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MAINTENANCE_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MAINTENANCE_LOCK])
 
 
 def month_start(day: date | datetime) -> date:
@@ -143,19 +161,32 @@ def ensure_partitions(months_ahead: int = DEFAULT_MONTHS_AHEAD, now: datetime | 
     return created
 
 
-def drop_partitions_before(cutoff: datetime) -> list[Partition]:
+@dataclass(frozen=True)
+class Dropped:
+    partition: Partition
+    rows: int  # PostgreSQL's estimate (pg_class.reltuples; exact where never analyzed): counting would scan it
+
+
+def drop_partitions_before(cutoff: datetime) -> list[Dropped]:
     """Drop the monthly partitions whose every row is older than `cutoff`
     (their month ends on or before it): retention's fast path, one DROP a
-    month instead of deleting its rows. Returns the partitions dropped."""
+    month instead of deleting its rows. Returns what was dropped."""
     if not is_partitioned():
         return []
     old = [p for p in monthly_partitions() if datetime(p.end.year, p.end.month, 1, tzinfo=timezone.utc) <= cutoff]
+    dropped = []
     with transaction.atomic(), connection.cursor() as cursor:
         for partition in old:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [partition.name])
+            rows = cursor.fetchone()[0]
+            if rows < 0:  # never vacuumed or analyzed
+                cursor.execute(f'SELECT count(*) FROM "{partition.name}"')
+                rows = cursor.fetchone()[0]
             # DETACH first: DROP of an attached partition locks the parent longer.
             cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{partition.name}"')
             cursor.execute(f'DROP TABLE "{partition.name}"')
-    return old
+            dropped.append(Dropped(partition, rows))
+    return dropped
 
 
 # --- the online conversion ----------------------------------------------------------------------------------------
@@ -312,44 +343,41 @@ def convert_to_partitioned(
     if not is_postgresql() or is_partitioned():
         return None
     began = time.monotonic()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [MAINTENANCE_LOCK])
-        try:
-            _drop_leftovers(cursor)
-            cursor.execute(f'SELECT min(started_at), coalesce(max(id), 0) FROM "{TABLE}"')
-            oldest, upto = cursor.fetchone()
-            this_month = month_start(now or datetime.now(timezone.utc))
-            months = [month_start(oldest) if oldest and month_start(oldest) < this_month else this_month]
-            while months[-1] < _months_after(this_month, months_ahead):
-                months.append(next_month(months[-1]))
+    with maintenance_lock(), connection.cursor() as cursor:
+        _drop_leftovers(cursor)
+        cursor.execute(f'SELECT min(started_at), coalesce(max(id), 0) FROM "{TABLE}"')
+        oldest, upto = cursor.fetchone()
+        this_month = month_start(now or datetime.now(timezone.utc))
+        first = _months_after(this_month, -MAX_MONTHS_BACK)
+        months = [max(first, month_start(oldest)) if oldest and month_start(oldest) < this_month else this_month]
+        while months[-1] < _months_after(this_month, months_ahead):
+            months.append(next_month(months[-1]))
+        with transaction.atomic():
+            _create_partitioned_copy(cursor, months)
+        progress(f"created {NEW_TABLE} with {len(months)} monthly partitions; copying ids up to {upto}")
+        copied = batches = 0
+        done = 0
+        while done < upto:
             with transaction.atomic():
-                _create_partitioned_copy(cursor, months)
-            progress(f"created {NEW_TABLE} with {len(months)} monthly partitions; copying ids up to {upto}")
-            copied = batches = 0
-            done = 0
-            while done < upto:
-                with transaction.atomic():
-                    copied += _copy_batch(cursor, done, min(done + batch_size, upto))
-                batches += 1
-                done = min(done + batch_size, upto)
-                progress(f"copied {copied:,} rows (ids up to {done:,} of {upto:,})")
-            with transaction.atomic():
-                _build_keys_and_indexes(cursor)
-            progress("built keys and indexes")
-            held = time.monotonic()
-            with transaction.atomic():
-                copied += _swap(cursor, upto)
-            write_hold = time.monotonic() - held
-            progress(f"swapped: writes were held for {write_hold * 1000:.0f} ms")
-        finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [MAINTENANCE_LOCK])
+                copied += _copy_batch(cursor, done, min(done + batch_size, upto))
+            batches += 1
+            done = min(done + batch_size, upto)
+            progress(f"copied {copied:,} rows (ids up to {done:,} of {upto:,})")
+        with transaction.atomic():
+            _build_keys_and_indexes(cursor)
+        progress("built keys and indexes")
+        held = time.monotonic()
+        with transaction.atomic():
+            copied += _swap(cursor, upto)
+        write_hold = time.monotonic() - held
+        progress(f"swapped: writes were held for {write_hold * 1000:.0f} ms")
     return Conversion(copied, batches, len(months), write_hold, time.monotonic() - began)
 
 
 def _months_after(month: date, count: int) -> date:
-    for _ in range(count):
-        month = next_month(month)
-    return month
+    """The first of the month `count` months after `month` (before it, for a negative count)."""
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _drop_leftovers(cursor) -> None:

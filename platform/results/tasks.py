@@ -1,7 +1,10 @@
 """Celery tasks of the results app. Thin: the work is in results.catalogue,
 results.rollups and results.retention."""
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+
+from results import partitions
 
 from results.catalogue import refresh_series_for_run
 from results.models import Run
@@ -40,3 +43,10 @@ def roll_up_and_prune() -> dict:
     pruned = prune_layers()
     return {"rolled_up": len(rolled), "sealed": pruned.sealed, "layers_deleted": pruned.layers,
             "cutoff": pruned.cutoff.isoformat()}
+
+
+@shared_task(**RETRY)
+def ensure_layer_partitions() -> list[str]:
+    """Beat, daily: the layer table's monthly partitions for this month and
+    ROOFWATCH_PARTITION_MONTHS_AHEAD more (PostgreSQL; nothing elsewhere)."""
+    return partitions.ensure_partitions(settings.ROOFWATCH_PARTITION_MONTHS_AHEAD)

@@ -211,6 +211,9 @@ CELERY_BEAT_SCHEDULE = {
     # Retention, daily just after midnight UTC: yesterday's (and any missed day's) layer rollups,
     # then the days before the raw window sealed and their layer rows deleted (results.retention).
     "results-roll-up-and-prune": {"task": "results.tasks.roll_up_and_prune", "schedule": crontab(minute=20, hour=0)},
+    # The layer table's monthly partitions ahead of time (results.partitions; PostgreSQL only).
+    "results-layer-partitions": {"task": "results.tasks.ensure_layer_partitions",
+                                 "schedule": crontab(minute=10, hour=0)},
 }
 
 # Dashboard pages and their JSON are readable without signing in (triage always needs a user).
@@ -246,6 +249,12 @@ if _cache_url:
 # Detection: how many of the latest runs of a benchmark on a machine it reads.
 ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)
 ROOFWATCH_SWEEP_DAYS = env_int("ROOFWATCH_SWEEP_DAYS", 14)
+# Months of layer-table partitions kept made ahead of now (PostgreSQL; results.partitions).
+ROOFWATCH_PARTITION_MONTHS_AHEAD = env_int("ROOFWATCH_PARTITION_MONTHS_AHEAD", 3)
+if not 0 <= ROOFWATCH_PARTITION_MONTHS_AHEAD <= 24:
+    raise ImproperlyConfigured(
+        f"ROOFWATCH_PARTITION_MONTHS_AHEAD={ROOFWATCH_PARTITION_MONTHS_AHEAD}: expected 0 to 24 (months)"
+    )
 # Retention: raw layer rows are kept this many days (whole UTC days), daily rollups for ever.
 ROOFWATCH_RAW_RETENTION_DAYS = env_int("ROOFWATCH_RAW_RETENTION_DAYS", 180)
 if ROOFWATCH_RAW_RETENTION_DAYS < 1:

@@ -121,7 +121,7 @@ def test_dropping_months_before_a_cutoff_drops_only_whole_old_months(machine):
     assert partitions.drop_partitions_before(cutoff) == []  # the month is not over at the cutoff
     dropped = partitions.drop_partitions_before(NOW - timedelta(days=60))
 
-    assert [p.start for p in dropped] == [old_month]
+    assert [(d.partition.start, d.rows) for d in dropped] == [(old_month, 3)]
     assert not LayerMeasurement.objects.filter(run=old).exists()
     assert LayerMeasurement.objects.filter(run=new).count() == 3
     assert Run.objects.filter(pk=old.pk).exists()  # runs are kept
@@ -179,3 +179,34 @@ def test_everything_is_a_no_op_on_sqlite(db):
     assert partitions.ensure_partitions() == []
     assert partitions.drop_partitions_before(NOW) == []
     assert partitions.convert_to_partitioned() is None
+
+
+def test_the_beat_task_makes_the_configured_months_ahead(machine, settings):
+    from results.tasks import ensure_layer_partitions
+
+    settings.ROOFWATCH_PARTITION_MONTHS_AHEAD = 5
+    created = ensure_layer_partitions.apply().get()
+
+    # The migration made 3 months ahead; 4 and 5 are new.
+    assert created == [partitions.partition_name(partitions._months_after(THIS_MONTH, k)) for k in (4, 5)]
+
+
+def test_retention_rolls_up_then_drops_whole_old_months(machine):
+    from results.models import DailyRollup
+    from results.retention import prune_layers
+
+    old_month = THIS_MONTH.replace(year=THIS_MONTH.year - 1)
+    with connection.cursor() as cursor:
+        partitions._create_month(cursor, old_month)
+    old = ingest(machine, datetime(old_month.year, old_month.month, 15, 12, tzinfo=timezone.utc))
+    new = ingest(machine, NOW)
+    check_foreign_keys_now()
+
+    result = prune_layers(60)
+
+    assert partitions.partition_name(old_month) not in partitions.children()
+    assert result.layers == 3
+    assert not LayerMeasurement.objects.filter(run=old).exists()
+    assert LayerMeasurement.objects.filter(run=new).count() == 3
+    # The month's day lives on as rollups, one per layer.
+    assert DailyRollup.objects.filter(machine=machine, day=old.started_at.date()).count() == 3
