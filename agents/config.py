@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic_file import write_text_atomic
+from engine.report import BACKEND_ENGINE, BACKEND_ORT, BACKENDS
 
 from .spool import QUARANTINE_AFTER
 
@@ -58,6 +59,8 @@ class BenchmarkSpec:
     # 95% CI half-width is within target_ci percent, for at most budget_s seconds.
     target_ci: float | None = None
     budget_s: float | None = None
+    # Which runtime runs the model (engine.report.BACKENDS): the engine's --backend.
+    backend: str = BACKEND_ENGINE
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,10 @@ _BENCHMARK_CONFIG = {
     "inject": _list_of(_nonempty_str, "KIND:LAYER:FACTOR strings"),
     "target_ci": _percent,
     "budget_s": _num_min(0, strict=True),
+    "backend": _one_of(*BACKENDS),
 }
+# What only the engine does: refused with backend = "onnxruntime" (its own optimizations run instead).
+_ENGINE_ONLY = ("passes", "quant", "inject", "target_ci")
 
 
 def load_config(path: str | os.PathLike[str]) -> AgentConfig:
@@ -287,6 +293,12 @@ def _benchmark(item: Any, path: Path, where: str) -> BenchmarkSpec:
             raise _unknown(path, f"{where}.{key}", {**_BENCHMARK, "config": None})
     if "model" not in fields:
         raise ConfigError(f"{path}: {where}.model: missing; expected a model name such as 'mlp'")
+    if fields.get("backend") == BACKEND_ORT:
+        refused = [k for k in _ENGINE_ONLY if fields.get(k) not in (None, [], "none")]
+        if refused:
+            raise ConfigError(f"{path}: {where}.config.{refused[0]}: not supported with backend "
+                              f"{BACKEND_ORT!r} (it applies its own graph optimizations); remove "
+                              f"{', '.join(f'config.{k}' for k in refused)} or the backend")
     if "budget_s" in fields and "target_ci" not in fields:
         raise ConfigError(f"{path}: {where}.config.budget_s: bounds target_ci's extra repeats; "
                           f"set {where}.config.target_ci too")

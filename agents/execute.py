@@ -78,7 +78,7 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
     options = dict(batch=req.batch, repeats=req.repeats, warmup=req.warmup, timeout=req.timeout,
                    workdir=tempfile.gettempdir(), cpus=cfg.cpus or None, cancel=cancel, params=spec.params,
                    threads=req.threads, inject=spec.inject, passes=spec.passes, quant=spec.quant, flags=spec.flags,
-                   target_ci=spec.target_ci, budget_s=spec.budget_s)
+                   target_ci=spec.target_ci, budget_s=spec.budget_s, backend=spec.backend)
     try:
         if req.commit:
             if cfg.repository is None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import requests
 
+from engine.report import BACKEND_ENGINE
+
 from .client import _reason, _server_message
 from .config import BenchmarkSpec
 from .http_retry import retry_after_seconds
@@ -62,8 +64,12 @@ class Job:
     def from_json(cls, doc: Any) -> "Job":
         try:
             bench, config = doc["benchmark"], doc.get("config") or {}
+            params = dict(bench.get("params") or {})
+            # an onnxruntime run's benchmark params carry its backend (what keeps its series apart);
+            # the engine takes it as --backend, not as a model param
+            backend = str(config.get("backend") or params.pop("backend", None) or BACKEND_ENGINE)
             spec = BenchmarkSpec(
-                model=str(bench["model"]), params=dict(bench.get("params") or {}),
+                model=str(bench["model"]), params=params, backend=backend,
                 passes=list(config.get("passes") or []), quant=str(config.get("quant") or "none"),
                 flags=dict(config.get("flags") or {}), inject=list(config.get("inject") or []),
                 warmup=doc.get("warmup"), repeats=doc.get("repeats"),

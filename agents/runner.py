@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.malloc_tuning import steady_env
+from engine.report import BACKEND_ENGINE
 
 ENGINE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")
 # The child's entry point: arms PR_SET_PDEATHSIG and the pinning, then execs the engine
@@ -74,11 +75,12 @@ def engine_args(
     budget_s: float | None = None,
     repository: str | None = None,
     commit: str | None = None,
+    backend: str | None = None,
 ) -> list[str]:
     """The engine CLI's arguments (after the command itself) for one run.
     Options are given only when set; passes, a quant mode other than 'none'
     and flags become --passes/--quant/--flag (target_ci and budget_s
-    --target-ci/--budget-s), so an engine without those
+    --target-ci/--budget-s, a backend other than the engine --backend), so an engine without those
     options refuses the run loudly instead of measuring something else."""
     args = ["run", model, "--json", str(json_path)]
     for flag, value in (("--batch", batch), ("--repeats", repeats), ("--warmup", warmup), ("--threads", threads),
@@ -93,6 +95,8 @@ def engine_args(
         args += ["--passes", ",".join(passes)]
     if quant not in (None, "", "none"):
         args += ["--quant", str(quant)]
+    if backend not in (None, "", BACKEND_ENGINE):  # the engine's default: an older engine still takes the run
+        args += ["--backend", str(backend)]
     for name, value in (flags or {}).items():
         args += ["--flag", f"{name}={json.dumps(value)}"]
     if repository:
