@@ -3,7 +3,9 @@ machine that ran it, decimated on the server, with the change points of its
 alerts (a drift alert's ramp too) and the configs its points ran with.
 
 Points come from results.series.series_points, the same reader as
-/api/v1/series/<machine>/<benchmark>/<layer>/, so the page and the API agree.
+/api/v1/series/<machine>/<benchmark>/<layer>/, so the page and the API agree:
+before the raw window a layer's points are daily rollups (run null), and
+`resolution` (the same for every machine) says where the raw window starts.
 """
 from __future__ import annotations
 
@@ -51,11 +53,11 @@ def page_series(params: Mapping[str, str]) -> dict[str, Any]:
         points = data["points"]
         keep = lttb_indices(range(len(points)), [p["value"] for p in points], max_points)
         kept = [points[i] for i in keep]
-        hashes.update(p["config_hash"] for p in kept)
+        hashes.update(p["config_hash"] for p in kept if p["config_hash"] is not None)  # a daily point has none
         machines.append({"name": name, "total": len(points), "decimated": len(kept) < len(points), "points": kept})
     meta = {key: value for key, value in meta.items() if key != "machine"}
-    return {"series": meta, "machines": machines, "changes": changes(benchmark_id, layer, query.metric),
-            "configs": configs(benchmark_id, hashes)}
+    return {"series": meta, "resolution": data["resolution"], "machines": machines,
+            "changes": changes(benchmark_id, layer, query.metric), "configs": configs(benchmark_id, hashes)}
 
 
 def changes(benchmark_id: int, layer: str, metric: str) -> list[dict[str, Any]]:

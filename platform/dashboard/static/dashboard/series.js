@@ -1,7 +1,9 @@
 /* Series page: one benchmark layer on every machine that ran it, drawn from
  * /dash-api/series/ (decimated on the server), with the p25–p75 band, change
  * points as annotations linking to their alerts (a drift's ramp shaded), zoom and pan, and an x axis
- * by time or by commit. Zooming in re-fetches the visible range at full detail. */
+ * by time or by commit. Zooming in re-fetches the visible range at full detail. Before the raw
+ * window a layer's points are daily rollups (no run): drawn as diamonds on a dashed line, with a
+ * note saying from when, and left out of the by-commit axis (a day has no one commit). */
 (function () {
   "use strict";
   var rw = window.rw, fmt = rw.fmt;
@@ -21,11 +23,16 @@
     return cfg.dataUrl + "?" + q.toString();
   }
 
+  function isDaily(p) { return p.run === null; }
+
+  /* The points drawn: by commit, a daily rollup has no place. */
+  function shown(points) { return state.x === "time" ? points : points.filter(function (p) { return !isDaily(p); }); }
+
   /* Commits in order of their first run, for the by-commit axis. */
   function commitAxis(data) {
     var first = {};
     data.machines.forEach(function (m) {
-      m.points.forEach(function (p) {
+      shown(m.points).forEach(function (p) {
         var t = Date.parse(p.t);
         if (!(p.commit in first) || t < first[p.commit]) first[p.commit] = t;
       });
@@ -54,18 +61,23 @@
     data.machines.forEach(function (m, i) {
       var colour = rw.palette[i % rw.palette.length];
       var hidden = !!state.hidden[m.name];
+      var points = shown(m.points);
       if (timed) {
         sets.push({ type: "line", label: m.name + " p25", rwMachine: m.name, rwRole: "p25", hidden: hidden,
-          data: m.points.map(function (p) { return { x: xOf(p, axis), y: p.p25 * scale }; }),
+          data: points.map(function (p) { return { x: xOf(p, axis), y: p.p25 * scale }; }),
           borderWidth: 0, pointRadius: 0, fill: false, order: 3 });
         sets.push({ type: "line", label: m.name + " p75", rwMachine: m.name, rwRole: "p75", hidden: hidden,
-          data: m.points.map(function (p) { return { x: xOf(p, axis), y: p.p75 * scale }; }),
+          data: points.map(function (p) { return { x: xOf(p, axis), y: p.p75 * scale }; }),
           borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: colour + "26", order: 3 });
       }
       sets.push({ type: "line", label: m.name, rwMachine: m.name, rwRole: "value", hidden: hidden,
-        data: m.points.map(function (p) { return { x: xOf(p, axis), y: p.value * scale, point: p }; }),
+        data: points.map(function (p) { return { x: xOf(p, axis), y: p.value * scale, point: p }; }),
         borderColor: colour, backgroundColor: colour, borderWidth: 1.6,
-        pointRadius: m.points.length > 300 ? 0 : 2.2, pointHoverRadius: 4, tension: 0, order: 1 });
+        // daily rollups: diamonds, always drawn, joined by a dashed line
+        pointStyle: function (ctx) { return ctx.raw && isDaily(ctx.raw.point) ? "rectRot" : "circle"; },
+        pointRadius: function (ctx) { return ctx.raw && isDaily(ctx.raw.point) ? 3.2 : points.length > 300 ? 0 : 2.2; },
+        segment: { borderDash: function (ctx) { return isDaily(ctx.p0.raw.point) ? [4, 3] : undefined; } },
+        pointHoverRadius: 4, tension: 0, order: 1 });
     });
     return sets;
   }
@@ -139,6 +151,7 @@
               },
               afterLabel: function (item) {
                 var p = item.raw.point;
+                if (isDaily(p)) return ["daily rollup of " + p.runs + " run" + (p.runs === 1 ? "" : "s") + " (UTC day)", timed ? "median of the run medians; band: their p25–p75" : "from the day's median"];
                 return ["commit " + rw.shortSha(p.commit) + " · run " + p.run, "model " + rw.shortSha(p.model_version), configText(p.config_hash)];
               },
             },
@@ -152,15 +165,30 @@
         },
         onClick: function (event, elements) {
           var hit = elements.filter(function (e) { return state.chart.data.datasets[e.datasetIndex].rwRole === "value"; })[0];
-          if (hit) window.location.href = "/runs/" + state.chart.data.datasets[hit.datasetIndex].data[hit.index].point.run + "/";
+          var point = hit && state.chart.data.datasets[hit.datasetIndex].data[hit.index].point;
+          if (point && !isDaily(point)) window.location.href = "/runs/" + point.run + "/";
         },
       },
     });
     describe();
   }
 
+  /* "Before <date>: daily rollups", when some machine has daily points. */
+  function resolutionNote() {
+    var note = document.getElementById("series-resolution");
+    var daily = (state.data.resolution || []).filter(function (s) { return s.source === "daily"; })[0];
+    var any = state.data.machines.some(function (m) { return m.points.some(isDaily); });
+    note.hidden = !(daily && any);
+    if (note.hidden) return;
+    var day = daily.to ? daily.to.slice(0, 10) : "";
+    note.textContent = "Before " + day + ": daily rollups (◆ one point a day, the median of that day's run medians; " +
+      "raw rows are kept for the retention window). From " + day + " on: every run.";
+    note.dataset.before = day;
+  }
+
   function describe() {
     var data = state.data;
+    resolutionNote();
     var total = data.machines.reduce(function (s, m) { return s + m.total; }, 0);
     var shown = data.machines.reduce(function (s, m) { return s + m.points.length; }, 0);
     hint.textContent = total.toLocaleString("en-US") + " points on " + data.machines.length + " machine" + (data.machines.length === 1 ? "" : "s") +
