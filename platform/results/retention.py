@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, Max, Min, OuterRef
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from results import partitions
-from results.models import LayerMeasurement, Run
+from results.models import LayerMeasurement
 from results.rollups import (
     midnight,
     raw_window_start,
@@ -55,9 +55,11 @@ def cutoff_for(older_than_days: float, now: datetime | None = None) -> datetime:
 
 
 def old_layers(cutoff: datetime):
-    """Layer rows of runs started before `cutoff`. Goes through the run index
-    (run_newest) and the layers' run foreign key, not a scan of the layer table."""
-    return LayerMeasurement.objects.filter(run__in=Run.objects.filter(started_at__lt=cutoff).values("pk"))
+    """Layer rows of runs started before `cutoff` (each row carries its run's
+    started_at). On PostgreSQL only the monthly partitions that can hold them
+    are read, through the BRIN index on started_at; runs, kept for ever, are
+    not scanned."""
+    return LayerMeasurement.objects.filter(started_at__lt=cutoff)
 
 
 def prune_layers(
@@ -126,7 +128,8 @@ def _late_days(cutoff: datetime) -> list[date]:
     start = raw_window_start()
     if start is None:
         return []
-    runs = Run.objects.filter(started_at__lt=min(start, cutoff)).filter(
-        Exists(LayerMeasurement.objects.filter(run_id=OuterRef("pk")))
-    )
-    return sorted({utc_day(moment) for moment in runs.values_list("started_at", flat=True)})
+    # The layer rows themselves, not a probe per old run: the rows before the raw
+    # window are few (leftovers), and on PostgreSQL only the partitions that can
+    # hold them are read, through the BRIN index on started_at.
+    leftovers = LayerMeasurement.objects.filter(started_at__lt=min(start, cutoff)).order_by()
+    return sorted({utc_day(moment) for moment in leftovers.values_list("started_at", flat=True).distinct()})
