@@ -39,7 +39,9 @@ import numpy as np
 
 from engine.malloc_tuning import steady_env
 
-RUNTIMES = ("engine", "ort", "torch")
+# "ort-profiled": onnxruntime with its profiler on, as the onnxruntime backend's profiled passes
+# (benchmarks/ort_profile_overhead.py races it against plain "ort")
+RUNTIMES = ("engine", "ort", "torch", "ort-profiled")
 DEFAULT_TIMEOUT_S = 600.0  # one answer: a build, or one block of passes
 # Thread-count variables read when a library loads, before threadpoolctl can act.
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -360,7 +362,7 @@ def build_runner(spec: RunnerSpec) -> Callable[[], object]:
     from engine.onnx_io.export_graph import export_onnx
     from engine.onnx_io.ort_runner import ort_session
 
-    session = ort_session(export_onnx(graph), spec.threads)
+    session = ort_session(export_onnx(graph), spec.threads, profile=spec.runtime == "ort-profiled")
     feed = dict(inputs)
     return lambda: session.run(None, feed)
 

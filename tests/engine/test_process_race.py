@@ -83,7 +83,7 @@ def test_repeats_split_into_near_equal_blocks_and_bad_counts_are_refused():
 
 
 def test_a_bad_spec_is_refused_naming_the_field():
-    with pytest.raises(ValueError, match="runtime must be one of engine, ort, torch, got 'tvm'"):
+    with pytest.raises(ValueError, match="runtime must be one of engine, ort, torch, ort-profiled, got 'tvm'"):
         RunnerSpec("tvm", "mlp")
     with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
         RunnerSpec("ort", "mlp", threads=0)
