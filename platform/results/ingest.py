@@ -1,10 +1,11 @@
 """Storing run reports: validation, the uploading machine, project, benchmark,
 run and layer rows, in one transaction.
 
-`ingest_report(data, machine)` stores one report (POST /api/v1/runs/);
-`ingest_reports(items, machine)` several (POST /api/v1/runs/batch), each
-answered on its own. The API views only pass the parsed body and the token's
-machine.
+`ingest_report(body, machine)` stores one report (POST /api/v1/runs/);
+`ingest_reports(bodies, machine)` several (POST /api/v1/runs/batch), each
+answered on its own. The API views only pass the body's bytes (each report's,
+for a batch) and the token's machine; reports are decoded and validated by
+msgspec in one pass (results.report_parser).
 
 The write path is counted in database round trips, since each costs a context
 switch on a busy server: lock the machine, look up stored keys, update the
@@ -12,16 +13,19 @@ machine, find the benchmark, insert the runs, COPY the layers, commit.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import msgspec
+
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 
 from core.errors import Refused
 from engine.report import STAT_KEYS
@@ -30,7 +34,9 @@ from results.canonical import canonical_sha256
 from results.layer_rows import write_runs_layers
 from results.models import Benchmark, Project, Run, normalize_repository
 from results.project_scope import ProjectNotAllowed, ProjectScope
-from results.serializers import validate_report
+from results.report_parser import as_body, decode_report
+from results.report_schema import Benchmark as ReportedBenchmark
+from results.report_schema import Report
 from results.signals import send_run_ingested
 
 HARDWARE_FIELDS = (
@@ -67,26 +73,37 @@ class Outcome:
 @dataclass
 class _Valid:
     position: int  # in the upload
-    report: dict
-    payload_sha256: str
+    report: Report
+    body: bytes
+
+    @property
+    def payload_sha256(self) -> str:
+        """The hash of the decoded report (defaults filled, one spelling per
+        value), so the same report in other whitespace or key order is a replay."""
+        return hashlib.sha256(msgspec.json.encode(self.report)).hexdigest()
+
+    def legacy_sha256(self) -> str:
+        """The hash runs stored before msgspec carry: canonical JSON of the body as sent."""
+        return canonical_sha256(msgspec.json.decode(self.body))
 
 
-def ingest_report(data: Any, machine: Machine) -> tuple[Run, bool]:
-    """Validate and store a run report uploaded with `machine`'s token.
+def ingest_report(data: bytes | Any, machine: Machine) -> tuple[Run, bool]:
+    """Validate and store a run report uploaded with `machine`'s token: the
+    body's bytes, or the report as Python values (results.report_parser.as_body).
 
     Returns (run, True) for a new run, (stored run, False) for a replay of a
     stored report. Raises rest_framework ValidationError for an invalid report,
     MachineMismatch and ProjectNotAllowed (403) and IdempotencyConflict (409); nothing
     is written then.
     """
-    report = validate_report(data)
-    (outcome,) = _store(machine, [_Valid(0, report, canonical_sha256(data))])
+    body = as_body(data)
+    (outcome,) = _store(machine, [_Valid(0, decode_report(body), body)])
     if outcome.error is not None:
         raise outcome.error
     return outcome.run, outcome.created
 
 
-def ingest_reports(items: Sequence[Any], machine: Machine) -> list[Outcome]:
+def ingest_reports(items: Sequence[bytes | Any], machine: Machine) -> list[Outcome]:
     """Validate and store several reports uploaded with `machine`'s token; one
     Outcome per item, in order.
 
@@ -98,9 +115,10 @@ def ingest_reports(items: Sequence[Any], machine: Machine) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(items)
     valid = []
     for position, data in enumerate(items):
+        body = as_body(data)
         try:
-            valid.append(_Valid(position, validate_report(data), canonical_sha256(data)))
-        except ValidationError as exc:
+            valid.append(_Valid(position, decode_report(body), body))
+        except (ValidationError, ParseError) as exc:
             outcomes[position] = Outcome(error=exc)
     for item, outcome in zip(valid, _store(machine, valid) if valid else []):
         outcomes[item.position] = outcome
@@ -119,7 +137,7 @@ def _store(machine: Machine, items: list[_Valid]) -> list[Outcome]:
 def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
     outcomes = [Outcome() for _ in items]
     with transaction.atomic():
-        newest = max(item.report["started_at"] for item in items)
+        newest = max(item.report.started_at for item in items)
         locked = (
             Machine.objects.select_for_update()
             .annotate(has_newer_run=Exists(Run.objects.filter(machine=OuterRef("pk"), started_at__gt=newest)))
@@ -129,7 +147,7 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
         scope = ProjectScope(locked, {_repository_url(item.report) for item in items})
         for item, outcome in zip(items, outcomes):
             try:
-                _check_fingerprint(locked, item.report["machine"]["fingerprint"])
+                _check_fingerprint(locked, item.report.machine.fingerprint)
                 scope.check(_repository_url(item.report))
             except (MachineMismatch, ProjectNotAllowed) as exc:
                 outcome.error = exc
@@ -138,7 +156,7 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
         if not ours:
             return outcomes
         if len(ours) < len(items):  # the newest report may have been another machine's
-            newest = max(item.report["started_at"] for item, _ in ours)
+            newest = max(item.report.started_at for item, _ in ours)
             locked.has_newer_run = Run.objects.filter(machine=locked, started_at__gt=newest).exists()
         try:
             _record_machine(locked, [item.report for item, _ in ours], adopted=not known_fingerprint)
@@ -146,12 +164,12 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
             for _, outcome in ours:
                 outcome.error = exc
             return outcomes
-        stored = _stored_runs({item.report["idempotency_key"] for item, _ in ours})
+        stored = _stored_runs({item.report.idempotency_key for item, _ in ours})
         new = []
         for item, outcome in ours:
-            key = item.report["idempotency_key"]
+            key = item.report.idempotency_key
             if key in stored:
-                _answer_replay(outcome, stored[key], item.payload_sha256)
+                _answer_replay(outcome, stored[key], item)
             else:
                 stored[key] = _new_run(item.report, locked, item.payload_sha256)
                 new.append((item, outcome, stored[key]))
@@ -182,7 +200,7 @@ def _check_fingerprint(locked: Machine, fingerprint: str) -> None:
     locked.fingerprint = fingerprint
 
 
-def _record_machine(locked: Machine, reports: list[dict], adopted: bool) -> None:
+def _record_machine(locked: Machine, reports: list[Report], adopted: bool) -> None:
     """Mark the machine seen and refresh its hardware from the newest report
     (`locked.has_newer_run`: a run newer than all of them is stored)."""
     now = timezone.now()
@@ -190,9 +208,9 @@ def _record_machine(locked: Machine, reports: list[dict], adopted: bool) -> None
     locked.last_seen = now
     # A spooled report uploaded late must not roll the hardware back.
     if not locked.has_newer_run:
-        newest = max(reports, key=lambda report: report["started_at"])
+        newest = max(reports, key=lambda report: report.started_at)
         for field in HARDWARE_FIELDS:
-            setattr(locked, field, newest["machine"][field])
+            setattr(locked, field, getattr(newest.machine, field))
     fields = ["fingerprint", "first_seen", "last_seen", *HARDWARE_FIELDS]
     if not adopted:
         locked.save(update_fields=fields)  # the fingerprint is unchanged: no unique check can fail
@@ -218,8 +236,8 @@ def _create_runs(runs: list[Run]) -> None:
     Run.objects.bulk_create(runs)
 
 
-def _answer_replay(outcome: Outcome, stored: Run, payload_sha256: str) -> None:
-    if stored.payload_sha256 != payload_sha256:
+def _answer_replay(outcome: Outcome, stored: Run, item: _Valid) -> None:
+    if stored.payload_sha256 not in (item.payload_sha256, item.legacy_sha256()):
         outcome.error = IdempotencyConflict(
             f"idempotency_key {stored.idempotency_key} is already used by run {stored.pk} with a different "
             "payload; a new report needs a new key."
@@ -232,22 +250,22 @@ def _insert(new: list[tuple[_Valid, Outcome, Run]]) -> None:
     """Insert new runs and their layers; run_ingested goes out for each after commit."""
     benchmarks: dict[tuple, Benchmark] = {}
     for item, _, run in new:
-        run.benchmark = _benchmark(item.report["source"]["repository"], item.report["benchmark"], benchmarks)
+        run.benchmark = _benchmark(item.report.source.repository, item.report.benchmark, benchmarks)
     _create_runs([run for _, _, run in new])
-    write_runs_layers([(run, item.report["layers"]) for item, _, run in new])
+    write_runs_layers([(run, item.report.layers) for item, _, run in new])
     for _, outcome, run in new:
         outcome.run, outcome.created = run, True
         transaction.on_commit(partial(send_run_ingested, run.pk, run.purpose))
 
 
-def _repository_url(report: dict) -> str:
-    return normalize_repository(report["source"]["repository"])
+def _repository_url(report: Report) -> str:
+    return normalize_repository(report.source.repository)
 
 
-def _benchmark(repository: str, reported: dict, known: dict[tuple, Benchmark]) -> Benchmark:
+def _benchmark(repository: str, reported: ReportedBenchmark, known: dict[tuple, Benchmark]) -> Benchmark:
     """The benchmark of a report: one query when it exists (the usual case)."""
-    url, params = normalize_repository(repository), reported["params"]
-    key = (url, reported["model"], canonical_sha256(params))
+    url, params = normalize_repository(repository), reported.params
+    key = (url, reported.model, canonical_sha256(params))
     if key not in known:
         found = Benchmark.objects.filter(project__repository_url=url, model=key[1], params_hash=key[2]).first()
         if found is None:
@@ -258,33 +276,32 @@ def _benchmark(repository: str, reported: dict, known: dict[tuple, Benchmark]) -
     return known[key]
 
 
-def _new_run(report: dict, machine: Machine, payload_sha256: str) -> Run:
+def _new_run(report: Report, machine: Machine, payload_sha256: str) -> Run:
     """An unsaved run (its benchmark is set by _insert)."""
-    source, e2e = report["source"], report["end_to_end"]
+    source, e2e, config = report.source, report.end_to_end, msgspec.to_builtins(report.config)
     return Run(
-        idempotency_key=report["idempotency_key"],
+        idempotency_key=report.idempotency_key,
         payload_sha256=payload_sha256,
         machine=machine,
-        model_version=report["benchmark"]["model_version"],
-        config=report["config"],
-        config_hash=canonical_sha256(report["config"]),
-        commit=source["commit"],
-        branch=source["branch"],
-        commit_time=source["commit_time"],
-        ci_url=source["ci_url"] or "",
-        started_at=report["started_at"],
-        warmup=report["warmup"],
-        repeats=report["repeats"],
-        **{key: e2e[key] for key in STAT_KEYS},
-        ci_low=e2e["ci_low"],
-        ci_high=e2e["ci_high"],
-        peak_gflops=report["machine"]["peak_gflops"],
-        peak_gbs=report["machine"]["peak_gbs"],
-        roofs=report["machine"]["roofs"] or None,  # older reports have none: null, like the other new fields
-        timed_page_faults=report["timed_page_faults"],
-        profiler_overhead=report["profiler_overhead"],
-        conditions=report["conditions"],
-        accuracy=report["accuracy"],
-        purpose=report["purpose"],
+        model_version=report.benchmark.model_version,
+        config=config,
+        config_hash=canonical_sha256(config),
+        commit=source.commit,
+        branch=source.branch,
+        commit_time=source.commit_time,
+        ci_url=source.ci_url or "",
+        started_at=report.started_at,
+        warmup=report.warmup,
+        repeats=report.repeats,
+        **{key: getattr(e2e, key) for key in STAT_KEYS},
+        ci_low=e2e.ci_low,
+        ci_high=e2e.ci_high,
+        peak_gflops=report.machine.peak_gflops,
+        peak_gbs=report.machine.peak_gbs,
+        roofs=msgspec.to_builtins(report.machine.roofs) or None,  # older reports have none: null, like the other new fields
+        timed_page_faults=report.timed_page_faults,
+        profiler_overhead=report.profiler_overhead,
+        conditions=msgspec.to_builtins(report.conditions),
+        accuracy=msgspec.to_builtins(report.accuracy),
+        purpose=report.purpose,
     )
-

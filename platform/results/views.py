@@ -15,7 +15,9 @@ from core.pagination import BoundedLimitOffsetPagination
 from results.filters import ISO_EXAMPLE, RUN_PURPOSES, filter_exact, filter_purpose, filter_time_range
 from results.ingest import Outcome, ingest_report, ingest_reports
 from results.models import Benchmark, Project, Run
-from results.report_parser import ReportJSONParser, check_content_length
+from results.report_openapi import StructRequestSchema
+from results.report_parser import ReportBodyParser, check_content_length, decode_batch
+from results.report_schema import MAX_BATCH_REPORTS, Batch, Report
 from results.run_serializers import (
     BatchResultSerializer,
     BenchmarkOutSerializer,
@@ -36,7 +38,6 @@ from results.series import (
     series_catalog,
     series_points,
 )
-from results.serializers import MAX_BATCH_REPORTS, BatchSerializer, ReportSerializer, batch_reports
 
 # ?name=value filters of the run list and the Run lookups they apply.
 RUN_FILTERS = {
@@ -72,7 +73,7 @@ ERROR_RESPONSES = error_responses({
     retrieve=extend_schema(summary="One run with its layers"),
     create=extend_schema(
         summary="Upload a run report (schema roofwatch.run/1)",
-        request=ReportSerializer,
+        request=Report,
         responses={201: IngestResultSerializer, 200: IngestResultSerializer, **ERROR_RESPONSES},
     ),
     batch=extend_schema(
@@ -85,14 +86,15 @@ ERROR_RESPONSES = error_responses({
             "envelope is right, 400 when it is not a {\"reports\": [...]} object of 1 to "
             f"{MAX_BATCH_REPORTS} items, 401 and 413 as for one report."
         ),
-        request=BatchSerializer,
+        request=Batch,
         responses={200: BatchResultSerializer, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401],
                    413: ERROR_RESPONSES[413]},
     ),
 )
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     authentication_classes = [MachineTokenAuthentication, SessionAuthentication]
-    parser_classes = [ReportJSONParser]
+    parser_classes = [ReportBodyParser]
+    schema = StructRequestSchema()
     pagination_class = BoundedLimitOffsetPagination
 
     def get_permissions(self):
@@ -101,7 +103,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return super().get_permissions()  # reading: core.access.MayRead
 
     def get_serializer_class(self):
-        return {"create": ReportSerializer, "retrieve": RunDetailSerializer}.get(self.action, RunSummarySerializer)
+        return RunDetailSerializer if self.action == "retrieve" else RunSummarySerializer
 
     def get_queryset(self) -> QuerySet[Run]:
         runs = Run.objects.select_related("machine", "benchmark__project")
@@ -133,7 +135,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @action(detail=False, methods=["post"])
     def batch(self, request, *args, **kwargs):
-        outcomes = ingest_reports(batch_reports(request.data), request.auth)
+        outcomes = ingest_reports(decode_batch(request.data), request.auth)
         results = [self._batch_item(outcome) for outcome in outcomes]
         counts = {"created": 0, "replayed": 0, "refused": 0}
         for item in results:

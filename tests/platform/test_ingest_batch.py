@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fleet.models import Machine
 from results.models import LayerMeasurement, Run
-from results.serializers import MAX_BATCH_REPORTS
+from results.report_schema import MAX_BATCH_REPORTS
 from results.signals import run_ingested
 from tests.report_factory import make_report
 
@@ -115,10 +115,10 @@ def test_run_ingested_is_sent_once_per_new_run_after_commit(upload_batch, machin
 
 
 @pytest.mark.parametrize("body, path, message", [
-    ([], "non_field_errors", 'Expected a JSON object {"reports": [...]}, got array.'),
+    ([], "non_field_errors", "Expected a JSON object, got array."),
     ({}, "reports", "This field is required."),
-    ({"reports": {}}, "reports", "Expected a list of reports, got object."),
-    ({"reports": []}, "reports", "This list may not be empty."),
+    ({"reports": {}}, "reports", "Expected an array, got object."),
+    ({"reports": []}, "reports", "Expected an array of length >= 1, got 0 items."),
     ({"reports": [{}] * (MAX_BATCH_REPORTS + 1)}, "reports",
      f"At most {MAX_BATCH_REPORTS} reports per batch, got {MAX_BATCH_REPORTS + 1}; split the upload."),
     ({"reports": [1], "extra": 1}, "extra", "Unknown field; expected only: reports."),

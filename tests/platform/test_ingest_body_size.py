@@ -6,7 +6,7 @@ import pytest
 from rest_framework.exceptions import ParseError
 
 from core.errors import PayloadTooLarge
-from results.report_parser import ReportJSONParser, check_content_length
+from results.report_parser import ReportBodyParser, check_content_length
 from tests.report_factory import make_report
 
 from .conftest import row_counts
@@ -36,7 +36,7 @@ def test_the_parser_stops_reading_at_the_limit_when_the_length_was_not_declared(
     settings.ROOFWATCH_MAX_REPORT_BYTES = 100
     stream = io.BytesIO(b'{"x": "' + b"a" * 1000 + b'"}')
     with pytest.raises(PayloadTooLarge):
-        ReportJSONParser().parse(stream, "application/json", {})
+        ReportBodyParser().parse(stream, "application/json", {})
     assert stream.tell() == 101
 
 

@@ -4,6 +4,7 @@ import json
 from django.db import IntegrityError
 
 from results import ingest
+from results.canonical import canonical_sha256
 from results.models import LayerMeasurement, Run
 from tests.report_factory import make_report
 
@@ -23,6 +24,22 @@ def test_it_treats_a_reformatted_body_as_the_same_payload(upload):
     report = make_report()
     assert upload(report).status_code == 201
     assert upload(json.dumps(report, indent=4, sort_keys=True)).status_code == 200
+
+
+def test_it_treats_a_report_with_its_defaults_spelt_out_as_the_same_payload(upload):
+    report = make_report()
+    assert upload(report).status_code == 201
+    assert upload({**report, "purpose": "", "accuracy": None, "timed_page_faults": None}).status_code == 200
+
+
+def test_a_run_stored_with_the_hash_of_before_msgspec_is_still_replayed(upload):
+    """Runs stored before the Structs carry the canonical JSON hash of the body as sent."""
+    report = make_report()
+    assert upload(report).status_code == 201
+    Run.objects.update(payload_sha256=canonical_sha256(report))
+    assert upload(json.dumps(report, indent=2)).status_code == 200
+    Run.objects.update(payload_sha256=canonical_sha256({**report, "warmup": 99}))
+    assert upload(report).status_code == 409
 
 
 def test_it_refuses_the_same_key_with_another_payload(upload, machine):

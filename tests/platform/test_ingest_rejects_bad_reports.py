@@ -38,7 +38,6 @@ def _p25_above_median(report):
     report["layers"][2]["time"]["p25"] = report["layers"][2]["time"]["median"] * 2
 
 
-AT_LEAST = "Ensure this value is greater than or equal to"
 BAD_REPORTS = {
     "missing field": (_without(["layers", 1, "flops"]), "layers[1].flops", "This field is required."),
     "missing section": (_without(["end_to_end"]), "end_to_end", "This field is required."),
@@ -53,16 +52,19 @@ BAD_REPORTS = {
     "negative time": (
         _setting(["layers", 3, "time", "median"], -1.0),
         "layers[3].time.median",
-        "Ensure this value is greater than or equal to 0.",
+        "Expected a number >= 0.0.",
     ),
-    "negative flops": (_setting(["layers", 0, "flops"], -5), "layers[0].flops", f"{AT_LEAST} 0."),
-    "zero repeats": (_setting(["end_to_end", "n"], 0), "end_to_end.n", f"{AT_LEAST} 1."),
+    "negative flops": (_setting(["layers", 0, "flops"], -5), "layers[0].flops", "Expected an integer >= 0."),
+    "zero repeats": (_setting(["end_to_end", "n"], 0), "end_to_end.n", "Expected an integer >= 1."),
+    "flops over BIGINT": (
+        _setting(["layers", 0, "flops"], 2**63), "layers[0].flops", "Expected an integer <= 9223372036854775807."
+    ),
     "unknown schema": (
         _setting(["schema"], "roofwatch.run/2"),
         "schema",
         "Unsupported report schema 'roofwatch.run/2': this server accepts 'roofwatch.run/1' only.",
     ),
-    "bad uuid": (_setting(["idempotency_key"], "not-a-uuid"), "idempotency_key", "Must be a valid UUID."),
+    "bad uuid": (_setting(["idempotency_key"], "not-a-uuid"), "idempotency_key", "Invalid UUID."),
     "bound not in choices": (
         _setting(["layers", 1, "bound"], "latency"),
         "layers[1].bound",
@@ -78,7 +80,18 @@ BAD_REPORTS = {
     "reserved layer name": (_setting(["layers", 0, "name"], "end_to_end"), "layers[0].name", None),
     "non-http ci url": (_setting(["source", "ci_url"], "javascript:alert(1)"), "source.ci_url", None),
     "params not an object": (_setting(["benchmark", "params"], [64]), "benchmark.params", None),
-    "zero peak": (_setting(["machine", "peak_gflops"], 0.0), "machine.peak_gflops", "Must be > 0: a measured peak."),
+    "zero peak": (_setting(["machine", "peak_gflops"], 0.0), "machine.peak_gflops", "Expected a number > 0.0."),
+    "NUL in a layer name": (_setting(["layers", 1, "name"], "fc\x00"), "layers[1].name",
+                            "Must not contain NUL (0x00) characters."),
+    "NUL in a source": (_setting(["layers", 1, "sources"], ["a", "b\x00"]), "layers[1].sources",
+                        "Must not contain NUL (0x00) characters (at [1])."),
+    "lone surrogate in op": (_setting(["layers", 1, "op"], "\udfff"), "layers[1].op",
+                             "Must not contain lone surrogates (U+DFFF): they are not Unicode text."),
+    "a source out of type": (_setting(["layers", 1, "sources"], ["a", 3]), "layers[1].sources",
+                             "Expected a string, got number (at [1])."),
+    "ci interval without the median": (
+        _setting(["end_to_end", "ci_low"], 1.0), "end_to_end.ci_high",
+        "ci_low and ci_high come together or not at all."),
 }
 
 
