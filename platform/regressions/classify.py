@@ -13,7 +13,9 @@ For each layer that moved, and for the change as a whole, say why:
                 time is dispatch), or the time between the layers moved;
 - ``unknown``   nothing to decide from: no layers (asv-imported runs), nothing
                 moved enough to matter, or nothing measured per layer moved
-                with the end-to-end time.
+                with the end-to-end time; for one layer, a layer that moved
+                but whose FLOPs/bytes are unknown (None: an onnxruntime node
+                with no formula) on either side, which no roof can judge.
 
 Measurements only: FLOPs, bytes, times and the machine's measured peaks.
 Nothing here reads a run's config (fault injection is recorded there and must
@@ -105,8 +107,8 @@ class LayerObs:
 
     name: str
     op: str
-    flops: int
-    bytes: int
+    flops: int | None  # None (with bytes): the work is unknown (an onnxruntime layer's work_unknown)
+    bytes: int | None
     median: float  # seconds per inference
     # Optional within-run statistics (from reports); when every observation has
     # them they make the verdict robust to other processes' time slices.
@@ -176,18 +178,22 @@ class _Side:
     """One layer over one group of runs."""
 
     op: str
-    flops: int
-    bytes: int
+    flops: int | None  # None (with bytes): unknown in some run of the group
+    bytes: int | None
     time: _Level
     runs: int
     own_roof: _Peaks | None = None  # the layer's own roofs (median over the runs that carry them)
+
+    @property
+    def work_known(self) -> bool:
+        return self.flops is not None and self.bytes is not None
 
     def roof(self, peaks: _Peaks) -> _Peaks:
         """The roofs that judge this layer: its own, else the group's peaks."""
         return self.own_roof or peaks
 
     def roof_time(self, roof: _Peaks) -> float:
-        """The least time the roofs `roof` allow for this layer's work."""
+        """The least time the roofs `roof` allow for this layer's work (known work only)."""
         return max(self.flops / (roof.gflops * 1e9), self.bytes / (roof.gbs * 1e9))
 
 
@@ -304,7 +310,7 @@ def _between_layers_change(before: Sequence[RunObs], after: Sequence[RunObs], st
 
 def _contributions(verdicts: Sequence[LayerVerdict], gap: _Change) -> dict[str, float]:
     """Time change per kind: the moved layers', and the time between them when it moved."""
-    contributions = {k: 0.0 for k in KINDS[:4]}
+    contributions = {k: 0.0 for k in KINDS}  # UNKNOWN: layers whose work is unknown
     for v in verdicts:
         contributions[v.kind] += _delta(v)
     if gap.moved:
@@ -341,7 +347,9 @@ def _check_run(run: RunObs, where: str) -> None:
             value = getattr(ly, stat)
             if value is not None and not _is_seconds(value):
                 raise ValueError(f"{where} layer {ly.name!r}: {stat} must be finite seconds >= 0, got {value!r}")
-        if ly.flops < 0 or ly.bytes < 0:
+        if (ly.flops is None) != (ly.bytes is None):
+            raise ValueError(f"{where} layer {ly.name!r}: flops and bytes are unknown together or not at all")
+        if ly.flops is not None and (ly.flops < 0 or ly.bytes < 0):
             raise ValueError(f"{where} layer {ly.name!r}: flops and bytes must be >= 0")
         if ly.name in seen:
             raise ValueError(f"{where}: layer {ly.name!r} appears twice in one run")
@@ -422,10 +430,15 @@ def _sides(runs: Sequence[RunObs], stat: str) -> dict[str, _Side]:
               for name, obs in by_name.items()}
     levels = _pooled(levels)
     return {
-        name: _Side(obs[-1].op, int(median([o.flops for o in obs])), int(median([o.bytes for o in obs])),
+        name: _Side(obs[-1].op, _median_count([o.flops for o in obs]), _median_count([o.bytes for o in obs]),
                     levels[name], len(obs), _own_roof(obs))
         for name, obs in by_name.items()
     }
+
+
+def _median_count(counts: Sequence[int | None]) -> int | None:
+    """The group's FLOPs or bytes of a layer; None when any run did not know them."""
+    return None if any(c is None for c in counts) else int(median(counts))
 
 
 def _own_roof(obs: Sequence[LayerObs]) -> _Peaks | None:
@@ -480,7 +493,7 @@ def _empirical_peaks(runs: Sequence[RunObs]) -> _Peaks:
     gflops = gbs = 0.0
     for run in runs:
         for ly in run.layers:
-            if ly.median >= TINY_SECONDS:
+            if ly.median >= TINY_SECONDS and ly.flops is not None:
                 gflops = max(gflops, ly.flops / ly.median / 1e9)
                 gbs = max(gbs, ly.bytes / ly.median / 1e9)
     # Nothing measurable at all: any positive roof keeps the arithmetic defined.
@@ -499,6 +512,7 @@ def _collective_work(sides_b: Mapping[str, _Side], sides_a: Mapping[str, _Side],
     taken together, if their summed time moved beyond the summed noise and
     their summed roof time explains it, they are all ``work``."""
     names = [n for n in sides_b if n in sides_a and n not in moved
+             and sides_b[n].work_known and sides_a[n].work_known
              and (_changed(sides_b[n].flops, sides_a[n].flops) or _changed(sides_b[n].bytes, sides_a[n].bytes))]
     if len(names) < 2:
         return []
@@ -526,6 +540,8 @@ def _classify_layer(name: str, b: _Side | None, a: _Side | None, pb: _Peaks, pa:
     threshold = _threshold(tb, b.time, a.time)
     if abs(delta) <= threshold and not collective:
         return None
+    if not (b.work_known and a.work_known):
+        return _work_unknown(name, b, a, pb, pa, threshold)
     roof = b.roof(pb)  # one roof for both: the work differs, not the machine
     bound = COMPUTE if _ai(b) >= roof.ridge else BANDWIDTH
     roof_b, roof_a = b.roof_time(roof), a.roof_time(roof)
@@ -570,9 +586,20 @@ def _one_sided(name: str, b: _Side | None, a: _Side | None, pb: _Peaks, pa: _Pea
         return None
     ev = {"only": when, "time_before": b.time.value if b else None, "time_after": a.time.value if a else None,
           "delta_seconds": delta, **_side_evidence(side, peaks, when), "ridge": side.roof(peaks).ridge,
-          "roof_source": "layer" if side.own_roof else "run",
+          "roof_source": ("layer" if side.own_roof else "run") if side.work_known else None,
           "reason": f"the layer exists {when} the change only"}
     return LayerVerdict(name, side.op, WORK, None if when == "after" else -1.0, 0.0, ev)
+
+
+def _work_unknown(name: str, b: _Side, a: _Side, pb: _Peaks, pa: _Peaks, threshold: float) -> LayerVerdict:
+    """A layer that moved but whose FLOPs/bytes are unknown on a side: no roof can
+    judge it, so its kind is unknown (never guessed); the times are the evidence."""
+    tb, ta = b.time.value, a.time.value
+    ev = {"time_before": tb, "time_after": ta, "delta_seconds": ta - tb, "threshold_seconds": threshold,
+          "runs_before": b.runs, "runs_after": a.runs, **_side_evidence(b, pb, "before"),
+          **_side_evidence(a, pa, "after"), "roof_source": None, "work_known": False,
+          "reason": "the layer's FLOPs/bytes are unknown (the runtime's node has no formula), so no roof judges it"}
+    return LayerVerdict(name, a.op, UNKNOWN, _json_float(_rel(tb, ta)), 0.0, ev)
 
 
 def _work_explains(tb: float, ta: float, roof_b: float, roof_a: float) -> bool:
@@ -588,6 +615,8 @@ def _work_explains(tb: float, ta: float, roof_b: float, roof_a: float) -> bool:
 
 def _side_evidence(side: _Side, peaks: _Peaks, when: str) -> dict:
     t, roof = side.time.value, side.roof(peaks)
+    if not side.work_known:
+        return {f"{key}_{when}": None for key in ("flops", "bytes", "ai", "bound", "gflops", "gbs", "pct_of_roof")}
     return {f"flops_{when}": side.flops, f"bytes_{when}": side.bytes, f"ai_{when}": _json_float(_ai(side)),
             f"bound_{when}": COMPUTE if _ai(side) >= roof.ridge else BANDWIDTH,
             f"gflops_{when}": _rate(side.flops, t), f"gbs_{when}": _rate(side.bytes, t),

@@ -33,8 +33,8 @@ def run_obs_from_report(report: Mapping) -> RunObs:
         layers.append(LayerObs(
             name=_field(ly, "name", str, where),
             op=_field(ly, "op", str, where),
-            flops=_count(ly, "flops", where),
-            bytes=_count(ly, "bytes", where),
+            flops=_work_count(ly, "flops", where),
+            bytes=_work_count(ly, "bytes", where),
             median=_seconds(stats, "median", f"{where}.time"),
             **_optional_stats(stats, f"{where}.time"),
             roof_gflops=_optional_roof(ly, "roof_gflops", where),
@@ -65,6 +65,13 @@ def _count(d: Mapping, key: str, where: str) -> int:
     if not math.isfinite(value) or value < 0 or value != int(value):
         raise ValueError(f"{where}.{key}: expected a non-negative integer, got {value!r}")
     return int(value)
+
+
+def _work_count(d: Mapping, key: str, where: str) -> int | None:
+    """A layer's FLOPs or bytes; None where they are null because `work_unknown` says why."""
+    if d.get(key, 0) is None and d.get("work_unknown"):
+        return None
+    return _count(d, key, where)
 
 
 def _seconds(d: Mapping, key: str, where: str) -> float:

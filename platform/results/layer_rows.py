@@ -19,7 +19,7 @@ from results.report_schema import Layer
 COPY_COLUMNS = (
     "run_id", "machine_id", "benchmark_id", "started_at", "name", "op", "index", "sources", "flops", "bytes",
     "median", "p25", "p75", "min", "n", "ci_low", "ci_high", "gflops", "gbs", "ai", "bound",
-    "threads", "roof", "roof_gflops", "roof_gbs", "kernel_bytes",
+    "threads", "roof", "roof_gflops", "roof_gbs", "kernel_bytes", "work_unknown",
 )
 COPY_SQL = (
     f'COPY "{LayerMeasurement._meta.db_table}" (' + ", ".join(f'"{c}"' for c in COPY_COLUMNS)
@@ -52,7 +52,7 @@ def layer_rows(run: Run, layers: Iterable[Layer]) -> list[LayerMeasurement]:
             ci_low=layer.time.ci_low, ci_high=layer.time.ci_high,
             gflops=layer.gflops, gbs=layer.gbs, ai=layer.ai, bound=layer.bound,
             threads=layer.threads, roof=layer.roof, roof_gflops=layer.roof_gflops, roof_gbs=layer.roof_gbs,
-            kernel_bytes=layer.kernel_bytes,
+            kernel_bytes=layer.kernel_bytes, work_unknown=layer.work_unknown,
         )
         for layer in layers
     ]
@@ -66,7 +66,7 @@ def copy_rows(run: Run, layers: Iterable[Layer]) -> list[tuple]:
         (*head, layer.name, layer.op, layer.index, Jsonb(layer.sources, msgspec.json.encode), layer.flops, layer.bytes,
          (t := layer.time).median, t.p25, t.p75, t.min, t.n, t.ci_low, t.ci_high,
          layer.gflops, layer.gbs, layer.ai, layer.bound,
-         layer.threads, layer.roof, layer.roof_gflops, layer.roof_gbs, layer.kernel_bytes)
+         layer.threads, layer.roof, layer.roof_gflops, layer.roof_gbs, layer.kernel_bytes, layer.work_unknown)
         for layer in layers
     ]
 

@@ -15,6 +15,7 @@ from results.canonical import canonical_sha256
 BOUND_CHOICES = [(b, b) for b in BOUNDS]
 ROOF_CHOICES = [(r, r) for r in ROOF_KINDS]
 PURPOSE_CHOICES = [(p, p or "ordinary") for p in PURPOSES]
+WORK_UNKNOWN_MAX = 1000  # LayerMeasurement.work_unknown: why a layer's FLOPs and bytes are not known
 
 
 LOCAL_PROJECT = "local"  # name and repository_url of runs reported without a repository
@@ -214,8 +215,10 @@ class LayerMeasurement(models.Model):
     op = models.CharField(max_length=64)
     index = models.PositiveIntegerField()
     sources = models.JSONField(default=list)  # nodes of the original graph this layer covers
-    flops = models.BigIntegerField()
-    bytes = models.BigIntegerField()
+    # flops, bytes and what follows from them (gflops, gbs, ai, bound) are null exactly when
+    # work_unknown says why the work cannot be known (engine.report.Layer; onnxruntime runs only).
+    flops = models.BigIntegerField(null=True, blank=True)
+    bytes = models.BigIntegerField(null=True, blank=True)
     median = models.FloatField()
     p25 = models.FloatField()
     p75 = models.FloatField()
@@ -223,10 +226,11 @@ class LayerMeasurement(models.Model):
     n = models.PositiveIntegerField()
     ci_low = models.FloatField(null=True, blank=True)  # 95% confidence interval of the median; null in old reports
     ci_high = models.FloatField(null=True, blank=True)
-    gflops = models.FloatField()
-    gbs = models.FloatField()
-    ai = models.FloatField()
-    bound = models.CharField(max_length=16, choices=BOUND_CHOICES)
+    gflops = models.FloatField(null=True, blank=True)
+    gbs = models.FloatField(null=True, blank=True)
+    ai = models.FloatField(null=True, blank=True)
+    bound = models.CharField(max_length=16, choices=BOUND_CHOICES, null=True, blank=True)
+    work_unknown = models.CharField(max_length=WORK_UNKNOWN_MAX, null=True, blank=True)
     # The roofs that judge this layer (engine.report.Layer); null in old reports,
     # which are judged against the run's peak_gflops/peak_gbs.
     threads = models.PositiveIntegerField(null=True, blank=True)  # threads its kernel really runs on
@@ -342,8 +346,8 @@ class DailyRollup(models.Model):
     n = models.PositiveIntegerField()
     first = models.DateTimeField()
     last = models.DateTimeField()
-    flops = models.BigIntegerField()
-    bytes = models.BigIntegerField()
+    flops = models.BigIntegerField(null=True, blank=True)  # null: the layer's work is unknown (work_unknown)
+    bytes = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["machine", "benchmark", "layer", "day"]

@@ -25,11 +25,12 @@ from msgspec import UNSET, Meta, UnsetType
 from core.json_body import MAX_JSON_DEPTH, nested_deeper_than
 from core.text import unstorable
 from engine.report import (
-    ACCURACY_METRICS, BOUNDS, CALIBRATION_METHODS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END, PURPOSES, ROOF_KINDS, SCHEMA,
+    ACCURACY_METRICS, BACKEND_ENGINE, BACKENDS, BOUNDS, CALIBRATION_METHODS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END,
+    PURPOSES, ROOF_KINDS, SCHEMA,
 )
 from fleet import models as fleet
 from results import models
-from results.models import LayerMeasurement, Run
+from results.models import WORK_UNKNOWN_MAX, LayerMeasurement, Run
 from results.strict_fields import BIGINT_MAX, POSITIVE_INT_MAX
 
 MAX_BATCH_REPORTS = 100  # and the whole body within ROOFWATCH_MAX_REPORT_BYTES
@@ -122,8 +123,24 @@ class Benchmark(_Strict, kw_only=True):
     params: FreeForm = {}
 
 
+class Runtime(_Strict, kw_only=True):
+    """The runtime a backend other than the engine ran the model in: its
+    name and version, and the session options that change its speed."""
+
+    name: text(100, 1)
+    version: text(100, 1)
+    graph_optimization_level: Optional[text(100)] = None
+    intra_op_num_threads: Optional[whole(0, POSITIVE_INT_MAX)] = None
+    inter_op_num_threads: Optional[whole(0, POSITIVE_INT_MAX)] = None
+    execution_mode: Optional[text(100)] = None
+    providers: Annotated[list[text(100, 1)], Meta(max_length=64)] = []
+
+
 class Config(_Strict, kw_only=True):
-    """Engine configuration: passes, quantization mode, threads, feature flags."""
+    """Engine configuration: passes, quantization mode, threads, feature flags;
+    `backend` what ran the model (absent: "engine") and `runtime` its version
+    and session options (absent or null for the engine). Both are left out of
+    the stored config at those defaults, so engine runs keep their config_hash."""
 
     passes: list[text(100, 1)] = []
     quant: text(64, 1) = "none"
@@ -132,6 +149,19 @@ class Config(_Strict, kw_only=True):
     inject: list[text(200, 1)] = []
     target_ci: Optional[Annotated[float, Meta(ge=0, le=100)]] = None
     budget_s: Optional[Seconds] = None
+    backend: Literal[BACKENDS] | UnsetType = UNSET
+    runtime: Optional[Runtime] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        # One stored spelling of the defaults: absent (msgspec.to_builtins leaves UNSET out).
+        if self.backend == BACKEND_ENGINE:
+            self.backend = UNSET
+        if self.runtime is None:
+            self.runtime = UNSET
+
+    @property
+    def backend_name(self) -> str:
+        return BACKEND_ENGINE if self.backend is UNSET else self.backend
 
 
 class Source(_Strict, kw_only=True):
@@ -146,24 +176,31 @@ class Source(_Strict, kw_only=True):
 
 class Layer(_Strict, kw_only=True):
     """One executed layer: work (FLOPs, bytes), time, the roofline verdict and
-    the roofs that judge it (absent in older reports: then the machine's peaks)."""
+    the roofs that judge it (absent in older reports: then the machine's peaks).
+    flops, bytes, gflops, gbs, ai and bound are null exactly when work_unknown
+    says why the work cannot be known (a backend other than the engine)."""
 
     name: LayerName
     op: text(OP_MAX, 1)
     index: whole(0, POSITIVE_INT_MAX)
     sources: list[LayerName]
-    flops: Bytes
-    bytes: Bytes
+    flops: Optional[Bytes]
+    bytes: Optional[Bytes]
     time: TimeStats
-    gflops: NonNegative
-    gbs: NonNegative
-    ai: NonNegative
-    bound: Literal[BOUNDS]
+    gflops: Optional[NonNegative]
+    gbs: Optional[NonNegative]
+    ai: Optional[NonNegative]
+    bound: Optional[Literal[BOUNDS]]
     threads: Optional[Count] = None
     roof: Optional[Literal[ROOF_KINDS]] = None
     roof_gflops: Optional[NonNegative] = None
     roof_gbs: Optional[NonNegative] = None
     kernel_bytes: Optional[Bytes] = None
+    work_unknown: Optional[text(WORK_UNKNOWN_MAX, 1)] = None
+
+
+# What a layer of unknown work leaves null (and one of known work may not).
+WORK_FIELDS = ("flops", "bytes", "gflops", "gbs", "ai", "bound")
 
 
 class Conditions(_Strict, kw_only=True):
@@ -259,6 +296,8 @@ def report_problems(report: Report) -> Problems:
             add(f"layers[{pos}].name", f"Duplicate layer name {layer.name!r} (also at layers[{other}]).")
         elif layer.name == END_TO_END:
             add(f"layers[{pos}].name", f"{END_TO_END!r} is reserved for the whole-model series.")
+        for field, message in work_problems(layer):
+            add(f"layers[{pos}].{field}", message)
     for path, value in (("benchmark.params", report.benchmark.params), ("config.flags", report.config.flags)):
         if message := free_form_problem(value, path.rsplit(".", 1)[1]):
             add(path, message)
@@ -267,10 +306,24 @@ def report_problems(report: Report) -> Problems:
             _HTTP_URL(report.source.ci_url)
         except DjangoValidationError:
             add("source.ci_url", "Enter a valid http(s) URL.")
+    backend, params_backend = report.config.backend_name, report.benchmark.params.get("backend", BACKEND_ENGINE)
+    if params_backend != backend:  # the params name the series: two backends' runs must never share one
+        add("benchmark.params.backend", f"Must be {backend!r} as config.backend says"
+            f"{'' if backend != BACKEND_ENGINE else ' (or absent)'}, got {params_backend!r}.")
     accuracy = report.accuracy
     if accuracy is not None and (accuracy.metric == "none") != (accuracy.agreement is None):
         add("accuracy.agreement", "Must be null exactly when metric is 'none'.")
     return problems
+
+
+def work_problems(layer: Layer) -> list[tuple[str, str]]:
+    """(field, message) where a layer's work fields disagree with work_unknown:
+    all null when it is set, none null when it is not."""
+    if layer.work_unknown is None:
+        return [(f, "Must not be null unless work_unknown says why the work is unknown.")
+                for f in WORK_FIELDS if getattr(layer, f) is None]
+    return [(f, "Must be null when work_unknown is set (the work is not known).")
+            for f in WORK_FIELDS if getattr(layer, f) is not None]
 
 
 def _time_stats(report: Report) -> Iterator[tuple[str, TimeStats]]:

@@ -26,7 +26,7 @@ class LayerOutSerializer(serializers.ModelSerializer):
         model = LayerMeasurement
         fields = [
             "index", "name", "op", "sources", "flops", "bytes", "kernel_bytes", "time", "gflops", "gbs", "ai",
-            "bound", "threads", "roof", "roof_gflops", "roof_gbs",
+            "bound", "threads", "roof", "roof_gflops", "roof_gbs", "work_unknown",
         ]
         extra_kwargs = {
             "kernel_bytes": {"help_text": "what the kernel really moves where more than bytes (the minimum); "
@@ -36,6 +36,8 @@ class LayerOutSerializer(serializers.ModelSerializer):
                                   "reports, which are judged against the run's peaks"},
             "roof_gflops": {"help_text": "the compute roof that judges the layer; null: the run's peaks.gflops"},
             "roof_gbs": {"help_text": "the bandwidth roof that judges the layer; null: the run's peaks.gbs"},
+            "work_unknown": {"help_text": "why the layer's work is not known (then flops, bytes, gflops, gbs, ai "
+                                          "and bound are null); null when it is"},
         }
 
 

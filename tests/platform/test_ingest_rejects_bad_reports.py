@@ -42,7 +42,7 @@ BAD_REPORTS = {
     "missing field": (_without(["layers", 1, "flops"]), "layers[1].flops", "This field is required."),
     "missing section": (_without(["end_to_end"]), "end_to_end", "This field is required."),
     "string for integer": (
-        _setting(["layers", 0, "flops"], "12"), "layers[0].flops", "Expected an integer, got string."
+        _setting(["layers", 0, "flops"], "12"), "layers[0].flops", "Expected an integer or null, got string."
     ),
     "float for integer": (_setting(["repeats"], 20.0), "repeats", "Expected an integer, got number 20.0."),
     "boolean for number": (
