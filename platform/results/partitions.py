@@ -29,14 +29,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from psycopg.errors import LockNotAvailable
 
 from results.models import LayerMeasurement
 
 TABLE = LayerMeasurement._meta.db_table
 DEFAULT_PARTITION = f"{TABLE}_pdefault"
 NEW_TABLE = f"{TABLE}_partitioned"  # the table being filled during an online conversion
+OLD_TABLE = f"{TABLE}_unpartitioned"  # the emptied plain table after it, until dropped
+# The plain table's changes during an online conversion, logged by statement triggers.
+INSERTED_IDS = f"{TABLE}_inserted_during_conversion"
 DELETED_IDS = f"{TABLE}_deleted_during_conversion"
+CHANGE_LOGS = {INSERTED_IDS: ("INSERT", "NEW"), DELETED_IDS: ("DELETE", "OLD")}
+SWAP_LOCK_TIMEOUT_MS = 300  # the swap gives up a lock wait after this, and tries again
+SWAP_TRIES = 30
+CATCH_UP_PASSES, CATCH_UP_ENOUGH = 5, 10_000  # passes before the swap; stop once one copies fewer rows
 DEFAULT_MONTHS_AHEAD = 3
 DEFAULT_BATCH_SIZE = 200_000
 MAX_MONTHS_BACK = 60  # the conversion's oldest monthly partition; rows older still go to the default one
@@ -197,7 +205,7 @@ class Conversion:
     rows: int  # rows copied
     batches: int
     partitions: int  # monthly partitions created
-    write_hold_seconds: float  # how long writes to the layer table were held (the swap)
+    write_hold_seconds: float  # how long the swap locked the layer table (its reads and writes wait)
     seconds: float
 
 
@@ -247,16 +255,20 @@ def _create_partitioned_copy(cursor, months: list[date]) -> None:
     _, _, foreign = _table_definition(cursor, TABLE)
     for name, definition in foreign:  # checked row by row during the copy (a partitioned table has no NOT VALID)
         cursor.execute(f'ALTER TABLE "{NEW_TABLE}" ADD CONSTRAINT "{name}" {definition}')
-    # Deletes on the plain table while rows are copied (retention, a run deleted) are replayed at the swap.
-    cursor.execute(f'CREATE TABLE "{DELETED_IDS}" (id bigint NOT NULL)')
-    cursor.execute(
-        f"CREATE FUNCTION {DELETED_IDS}() RETURNS trigger LANGUAGE plpgsql AS "
-        f'$$ BEGIN INSERT INTO "{DELETED_IDS}" SELECT id FROM gone; RETURN NULL; END $$'
-    )
-    cursor.execute(
-        f'CREATE TRIGGER "{DELETED_IDS}" AFTER DELETE ON "{TABLE}" REFERENCING OLD TABLE AS gone '
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {DELETED_IDS}()"
-    )
+    # Rows written to the plain table from now on, and rows deleted (retention,
+    # a run deleted), are logged by id: the catch-up copies the first and the
+    # swap replays the second. Creating the triggers waits for writes in flight,
+    # so every row not logged is committed before the batches read it.
+    for log, (event, transition) in CHANGE_LOGS.items():
+        cursor.execute(f'CREATE TABLE "{log}" (id bigint NOT NULL)')
+        cursor.execute(
+            f"CREATE FUNCTION {log}() RETURNS trigger LANGUAGE plpgsql AS "
+            f'$$ BEGIN INSERT INTO "{log}" SELECT id FROM changed; RETURN NULL; END $$'
+        )
+        cursor.execute(
+            f'CREATE TRIGGER "{log}" AFTER {event} ON "{TABLE}" REFERENCING {transition} TABLE AS changed '
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {log}()"
+        )
 
 
 def _copy_batch(cursor, after: int, upto: int) -> int:
@@ -287,21 +299,57 @@ def _build_keys_and_indexes(cursor) -> None:
     cursor.execute(f'CREATE INDEX "{TABLE[:40]}_started_brin" ON "{NEW_TABLE}" USING brin (started_at)')
 
 
-def _swap(cursor, copied_upto: int) -> int:
-    """Under a lock that holds writes (not reads) of the plain table: copy the
-    last rows, replay deletes, move the identity on, swap names, drop the plain
-    table. Returns rows copied in the catch-up."""
-    cursor.execute(f'LOCK TABLE "{TABLE}" IN SHARE ROW EXCLUSIVE MODE')
+def _catch_up(cursor) -> int:
+    """Copy the rows logged as written since the conversion began that the twin
+    lacks (a row the batches copied already is skipped: its id is in the twin's
+    primary key). Each logged id is taken once. Returns rows copied."""
+    cursor.execute(
+        f'WITH taken AS (DELETE FROM "{INSERTED_IDS}" RETURNING id) '
+        f'INSERT INTO "{NEW_TABLE}" SELECT o.* FROM "{TABLE}" o JOIN taken USING (id) '
+        f'WHERE NOT EXISTS (SELECT 1 FROM "{NEW_TABLE}" n WHERE n.id = o.id)'
+    )
+    return cursor.rowcount
+
+
+def _swap(cursor) -> int:
+    """Under its locks (writes to machines, benchmarks and runs wait, reads go
+    on; the plain table waits for everything): copy the last logged rows, replay
+    the logged deletes, empty the plain table and rename it away (dropping it
+    here would lock the tables its foreign keys point at, which uploads hold),
+    then give the twin its name, Django's constraint and index names and the
+    identity. Returns rows copied."""
+    cursor.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
+    # First the tables the foreign keys point at, EXCLUSIVE (reads go on): the
+    # catch-up's key checks lock their rows, and an upload holding its machine's
+    # row while it waited for the layer table would deadlock with them. Uploads
+    # begin by locking their machine, so from here on none holds anything.
+    cursor.execute(
+        "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint "
+        "WHERE conrelid = to_regclass(%s) AND contype = 'f' ORDER BY 1",
+        [TABLE],
+    )
+    for (referenced,) in cursor.fetchall():
+        cursor.execute(f"LOCK TABLE {referenced} IN EXCLUSIVE MODE")
+    cursor.execute(f'LOCK TABLE "{TABLE}" IN ACCESS EXCLUSIVE MODE')
+    rows = _catch_up(cursor)
+    cursor.execute(f'DELETE FROM "{NEW_TABLE}" WHERE id IN (SELECT id FROM "{DELETED_IDS}")')
     cursor.execute(f'SELECT coalesce(max(id), 0) FROM "{TABLE}"')
     last = cursor.fetchone()[0]
-    rows = _copy_batch(cursor, copied_upto, last) if last > copied_upto else 0
-    cursor.execute(f'DELETE FROM "{NEW_TABLE}" WHERE id IN (SELECT id FROM "{DELETED_IDS}")')
     keys, indexes, _ = _table_definition(cursor, TABLE)
-    cursor.execute(f'DROP TABLE "{TABLE}"')  # its trigger goes with it
-    cursor.execute(f'DROP FUNCTION {DELETED_IDS}()')
-    cursor.execute(f'DROP TABLE "{DELETED_IDS}"')
+    for log in CHANGE_LOGS:
+        cursor.execute(f'DROP TRIGGER "{log}" ON "{TABLE}"')
+        cursor.execute(f"DROP FUNCTION {log}()")
+        cursor.execute(f'DROP TABLE "{log}"')
+    # Emptied, so a run deleted before it is dropped finds no row of it there.
+    cursor.execute(f'TRUNCATE "{TABLE}"')
+    cursor.execute(f'ALTER TABLE "{TABLE}" RENAME TO "{OLD_TABLE}"')
+    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [OLD_TABLE])
+    cursor.execute(f'ALTER SEQUENCE {cursor.fetchone()[0]} RENAME TO "{OLD_TABLE}_id_seq"')
+    for _, name, _ in keys:
+        cursor.execute(f'ALTER TABLE "{OLD_TABLE}" RENAME CONSTRAINT "{name}" TO "{_old_name(name)}"')
+    for name, _ in indexes:
+        cursor.execute(f'ALTER INDEX "{name}" RENAME TO "{_old_name(name)}"')
     cursor.execute(f'ALTER TABLE "{NEW_TABLE}" RENAME TO "{TABLE}"')
-    # Django's migrations name indexes and constraints: give them their names back.
     for _, name, _ in keys:
         cursor.execute(f'ALTER TABLE "{TABLE}" RENAME CONSTRAINT "{_temporary_index_name(name)}" TO "{name}"')
     for name, _ in indexes:
@@ -315,6 +363,28 @@ def _swap(cursor, copied_upto: int) -> int:
     return rows
 
 
+def _old_name(name: str) -> str:
+    return f"{name[:50]}_unpartitioned"
+
+
+def drop_old_table(tries: int = SWAP_TRIES) -> bool:
+    """Drop the emptied plain table a conversion renamed away. Dropping it locks
+    the tables its foreign keys point at, so each try waits at most
+    SWAP_LOCK_TIMEOUT_MS; returns whether it is gone (the partition_layers
+    command tries again)."""
+    for attempt in range(1, tries + 1):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
+                cursor.execute(f'DROP TABLE IF EXISTS "{OLD_TABLE}"')
+            return True
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, LockNotAvailable):
+                raise
+            time.sleep(0.1 * attempt)
+    return False
+
+
 def convert_to_partitioned(
     batch_size: int = DEFAULT_BATCH_SIZE,
     months_ahead: int = DEFAULT_MONTHS_AHEAD,
@@ -324,18 +394,23 @@ def convert_to_partitioned(
     """Turn the plain layer table into monthly partitions while the app runs.
 
     1. An empty partitioned twin is created with a partition for every month
-       from the oldest row to `months_ahead` past now, and a trigger records
-       ids deleted from the plain table from then on.
-    2. Rows are copied in id batches of `batch_size`, each its own transaction,
-       while ingest goes on writing the plain table.
+       from the oldest row (at most MAX_MONTHS_BACK) to `months_ahead` past
+       now; statement triggers log the ids inserted into and deleted from the
+       plain table from then on.
+    2. The rows there before are copied in id batches of `batch_size`, each its
+       own transaction, while ingest goes on writing the plain table.
     3. The keys and indexes are built on the twin (no writer waits on it).
-    4. One short transaction holds writes to the plain table (reads go on),
-       copies the rows written since, replays the recorded deletes, drops the
-       plain table and gives the twin its name, indexes and identity.
+    4. The logged rows are copied, a few passes, holding nothing.
+    5. One short transaction locks the plain table (its reads and writes
+       wait), copies the last logged rows, replays the logged deletes, empties
+       and renames the plain table away and gives the twin its name, indexes
+       and identity. A lock wait over SWAP_LOCK_TIMEOUT_MS gives up and tries
+       again, so uploads never queue long behind it.
+    6. The emptied plain table is dropped (drop_old_table).
 
     Holds a session advisory lock so retention does not run meanwhile. Returns
     None where there is nothing to do (SQLite, already partitioned). A crash
-    before step 4 leaves the plain table in use and the twin behind; running it
+    before step 5 leaves the plain table in use and the twin behind; running it
     again starts over (the leftovers are dropped first).
     """
     if batch_size < 1:
@@ -345,8 +420,8 @@ def convert_to_partitioned(
     began = time.monotonic()
     with maintenance_lock(), connection.cursor() as cursor:
         _drop_leftovers(cursor)
-        cursor.execute(f'SELECT min(started_at), coalesce(max(id), 0) FROM "{TABLE}"')
-        oldest, upto = cursor.fetchone()
+        cursor.execute(f'SELECT min(started_at) FROM "{TABLE}"')
+        oldest = cursor.fetchone()[0]
         this_month = month_start(now or datetime.now(timezone.utc))
         first = _months_after(this_month, -MAX_MONTHS_BACK)
         months = [max(first, month_start(oldest)) if oldest and month_start(oldest) < this_month else this_month]
@@ -354,6 +429,8 @@ def convert_to_partitioned(
             months.append(next_month(months[-1]))
         with transaction.atomic():
             _create_partitioned_copy(cursor, months)
+        cursor.execute(f'SELECT coalesce(max(id), 0) FROM "{TABLE}"')  # newer rows are logged
+        upto = cursor.fetchone()[0]
         progress(f"created {NEW_TABLE} with {len(months)} monthly partitions; copying ids up to {upto}")
         copied = batches = 0
         done = 0
@@ -366,12 +443,38 @@ def convert_to_partitioned(
         with transaction.atomic():
             _build_keys_and_indexes(cursor)
         progress("built keys and indexes")
-        held = time.monotonic()
-        with transaction.atomic():
-            copied += _swap(cursor, upto)
-        write_hold = time.monotonic() - held
-        progress(f"swapped: writes were held for {write_hold * 1000:.0f} ms")
+        # Catch up without holding anything, so the swap has little left to copy.
+        for _ in range(CATCH_UP_PASSES):
+            with transaction.atomic():
+                caught = _catch_up(cursor)
+            copied += caught
+            progress(f"caught up {caught:,} rows written meanwhile")
+            if caught < CATCH_UP_ENOUGH:
+                break
+        rows, write_hold = _swap_with_retries(cursor, progress)
+        copied += rows
+        progress(f"swapped: the layer table was locked for {write_hold * 1000:.0f} ms")
+        progress("dropped the emptied plain table" if drop_old_table() else
+                 f"{OLD_TABLE} (empty) is still there: its tables were busy; partition_layers drops it")
     return Conversion(copied, batches, len(months), write_hold, time.monotonic() - began)
+
+
+def _swap_with_retries(cursor, progress: Callable[[str], None]) -> tuple[int, float]:
+    """The swap, tried again after a lock wait that timed out (a long upload in
+    the way): never waiting long on a lock keeps writers from queueing behind
+    it. Returns (rows copied, seconds writes were held by the try that worked)."""
+    for attempt in range(1, SWAP_TRIES + 1):
+        began = time.monotonic()
+        try:
+            with transaction.atomic():
+                rows = _swap(cursor)
+            return rows, time.monotonic() - began
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, LockNotAvailable) or attempt == SWAP_TRIES:
+                raise
+            progress(f"swap: a lock was busy for {SWAP_LOCK_TIMEOUT_MS} ms, trying again ({attempt})")
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _months_after(month: date, count: int) -> date:
@@ -382,7 +485,9 @@ def _months_after(month: date, count: int) -> date:
 
 def _drop_leftovers(cursor) -> None:
     """What an interrupted conversion left: the twin, its partitions, the trigger."""
-    cursor.execute(f'DROP TRIGGER IF EXISTS "{DELETED_IDS}" ON "{TABLE}"')
-    cursor.execute(f"DROP FUNCTION IF EXISTS {DELETED_IDS}()")
-    cursor.execute(f'DROP TABLE IF EXISTS "{DELETED_IDS}"')
+    for log in CHANGE_LOGS:
+        cursor.execute(f'DROP TRIGGER IF EXISTS "{log}" ON "{TABLE}"')
+        cursor.execute(f"DROP FUNCTION IF EXISTS {log}()")
+        cursor.execute(f'DROP TABLE IF EXISTS "{log}"')
     cursor.execute(f'DROP TABLE IF EXISTS "{NEW_TABLE}" CASCADE')
+    cursor.execute(f'DROP TABLE IF EXISTS "{OLD_TABLE}"')

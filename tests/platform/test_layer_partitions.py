@@ -163,8 +163,9 @@ def test_a_plain_table_is_converted_online_keeping_writes_and_deletes_made_meanw
     assert min(LayerMeasurement.objects.filter(run=later).values_list("id", flat=True)) > max(stored)
     assert result.write_hold_seconds < result.seconds
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s), to_regclass(%s)", [partitions.NEW_TABLE, partitions.DELETED_IDS])
-        assert cursor.fetchone() == (None, None)  # nothing left behind
+        cursor.execute("SELECT to_regclass(%s), to_regclass(%s), to_regclass(%s), to_regclass(%s)",
+                       [partitions.NEW_TABLE, partitions.OLD_TABLE, *partitions.CHANGE_LOGS])
+        assert cursor.fetchone() == (None,) * 4  # nothing left behind
 
 
 def test_the_command_on_a_partitioned_table_makes_months_ahead(machine, capsys):

@@ -22,6 +22,8 @@ class Command(BaseCommand):
         try:
             if partitions.is_partitioned():
                 created = partitions.ensure_partitions(months_ahead)
+                if not partitions.drop_old_table():  # a conversion's leftover, if any
+                    self.stderr.write(f"{partitions.OLD_TABLE} is still there: its tables stayed busy; run this again.")
                 self.stdout.write(f"Already partitioned; created {len(created)} partitions: {', '.join(created)}")
                 return
             result = partitions.convert_to_partitioned(batch_size, months_ahead, progress=self.stdout.write)
@@ -29,6 +31,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"Partitioned: {result.rows:,} rows copied in {result.batches} batches into {result.partitions} "
-            f"monthly partitions in {result.seconds:.1f} s; writes were held for "
+            f"monthly partitions in {result.seconds:.1f} s; the swap locked the layer table for "
             f"{result.write_hold_seconds * 1000:.0f} ms."
         )
