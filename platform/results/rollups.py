@@ -192,7 +192,10 @@ def _build_in_python(day: date, replace: bool) -> int:
         built.append(DailyRollup(
             machine_id=machine_id, benchmark_id=benchmark_id, layer=name, day=day, op=max(ops), index=min(indexes),
             median=percentile(medians, 0.5), p25=percentile(medians, 0.25), p75=percentile(medians, 0.75),
-            min=min(mins), n=len(medians), first=min(times), last=max(times), flops=max(flops), bytes=max(nbytes),
+            min=min(mins), n=len(medians), first=min(times), last=max(times),
+            # as SQL's max(): nulls (work unknown) ignored, null when all are
+            flops=max((f for f in flops if f is not None), default=None),
+            bytes=max((b for b in nbytes if b is not None), default=None),
         ))
     if not replace:
         have = set(DailyRollup.objects.filter(day=day).values_list("machine_id", "benchmark_id", "layer"))

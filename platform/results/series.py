@@ -183,6 +183,8 @@ def _daily_points(machine_id: int, benchmark: Benchmark, layer: str, query: Poin
     """The newest `limit` daily points in the range, oldest first: t is the day's
     midnight (UTC), no run, and `runs` says how many runs the day summarises."""
     days = DailyRollup.objects.filter(machine_id=machine_id, benchmark=benchmark, layer=layer)
+    if query.metric not in TIME_METRICS:  # as raw rows: no point where the day's work is unknown
+        days = days.filter(flops__isnull=False, bytes__isnull=False)
     if query.since is not None:
         days = days.filter(day__gte=_first_day_at_or_after(query.since))
     if query.until is not None:
@@ -255,6 +257,8 @@ def _layer_rows(machine_id: int, benchmark: Benchmark, layer: str, query: Points
     # Only columns of the layer_series index (time metrics), so the scan never visits the
     # table's pages: one heap page per point would cost more than the rest of the request.
     layers = LayerMeasurement.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark, name=layer)
+    if query.metric not in TIME_METRICS:  # a run whose layer's work is unknown (null) has no point of it
+        layers = layers.filter(**{f"{query.metric}__isnull": False})
     return list(
         _time_range(layers, query)
         .order_by("-started_at", "-run_id")
