@@ -44,6 +44,9 @@ def compare_runs(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/compare.html", {
         "before": before, "after": after, "deltas": deltas, "e2e_pct": e2e_pct,
         "same_benchmark": before.benchmark_id == after.benchmark_id,
+        "by_sources": compare.matched_by_sources(before, after),
+        "before_backend": compare.backend(before), "after_backend": compare.backend(after),
+        "same_model": compare.same_model(before, after),
     })
 
 
@@ -66,4 +69,5 @@ class CompareDataView(APIView):
         before, after = _api_run(request.query_params, "before"), _api_run(request.query_params, "after")
         deltas = compare.layer_deltas(before, after)
         return Response({"before": before.pk, "after": after.pk, "peaks": compare.peaks(before, after),
+                         "matched_by": "sources" if compare.matched_by_sources(before, after) else "name",
                          "layers": compare.chart_data(deltas)})

@@ -15,23 +15,24 @@ class LayerRow:
     name: str
     op: str
     sources: list[str]  # nodes of the original graph this layer covers (fused lineage)
-    flops: int
-    bytes: int  # the minimum traffic
+    flops: int | None  # None (with bytes, gflops, gbs, ai, bound): the work is unknown, see work_unknown
+    bytes: int | None  # the minimum traffic
     kernel_bytes: int | None  # what the kernel really moves, where more than `bytes`; None otherwise or not known
     median_ms: float
     p25_ms: float
     p75_ms: float
     ci_low_ms: float | None  # 95% confidence interval of the median; None in older reports
     ci_high_ms: float | None
-    gflops: float
-    gbs: float
-    ai: float
-    bound: str
+    gflops: float | None
+    gbs: float | None
+    ai: float | None
+    bound: str | None
     threads: int | None  # threads its kernel really runs on; None in older reports
     roof: str | None  # "stream" | "gather": the bandwidth roof that judges it; None in older reports
     own_roof: bool  # judged against its own roofs (else the run's peaks)
     roof_pct: float | None  # achieved / attainable GFLOP/s, in percent, uncapped; None without measured roofs
     share_pct: float  # this layer's share of the summed layer medians, in percent
+    work_unknown: str | None = None  # why FLOPs and bytes are not known (an onnxruntime node); None: known
 
     @property
     def roof_pct_shown(self) -> float | None:
@@ -63,7 +64,8 @@ def layer_rows(
     rows = []
     for layer in layers:
         roof_gflops, roof_gbs = judging_roofs(layer.roof_gflops, layer.roof_gbs, peak_gflops, peak_gbs)
-        fraction = fraction_of_roof(layer.gflops, layer.gbs, layer.ai, roof_gflops, roof_gbs)
+        fraction = None if layer.work_unknown else fraction_of_roof(layer.gflops, layer.gbs, layer.ai, roof_gflops,
+                                                                    roof_gbs)
         rows.append(
             LayerRow(
                 index=layer.index,
@@ -87,6 +89,7 @@ def layer_rows(
                 own_roof=bool(layer.roof_gflops and layer.roof_gbs),
                 roof_pct=None if fraction is None else fraction * 100.0,
                 share_pct=layer.median / total * 100.0 if total > 0 else 0.0,
+                work_unknown=layer.work_unknown,
             )
         )
     return rows

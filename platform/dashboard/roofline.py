@@ -147,8 +147,8 @@ def roof_lines(
                                                                                roofs)))
     others: list[tuple[RoofLine, float]] = []  # with the layer time each judges
     for layer in layers:
-        if not (layer.roof_gflops and layer.roof_gbs):
-            continue
+        if not (layer.roof_gflops and layer.roof_gbs) or getattr(layer, "work_unknown", None):
+            continue  # no roofs of its own, or work unknown (no point on the chart)
         kind = layer.roof or "stream"
         line = RoofLine(kind, layer.threads, layer.roof_gflops, layer.roof_gbs, "")
         if any(_same(line, drawn) for drawn in lines):

@@ -64,6 +64,7 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         "run_roof": next((roof for roof in run.roofs or [] if roof.get("threads") == threads), None),
         "run_threads": threads,
         "above_roof_count": sum(1 for row in rows if row.above_roof),
+        "work_unknown_count": sum(1 for row in rows if row.work_unknown),
         "previous_run": previous,
         "top_n": TOP_N,
         "layer_time_ms": sum(row.median_ms for row in rows),

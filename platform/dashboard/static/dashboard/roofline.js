@@ -17,6 +17,7 @@
    * FLOPs (ai 0) is taken on the bandwidth roof: gbs / peak GB/s. Uncapped:
    * pages show shownPercent. */
   function percentOfRoof(layer, peaks) {
+    if (layer.work_unknown || layer.ai === null || layer.ai === undefined) return null;  // work unknown: no roof judges it
     if (layer.roof_gflops > 0 && layer.roof_gbs > 0) peaks = { gflops: layer.roof_gflops, gbs: layer.roof_gbs };
     if (!measured(peaks)) return null;
     var roof = Math.min(peaks.gflops, layer.ai * peaks.gbs);

@@ -18,7 +18,7 @@
       return {
         index: l.index, name: l.name, op: l.op, bound: l.bound, sources: l.sources,
         median_ms: l.time.median * 1e3, p25_ms: l.time.p25 * 1e3, p75_ms: l.time.p75 * 1e3,
-        gflops: l.gflops, gbs: l.gbs, ai: l.ai, threads: l.threads, roof: l.roof,
+        gflops: l.gflops, gbs: l.gbs, ai: l.ai, threads: l.threads, roof: l.roof, work_unknown: l.work_unknown,
         share_pct: total > 0 ? l.time.median / total * 100 : 0,
         roof_pct: roofline.percentOfRoof(l, run.peaks),
       };
@@ -71,9 +71,11 @@
               label: function (item) {
                 var l = order[item.dataIndex];
                 if (l.rest) return ["summed time of the other " + l.rest + " layers", fmt(l.median_ms) + " ms · " + fmt(l.share_pct, 2) + "% of the run"];
+                var timeLine = "median " + fmt(l.median_ms) + " ms (p25–p75 " + fmt(l.p25_ms) + "–" + fmt(l.p75_ms) + ")";
+                if (l.work_unknown) return [l.op + " · work unknown", timeLine, l.work_unknown];
                 return [
                   l.op + " · " + l.bound + "-bound",
-                  "median " + fmt(l.median_ms) + " ms (p25–p75 " + fmt(l.p25_ms) + "–" + fmt(l.p75_ms) + ")",
+                  timeLine,
                   fmt(l.gflops) + " GFLOP/s · " + fmt(l.gbs) + " GB/s",
                   roofline.roofText(l.roof_pct),
                 ];
