@@ -88,6 +88,17 @@ def test_series_points_skip_bisect_runs(store, client):
         assert [p["run"] for p in points] == ordinary, layer
 
 
+def test_bisect_runs_among_the_newest_do_not_take_places_in_the_limit(store, client):
+    ordinary = [store(make_report(commit=f"c{i}", started_at=at(i))) for i in range(5)]
+    for hour in (10, 11, 12):
+        store(make_report(commit=f"old{hour}", started_at=at(hour), purpose=PURPOSE_BISECT))
+    benchmark = Run.objects.get(pk=ordinary[0]).benchmark_id
+    for layer in (END_TO_END, "fc1"):
+        points = client.get(f"/api/v1/series/m1/{benchmark}/{layer}/?limit=3").json()["points"]
+        assert [p["run"] for p in points] == ordinary[2:], layer
+        assert [p["commit"] for p in points] == ["c2", "c3", "c4"], layer
+
+
 def test_an_unknown_purpose_is_a_400_naming_it(upload):
     response = upload(make_report(purpose="rebase"))
     assert response.status_code == 400, response.content
