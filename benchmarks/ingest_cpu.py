@@ -66,7 +66,7 @@ def uploader():
         def many(bodies):
             return ingest.ingest_reports(batch_reports(_parsed(parse, bodies)), machine)
 
-    ingest.send_run_ingested = lambda *args, **kwargs: None  # no detection or catalogue after the commit
+    ingest.send_runs_ingested = lambda *args, **kwargs: None  # no detection or catalogue after the commit
     return machine, one, many
 
 

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
 
     from results import ingest, partitions
 
-    ingest.send_run_ingested = lambda *a, **k: None  # no detection or catalogue tasks after each upload
+    ingest.send_runs_ingested = lambda *a, **k: None  # no detection or catalogue tasks after each upload
     plain_layer_table()
     build(args.rows, points=args.points, progress=True)
     assert not partitions.is_partitioned()

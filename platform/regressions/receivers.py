@@ -1,4 +1,5 @@
 """Receivers the regressions app connects (in RegressionsConfig.ready)."""
+from core.task_batch import queue
 from regressions.tasks import detect_after_ingest
 
 
@@ -7,4 +8,4 @@ def detect_after_run_ingested(sender, run_id: int, in_series: bool = True, **kwa
     transaction committed, so the worker finds the run. A run no series takes
     (a bisection's) changes no series: nothing to detect."""
     if in_series:
-        detect_after_ingest.delay(run_id)
+        queue(detect_after_ingest, run_id)

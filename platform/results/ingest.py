@@ -37,7 +37,7 @@ from results.project_scope import ProjectNotAllowed, ProjectScope
 from results.report_parser import as_body, decode_report
 from results.report_schema import Benchmark as ReportedBenchmark
 from results.report_schema import Report
-from results.signals import send_run_ingested
+from results.signals import send_runs_ingested
 
 HARDWARE_FIELDS = (
     "hostname", "cpu_model", "cores", "memory_bytes", "os", "python", "numpy", "blas", "peak_gflops", "peak_gbs",
@@ -255,7 +255,7 @@ def _insert(new: list[tuple[_Valid, Outcome, Run]]) -> None:
     write_runs_layers([(run, item.report.layers) for item, _, run in new])
     for _, outcome, run in new:
         outcome.run, outcome.created = run, True
-        transaction.on_commit(partial(send_run_ingested, run.pk, run.purpose))
+    transaction.on_commit(partial(send_runs_ingested, [(run.pk, run.purpose) for _, _, run in new]))
 
 
 def _repository_url(report: Report) -> str:

@@ -22,3 +22,13 @@ def send_run_ingested(run_id: int, purpose: str = "") -> None:
     for receiver, result in run_ingested.send_robust(sender=Run, run_id=run_id, in_series=in_series):
         if isinstance(result, Exception):
             log.error("run_ingested receiver %r failed for run %s", receiver, run_id, exc_info=result)
+
+
+def send_runs_ingested(runs: list[tuple[int, str]]) -> None:
+    """run_ingested for each (run id, purpose) of one upload, the tasks its
+    receivers queue published together (core.task_batch)."""
+    from core.task_batch import batched_tasks
+
+    with batched_tasks():
+        for run_id, purpose in runs:
+            send_run_ingested(run_id, purpose)

@@ -111,7 +111,38 @@ def test_run_ingested_is_sent_once_per_new_run_after_commit(upload_batch, machin
     finally:
         run_ingested.disconnect(receiver)
     new_ids = [r["id"] for r in body["results"] if r["status"] == 201]
-    assert len(callbacks) >= 2 and sorted(sent) == sorted(new_ids)
+    assert len(callbacks) == 1 and sorted(sent) == sorted(new_ids)  # one on-commit callback for the upload
+
+
+def test_the_tasks_of_an_upload_go_out_as_one_message_per_task(
+    upload_batch, machine, django_capture_on_commit_callbacks, monkeypatch
+):
+    from core import task_batch
+    from regressions.tasks import detect_after_ingest
+    from results.tasks import refresh_series
+
+    published = []
+    monkeypatch.setattr(task_batch.run_each, "delay", lambda name, calls: published.append((name, calls)))
+    for task in (detect_after_ingest, refresh_series):
+        monkeypatch.setattr(task, "delay", lambda *args, task=task: published.append((task.name, [list(args)])))
+    with django_capture_on_commit_callbacks(execute=True):
+        body = upload_batch({"reports": [make_report(layers=1) for _ in range(3)]}).json()
+
+    new_ids = [[r["id"]] for r in body["results"]]
+    assert sorted(published) == sorted([(detect_after_ingest.name, new_ids), (refresh_series.name, new_ids)])
+    with django_capture_on_commit_callbacks(execute=True):  # a single run: the task itself, no wrapper
+        single = upload_batch({"reports": [make_report(layers=1)]}).json()["results"][0]["id"]
+    assert sorted(published[2:]) == sorted([(detect_after_ingest.name, [[single]]), (refresh_series.name, [[single]])])
+
+
+def test_run_each_runs_the_task_once_per_call(monkeypatch):
+    from core.task_batch import run_each
+    from results.tasks import refresh_series
+
+    seen = []
+    monkeypatch.setattr(refresh_series, "run", seen.append)
+    assert run_each(refresh_series.name, [[1], [2], [3]]) == 3
+    assert seen == [1, 2, 3]
 
 
 @pytest.mark.parametrize("body, path, message", [
