@@ -13,8 +13,8 @@ What msgspec cannot declare (one value against another, free-form objects) is
 checked by `report_problems`.
 """
 import datetime
+import operator
 import uuid
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Optional
 
 import msgspec
@@ -201,6 +201,7 @@ class Layer(_Strict, kw_only=True):
 
 # What a layer of unknown work leaves null (and one of known work may not).
 WORK_FIELDS = ("flops", "bytes", "gflops", "gbs", "ai", "bound")
+_work = operator.attrgetter(*WORK_FIELDS)
 
 
 class Conditions(_Strict, kw_only=True):
@@ -282,12 +283,15 @@ def report_problems(report: Report) -> Problems:
     def add(path: str, message: str) -> None:
         problems.setdefault(path, []).append(message)
 
-    for path, stats in _time_stats(report):
-        for field, message in time_stats_problems(stats):
-            add(f"{path}.{field}", message)
+    for field, message in time_stats_problems(report.end_to_end):
+        add(f"end_to_end.{field}", message)
     first_index: dict[int, int] = {}
     first_name: dict[str, int] = {}
+    # Paths are built only for a layer with a problem: this loop runs for every
+    # layer of every upload, and the checks below cost less than the f-strings.
     for pos, layer in enumerate(report.layers):
+        for field, message in time_stats_problems(layer.time):
+            add(f"layers[{pos}].time.{field}", message)
         other = first_index.setdefault(layer.index, pos)
         if other != pos:
             add(f"layers[{pos}].index", f"Duplicate layer index {layer.index} (also at layers[{other}]).")
@@ -296,8 +300,9 @@ def report_problems(report: Report) -> Problems:
             add(f"layers[{pos}].name", f"Duplicate layer name {layer.name!r} (also at layers[{other}]).")
         elif layer.name == END_TO_END:
             add(f"layers[{pos}].name", f"{END_TO_END!r} is reserved for the whole-model series.")
-        for field, message in work_problems(layer):
-            add(f"layers[{pos}].{field}", message)
+        if (None in _work(layer)) if layer.work_unknown is None else any(v is not None for v in _work(layer)):
+            for field, message in work_problems(layer):
+                add(f"layers[{pos}].{field}", message)
     for path, value in (("benchmark.params", report.benchmark.params), ("config.flags", report.config.flags)):
         if message := free_form_problem(value, path.rsplit(".", 1)[1]):
             add(path, message)
@@ -324,12 +329,6 @@ def work_problems(layer: Layer) -> list[tuple[str, str]]:
                 for f in WORK_FIELDS if getattr(layer, f) is None]
     return [(f, "Must be null when work_unknown is set (the work is not known).")
             for f in WORK_FIELDS if getattr(layer, f) is not None]
-
-
-def _time_stats(report: Report) -> Iterator[tuple[str, TimeStats]]:
-    yield "end_to_end", report.end_to_end
-    for pos, layer in enumerate(report.layers):
-        yield f"layers[{pos}].time", layer.time
 
 
 def time_stats_problems(t: TimeStats) -> list[tuple[str, str]]:
