@@ -161,8 +161,17 @@ def _build_in_sql(day: date, replace: bool) -> int:
         ON CONFLICT (machine_id, benchmark_id, layer, day) {on_conflict}
     """
     with connection.cursor() as cursor:
+        # A day is 1/30 of its month's partition, yet PostgreSQL 15 picks a
+        # sequential scan of the whole month (it costs the BRIN scan on
+        # started_at like one): at fleet scale ~870 M rows read for each day.
+        # Without it, the day's runs come through run_newest and their rows by
+        # the layers' (run, index, started_at) key, or through the BRIN index
+        # (a time-ordered month of 8.2 M rows: 330-355 ms against 650-765 ms).
+        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(sql, [day, start, end, PURPOSE_BISECT, start, end])
-        return cursor.rowcount
+        rows = cursor.rowcount
+        cursor.execute("SET LOCAL enable_seqscan = on")
+        return rows
 
 
 def percentile(ordered: list[float], q: float) -> float:
