@@ -31,6 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "platform")]
 
+from dashboard_speed import setup_django  # noqa: E402 (benchmarks/ is on sys.path when run)
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 GOAL_P95_MS = 150.0
 
@@ -65,18 +67,6 @@ def drop_scratch(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     with psycopg.connect(admin_url(url), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def build(machines: int, layers: int, days: int, today: date) -> tuple[list[str], int, list[str]]:
