@@ -16,9 +16,9 @@ SQLite, the embedded default, keeps the plain table: every function here is
 a no-op there and where the table is not (yet) partitioned.
 
 `convert_to_partitioned` turns a plain table into a partitioned one online:
-rows are copied in batches by id while the app goes on writing, deletes made
-meanwhile are recorded by a trigger, and writes are held only for the last
-catch-up and the swap of names (see its docstring).
+rows are copied in batches by id while the app goes on writing, inserts and
+deletes made meanwhile are logged by triggers and caught up, and the table is
+locked only for a short swap (see its docstring).
 """
 from __future__ import annotations
 
