@@ -10,6 +10,7 @@ a block `queue` is plain `.delay`.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from celery import current_app, shared_task
 from django.db import InterfaceError, OperationalError
 
 _local = threading.local()
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -34,10 +36,14 @@ def batched_tasks() -> Iterator[None]:
     finally:
         pending, _local.pending = _local.pending, None
         for task, calls in pending.items():
-            if len(calls) == 1:
-                task.delay(*calls[0])
-            else:
-                run_each.delay(task.name, calls)
+            try:
+                if len(calls) == 1:
+                    task.delay(*calls[0])
+                else:
+                    run_each.delay(task.name, calls)
+            except Exception:  # a broker outage: logged, as send_robust logs a failing receiver
+                # The work is already stored; the beat sweeps queue what was lost.
+                log.exception("could not queue %s for %d calls", task.name, len(calls))
 
 
 def queue(task, *args) -> None:

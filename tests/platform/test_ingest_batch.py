@@ -190,3 +190,19 @@ def test_fuzzed_batches_never_get_a_server_error_and_refusals_write_nothing(clie
     assert len(results) == len(reports) and all(r["status"] in (200, 201, 400, 403, 409) for r in results)
     if not any(r["status"] in (200, 201) for r in results):
         assert row_counts() == before
+
+
+def test_a_broker_outage_after_the_commit_is_logged_not_raised(
+    upload_batch, machine, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from core import task_batch
+
+    def down(*args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(task_batch.run_each, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload_batch({"reports": [make_report(layers=1) for _ in range(2)]})
+
+    assert response.status_code == 200 and response.json()["created"] == 2  # stored; the sweeps queue the rest
+    assert "could not queue" in caplog.text
