@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SCRATCH_DB = "roofwatch_ingest_cpu"  # kept between the child processes of one run, dropped at its end
 
 
 def setup_django(tree: Path) -> None:
@@ -35,7 +36,7 @@ def setup_django(tree: Path) -> None:
     from django.conf import settings
 
     django.setup()
-    settings.DATABASES["default"]["TEST"].update(NAME="roofwatch_ingest_cpu")  # not the tests' database
+    settings.DATABASES["default"]["TEST"].update(NAME=SCRATCH_DB)  # not the tests' database
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -188,13 +189,20 @@ def main() -> None:
         trees.insert(0, str(ROOT))
     merged: dict[str, dict[str, list[float]]] = {tree: {} for tree in trees}
     load_before = os.getloadavg()
-    for _ in range(args.blocks):
-        for tree in trees:
-            out = subprocess.run([sys.executable, __file__, "--child", tree, "--rounds", str(args.rounds)]
-                                 + (["--copy"] if args.copy else []),
-                                 check=True, capture_output=True, text=True, cwd=tree).stdout
-            for case, values in json.loads(out.strip().splitlines()[-1]).items():
-                merged[tree].setdefault(case, []).extend(values)
+    try:
+        for _ in range(args.blocks):
+            for tree in trees:
+                out = subprocess.run([sys.executable, __file__, "--child", tree, "--rounds", str(args.rounds)]
+                                     + (["--copy"] if args.copy else []),
+                                     check=True, capture_output=True, text=True, cwd=tree).stdout
+                for case, values in json.loads(out.strip().splitlines()[-1]).items():
+                    merged[tree].setdefault(case, []).extend(values)
+    finally:
+        from platform_ingest import drop_database, size_text
+
+        url = os.environ.get("DATABASE_URL", "")
+        if url.startswith("postgres"):
+            print(f"dropped database {SCRATCH_DB} ({size_text(drop_database(url, SCRATCH_DB, force=True))})")
     print(f"load average before: {load_before}")
     for tree, cases in merged.items():
         print(f"\n{tree}  (median (p25-p75) of {args.blocks} x {args.rounds} rounds)")
