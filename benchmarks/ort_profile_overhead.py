@@ -4,8 +4,9 @@
         [--repeats 30] [--blocks 6]
 
 For each model, two worker processes (engine/onnx_io/process_race.py) build
-its ONNX export in onnxruntime, the same session options as the backend's
-(`roofwatch-engine run MODEL --backend onnxruntime`): one with the profiler
+its ONNX export in onnxruntime as the backend does (`roofwatch-engine run
+MODEL --backend onnxruntime`: the graph after ORT_PASSES, the same session
+options): one with the profiler
 on ("ort-profiled"), one without ("ort"). They take turns in alternating
 blocks of passes, one process running at a time, each block waiting for the
 other's threads to stop spinning and opening with one untimed pass. Prints
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from engine.models import get_spec
+from engine.onnx_io.ort_backend import ORT_PASSES
 from engine.onnx_io.process_race import RunnerSpec, load_text, race_processes
 
 GOAL = 0.05
@@ -41,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{'overhead':>9}  load before-after")
     for name in args.models.split(","):
         params = get_spec(name).resolve({"batch": args.batch} if args.batch else {})
-        specs = {kind: RunnerSpec(kind, name, params, args.threads) for kind in ("ort", "ort-profiled")}
+        specs = {kind: RunnerSpec(kind, name, params, args.threads, passes=",".join(ORT_PASSES))
+                 for kind in ("ort", "ort-profiled")}
         result = race_processes(specs, repeats=args.repeats, warmup=args.warmup, blocks=args.blocks)
         overhead = result.ratio("ort-profiled", "ort") - 1
         goal = "goal met" if overhead <= GOAL else f"GOAL MISSED (> {GOAL:.0%})"

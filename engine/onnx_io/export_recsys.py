@@ -4,8 +4,8 @@ EmbeddingBag: ONNX has no bag op and onnxruntime's CPU provider no contrib op
 that fits, and the offsets are a runtime input, so the bags are rebuilt from
 them in the graph, in O(n + B) work beside the gather itself:
     rows  = Gather(weight, indices)                                   (n, D)
-    marks = ScatterElements(zeros(n + 1), offsets, ones(B), "add")    (n + 1,)
-    seg   = CumSum(marks)[:n] - 1     (the bag of each position)      (n,)
+    marks = ScatterElements([-1, 0, .., 0], offsets, ones(B), "add")  (n + 1,)
+    seg   = CumSum(marks)[:n]         (the bag of each position)      (n,)
     out   = ScatterND(zeros(B, D), seg[:, None], rows, reduction="add") (B, D)
 and for mode "mean" out / max(bag length, 1), with lengths = ends - offsets.
 Rows are summed one by one as in the kernel (no prefix-sum differences, which
@@ -41,26 +41,47 @@ def pool_bags(ctx: ExportContext, node: Node, rows: str, mode: str) -> None:
     def op(kind: str, inputs: list[str], tag: str, **kw: Any) -> str:
         return ctx.emit(kind, inputs, f"{n_}/{tag}", name=f"{n_}/{tag}", **kw)
 
-    marks = op("ScatterElements", [ctx.const(f"{n_}/no_marks", np.zeros(n + 1, np.int64)), offsets,
-                                   ctx.const(f"{n_}/ones", np.ones(batch, np.int64))], "bag_starts",
-               axis=0, reduction="add")  # offsets may equal n (empty trailing bags): hence n + 1
-    started = op("CumSum", [marks, ctx.const(f"{n_}/axis0_scalar", np.asarray(0, np.int64))], "bags_started")
-    first_n = op("Slice", [started, ctx.const(f"{n_}/from0", [0]), ctx.const(f"{n_}/to_n", [n])], "bags_started_n")
-    seg = op("Unsqueeze", [op("Sub", [first_n, ctx.const(f"{n_}/one", np.asarray(1, np.int64))], "bag_of_position"),
-                           ctx.const(f"{n_}/axis_col", [1])], "bag_index")  # (n, 1)
+    seg = op("Unsqueeze", [bag_of_position(ctx, n_, offsets, batch, n), ctx.const(f"{n_}/axis_col", [1])],
+             "bag_index")  # (n, 1)
     zeros = ctx.const(f"{n_}/zeros", np.zeros((batch, dim), dtype=dtype))
     if mode == "sum":
         ctx.emit("ScatterND", [zeros, seg, rows], node.outputs, name=f"{n_}/pool", reduction="add")
         return
     sums = op("ScatterND", [zeros, seg, rows], "sums", reduction="add")
-    ends = op("Concat", [op("Slice", [offsets, ctx.const(f"{n_}/from1", [1]), ctx.const(f"{n_}/to_end", [batch]),
-                                      ctx.const(f"{n_}/axis0", [0])], "next_offsets"),
-                         ctx.const(f"{n_}/n", [n])], "ends", axis=0)
-    lengths = op("Cast", [op("Max", [op("Sub", [ends, offsets], "lengths"),
-                                     ctx.const(f"{n_}/min_len", np.asarray(1, np.int64))], "lengths_ge1")],
-                 "lengths_f32", to=1)  # FLOAT (1)
+    lengths = bag_lengths(ctx, n_, offsets, batch, n)
     ctx.emit("Div", [sums, op("Unsqueeze", [lengths, ctx.const(f"{n_}/axis_last", [-1])], "lengths_col")],
              node.outputs, name=f"{n_}/mean")
+
+
+def bag_of_position(ctx: ExportContext, prefix: str, starts: str, bags: int, n: int) -> str:
+    """The bag of each of n positions, (n,) int64, from the `bags` bags' sorted
+    start positions `starts` (the first 0): the count of starts at or before
+    the position, less one. Starts may equal n (empty trailing bags), hence n + 1 marks."""
+    def op(kind: str, inputs: list[str], tag: str, **kw: Any) -> str:
+        return ctx.emit(kind, inputs, f"{prefix}/{tag}", name=f"{prefix}/{tag}", **kw)
+
+    first = np.zeros(n + 1, np.int64)
+    first[0] = -1  # the "less one", folded into the marks
+    ones = ctx.const(f"{prefix}/ones", np.ones(bags, np.int64))
+    marks = op("ScatterElements", [ctx.const(f"{prefix}/no_marks", first), starts, ones], "bag_starts",
+               axis=0, reduction="add")
+    started = op("CumSum", [marks, ctx.const(f"{prefix}/axis0_scalar", np.asarray(0, np.int64))], "bags_started")
+    return op("Slice", [started, ctx.const(f"{prefix}/from0", [0]), ctx.const(f"{prefix}/to_n", [n])],
+              "bag_of_position")
+
+
+def bag_lengths(ctx: ExportContext, prefix: str, starts: str, bags: int, n: int) -> str:
+    """Each bag's length, at least 1, as float32 (bags,): the next bag's start
+    (n for the last) less its own; the divisor of mode "mean"."""
+    def op(kind: str, inputs: list[str], tag: str, **kw: Any) -> str:
+        return ctx.emit(kind, inputs, f"{prefix}/{tag}", name=f"{prefix}/{tag}", **kw)
+
+    nexts = op("Slice", [starts, ctx.const(f"{prefix}/from1", [1]), ctx.const(f"{prefix}/to_end", [bags]),
+                         ctx.const(f"{prefix}/axis0", [0])], "next_starts")
+    ends = op("Concat", [nexts, ctx.const(f"{prefix}/n", [n])], "ends", axis=0)
+    return op("Cast", [op("Max", [op("Sub", [ends, starts], "lengths"),
+                                  ctx.const(f"{prefix}/min_len", np.asarray(1, np.int64))], "lengths_ge1")],
+              "lengths_f32", to=1)  # FLOAT (1)
 
 
 @exporter("DotInteraction")

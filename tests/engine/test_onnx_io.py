@@ -401,3 +401,38 @@ def test_run_onnx_batch_fills_a_symbolic_batch_and_is_refused_for_a_fixed_one(pr
     assert main(["run", "--onnx", str(dynamic), "--batch", "8", "--warmup", "0", "--repeats", "1",
                  "--json", str(report)]) == 0
     assert json.loads(report.read_text())["benchmark"]["params"] == {"file": "dynamic.onnx", "batch": 8}
+
+
+def grouped_bags(mode: str, dims: tuple[int, ...]) -> tuple[Graph, dict[str, np.ndarray]]:
+    """GroupedEmbeddingBag over tables of different row counts, each with its own
+    ragged bags (empty ones inside and at the end; one table's ids all in its last bag)."""
+    rows = (50, 7, 30)[:len(dims)]
+    feeds, inputs, weights, names = {}, [], {}, []
+    for k, (r, d) in enumerate(zip(rows, dims)):
+        idx, off = bags(6, r, 4) if k != 1 else (np.array([3, 6], np.int64), np.zeros(6, np.int64))
+        feeds[f"idx{k}"], feeds[f"off{k}"] = idx, off
+        inputs += [TensorSpec(f"idx{k}", "int64", idx.shape), TensorSpec(f"off{k}", "int64", off.shape)]
+        weights[f"table{k}"] = f32(r, d)
+        names += [f"table{k}", f"idx{k}", f"off{k}"]
+    outputs = tuple(f"y{k}" for k in range(len(dims)))
+    graph = Graph(name="grouped", inputs=tuple(inputs), initializers=weights,
+                  nodes=(Node("bags", "GroupedEmbeddingBag", tuple(names), outputs, {"mode": mode}),), outputs=outputs)
+    return graph, feeds
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+@pytest.mark.parametrize("dims", [(4, 4, 4), (4, 3, 4)], ids=["one_width", "two_widths"])
+def test_grouped_embedding_bags_export_as_one_lookup_when_the_tables_stack(mode, dims):
+    graph, feeds = grouped_bags(mode, dims)
+    model = export_onnx(graph)
+    ours, theirs = run_graph(graph, feeds), run_ort(model, feeds)
+    for name in graph.outputs:
+        assert theirs[name].shape == ours[name].shape
+        np.testing.assert_allclose(theirs[name], ours[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    gathers = [n for n in model.graph.node if n.op_type == "Gather" and n.name.endswith("/rows")]
+    if len(set(dims)) == 1:  # one table of all rows, one Gather, one ScatterND, one Split
+        assert [n.name for n in gathers] == ["bags/rows"]
+        assert [n.op_type for n in model.graph.node].count("ScatterND") == 1
+        assert model.graph.node[-1].op_type == "Split"
+    else:  # tables of different widths cannot stack: one lookup each
+        assert len(gathers) == len(dims)
