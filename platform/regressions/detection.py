@@ -49,7 +49,7 @@ CLASSIFY_RUNS = 5  # runs on each side of a change that classification compares
 MIN_LAYER_SHARE = 0.01
 # The default smallest relative change worth an alert (a policy may set its own):
 # MIN_END_TO_END_CHANGE and MIN_LAYER_CHANGE, defined in regressions.policy.
-__all__ = ["MIN_END_TO_END_CHANGE", "MIN_LAYER_CHANGE", "detect_benchmark"]
+__all__ = ["MIN_END_TO_END_CHANGE", "MIN_LAYER_CHANGE", "detect_benchmark", "detect_groups"]
 # Alerts this close to the start of the window are not marked vanished: the
 # window has too few points before them to say.
 MIN_POINTS_BEFORE = 5
@@ -100,6 +100,18 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
             send_alerts_written(new)  # subscribers' rows (notify's outbox) commit with the alerts
             transaction.on_commit(lambda: send_alerts_filed(new))
     return written
+
+
+def detect_groups(groups: list[tuple[int, int]], progress=None) -> int:
+    """Detection over many (machine id, benchmark id) groups, one after the other
+    (a bulk import's sweep); `progress(done)` is called after each. Returns how
+    many alerts were written or updated."""
+    alerts = 0
+    for done, (machine_id, benchmark_id) in enumerate(groups, 1):
+        alerts += len(detect_benchmark(machine_id, benchmark_id))
+        if progress is not None:
+            progress(done)
+    return alerts
 
 
 def _find(window: Window, policies: Policies) -> tuple[list[Found], list[FoundDrift]]:
