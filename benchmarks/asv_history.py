@@ -71,7 +71,7 @@ def write_history(root: Path, files: int, results_per_file: int, machines: int =
                 q25 = [None if v is None else v * 0.99 for v in values]
                 q75 = [None if v is None else v * 1.01 for v in values]
                 version = "v2" if b == 1 and c >= commits // 2 else "v1"
-                rows[name] = [values, PARAMS if count > 1 else [], version, 1000 + c, 0.1, q25, q75, 10]
+                rows[name] = [values, PARAMS if count > 1 else [], version, 1000 + c, 0.1, q25, q75, [10] * count]
             data = {
                 "commit_hash": commit, "env_name": env, "date": T0_MS + c * 3_600_000, "python": f"3.{10 + e}",
                 "requirements": {}, "env_vars": {},

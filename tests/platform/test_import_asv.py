@@ -143,7 +143,7 @@ def test_it_sends_no_signal_per_run_and_sweeps_detection_once_at_the_end(asv_res
 
     results_dir, _ = asv_results
     swept = []
-    monkeypatch.setattr(detection, "detect_benchmark", lambda m, b: swept.append((m, b)) or [])
+    monkeypatch.setattr(detection, "detect_history", lambda m, b: swept.append((m, b)) or 0)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         call_command("import_asv", str(results_dir))
     assert callbacks == []  # no run_ingested (each would queue a catalogue and a detection task)
