@@ -97,6 +97,12 @@ class Benchmark(models.Model):
         name = f"{self.model}({params})" if params else self.model
         return f"{name} [{self.environment}]" if self.environment else name
 
+    def in_every_environment(self) -> "models.QuerySet[Benchmark]":
+        """This benchmark (model and params) in each environment it ran in, itself included."""
+        return Benchmark.objects.filter(
+            project_id=self.project_id, model=self.model, params_hash=self.params_hash
+        ).order_by("environment", "pk")
+
 
 class RunQuerySet(models.QuerySet):
     def in_series(self) -> "RunQuerySet":
