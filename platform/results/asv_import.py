@@ -43,8 +43,8 @@ from results.asv_files import (
     read_result_file,
 )
 from results.asv_source import DirectorySource, GitSource
-from results.bulk_copy import copy_into
-from results.canonical import canonical_json, canonical_sha256, sha256_of_canonical
+from results.bulk_copy import copy_into, insert_rows
+from results.canonical import canonical_json, sha256_of_canonical
 from results.catalogue import add_end_to_end_points
 from results.models import Benchmark, Project, Run, normalize_repository
 from results.signals import send_runs_imported
@@ -107,13 +107,14 @@ class Progress:
 
 
 def idempotency_key(machine: str, benchmark: str, params: dict, commit: str, env_name: str) -> uuid.UUID:
-    return _key(machine, benchmark, canonical_json(params), commit, env_name)
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, canonical_json([machine, benchmark, params, commit, env_name]))
 
 
-def _key(machine: str, benchmark: str, params_json: str, commit: str, env_name: str) -> uuid.UUID:
-    # The same text canonical_json([machine, benchmark, params, commit, env_name]) spells, with params pre-spelt.
-    text = "[" + ",".join((canonical_json(machine), canonical_json(benchmark), params_json,
-                           canonical_json(commit), canonical_json(env_name))) + "]"
+def _spelt_key(machine_json: str, benchmark_json: str, params_json: str, commit_json: str,
+               env_json: str) -> uuid.UUID:
+    """idempotency_key from its parts' canonical JSON, spelt once per file or benchmark (the
+    text canonical_json of the list would give: its items joined by commas, in brackets)."""
+    text = f"[{machine_json},{benchmark_json},{params_json},{commit_json},{env_json}]"
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, text)
 
 
@@ -276,9 +277,14 @@ class _Writer:
 
     def _store(self, files: list[tuple[Machine, AsvResultFile]]) -> None:
         keyed = []  # (machine, file, point, key, benchmark key)
+        names: dict[str, str] = {}
         for machine, result in files:
+            machine_json, commit_json = canonical_json(machine.name), canonical_json(result.commit)
+            env_json = canonical_json(result.env_name)
             for point in result.points:
-                key = _key(machine.name, point.benchmark, point.params_json, result.commit, result.env_name)
+                name_json = names.get(point.benchmark) or names.setdefault(point.benchmark,
+                                                                             canonical_json(point.benchmark))
+                key = _spelt_key(machine_json, name_json, point.params_json, commit_json, env_json)
                 benchmark = (point.benchmark, self._params_hash(point.params_json), result.environment)
                 keyed.append((machine, result, point, key, benchmark))
                 self.versions[machine.pk, point.benchmark, result.environment].add(point.version)
@@ -297,7 +303,8 @@ class _Writer:
             stored.add(key)  # the same result twice in one batch is stored once
             config = configs.get(id(result))
             if config is None:
-                config = configs[id(result)] = (result.config, canonical_sha256(result.config))
+                spelt = canonical_json(result.config)
+                config = configs[id(result)] = (result.config, sha256_of_canonical(spelt), spelt)
             rows.append(_run_row(key, machine.pk, benchmark_id, result, point, config, now))
             group = (machine.pk, benchmark_id)
             first, last, count = series.get(group, (result.date, result.date, 0))
@@ -329,8 +336,10 @@ def _stored_keys(keys: list[uuid.UUID]) -> set[uuid.UUID]:
 
 def _run_row(key: uuid.UUID, machine_id: int, benchmark_id: int, result: AsvResultFile, point, config: tuple,
              now: datetime) -> tuple:
-    """A run as a tuple in RUN_COLUMNS order."""
-    payload = canonical_sha256([point.median, point.p25, point.p75, point.min, point.n, point.version, config[0]])
+    """A run as a tuple in RUN_COLUMNS order; config: (the file's config, its hash, its canonical JSON)."""
+    # canonical_sha256([median, p25, p75, min, n, version, config]), with the config spelt once per file
+    head = canonical_json([point.median, point.p25, point.p75, point.min, point.n, point.version])
+    payload = sha256_of_canonical(f"{head[:-1]},{config[2]}]")
     # started_at is asv's commit date: series follow commit order, as asv plots them. asv measures no roofline.
     return (key, payload, machine_id, benchmark_id, point.version, config[0], config[1],
             result.commit, "", result.date, "", result.date, now, 0, point.n,
@@ -338,8 +347,8 @@ def _run_row(key: uuid.UUID, machine_id: int, benchmark_id: int, result: AsvResu
 
 
 def _insert_runs(rows: list[tuple]) -> None:
-    """One binary COPY on PostgreSQL; bulk_create elsewhere. Runs go in catalogued:
-    the caller adds their points to the catalogue in the same transaction."""
+    """One binary COPY on PostgreSQL; one executemany INSERT elsewhere. Runs go in
+    catalogued: the caller adds their points to the catalogue in the same transaction."""
     if not rows:
         return
     if connection.vendor == "postgresql":
@@ -348,4 +357,4 @@ def _insert_runs(rows: list[tuple]) -> None:
             (*row[:config_index], Jsonb(row[config_index]), *row[config_index + 1:]) for row in rows
         ))
         return
-    Run.objects.bulk_create([Run(**dict(zip(RUN_COLUMNS, row))) for row in rows], batch_size=500)
+    insert_rows(Run, RUN_COLUMNS, rows)

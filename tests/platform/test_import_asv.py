@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 
 from fleet.models import Machine
 from results.asv_files import param_value, parse_ram
+from results.canonical import canonical_sha256
 from results.asv_import import idempotency_key
 from results.models import Benchmark, LayerMeasurement, Project, Run, Series
 from tests.platform.conftest import row_counts
@@ -110,6 +111,7 @@ def test_it_imports_each_benchmark_and_param_combination_as_an_end_to_end_run(as
         assert r.peak_gflops is None and r.peak_gbs is None and r.ridge_point is None
         assert r.idempotency_key == idempotency_key("test-box", r.benchmark.model, r.benchmark.params, commit,
                                                     asv.env_name)
+        assert r.payload_sha256 == canonical_sha256([r.median, r.p25, r.p75, r.min, r.n, r.model_version, r.config])
 
 
 @pytest.mark.django_db
