@@ -75,6 +75,7 @@ class ImportSummary:
     version_changes: int = 0  # times a benchmark's version changed along a series' commits
     benchmarks_created: int = 0
     series: int = 0  # series (machine, benchmark, params, environment) the import holds
+    detected: bool = False  # whether the detection sweep ran
     alerts: int = 0  # alerts the detection sweep wrote
     detect_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)  # one per file that failed: its path and the reason
@@ -91,16 +92,19 @@ class ImportSummary:
         return (f"{self.files} files: {self.imported} results imported, {self.existing} already there, "
                 f"{self.skipped} skipped ({self.failed_results} null or failed, {self.not_time} not time), "
                 f"{self.failed} files failed; {self.parameterized} parameterized results, "
-                f"{self.version_changes} benchmark version changes; detection: {self.series} series, "
-                f"{self.alerts} alerts in {self.detect_seconds:.1f} s")
+                f"{self.version_changes} benchmark version changes; {self.series} series, "
+                + (f"detection: {self.alerts} alerts in {self.detect_seconds:.1f} s" if self.detected
+                   else "no detection"))
 
 
 class Progress:
     """What the import reports as it goes (a progress bar on a terminal): files
-    done, results read. The default reports nothing."""
+    read, results read and results stored (after each batch commits). The
+    default reports nothing."""
 
     def start(self, files: int) -> None: ...
     def file_done(self, results: int) -> None: ...
+    def stored(self, results: int) -> None: ...
     def detecting(self, series: int) -> Callable[[int], None]:
         return lambda done: None
     def close(self) -> None: ...
@@ -193,7 +197,7 @@ def _import(source, project: str | None, machine: str | None, detect: bool, prog
     if machine and len(by_machine) > 1:
         raise AsvFormatError(source.label(""), f"holds results of several asv machines ({', '.join(by_machine)}); "
                              "--machine renames exactly one")
-    writer = _Writer(project_named(project or default_project_name(source)))
+    writer = _Writer(project_named(project or default_project_name(source)), progress)
     summary = writer.summary
     progress.start(sum(len(files) for files in by_machine.values()))
     for asv_machine, files in sorted(by_machine.items()):
@@ -226,7 +230,7 @@ def _import(source, project: str | None, machine: str | None, detect: bool, prog
     if detect and writer.series:
         started = time.perf_counter()
         summary.alerts = send_runs_imported(sorted(writer.series), progress.detecting(len(writer.series)))
-        summary.detect_seconds = time.perf_counter() - started
+        summary.detect_seconds, summary.detected = time.perf_counter() - started, True
     return summary
 
 
@@ -240,8 +244,8 @@ def _read(source, path: str) -> bytes:
 class _Writer:
     """Collects parsed files and stores them BATCH_RESULTS results per transaction."""
 
-    def __init__(self, project: Project):
-        self.project = project
+    def __init__(self, project: Project, progress: Progress):
+        self.project, self.progress = project, progress
         self.summary = ImportSummary()
         self.pending: list[tuple[Machine, AsvResultFile]] = []
         self.pending_results = 0
@@ -267,6 +271,7 @@ class _Writer:
             return
         with transaction.atomic():
             self._store(self.pending)
+        self.progress.stored(self.pending_results)
         self.pending, self.pending_results = [], 0
 
     def _params_hash(self, params_json: str) -> str:

@@ -3,9 +3,11 @@ environments as separate series, bulk batches, resuming, counts, git sources,
 the detection sweep and what the command prints."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -225,3 +227,23 @@ def test_an_unknown_branch_is_refused_naming_it(history):
     git("init", "-q", cwd=history)
     with pytest.raises(CommandError, match="no-such-branch"):
         call_command("import_asv", str(history), "--branch", "no-such-branch")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_command_draws_a_bar_with_files_results_rate_and_eta(history, monkeypatch, capsys):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    call_command("import_asv", str(history), "--no-detect")
+    drawn = terminal.getvalue().split("\r")[-2]  # the last state of the bar before it closed
+    expected = FILES * RESULTS - nulls(history)
+    assert "import: 100%" in drawn and f"{FILES}/{FILES} [" in drawn and "<00:00" in drawn  # ETA
+    assert f"{expected} results read, {expected} stored, " in drawn and " results/s" in drawn
+
+
+def test_off_a_terminal_no_bar_is_drawn(history, capsys):
+    call_command("import_asv", str(history), "--no-detect")
+    assert capsys.readouterr().err == ""

@@ -25,7 +25,7 @@ class BarProgress(Progress):
 
     def __init__(self):
         self.bar = None
-        self.results = 0
+        self.read = self.done = 0  # results read, results stored (a batch commits)
         self.started = 0.0
 
     def start(self, files: int) -> None:
@@ -34,11 +34,20 @@ class BarProgress(Progress):
                         dynamic_ncols=True, mininterval=0.5)
 
     def file_done(self, results: int) -> None:
-        self.results += results
+        self.read += results
         self.bar.update(1)
-        if self.bar.n % 20 == 0 or self.bar.n == self.bar.total:
-            rate = self.results / max(time.perf_counter() - self.started, 1e-9)
-            self.bar.set_postfix_str(f"{self.results} results, {rate:,.0f} results/s", refresh=False)
+        if self.bar.n % 20 == 0:
+            self._postfix()
+
+    def stored(self, results: int) -> None:
+        self.done += results
+        self._postfix()
+        self.bar.refresh()
+
+    def _postfix(self) -> None:
+        rate = self.done / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.set_postfix_str(f"{self.read:,} results read, {self.done:,} stored, {rate:,.0f} results/s",
+                                 refresh=False)
 
     def detecting(self, series: int):
         self.close()
