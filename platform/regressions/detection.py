@@ -118,7 +118,8 @@ def _detect(window: Window, policies: Policies, skip_quiet: bool = False) -> lis
         return []
     with transaction.atomic():
         # Serialise detection of one benchmark (two runs ingested at once queue two tasks).
-        list(Benchmark.objects.select_for_update(no_key=True).filter(pk=window.benchmark_id).values_list("pk", flat=True))
+        locked = Benchmark.objects.select_for_update(no_key=True).filter(pk=window.benchmark_id)
+        list(locked.values_list("pk", flat=True))
         written = _write(window, found)
         drift_alerts = [_write_drift(window, d) for d in drifts]
         for summary in {alert.summary for alert in drift_alerts}:
