@@ -22,11 +22,16 @@ from results.series import MAX_ID, MAX_POINTS, PointsQuery, series_points
 from .decimate import lttb_indices
 
 DEFAULT_MAX_POINTS = 1500  # per machine; a laptop screen is narrower than this
+OVERLAY_ENVIRONMENTS = "environments"  # ?overlay=: draw the benchmark in each of its environments
 MAX_CONFIGS = 50
 
 
 def page_series(params: Mapping[str, str]) -> dict[str, Any]:
-    """?benchmark=<id>&layer=<name>&metric=&since=&until=&max_points=&machine=<name>"""
+    """?benchmark=<id>&layer=<name>&metric=&since=&until=&max_points=&machine=<name>&overlay=environments
+
+    One line per machine; with overlay=environments, one per machine and
+    environment of the benchmark (Benchmark.in_every_environment), named
+    "<machine> · <environment>"."""
     if not params.get("benchmark"):
         raise ValidationError({"benchmark": ["Required: a benchmark id."]})
     benchmark_id = parse_int("benchmark", params["benchmark"], 1, MAX_ID)
@@ -38,37 +43,49 @@ def page_series(params: Mapping[str, str]) -> dict[str, Any]:
     benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
     if benchmark is None:
         raise NotFound(f"No benchmark with id {benchmark_id}.")
-    names = list(
-        Series.objects.filter(benchmark_id=benchmark_id, layer=layer).order_by("machine__name")
-        .values_list("machine__name", flat=True)
+    overlay = params.get("overlay") == OVERLAY_ENVIRONMENTS
+    benchmarks = list(benchmark.in_every_environment()) if overlay else [benchmark]
+    environment = {b.pk: b.environment for b in benchmarks}
+    lines = list(
+        Series.objects.filter(benchmark_id__in=environment, layer=layer).order_by("machine__name", "benchmark_id")
+        .values_list("machine__name", "benchmark_id")
     )
     if params.get("machine"):
-        names = [name for name in names if name == params["machine"]]
-    if not names:
+        lines = [line for line in lines if line[0] == params["machine"]]
+    if not lines:
         raise NotFound(f"No series of layer {layer!r} in benchmark {benchmark_id} ({benchmark}).")
     machines, meta, hashes = [], None, set()
-    for name in names:
-        data = series_points(name, benchmark_id, layer, query)
-        meta = meta or data["series"]
+    for name, line_benchmark in lines:
+        data = series_points(name, line_benchmark, layer, query)
+        if line_benchmark == benchmark_id or meta is None:
+            meta = data["series"]
         points = data["points"]
         keep = lttb_indices(range(len(points)), [p["value"] for p in points], max_points)
         kept = [points[i] for i in keep]
         hashes.update(p["config_hash"] for p in kept if p["config_hash"] is not None)  # a daily point has none
-        machines.append({"name": name, "total": len(points), "decimated": len(kept) < len(points), "points": kept})
+        machines.append({"name": _line_name(name, environment[line_benchmark], overlay), "total": len(points),
+                         "decimated": len(kept) < len(points), "points": kept})
     meta = {key: value for key, value in meta.items() if key != "machine"}
     return {"series": meta, "resolution": data["resolution"], "machines": machines,
-            "changes": changes(benchmark_id, layer, query.metric), "configs": configs(benchmark_id, hashes)}
+            "changes": changes(environment, layer, query.metric, overlay),
+            "configs": configs(list(environment), hashes)}
 
 
-def changes(benchmark_id: int, layer: str, metric: str) -> list[dict[str, Any]]:
-    """The change points alerts were filed for on this layer, on any machine."""
+def _line_name(machine: str, environment: str, overlay: bool) -> str:
+    return f"{machine} · {environment or 'no environment'}" if overlay else machine
+
+
+def changes(environment: dict[int, str], layer: str, metric: str, overlay: bool = False) -> list[dict[str, Any]]:
+    """The change points alerts were filed for on this layer, on any machine, of
+    the benchmarks `environment` maps to their environment (lines named as the page's)."""
     alerts = (
-        Alert.objects.filter(benchmark_id=benchmark_id, layer=layer, metric=metric)
+        Alert.objects.filter(benchmark_id__in=environment, layer=layer, metric=metric)
         .select_related("machine", "run_after", "summary", "ramp_start", "ramp_end").order_by("run_after__started_at")
     )
     return [
         {
-            "alert": a.pk, "summary": a.summary_id, "url": f"/alerts/{a.summary_id}/", "machine": a.machine.name,
+            "alert": a.pk, "summary": a.summary_id, "url": f"/alerts/{a.summary_id}/",
+            "machine": _line_name(a.machine.name, environment[a.benchmark_id], overlay),
             "kind": a.kind, "run": a.run_after_id, "t": _iso(a.run_after), "commit": a.run_after.commit,
             "rel_change": a.rel_change, "direction": a.direction, "classification": a.classification,
             "status": a.summary.status, "vanished": a.vanished_at is not None,
@@ -86,12 +103,12 @@ def _iso(run: Run) -> str:
     return run.started_at.isoformat().replace("+00:00", "Z")
 
 
-def configs(benchmark_id: int, hashes: set[str]) -> dict[str, Any]:
+def configs(benchmark_ids: list[int], hashes: set[str]) -> dict[str, Any]:
     """config_hash -> config, one run each, for the (few) configs shown."""
     found = {}
     for config_hash in sorted(hashes)[:MAX_CONFIGS]:
         found[config_hash] = (
-            Run.objects.filter(benchmark_id=benchmark_id, config_hash=config_hash)
+            Run.objects.filter(benchmark_id__in=benchmark_ids, config_hash=config_hash)
             .values_list("config", flat=True).first()
         )
     return found

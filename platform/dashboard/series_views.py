@@ -13,7 +13,7 @@ from engine.report import END_TO_END
 from results.models import Benchmark, Series
 from results.series import MAX_POINTS, METRICS, TIME_METRICS
 
-from .series_data import DEFAULT_MAX_POINTS, page_series
+from .series_data import DEFAULT_MAX_POINTS, OVERLAY_ENVIRONMENTS, page_series
 
 
 @read_page
@@ -40,16 +40,20 @@ def series_page(request: HttpRequest) -> HttpResponse:
     except ValueError:
         max_points = DEFAULT_MAX_POINTS
     metrics = list(TIME_METRICS) if layer == END_TO_END else list(METRICS)
+    # The same benchmark in its other environments (asv's env_name): pick one, or overlay them all.
+    environments = list(benchmark.in_every_environment().values_list("pk", "environment"))
+    overlay = len(environments) > 1 and request.GET.get("overlay") == OVERLAY_ENVIRONMENTS
     return render(request, "dashboard/series_page.html", {
         "benchmark": benchmark, "layer": layer, "metric": metric, "layers": choices, "metrics": metrics,
+        "environments": environments if len(environments) > 1 else [], "overlay": overlay,
         "config": {"dataUrl": reverse("dashboard:series-data"), "benchmark": benchmark.pk, "layer": layer,
-                   "metric": metric, "maxPoints": max_points},
+                   "metric": metric, "maxPoints": max_points, "overlay": OVERLAY_ENVIRONMENTS if overlay else ""},
     })
 
 
 @extend_schema(exclude=True)  # the series page's own data, not part of the public API
 class SeriesDataView(APIView):
-    """GET /dash-api/series/?benchmark=<id>&layer=<name>&metric=&since=&until=&max_points=&machine="""
+    """GET /dash-api/series/?benchmark=<id>&layer=<name>&metric=&since=&until=&max_points=&machine=&overlay="""
 
 
     def get(self, request):

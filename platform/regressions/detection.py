@@ -49,7 +49,7 @@ CLASSIFY_RUNS = 5  # runs on each side of a change that classification compares
 MIN_LAYER_SHARE = 0.01
 # The default smallest relative change worth an alert (a policy may set its own):
 # MIN_END_TO_END_CHANGE and MIN_LAYER_CHANGE, defined in regressions.policy.
-__all__ = ["MIN_END_TO_END_CHANGE", "MIN_LAYER_CHANGE", "detect_benchmark"]
+__all__ = ["MIN_END_TO_END_CHANGE", "MIN_LAYER_CHANGE", "detect_benchmark", "detect_groups"]
 # Alerts this close to the start of the window are not marked vanished: the
 # window has too few points before them to say.
 MIN_POINTS_BEFORE = 5
@@ -81,14 +81,45 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
     """Run detection over the latest runs of one benchmark on one machine and
     write its alerts; returns the alerts written or updated."""
     policies = Policies.load(benchmark_id)
-    window = load_window(machine_id, benchmark_id, policies.widest_window(machine_id))
+    return _detect(load_window(machine_id, benchmark_id, policies.widest_window(machine_id)), policies)
+
+
+def detect_history(machine_id: int, benchmark_id: int) -> int:
+    """Detection over the whole history of one benchmark on one machine (a bulk
+    import's sweep), as if it had run as the runs arrived, in fewer steps: the
+    history is read once and judged in windows ending every half window (so
+    every change sits well inside one), oldest first, the last one ending at
+    the newest run. A window with nothing found, in a group with no alert
+    stored, writes nothing and is not written. Returns how many alerts were
+    written or updated."""
+    policies = Policies.load(benchmark_id)
+    size = policies.widest_window(machine_id)
+    history = load_window(machine_id, benchmark_id, None)
+    count = len(history.runs)
+    ends = list(range(size, count, max(size // 2, 1))) + [count]
+    stored = Alert.objects.filter(machine_id=machine_id, benchmark_id=benchmark_id, vanished_at=None).exists()
+    alerts = set()
+    for end in ends:
+        written = _detect(history.part(max(end - size, 0), end), policies, skip_quiet=not stored)
+        stored = stored or bool(written)
+        alerts.update(alert.pk for alert in written)
+    return len(alerts)
+
+
+def _detect(window: Window, policies: Policies, skip_quiet: bool = False) -> list[Alert]:
+    """Find the window's changes and write them; with skip_quiet, a window where
+    nothing is found writes nothing (right when the group has no alert stored:
+    there is nothing to update or mark vanished)."""
     if len(window.runs) < 2:
         return []
     steps, drifts = _find(window, policies)
     found = _snap(steps)
+    if skip_quiet and not found and not drifts:
+        return []
     with transaction.atomic():
         # Serialise detection of one benchmark (two runs ingested at once queue two tasks).
-        list(Benchmark.objects.select_for_update(no_key=True).filter(pk=benchmark_id).values_list("pk", flat=True))
+        locked = Benchmark.objects.select_for_update(no_key=True).filter(pk=window.benchmark_id)
+        list(locked.values_list("pk", flat=True))
         written = _write(window, found)
         drift_alerts = [_write_drift(window, d) for d in drifts]
         for summary in {alert.summary for alert in drift_alerts}:
@@ -100,6 +131,18 @@ def detect_benchmark(machine_id: int, benchmark_id: int) -> list[Alert]:
             send_alerts_written(new)  # subscribers' rows (notify's outbox) commit with the alerts
             transaction.on_commit(lambda: send_alerts_filed(new))
     return written
+
+
+def detect_groups(groups: list[tuple[int, int]], progress=None) -> int:
+    """Detection over the whole history of many (machine id, benchmark id) groups,
+    one after the other (a bulk import's sweep); `progress(done)` is called after
+    each. Returns how many alerts were written or updated."""
+    alerts = 0
+    for done, (machine_id, benchmark_id) in enumerate(groups, 1):
+        alerts += detect_history(machine_id, benchmark_id)
+        if progress is not None:
+            progress(done)
+    return alerts
 
 
 def _find(window: Window, policies: Policies) -> tuple[list[Found], list[FoundDrift]]:

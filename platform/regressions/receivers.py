@@ -1,5 +1,6 @@
 """Receivers the regressions app connects (in RegressionsConfig.ready)."""
 from core.task_batch import queue
+from regressions.detection import detect_groups
 from regressions.tasks import detect_after_ingest
 
 
@@ -9,3 +10,9 @@ def detect_after_run_ingested(sender, run_id: int, in_series: bool = True, **kwa
     (a bisection's) changes no series: nothing to detect."""
     if in_series:
         queue(detect_after_ingest, run_id)
+
+
+def detect_after_runs_imported(sender, groups: list[tuple[int, int]], progress=None, **kwargs) -> int:
+    """The sweep after a bulk import: detection over each imported series group, in
+    this process (the importer waits for it and reports it); returns the alerts written."""
+    return detect_groups(groups, progress)

@@ -62,13 +62,24 @@ class Window:
     def run_ids(self) -> list[int]:
         return [run["id"] for run in self.runs]
 
+    def part(self, start: int, end: int) -> "Window":
+        """The window of runs[start:end] and the series' points among them (a history
+        loaded once, judged window by window: regressions.detection.detect_history)."""
+        part = Window(self.machine_id, self.benchmark_id, self.runs[start:end])
+        for name, series in self.series.items():
+            keep = (series.positions >= start) & (series.positions < end)
+            if keep.any():
+                part.series[name] = SeriesVector(name, series.positions[keep] - start, series.values[keep],
+                                                 series.spread[keep])
+        return part
 
-def load_window(machine_id: int, benchmark_id: int, size: int) -> Window:
-    """The latest `size` runs of the benchmark on the machine and every series over them
-    (runs in their series only: a bisection's runs at old commits never enter a window)."""
+
+def load_window(machine_id: int, benchmark_id: int, size: int | None) -> Window:
+    """The latest `size` runs (None: all) of the benchmark on the machine and every series
+    over them (runs in their series only: a bisection's runs at old commits never enter a window)."""
     runs = Run.objects.in_series().filter(machine_id=machine_id, benchmark_id=benchmark_id)
-    newest = runs.order_by("-started_at", "-id")
-    runs = list(newest.values(*RUN_FIELDS)[:size])[::-1]
+    newest = runs.order_by("-started_at", "-id").values(*RUN_FIELDS)
+    runs = list(newest[:size] if size is not None else newest)[::-1]
     window = Window(machine_id, benchmark_id, runs)
     if not runs:
         return window

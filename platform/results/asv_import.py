@@ -1,303 +1,137 @@
-"""Import an asv results directory as end-to-end series.
-
-asv (0.6) writes, under its results_dir:
-    benchmarks.json                     every benchmark: type, unit, params, param_names
-    <machine>/machine.json              the machine: cpu, num_cpu, ram, os, arch
-    <machine>/<commit[:8]>-<env>.json   one commit in one environment, format version 2
-
-A version-2 result file holds "result_columns" (names such as "result",
-"params", "stats_q_25") and "results": {benchmark: [one value per column]},
-trailing None columns dropped. "result" and every stats column are lists with
-one entry per combination of the benchmark's params (itertools.product order);
-param values are Python reprs ("10", "'list'").
+"""Import an asv results directory (on disk, or in a git branch) as end-to-end series.
 
 Each (benchmark, param combination, commit, environment) becomes one Run with
-no layers. Its idempotency key is derived from those, so importing a directory
-twice adds nothing. Only "time" benchmarks are imported: Run stores seconds.
+no layers, under a Benchmark of that name, params and environment (asv's
+env_name, which names the Python): each environment is a series of its own,
+as asv plots them. Only "time" benchmarks are imported: Run stores seconds.
+
+Speed: files are parsed in memory and stored BATCH_RESULTS results per
+transaction: one query for the keys already stored, one bulk insert of the new
+benchmarks, one binary COPY of the runs on PostgreSQL (bulk_create elsewhere),
+and one upsert of their series in the catalogue. No signal per run: change
+detection runs once at the end, over every series the import holds
+(`runs_imported`, answered by the regressions app), never per run.
+
+Resumable and idempotent: each run's idempotency key is derived from what
+identifies the result, and a batch commits whole, so an interrupted import run
+again stores the rest and a repeated one stores nothing.
 """
 from __future__ import annotations
 
-import ast
-import itertools
-import json
-import math
-import re
+import logging
+import time
 import uuid
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
-from functools import partial
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from fleet.models import Machine
-from results.canonical import canonical_json, canonical_sha256
+from results.asv_files import (
+    AsvFormatError,
+    AsvResultFile,
+    machine_hardware,
+    read_benchmarks,
+    read_config,
+    read_machine,
+    read_result_file,
+)
+from results.asv_source import DirectorySource, GitSource
+from results.bulk_copy import copy_into, insert_rows
+from results.canonical import canonical_json, sha256_of_canonical
+from results.catalogue import add_end_to_end_points
 from results.models import Benchmark, Project, Run, normalize_repository
-from results.signals import send_run_ingested
+from results.signals import send_runs_imported
 
-RESULT_FORMAT_VERSION = 2
+log = logging.getLogger(__name__)
+
 DEFAULT_PROJECT = "asv"
 # Fixed namespace: the same asv result always maps to the same run key.
 IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://roofwatch/asv-import")
-MODEL_MAX_LENGTH = Benchmark._meta.get_field("model").max_length
-COMMIT_MAX_LENGTH = Run._meta.get_field("commit").max_length
-RAM_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-
-
-class AsvFormatError(ValueError):
-    """An asv file that cannot be read; the message names the file and the problem."""
-
-    def __init__(self, path: Path, problem: str):
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-
-
-@dataclass(frozen=True)
-class AsvPoint:
-    """One measured value of one benchmark at one param combination."""
-
-    benchmark: str
-    params: dict[str, Any]
-    median: float
-    p25: float
-    p75: float
-    min: float
-    n: int
-    version: str
-
-
-@dataclass(frozen=True)
-class AsvResultFile:
-    path: Path
-    commit: str
-    env_name: str
-    date: datetime
-    config: dict
-    points: list[AsvPoint]
-    skipped: int  # failed measurements and benchmarks other than "time"
+BATCH_RESULTS = 20_000  # results stored per transaction
+KEY_QUERY_CHUNK = 5_000  # idempotency keys per "already stored?" query (SQLite's bound parameters)
+# The Run columns the import writes, in the order _run_row gives them (the others are null).
+RUN_COLUMNS = (
+    "idempotency_key", "payload_sha256", "machine_id", "benchmark_id", "model_version", "config", "config_hash",
+    "commit", "branch", "commit_time", "ci_url", "started_at", "received_at", "warmup", "repeats",
+    "median", "p25", "p75", "min", "n", "catalogued", "purpose",
+)
 
 
 @dataclass
 class ImportSummary:
-    files: int = 0
-    created: int = 0
-    existing: int = 0
-    skipped: int = 0
-    errors: list[str] = field(default_factory=list)
+    files: int = 0  # result files read (machine.json and benchmarks.json not counted)
+    imported: int = 0  # runs stored
+    existing: int = 0  # results already stored (an earlier import)
+    failed_results: int = 0  # null or NaN results: asv's failed or skipped measurements
+    not_time: int = 0  # memory and tracking benchmarks (not seconds)
+    parameterized: int = 0  # of the results read, those of parameterized benchmarks
+    version_changes: int = 0  # times a benchmark's version changed along a series' commits
+    benchmarks_created: int = 0
+    series: int = 0  # series (machine, benchmark, params, environment) the import holds
+    detected: bool = False  # whether the detection sweep ran
+    alerts: int = 0  # alerts the detection sweep wrote
+    detect_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)  # one per file that failed: its path and the reason
+
+    @property
+    def skipped(self) -> int:
+        return self.failed_results + self.not_time
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+    def line(self) -> str:
+        return (f"{self.files} files: {self.imported} results imported, {self.existing} already there, "
+                f"{self.skipped} skipped ({self.failed_results} null or failed, {self.not_time} not time), "
+                f"{self.failed} files failed; {self.parameterized} parameterized results, "
+                f"{self.version_changes} benchmark version changes; {self.series} series, "
+                + (f"detection: {self.alerts} alerts in {self.detect_seconds:.1f} s" if self.detected
+                   else "no detection"))
 
 
-# --- reading asv's files (no database) -------------------------------------------------------------------------
+class Progress:
+    """What the import reports as it goes (a progress bar on a terminal): files
+    read, results read and results stored (after each batch commits). The
+    default reports nothing."""
 
-
-def load_json(path: Path) -> Any:
-    try:
-        # asv writes Infinity for unbounded confidence intervals; Python's json reads it.
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AsvFormatError(path, f"cannot be read: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AsvFormatError(path, f"is not valid JSON: {exc}") from None
-
-
-def read_benchmarks(results_dir: Path) -> dict[str, dict]:
-    """benchmarks.json as {name: description}."""
-    path = results_dir / "benchmarks.json"
-    if not path.is_file():
-        raise AsvFormatError(path, "not found; is this an asv results directory (asv.conf.json's results_dir)?")
-    data = load_json(path)
-    if not isinstance(data, dict):
-        raise AsvFormatError(path, f"expected a JSON object, got {type(data).__name__}")
-    benchmarks = {name: desc for name, desc in data.items() if name != "version"}
-    for name, desc in benchmarks.items():
-        if not isinstance(desc, dict):
-            raise AsvFormatError(path, f"benchmark {name!r}: expected an object, got {type(desc).__name__}")
-    return benchmarks
-
-
-def read_machine(machine_dir: Path) -> dict[str, Any]:
-    """machine.json's fields, or {} when asv wrote none."""
-    path = machine_dir / "machine.json"
-    if not path.is_file():
-        return {}
-    data = load_json(path)
-    if not isinstance(data, dict):
-        raise AsvFormatError(path, f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def param_value(text: Any) -> Any:
-    """asv stores param values as reprs: "10" -> 10, "'list'" -> "list"; others stay as written."""
-    if not isinstance(text, str):
-        return text
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
-    try:
-        canonical_json(value)
-    except (TypeError, ValueError):  # NaN, sets, bytes: keep asv's spelling
-        return text
-    return value
-
-
-def _param_names(benchmark: dict | None, count: int) -> list[str]:
-    names = list((benchmark or {}).get("param_names") or [])
-    return names if len(names) == count else [f"param{i + 1}" for i in range(count)]
-
-
-def _number(value: Any) -> float | None:
-    """A finite float, or None for a missing or failed measurement."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _per_combination(path: Path, name: str, column: str, value: Any, count: int) -> list:
-    if value is None:
-        return [None] * count
-    if not isinstance(value, list) or len(value) != count:
-        raise AsvFormatError(
-            path, f"benchmark {name!r}: column {column!r} must be a list of {count} values (one per param "
-            f"combination), got {json.dumps(value)[:80]}"
-        )
-    return value
-
-
-def _points(path: Path, name: str, row: dict[str, Any], benchmark: dict | None) -> tuple[list[AsvPoint], int]:
-    """The measured points of one benchmark's row, and how many combinations had no value."""
-    params = row.get("params") or []
-    if not isinstance(params, list) or not all(isinstance(p, list) and p for p in params):
-        raise AsvFormatError(path, f"benchmark {name!r}: 'params' must be a list of non-empty lists, got {params!r}")
-    combinations = list(itertools.product(*params))
-    count = len(combinations)
-    results = _per_combination(path, name, "result", row.get("result"), count)
-    q25 = _per_combination(path, name, "stats_q_25", row.get("stats_q_25"), count)
-    q75 = _per_combination(path, name, "stats_q_75", row.get("stats_q_75"), count)
-    repeats = _per_combination(path, name, "stats_repeat", row.get("stats_repeat"), count)
-    samples = _per_combination(path, name, "samples", row.get("samples"), count)
-    names = _param_names(benchmark, len(params))
-    version = row.get("version") or (benchmark or {}).get("version") or ""
-    if not isinstance(version, str):
-        raise AsvFormatError(path, f"benchmark {name!r}: 'version' must be a string, got {version!r}")
-    points, missing = [], 0
-    for j, combination in enumerate(combinations):
-        median = _number(results[j])
-        if median is None:
-            if results[j] is not None and not (isinstance(results[j], float) and math.isnan(results[j])):
-                raise AsvFormatError(
-                    path, f"benchmark {name!r}: result {j} must be a number or null, got {results[j]!r}"
-                )
-            missing += 1  # asv writes null (or NaN) for a failed or skipped combination
-            continue
-        sample_values = [v for v in samples[j] if _number(v) is not None] if isinstance(samples[j], list) else []
-        p25, p75 = _number(q25[j]), _number(q75[j])
-        n = len(sample_values) or (repeats[j] if isinstance(repeats[j], int) and repeats[j] > 0 else 1)
-        points.append(
-            AsvPoint(
-                benchmark=name,
-                params={k: param_value(v) for k, v in zip(names, combination)},
-                median=median,
-                p25=median if p25 is None else p25,
-                p75=median if p75 is None else p75,
-                # The fastest sample when asv kept samples; else p25, the best bound it recorded.
-                min=min(sample_values) if sample_values else (median if p25 is None else min(p25, median)),
-                n=n,
-                version=version[:64],
-            )
-        )
-    return points, missing
-
-
-def read_result_file(path: Path, benchmarks: dict[str, dict]) -> AsvResultFile:
-    """Parse one <commit>-<env>.json result file (format version 2)."""
-    data = load_json(path)
-    if not isinstance(data, dict):
-        raise AsvFormatError(path, f"expected a JSON object, got {type(data).__name__}")
-    if data.get("version") != RESULT_FORMAT_VERSION:
-        raise AsvFormatError(
-            path, f"asv result format version {data.get('version')!r}, expected {RESULT_FORMAT_VERSION} "
-            "(asv 0.5+; run `asv update` on older results)"
-        )
-    for key, kind in (("commit_hash", str), ("env_name", str), ("date", int), ("result_columns", list),
-                      ("results", dict)):
-        if not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
-            raise AsvFormatError(path, f"{key!r} must be a {kind.__name__}, got {data.get(key)!r:.80}")
-    commit = data["commit_hash"].strip()
-    if not commit or len(commit) > COMMIT_MAX_LENGTH:
-        raise AsvFormatError(path, f"'commit_hash' must be 1 to {COMMIT_MAX_LENGTH} characters, got {commit!r}")
-    columns = data["result_columns"]
-    if "result" not in columns or not all(isinstance(c, str) for c in columns):
-        raise AsvFormatError(path, f"'result_columns' must be column names including 'result', got {columns!r:.120}")
-    try:
-        date = datetime.fromtimestamp(data["date"] / 1000, tz=dt_timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        raise AsvFormatError(path, f"'date' must be milliseconds since 1970, got {data['date']!r}") from None
-    points, skipped = [], 0
-    for name, values in data["results"].items():
-        if not isinstance(values, list) or len(values) > len(columns):
-            raise AsvFormatError(
-                path, f"benchmark {name!r}: expected a list of at most {len(columns)} values matching "
-                "'result_columns'"
-            )
-        if len(name) > MODEL_MAX_LENGTH:
-            raise AsvFormatError(path, f"benchmark name {name!r} is longer than {MODEL_MAX_LENGTH} characters")
-        benchmark = benchmarks.get(name)
-        if benchmark is not None and benchmark.get("type", "time") != "time":
-            skipped += 1  # memory and tracking benchmarks are not seconds
-            continue
-        row_points, missing = _points(path, name, dict(zip(columns, values)), benchmark)
-        points.extend(row_points)
-        skipped += missing
-    config = {
-        "asv_env": data["env_name"],
-        "python": str(data.get("python") or ""),
-        "requirements": data.get("requirements") or {},
-        "env_vars": data.get("env_vars") or {},
-    }
-    try:
-        canonical_json(config)
-    except (TypeError, ValueError) as exc:
-        raise AsvFormatError(path, f"'requirements' or 'env_vars' cannot be stored: {exc}") from None
-    return AsvResultFile(path, commit, data["env_name"], date, config, points, skipped)
-
-
-def parse_ram(value: Any) -> int | None:
-    """asv's ram: bytes as a number or digits (its default), or what a person typed ("8GB", "16 GiB")."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", str(value or ""), re.IGNORECASE)
-    if match is None:
-        return None
-    return int(float(match[1]) * RAM_UNITS[match[2].lower()]) or None
-
-
-def machine_hardware(info: dict[str, Any]) -> dict[str, Any]:
-    """Machine fields from machine.json (or a result file's params)."""
-    cores = str(info.get("num_cpu") or "").strip()
-    return {
-        "cpu_model": str(info.get("cpu") or "")[:255],
-        "cores": int(cores) if cores.isdigit() and int(cores) > 0 else None,
-        "memory_bytes": parse_ram(info.get("ram")),
-        "os": str(info.get("os") or "")[:255],
-    }
+    def start(self, files: int) -> None: ...
+    def file_done(self, results: int) -> None: ...
+    def stored(self, results: int) -> None: ...
+    def detecting(self, series: int) -> Callable[[int], None]:
+        return lambda done: None
+    def close(self) -> None: ...
 
 
 def idempotency_key(machine: str, benchmark: str, params: dict, commit: str, env_name: str) -> uuid.UUID:
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, canonical_json([machine, benchmark, params, commit, env_name]))
 
 
-# --- writing ---------------------------------------------------------------------------------------------------
+def _spelt_key(machine_json: str, benchmark_json: str, params_json: str, commit_json: str,
+               env_json: str) -> uuid.UUID:
+    """idempotency_key from its parts' canonical JSON, spelt once per file or benchmark (the
+    text canonical_json of the list would give: its items joined by commas, in brackets)."""
+    text = f"[{machine_json},{benchmark_json},{params_json},{commit_json},{env_json}]"
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, text)
 
 
-def default_project_name(results_dir: Path) -> str:
+def open_source(path: str | Path, branch: str | None = None, subdir: str | None = None):
+    """A results directory, or (with `branch`) the results in that branch of the git repository at `path`."""
+    return GitSource(path, branch, subdir) if branch else DirectorySource(path)
+
+
+def default_project_name(source) -> str:
     """asv.conf.json's "project" when the results directory sits next to it."""
-    conf = results_dir.parent / "asv.conf.json"
-    if conf.is_file():
-        try:
-            name = json.loads(conf.read_text(encoding="utf-8")).get("project")
-        except (OSError, ValueError, AttributeError):
-            name = None  # asv allows comments in its config; then fall back to the default name
+    found = source.config()
+    if found is not None:
+        name = read_config(*found).get("project")
         if isinstance(name, str) and name.strip():
             return name.strip()
     return DEFAULT_PROJECT
@@ -324,112 +158,208 @@ def machine_named(name: str, hardware: dict[str, Any]) -> Machine:
     return machine
 
 
-def store_result_file(result: AsvResultFile, project: Project, machine: Machine, notify: bool) -> tuple[int, int]:
-    """Store one parsed file in one transaction; returns (created, already there)."""
-    created = existing = 0
-    with transaction.atomic():
-        benchmarks: dict[tuple[str, str], Benchmark] = {}
-        keyed = [
-            (point, idempotency_key(machine.name, point.benchmark, point.params, result.commit, result.env_name))
-            for point in result.points
-        ]
-        stored = set(
-            Run.objects.filter(idempotency_key__in=[k for _, k in keyed]).values_list("idempotency_key", flat=True)
-        )
-        for point, key in keyed:
-            if key in stored:
-                existing += 1
-                continue
-            params_hash = canonical_sha256(point.params)
-            benchmark = benchmarks.get((point.benchmark, params_hash))
-            if benchmark is None:
-                benchmark, _ = Benchmark.objects.get_or_create(
-                    project=project, model=point.benchmark, params_hash=params_hash, defaults={"params": point.params}
-                )
-                benchmarks[point.benchmark, params_hash] = benchmark
-            run = Run.objects.create(
-                idempotency_key=key,
-                payload_sha256=canonical_sha256(
-                    [point.median, point.p25, point.p75, point.min, point.n, point.version, result.config]
-                ),
-                machine=machine,
-                benchmark=benchmark,
-                model_version=point.version,
-                config=result.config,
-                config_hash=canonical_sha256(result.config),
-                commit=result.commit,
-                commit_time=result.date,
-                started_at=result.date,  # asv's commit date: series follow commit order, as asv plots them
-                warmup=0,
-                repeats=point.n,
-                median=point.median,
-                p25=point.p25,
-                p75=point.p75,
-                min=point.min,
-                n=point.n,
-                peak_gflops=None,  # asv measures no roofline
-                peak_gbs=None,
-            )
-            stored.add(key)
-            created += 1
-            if notify:
-                transaction.on_commit(partial(send_run_ingested, run.pk))
-    return created, existing
-
-
 def import_asv_results(
-    results_dir: str | Path, project: str | None = None, machine: str | None = None, notify: bool = True
+    source, project: str | None = None, machine: str | None = None, detect: bool = True,
+    progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import every result file under an asv results directory.
+    """Import every result file of an asv results source (DirectorySource,
+    GitSource, or a directory path).
 
-    project: name of the project to file the benchmarks under (default: asv.conf.json's
-    "project" next to the directory, else "asv"). machine: store the runs under this
-    machine name instead of asv's (the directory must then hold one asv machine).
-    notify: send run_ingested for each new run, so change detection sees it.
+    project: the project to file the benchmarks under (default: asv.conf.json's
+    "project" next to the results, else "asv"). machine: store the runs under
+    this machine name instead of asv's (the source must then hold one asv
+    machine). detect: run change detection over the imported series at the end.
 
-    Each file is stored in its own transaction; a malformed file is reported in
-    summary.errors (naming the file and the problem) and nothing of it is written.
-    benchmarks.json missing or broken raises AsvFormatError before anything is written.
+    A malformed or truncated file is reported in summary.errors (its path and
+    the reason) and nothing of it is written; the import goes on. benchmarks.json
+    missing or broken raises AsvFormatError before anything is written.
     """
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise AsvFormatError(results_dir, "is not a directory")
-    benchmarks = read_benchmarks(results_dir)
-    machine_dirs = sorted(p for p in results_dir.iterdir() if p.is_dir() and any(p.glob("*.json")))
-    if machine and len(machine_dirs) > 1:
-        names = ", ".join(p.name for p in machine_dirs)
-        raise AsvFormatError(
-            results_dir, f"holds results of several asv machines ({names}); --machine renames exactly one"
-        )
-    target_project = project_named(project or default_project_name(results_dir))
-    summary = ImportSummary()
-    for machine_dir in machine_dirs:
-        try:
-            info = read_machine(machine_dir)
-        except AsvFormatError as exc:
-            summary.errors.append(str(exc))
-            continue
-        target: Machine | None = None
-        for path in sorted(machine_dir.glob("*.json")):
-            if path.name == "machine.json":
-                continue
-            summary.files += 1
+    if isinstance(source, (str, Path)):
+        source = DirectorySource(source)
+    progress = progress or Progress()
+    try:
+        return _import(source, project, machine, detect, progress)
+    finally:
+        progress.close()
+        source.close()
+
+
+def _import(source, project: str | None, machine: str | None, detect: bool, progress: Progress) -> ImportSummary:
+    paths = source.files()
+    if "benchmarks.json" not in paths:
+        raise AsvFormatError(source.label("benchmarks.json"),
+                             "not found; is this an asv results directory (asv.conf.json's results_dir)?")
+    benchmarks = read_benchmarks(source.label("benchmarks.json"), source.read("benchmarks.json"))
+    by_machine: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        if "/" in path and not path.endswith("/machine.json"):
+            by_machine[path.split("/")[0]].append(path)
+    if machine and len(by_machine) > 1:
+        raise AsvFormatError(source.label(""), f"holds results of several asv machines ({', '.join(by_machine)}); "
+                             "--machine renames exactly one")
+    writer = _Writer(project_named(project or default_project_name(source)), progress)
+    summary = writer.summary
+    progress.start(sum(len(files) for files in by_machine.values()))
+    for asv_machine, files in sorted(by_machine.items()):
+        info: dict | None = None
+        machine_json = f"{asv_machine}/machine.json"
+        if machine_json in paths:
             try:
-                result = read_result_file(path, benchmarks)
-                if target is None:
-                    hardware = machine_hardware(info or _file_machine_params(path))
-                    target = machine_named(machine or machine_dir.name, hardware)
-                created, existing = store_result_file(result, target_project, target, notify)
+                info = read_machine(source.label(machine_json), source.read(machine_json))
             except AsvFormatError as exc:
                 summary.errors.append(str(exc))
+        target: Machine | None = None
+        for path in files:
+            summary.files += 1
+            label = source.label(path)
+            try:
+                result = read_result_file(label, _read(source, path), benchmarks)
+            except AsvFormatError as exc:
+                log.warning("skipped %s", exc)
+                summary.errors.append(str(exc))
+                progress.file_done(0)
                 continue
-            summary.created += created
-            summary.existing += existing
-            summary.skipped += result.skipped
+            if target is None:
+                target = machine_named(machine or asv_machine, machine_hardware(info or result.machine))
+            log.debug("read %s: %d results", label, len(result.points))
+            writer.add(target, result)
+            progress.file_done(len(result.points))
+    writer.flush()
+    summary.version_changes = sum(len(versions) - 1 for versions in writer.versions.values())
+    summary.series = len(writer.series)
+    if detect and writer.series:
+        started = time.perf_counter()
+        summary.alerts = send_runs_imported(sorted(writer.series), progress.detecting(len(writer.series)))
+        summary.detect_seconds, summary.detected = time.perf_counter() - started, True
     return summary
 
 
-def _file_machine_params(path: Path) -> dict:
-    """A result file's "params" carry the machine's fields too (used when machine.json is missing)."""
-    params = load_json(path).get("params")
-    return params if isinstance(params, dict) else {}
+def _read(source, path: str) -> bytes:
+    try:
+        return source.read(path)
+    except OSError as exc:
+        raise AsvFormatError(source.label(path), f"cannot be read: {exc.strerror or exc}") from None
+
+
+class _Writer:
+    """Collects parsed files and stores them BATCH_RESULTS results per transaction."""
+
+    def __init__(self, project: Project, progress: Progress):
+        self.project, self.progress = project, progress
+        self.summary = ImportSummary()
+        self.pending: list[tuple[Machine, AsvResultFile]] = []
+        self.pending_results = 0
+        # (model, params_hash, environment) -> benchmark id, loaded once: the project's benchmarks
+        self.benchmarks = {
+            (model, params_hash, environment): pk for pk, model, params_hash, environment in
+            Benchmark.objects.filter(project=project).values_list("pk", "model", "params_hash", "environment")
+        }
+        self.params_hashes: dict[str, str] = {}
+        self.series: set[tuple[int, int]] = set()  # (machine id, benchmark id) of every result read
+        self.versions: dict[tuple, set[str]] = defaultdict(set)  # (machine, benchmark, env) -> versions seen
+
+    def add(self, machine: Machine, result: AsvResultFile) -> None:
+        self.pending.append((machine, result))
+        self.pending_results += len(result.points)
+        self.summary.failed_results += result.failed
+        self.summary.not_time += result.not_time
+        if self.pending_results >= BATCH_RESULTS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        with transaction.atomic():
+            self._store(self.pending)
+        self.progress.stored(self.pending_results)
+        self.pending, self.pending_results = [], 0
+
+    def _params_hash(self, params_json: str) -> str:
+        found = self.params_hashes.get(params_json)
+        if found is None:
+            found = self.params_hashes[params_json] = sha256_of_canonical(params_json)
+        return found
+
+    def _store(self, files: list[tuple[Machine, AsvResultFile]]) -> None:
+        keyed = []  # (machine, file, point, key, benchmark key)
+        names: dict[str, str] = {}
+        for machine, result in files:
+            machine_json, commit_json = canonical_json(machine.name), canonical_json(result.commit)
+            env_json = canonical_json(result.env_name)
+            for point in result.points:
+                name_json = names.get(point.benchmark) or names.setdefault(point.benchmark,
+                                                                             canonical_json(point.benchmark))
+                key = _spelt_key(machine_json, name_json, point.params_json, commit_json, env_json)
+                benchmark = (point.benchmark, self._params_hash(point.params_json), result.environment)
+                keyed.append((machine, result, point, key, benchmark))
+                self.versions[machine.pk, point.benchmark, result.environment].add(point.version)
+                if point.params:
+                    self.summary.parameterized += 1
+        stored = _stored_keys([k for *_, k, _ in keyed])
+        self._create_benchmarks({b: p.params for _, _, p, _, b in keyed if b not in self.benchmarks})
+        now = timezone.now()
+        rows, series, configs = [], {}, {}
+        for machine, result, point, key, benchmark in keyed:
+            benchmark_id = self.benchmarks[benchmark]
+            self.series.add((machine.pk, benchmark_id))
+            if key in stored:
+                self.summary.existing += 1
+                continue
+            stored.add(key)  # the same result twice in one batch is stored once
+            config = configs.get(id(result))
+            if config is None:
+                spelt = canonical_json(result.config)
+                config = configs[id(result)] = (result.config, sha256_of_canonical(spelt), spelt)
+            rows.append(_run_row(key, machine.pk, benchmark_id, result, point, config, now))
+            group = (machine.pk, benchmark_id)
+            first, last, count = series.get(group, (result.date, result.date, 0))
+            series[group] = (min(first, result.date), max(last, result.date), count + 1)
+        _insert_runs(rows)
+        add_end_to_end_points(series)
+        self.summary.imported += len(rows)
+
+    def _create_benchmarks(self, new: dict[tuple[str, str, str], dict]) -> None:
+        if not new:
+            return
+        created = Benchmark.objects.bulk_create([
+            Benchmark(project=self.project, model=model, params=params, params_hash=params_hash,
+                      environment=environment)
+            for (model, params_hash, environment), params in new.items()
+        ])
+        for benchmark in created:
+            self.benchmarks[benchmark.model, benchmark.params_hash, benchmark.environment] = benchmark.pk
+        self.summary.benchmarks_created += len(created)
+
+
+def _stored_keys(keys: list[uuid.UUID]) -> set[uuid.UUID]:
+    stored = set()
+    for start in range(0, len(keys), KEY_QUERY_CHUNK):
+        chunk = keys[start:start + KEY_QUERY_CHUNK]
+        stored.update(Run.objects.filter(idempotency_key__in=chunk).values_list("idempotency_key", flat=True))
+    return stored
+
+
+def _run_row(key: uuid.UUID, machine_id: int, benchmark_id: int, result: AsvResultFile, point, config: tuple,
+             now: datetime) -> tuple:
+    """A run as a tuple in RUN_COLUMNS order; config: (the file's config, its hash, its canonical JSON)."""
+    # canonical_sha256([median, p25, p75, min, n, version, config]), with the config spelt once per file
+    head = canonical_json([point.median, point.p25, point.p75, point.min, point.n, point.version])
+    payload = sha256_of_canonical(f"{head[:-1]},{config[2]}]")
+    # started_at is asv's commit date: series follow commit order, as asv plots them. asv measures no roofline.
+    return (key, payload, machine_id, benchmark_id, point.version, config[0], config[1],
+            result.commit, "", result.date, "", result.date, now, 0, point.n,
+            point.median, point.p25, point.p75, point.min, point.n, True, "")
+
+
+def _insert_runs(rows: list[tuple]) -> None:
+    """One binary COPY on PostgreSQL; one executemany INSERT elsewhere. Runs go in
+    catalogued: the caller adds their points to the catalogue in the same transaction."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        config_index = RUN_COLUMNS.index("config")
+        copy_into(Run, RUN_COLUMNS, (
+            (*row[:config_index], Jsonb(row[config_index]), *row[config_index + 1:]) for row in rows
+        ))
+        return
+    insert_rows(Run, RUN_COLUMNS, rows)

@@ -9,4 +9,9 @@ def canonical_json(value: Any) -> str:
 
 
 def canonical_sha256(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+    return sha256_of_canonical(canonical_json(value))
+
+
+def sha256_of_canonical(text: str) -> str:
+    """canonical_sha256 of a value whose canonical_json is `text` (to hash a spelling already made)."""
+    return hashlib.sha256(text.encode()).hexdigest()

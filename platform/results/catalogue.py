@@ -8,6 +8,10 @@ first = least, last = greatest), in the transaction that sets the run's
 time and the order runs arrive in does not matter. Its cost grows with the
 run's layers, not with the series' history.
 
+`add_end_to_end_points` is the bulk form for runs without layers stored in
+bulk (asv import): the caller inserts them with `catalogued` set and, in the
+same transaction, adds their points per series in one upsert.
+
 `refresh_all_series` rebuilds the whole catalogue with aggregate queries: to
 catch up runs whose task was lost. Retention needs no rebuild: the days whose
 layer rows it deletes live on in the daily rollups (results.rollups), which a
@@ -15,6 +19,8 @@ rebuild counts for the days before the raw window (a rollup's `n` runs), so a
 series keeps its first time and run count when its old rows go.
 """
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min, QuerySet, Sum
@@ -45,6 +51,31 @@ def refresh_series_for_run(run_id: int) -> int:
         with connection.cursor() as cursor:
             cursor.execute(_upsert_sql(), [END_TO_END, run_id, run_id])
             return cursor.rowcount
+
+
+def add_end_to_end_points(points: dict[tuple[int, int], tuple[datetime, datetime, int]]) -> None:
+    """Add runs stored in the caller's transaction (with catalogued=True and no
+    layers) to their end-to-end series: `points` maps (machine id, benchmark id)
+    to (first started_at, last started_at, how many runs)."""
+    if not points:
+        return
+    _lock_benchmarks(Benchmark.objects.filter(pk__in={benchmark for _, benchmark in points}))
+    q = connection.ops.quote_name
+    series = q(Series._meta.db_table)
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    first, last, points_column = q("first"), q("last"), q("points")
+    sql = f"""
+        INSERT INTO {series} ({q("machine_id")}, {q("benchmark_id")}, {q("layer")}, {q("op")}, {q("index")},
+                              {first}, {last}, {points_column})
+        VALUES (%s, %s, %s, '', NULL, %s, %s, %s)
+        ON CONFLICT ({q("machine_id")}, {q("benchmark_id")}, {q("layer")}) DO UPDATE SET
+            {points_column} = {series}.{points_column} + EXCLUDED.{points_column},
+            {first} = {least}({series}.{first}, EXCLUDED.{first}),
+            {last} = {greatest}({series}.{last}, EXCLUDED.{last})
+    """
+    rows = [(machine, benchmark, END_TO_END, *span) for (machine, benchmark), span in sorted(points.items())]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)  # in series order, as _upsert_sql: two writers cannot deadlock
 
 
 def refresh_all_series() -> int:

@@ -267,10 +267,13 @@ def _benchmark(repository: str, reported: ReportedBenchmark, known: dict[tuple, 
     url, params = normalize_repository(repository), reported.params
     key = (url, reported.model, canonical_sha256(params))
     if key not in known:
-        found = Benchmark.objects.filter(project__repository_url=url, model=key[1], params_hash=key[2]).first()
+        found = Benchmark.objects.filter(
+            project__repository_url=url, model=key[1], params_hash=key[2], environment=""
+        ).first()
         if found is None:
             found, _ = Benchmark.objects.get_or_create(
-                project=Project.for_repository(url), model=key[1], params_hash=key[2], defaults={"params": params}
+                project=Project.for_repository(url), model=key[1], params_hash=key[2], environment="",
+                defaults={"params": params},
             )
         known[key] = found
     return known[key]

@@ -1,16 +1,16 @@
 """The bulk write of runs' layer measurements, kept in one place so the ingest
 logic does not care how rows reach the table: PostgreSQL gets one binary COPY
-(rows as tuples in COPY_COLUMNS order, written by psycopg's C dumpers), other
-databases bulk_create."""
+(rows as tuples in COPY_COLUMNS order, results.bulk_copy), other databases
+bulk_create."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import cache
 
 import msgspec
 from django.db import connection
 from psycopg.types.json import Jsonb
 
+from results.bulk_copy import copy_into
 from results.models import LayerMeasurement, Run
 from results.report_schema import Layer
 
@@ -21,23 +21,6 @@ COPY_COLUMNS = (
     "median", "p25", "p75", "min", "n", "ci_low", "ci_high", "gflops", "gbs", "ai", "bound",
     "threads", "roof", "roof_gflops", "roof_gbs", "kernel_bytes", "work_unknown",
 )
-COPY_SQL = (
-    f'COPY "{LayerMeasurement._meta.db_table}" (' + ", ".join(f'"{c}"' for c in COPY_COLUMNS)
-    + ") FROM STDIN (FORMAT BINARY)"
-)
-# PostgreSQL's names of the column types (Django's db_type), as binary COPY must be told them.
-_PG_TYPES = {"bigint": "int8", "integer": "int4", "double precision": "float8", "jsonb": "jsonb",
-             "timestamp with time zone": "timestamptz"}
-
-
-@cache
-def copy_types() -> list[str]:
-    """The binary type of each of COPY_COLUMNS, read off the model (varchar goes as text)."""
-    types = []
-    for column in COPY_COLUMNS:
-        db_type = LayerMeasurement._meta.get_field(column.removesuffix("_id")).db_type(connection)
-        types.append("text" if db_type.startswith("varchar") else _PG_TYPES[db_type])
-    return types
 
 
 def layer_rows(run: Run, layers: Iterable[Layer]) -> list[LayerMeasurement]:
@@ -72,14 +55,8 @@ def copy_rows(run: Run, layers: Iterable[Layer]) -> list[tuple]:
 
 
 def copy_layer_rows(rows: Iterable[tuple]) -> None:
-    """Binary COPY of rows into the layer table on the default (PostgreSQL)
-    connection, inside whatever transaction is open."""
-    with connection.cursor() as cursor:
-        # Django's cursor wrappers pass copy() through to the psycopg 3 cursor.
-        with cursor.copy(COPY_SQL) as copy:
-            copy.set_types(copy_types())
-            for row in rows:
-                copy.write_row(row)
+    """Binary COPY of rows into the layer table, inside whatever transaction is open."""
+    copy_into(LayerMeasurement, COPY_COLUMNS, rows)
 
 
 def write_runs_layers(runs: Sequence[tuple[Run, Sequence[Layer]]]) -> int:

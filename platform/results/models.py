@@ -81,16 +81,27 @@ class Benchmark(models.Model):
     model = models.CharField(max_length=100)
     params = models.JSONField(default=dict)
     params_hash = models.CharField(max_length=64)  # sha256 of canonical params JSON
+    # The software environment the benchmark ran in, part of its identity (so of its series): asv's
+    # env_name, which names the Python ("virtualenv-py3.12-numpy"). Blank for roofwatch's own runs.
+    environment = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["model", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "model", "params_hash"], name="unique_benchmark_params"),
+            models.UniqueConstraint(fields=["project", "model", "params_hash", "environment"],
+                                    name="unique_benchmark_params_environment"),
         ]
 
     def __str__(self) -> str:
         params = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.model}({params})" if params else self.model
+        name = f"{self.model}({params})" if params else self.model
+        return f"{name} [{self.environment}]" if self.environment else name
+
+    def in_every_environment(self) -> "models.QuerySet[Benchmark]":
+        """This benchmark (model and params) in each environment it ran in, itself included."""
+        return Benchmark.objects.filter(
+            project_id=self.project_id, model=self.model, params_hash=self.params_hash
+        ).order_by("environment", "pk")
 
 
 class RunQuerySet(models.QuerySet):

@@ -7,6 +7,9 @@ from rest_framework import serializers
 from results.models import Benchmark, LayerMeasurement, Project, Run
 from results.series import METRICS
 
+ENVIRONMENT_HELP = ("the benchmark's software environment, part of its identity: asv's env_name for imported "
+                    "asv results (it names the Python); empty for roofwatch's own runs")
+
 
 class TimeStatsOutSerializer(serializers.Serializer):
     median = serializers.FloatField()
@@ -47,12 +50,13 @@ class RunSummarySerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="benchmark.project.name")
     model = serializers.CharField(source="benchmark.model")
     params = serializers.JSONField(source="benchmark.params")
+    environment = serializers.CharField(source="benchmark.environment", help_text=ENVIRONMENT_HELP)
     end_to_end = TimeStatsOutSerializer(source="*")
 
     class Meta:
         model = Run
         fields = [
-            "id", "url", "machine", "project", "benchmark", "model", "params", "model_version",
+            "id", "url", "machine", "project", "benchmark", "model", "params", "environment", "model_version",
             "commit", "branch", "commit_time", "started_at", "received_at", "end_to_end", "purpose",
         ]
         extra_kwargs = {"purpose": {"help_text": (
@@ -138,11 +142,13 @@ class ProjectOutSerializer(serializers.ModelSerializer):
 
 class BenchmarkOutSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.name")
-    label = serializers.CharField(source="__str__", read_only=True, help_text="model(param=value, ...)")
+    label = serializers.CharField(source="__str__", read_only=True,
+                                  help_text="model(param=value, ...), then [environment] when it has one")
 
     class Meta:
         model = Benchmark
-        fields = ["id", "project", "model", "params", "params_hash", "label"]
+        fields = ["id", "project", "model", "params", "params_hash", "environment", "label"]
+        extra_kwargs = {"environment": {"help_text": ENVIRONMENT_HELP}}
 
 
 class SeriesSerializer(serializers.Serializer):
@@ -151,6 +157,7 @@ class SeriesSerializer(serializers.Serializer):
     machine = serializers.CharField()
     benchmark = serializers.IntegerField(help_text="benchmark id")
     model = serializers.CharField()
+    environment = serializers.CharField(help_text=ENVIRONMENT_HELP)
     layer = serializers.CharField()
     op = serializers.CharField(help_text='empty for "end_to_end"')
     index = serializers.IntegerField(allow_null=True, help_text='position in the model; null for "end_to_end"')
@@ -169,6 +176,7 @@ class SeriesKeySerializer(serializers.Serializer):
     project = serializers.CharField()
     model = serializers.CharField()
     params = serializers.JSONField()
+    environment = serializers.CharField(help_text=ENVIRONMENT_HELP)
     layer = serializers.CharField()
     op = serializers.CharField()
     metric = serializers.ChoiceField(choices=list(METRICS))

@@ -73,12 +73,13 @@ class PointsQuery:
 
 
 def series_catalog(params: Mapping[str, str]) -> QuerySet:
-    """The series that exist, filtered by ?machine=<name>&benchmark=<id>&model=<name>:
-    one row per (machine, benchmark, layer) with its op, how many points it
+    """The series that exist, filtered by ?machine=<name>&benchmark=<id>&model=<name>&environment=<name>:
+    one row per (machine, benchmark, layer) with the benchmark's environment, its op, how many points it
     has and when the first and last were taken; end_to_end first, then the
     layers in model order. Read from the Series catalogue (results.catalogue
     keeps it up to date), not aggregated from the measurements."""
     machine, benchmark, model = params.get("machine"), params.get("benchmark"), params.get("model")
+    environment = params.get("environment")
     series = Series.objects.all()
     if machine:
         series = series.filter(machine__name=machine)
@@ -86,13 +87,16 @@ def series_catalog(params: Mapping[str, str]) -> QuerySet:
         series = series.filter(benchmark_id=parse_int("benchmark", benchmark, 1, MAX_ID))
     if model:
         series = series.filter(benchmark__model=model)
+    if environment:
+        series = series.filter(benchmark__environment=environment)
     # end_to_end has no index: nulls first puts it before the layers.
     return series.order_by("machine__name", "benchmark_id", F("index").asc(nulls_first=True), "layer").values_list(
-        "machine__name", "benchmark_id", "benchmark__model", "layer", "op", "index", "points", "first", "last"
+        "machine__name", "benchmark_id", "benchmark__model", "benchmark__environment", "layer", "op", "index",
+        "points", "first", "last",
     )
 
 
-SERIES_COLUMNS = ("machine", "benchmark", "model", "layer", "op", "index", "points", "first", "last")
+SERIES_COLUMNS = ("machine", "benchmark", "model", "environment", "layer", "op", "index", "points", "first", "last")
 
 
 def catalog_row(row: tuple) -> dict[str, Any]:
@@ -147,7 +151,8 @@ def series_points(machine_name: str, benchmark_id: int, layer: str, query: Point
         points.append(point)
     series = {
         "machine": machine_name, "benchmark": benchmark.pk, "project": benchmark.project.name,
-        "model": benchmark.model, "params": benchmark.params, "layer": layer, "op": op,
+        "model": benchmark.model, "params": benchmark.params, "environment": benchmark.environment,
+        "layer": layer, "op": op,
         "metric": query.metric, "unit": METRICS[query.metric],
     }
     return {"series": series, "resolution": spans, "points": points}

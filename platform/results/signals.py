@@ -11,6 +11,12 @@ log = logging.getLogger(__name__)
 # committed (never for a replay of a stored run).
 run_ingested = Signal()
 
+# Sent with sender=Run, groups=[(machine id, benchmark id), ...] and progress=<callable
+# taking how many groups are done> once a bulk import (results.asv_import) has
+# committed its runs, which sent no run_ingested: change detection sweeps those
+# series once, in this process. Receivers return how many alerts they wrote.
+runs_imported = Signal()
+
 
 def send_run_ingested(run_id: int, purpose: str = "") -> None:
     """Send run_ingested; a failing receiver is logged, never raised: the run is
@@ -32,3 +38,11 @@ def send_runs_ingested(runs: list[tuple[int, str]]) -> None:
     with batched_tasks():
         for run_id, purpose in runs:
             send_run_ingested(run_id, purpose)
+
+
+def send_runs_imported(groups: list[tuple[int, int]], progress=None) -> int:
+    """runs_imported for the series of a bulk import; returns the alerts its receivers wrote."""
+    from results.models import Run
+
+    return sum(result for _, result in runs_imported.send(sender=Run, groups=groups, progress=progress)
+               if isinstance(result, int))

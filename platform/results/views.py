@@ -164,6 +164,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         parameters=[
             OpenApiParameter("project", str, description="exact project name"),
             OpenApiParameter("model", str, description="exact model name"),
+            OpenApiParameter("environment", str, description="exact environment (asv's env_name)"),
         ],
     ),
     retrieve=extend_schema(summary="One benchmark"),
@@ -176,7 +177,8 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         benchmarks = Benchmark.objects.select_related("project")
         if self.action == "list":
             benchmarks = filter_exact(
-                benchmarks, self.request.query_params, {"project": "project__name", "model": "model"}
+                benchmarks, self.request.query_params,
+                {"project": "project__name", "model": "model", "environment": "environment"},
             )
         return benchmarks
 
@@ -191,6 +193,7 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         OpenApiParameter("machine", str, description="exact machine name"),
         OpenApiParameter("benchmark", int, description="benchmark id"),
         OpenApiParameter("model", str, description="exact model name"),
+        OpenApiParameter("environment", str, description="exact environment of the benchmark (asv's env_name)"),
     ],
     responses={200: SeriesSerializer(many=True), 400: ApiErrorSerializer},
 )

@@ -14,8 +14,10 @@ from asv.results import Results
 from django.core.management import CommandError, call_command
 
 from fleet.models import Machine
-from results.asv_import import idempotency_key, param_value, parse_ram
-from results.models import Benchmark, LayerMeasurement, Project, Run
+from results.asv_files import param_value, parse_ram
+from results.canonical import canonical_sha256
+from results.asv_import import idempotency_key
+from results.models import Benchmark, LayerMeasurement, Project, Run, Series
 from tests.platform.conftest import row_counts
 
 SUITE = '''
@@ -80,7 +82,7 @@ def test_it_imports_each_benchmark_and_param_combination_as_an_end_to_end_run(as
     results_dir, commit = asv_results
     call_command("import_asv", str(results_dir), "--no-detect")
 
-    assert "5 runs imported, 0 already there" in capsys.readouterr().out
+    assert "1 files: 5 results imported, 0 already there" in capsys.readouterr().out
     asv = Results.load(str(result_file(results_dir)))  # asv's own reader, to compare against
     date = datetime.fromtimestamp(asv.date / 1000, tz=timezone.utc)
     machine = Machine.objects.get(name="test-box")
@@ -105,9 +107,11 @@ def test_it_imports_each_benchmark_and_param_combination_as_an_end_to_end_run(as
         assert (r.commit, r.started_at, r.commit_time, r.machine_id) == (commit, date, date, machine.pk)
         assert r.model_version == asv._benchmark_version[r.benchmark.model]
         assert r.config["asv_env"] == asv.env_name
+        assert r.benchmark.environment == asv.env_name  # "existing-py_...": it names the Python
         assert r.peak_gflops is None and r.peak_gbs is None and r.ridge_point is None
         assert r.idempotency_key == idempotency_key("test-box", r.benchmark.model, r.benchmark.params, commit,
                                                     asv.env_name)
+        assert r.payload_sha256 == canonical_sha256([r.median, r.p25, r.p75, r.min, r.n, r.model_version, r.config])
 
 
 @pytest.mark.django_db
@@ -117,7 +121,7 @@ def test_importing_the_same_results_twice_adds_nothing(asv_results, capsys):
     before = row_counts()
     call_command("import_asv", str(results_dir), "--no-detect")
 
-    assert "0 runs imported, 5 already there" in capsys.readouterr().out
+    assert "0 results imported, 5 already there" in capsys.readouterr().out
     assert row_counts() == before and Machine.objects.count() == 1
 
 
@@ -135,11 +139,17 @@ def test_it_files_runs_under_the_given_project_and_machine(asv_results):
 
 
 @pytest.mark.django_db
-def test_it_announces_each_new_run_for_change_detection(asv_results, django_capture_on_commit_callbacks):
+def test_it_sends_no_signal_per_run_and_sweeps_detection_once_at_the_end(asv_results, monkeypatch,
+                                                                        django_capture_on_commit_callbacks):
+    from regressions import detection
+
     results_dir, _ = asv_results
+    swept = []
+    monkeypatch.setattr(detection, "detect_history", lambda m, b: swept.append((m, b)) or 0)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         call_command("import_asv", str(results_dir))
-    assert sorted(cb.args[0] for cb in callbacks) == sorted(Run.objects.values_list("pk", flat=True))
+    assert callbacks == []  # no run_ingested (each would queue a catalogue and a detection task)
+    assert sorted(swept) == sorted(Run.objects.values_list("machine_id", "benchmark_id"))  # each series once
 
 
 def malformed_copy(results_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -181,7 +191,7 @@ def test_a_file_that_is_not_json_is_named(asv_results, tmp_path, capsys):
 
     with pytest.raises(CommandError):
         call_command("import_asv", str(copy), "--no-detect")
-    assert f"{broken}: is not valid JSON" in capsys.readouterr().err
+    assert f"{broken}: is not valid JSON (truncated?)" in capsys.readouterr().err
     assert Run.objects.count() == 5
 
 

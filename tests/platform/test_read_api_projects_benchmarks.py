@@ -59,6 +59,16 @@ def test_it_returns_one_benchmark_by_id(client, db):
     body = client.get(f"/api/v1/benchmarks/{bench.pk}/").json()
     assert body == {
         "id": bench.pk, "project": "p", "model": "din", "params": {"seq_len": 50}, "params_hash": "x" * 64,
-        "label": "din(seq_len=50)",
+        "environment": "", "label": "din(seq_len=50)",
     }
     assert client.get(f"/api/v1/benchmarks/{bench.pk + 1}/").status_code == 404
+
+
+def test_a_benchmark_with_an_environment_names_it_and_filters_by_it(client, db):
+    project = Project.objects.create(name="p", repository_url="https://example.com/p")
+    for environment in ("virtualenv-py3.11", "virtualenv-py3.12"):
+        Benchmark.objects.create(project=project, model="time_x", params={}, params_hash="x" * 64,
+                                 environment=environment)
+    body = client.get("/api/v1/benchmarks/", {"environment": "virtualenv-py3.12"}).json()
+    (item,) = body["results"]
+    assert item["environment"] == "virtualenv-py3.12" and item["label"] == "time_x [virtualenv-py3.12]"

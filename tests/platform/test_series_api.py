@@ -85,7 +85,8 @@ def test_it_returns_a_layer_series_oldest_first_with_run_attribution(client, upl
     body = client.get(f"{SERIES_URL}m1/{_benchmark_id()}/fc0/").json()
     assert body["series"] == {
         "machine": "m1", "benchmark": _benchmark_id(), "project": "example/roofwatch-models", "model": "mlp",
-        "params": {"batch_size": 64}, "layer": "fc0", "op": "Linear", "metric": "median", "unit": "s",
+        "params": {"batch_size": 64}, "environment": "", "layer": "fc0", "op": "Linear", "metric": "median",
+        "unit": "s",
     }
     points = body["points"]
     assert [(p["run"], p["commit"], p["t"]) for p in points] == [

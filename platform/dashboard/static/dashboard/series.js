@@ -19,6 +19,7 @@
 
   function url(extra) {
     var q = new URLSearchParams({ benchmark: cfg.benchmark, layer: cfg.layer, metric: cfg.metric, max_points: cfg.maxPoints });
+    if (cfg.overlay) q.set("overlay", cfg.overlay); // one line per machine and environment
     Object.keys(extra || {}).forEach(function (k) { q.set(k, extra[k]); });
     return cfg.dataUrl + "?" + q.toString();
   }
