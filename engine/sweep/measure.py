@@ -55,10 +55,10 @@ def measure_config(target: SweepTarget, config: SweepConfig, *, repeats: int, wa
     except Exception as e:  # noqa: BLE001 - one configuration's failure is its result, the sweep goes on
         return _result(config, STATUS_FAILED, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     times = np.concatenate([w.times_s for w in windows])
-    p50, p99 = np.percentile(times, [50, 99]) * 1e3
+    p25, p50, p75, p99 = np.percentile(times, [25, 50, 75, 99]) * 1e3
     span = max(w.end for w in windows) - min(w.start for w in windows)
     return _result(config, STATUS_OK, cores=None if cores[0] is None else [list(c) for c in cores],
-                   p50_ms=float(p50), p99_ms=float(p99), throughput=config.batch * times.size / span,
+                   p25_ms=float(p25), p50_ms=float(p50), p75_ms=float(p75), p99_ms=float(p99), throughput=config.batch * times.size / span,
                    timed_passes=int(times.size), span_s=span,
                    faults_per_pass=sum(w.minor_faults for w in windows) / times.size)
 

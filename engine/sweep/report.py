@@ -38,7 +38,9 @@ class ConfigResult:
     status: str
     error: str = ""
     cores: list[list[int]] | None = None  # each instance's CPUs when pinned
+    p25_ms: float | None = None
     p50_ms: float | None = None
+    p75_ms: float | None = None
     p99_ms: float | None = None
     throughput: float | None = None  # samples/s
     timed_passes: int = 0  # over all instances
