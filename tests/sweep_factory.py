@@ -1,7 +1,7 @@
 """Valid sweep reports (schema roofwatch.sweep/1) for platform tests, built
 from engine.sweep.report's dataclasses with consistent numbers: a made-up
-machine where a pass of `batch` samples takes batch / (40 x threads^0.8) ms,
-instances share it, p99 is 1.3 x the median pass, and throughput is
+machine where a pass of `batch` samples takes 0.2 + batch / (40 x threads^0.8) ms
+(a fixed cost per pass, so bigger batches give more throughput), x sqrt(instances) as instances share it, p99 is 1.3 x the median pass, and throughput is
 instances x batch / pass time.
 
     make_sweep()                                    # 12 configurations of dlrm on "fp-test-1"
@@ -23,7 +23,7 @@ REPEATS = 20
 
 
 def config_result(config, scale: float) -> ConfigResult:
-    median = config.batch / (40 * config.threads ** 0.8) * config.instances ** 0.5 * scale  # ms per pass
+    median = (0.2 + config.batch / (40 * config.threads ** 0.8)) * config.instances ** 0.5 * scale  # ms per pass
     passes = REPEATS * config.instances
     return ConfigResult(**config.to_dict(), status="ok", p25_ms=median * 0.97, p50_ms=median, p75_ms=median * 1.04,
                         p99_ms=median * 1.3, throughput=config.instances * config.batch / median * 1e3,
