@@ -59,12 +59,9 @@ def decode_sweep(raw: bytes) -> SweepReport:
     return report
 
 
-def slos(report: SweepReport) -> list[float]:
-    """The SLOs whose best becomes a series: the configured ones and the autotune's own."""
-    chosen = set(settings.ROOFWATCH_SLOS_P99_MS)
-    if report.slo_p99_ms is not None:
-        chosen.add(report.slo_p99_ms)
-    return sorted(chosen)
+def slos_of(configured: list[float], own: float | None) -> list[float]:
+    """The SLOs whose best becomes a series: the configured ones and an autotune's own."""
+    return sorted({*configured, *([own] if own is not None else [])})
 
 
 def ingest_sweep(data: bytes | Any, machine: Machine) -> tuple[Sweep, bool]:
@@ -126,7 +123,7 @@ def best_points(points: list[SweepPoint], slo_list: list[float]) -> dict[float, 
 def _best_runs(report: SweepReport, sweep: Sweep, points: list[SweepPoint], sha: str, url: str) -> list[Run]:
     runs, benchmarks = [], {}
     source = report.source
-    for slo, point in best_points(points, slos(report)).items():
+    for slo, point in best_points(points, slos_of(settings.ROOFWATCH_SLOS_P99_MS, report.slo_p99_ms)).items():
         per_sample = 1.0 / point.throughput
         low, high = per_sample * point.p25_ms / point.p50_ms, per_sample * point.p75_ms / point.p50_ms
         params = {**report.params, BEST_UNDER_SLO_PARAM: slo}
