@@ -62,3 +62,18 @@ def test_the_front_and_the_stars_are_where_the_numbers_put_them(transactional_db
     assert "best ≤ 2.0 ms" in page.page.inner_text("#configurations")
     assert page.page.inner_text("#best-under-slo").count("samples/s") == 2
     page.assert_no_errors()
+
+
+def test_the_sweep_list_links_each_sweep_and_its_page_fits_a_laptop_screen(transactional_db, page):
+    page.open("/sweeps/", "main")
+    assert "No sweeps yet" in page.page.inner_text("main")
+    sweep, _ = ingest_sweep(make_sweep(fingerprint="listed"), Machine.objects.create(name="listed"))
+    page.open("/sweeps/", "#sweeps")
+    assert page.page.inner_text(f"#sweeps tr[data-sweep='{sweep.pk}']").startswith(f"sweep {sweep.pk}")
+    page.page.set_viewport_size({"width": 1024, "height": 720})
+    page.page.click(f"#sweeps tr[data-sweep='{sweep.pk}'] a")
+    page.page.wait_for_selector("body[data-sweep-ready]", state="attached", timeout=10_000)
+    overflow = page.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the sweep page scrolls sideways by {overflow}px at 1024px wide"
+    page.shot("sweep-1024px")
+    page.assert_no_errors()
