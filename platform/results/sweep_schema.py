@@ -18,6 +18,8 @@ from results.strict_fields import POSITIVE_INT_MAX
 
 MAX_POINTS = 10_000  # configurations in one sweep
 Positive = Annotated[float, Meta(gt=0)]
+# samples/s: its inverse (seconds per sample, the best-under-SLO series) must be a finite float
+Throughput = Annotated[float, Meta(ge=1e-9)]
 Cpu = whole(0, 65_535)
 
 
@@ -66,7 +68,7 @@ class SweepConfigResult(_Strict, kw_only=True):
     p50_ms: Optional[NonNegative] = None
     p75_ms: Optional[NonNegative] = None
     p99_ms: Optional[NonNegative] = None
-    throughput: Optional[Positive] = None
+    throughput: Optional[Throughput] = None
     timed_passes: whole(0, POSITIVE_INT_MAX) = 0
     span_s: Optional[Positive] = None
     faults_per_pass: Optional[NonNegative] = None
@@ -119,9 +121,11 @@ def sweep_problems(report: SweepReport) -> Problems:
                     else f"Must be null for a configuration that {point.status}.")
         if not ran and not point.error:
             add(f"results[{pos}].error", f"Say why the configuration {point.status}.")
-        if ran and not problems.get(f"results[{pos}].p99_ms") and not (
-                point.p25_ms <= point.p50_ms <= point.p75_ms <= point.p99_ms):
+        quantiles = (point.p25_ms, point.p50_ms, point.p75_ms, point.p99_ms)
+        if ran and None not in quantiles and not quantiles[0] <= quantiles[1] <= quantiles[2] <= quantiles[3]:
             add(f"results[{pos}].p99_ms", "Need p25_ms <= p50_ms <= p75_ms <= p99_ms.")
+        if ran and point.p50_ms == 0:
+            add(f"results[{pos}].p50_ms", "A forward pass takes more than 0 ms.")
         if ran and point.timed_passes < 1:
             add(f"results[{pos}].timed_passes", "A configuration that ran timed at least one pass.")
         knobs = tuple(getattr(point, k) for k in KNOBS)

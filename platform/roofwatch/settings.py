@@ -168,6 +168,8 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "regressions.models.ALERT_STATUSES",
         "JobKindEnum": "fleet.models.JOB_KINDS",
         "AlertKindEnum": "regressions.models.ALERT_KINDS",
+        "SweepPointStatusEnum": "results.models.SWEEP_STATUS_CHOICES",
+        "SweepModeEnum": "results.models.SWEEP_MODE_CHOICES",
     },
 }
 

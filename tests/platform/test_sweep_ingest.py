@@ -99,3 +99,16 @@ def test_a_sweep_needs_a_machine_token_and_its_own_fingerprint(post_sweep, machi
     assert post_sweep(make_sweep()).status_code == 201  # adopts fp-test-1
     refused = post_sweep(make_sweep(fingerprint="fp-other"))
     assert refused.status_code == 403 and "does not match machine 'm1'" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize("fields, path", [
+    ({"p25_ms": None}, "results[0].p25_ms"),  # a missing quantile is named, not compared
+    ({"p25_ms": 0.0, "p50_ms": 0.0}, "results[0].p50_ms"),
+    ({"throughput": 1e-300}, "results[0].throughput"),  # its inverse would not be a float
+])
+def test_measurements_that_cannot_make_a_series_are_refused(post_sweep, fields, path):
+    report = make_sweep()
+    report["results"][0].update(fields)
+    response = post_sweep(report)
+    assert response.status_code == 400, response.content
+    assert path in response.json()["errors"]
