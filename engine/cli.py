@@ -13,6 +13,7 @@
     roofwatch-engine run dlrm --batch 256 --threads 1 --target-ci 1 --budget-s 60   (repeat until precise)
     roofwatch-engine run mlp --backend onnxruntime   (onnxruntime's per-node profile, engine.onnx_io.ort_backend)
     roofwatch-engine run --onnx model.onnx --backend onnxruntime
+    roofwatch-engine sweep dlrm --threads 1,2 --batch 32,128 --instances 1,2 --pin off --pin on [--slo-p99-ms 10]
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from engine.onnx_io.ort_backend import run_onnx_file_ort, run_zoo_ort
 from engine.report import BACKEND_ENGINE, BACKEND_ORT, BACKENDS, Report
 from engine.roofline import Peaks, measure_roofs
 from engine.source_info import detect_source
+from engine.sweep import commands as sweep_commands
 
 PROG = "roofwatch-engine"
 
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     onnx_commands.add_commands(sub)
     fusion_commands.add_commands(sub)
     quant_commands.add_commands(sub)
+    sweep_commands.add_commands(sub)
     return parser
 
 
@@ -305,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return onnx_commands.cmd_compare_ort(_model_params(args), args, sys.stdout)
         if args.command == "fusion-search":
             return fusion_commands.cmd_fusion_search(args, sys.stdout)
+        if args.command == "sweep":
+            return sweep_commands.cmd_sweep(args, _model_params(args) if args.model else {}, sys.stdout)
         if args.command == "quant-sweep":
             return quant_commands.cmd_quant_sweep(_model_params(args), args, sys.stdout)
         return cmd_run(args)

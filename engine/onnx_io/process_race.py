@@ -65,7 +65,11 @@ class RunnerSpec:
     "ort": onnxruntime on the graph's ONNX export; "torch": PyTorch eager,
     engine/onnx_io/torch_runner.py, which needs torch installed and takes
     the graph before passes) on the inputs of `seed`, with `threads`
-    threads. An engine worker keeps freed memory in the heap
+    threads. `onnx_file` (then `model` is only its label) builds the
+    engine or onnxruntime runner from that file instead of the zoo, its
+    inputs synthesized as `run --onnx` does, at `params["batch"]` when
+    given. `cores`, when given, pins the worker process to those CPUs
+    before anything starts a thread (every pool thread inherits it). An engine worker keeps freed memory in the heap
     (`keep_heap_memory()`, as every engine run does) unless
     `keep_heap` is False: then it leaves glibc's malloc as a fresh process
     has it. onnxruntime and torch always keep glibc's defaults."""
@@ -77,12 +81,16 @@ class RunnerSpec:
     passes: str | None = None
     quant: str | None = None
     keep_heap: bool = True
+    cores: tuple[int, ...] | None = None
+    onnx_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.cores is not None and (not self.cores or any(c < 0 for c in self.cores)):
+            raise ValueError(f"cores must be a non-empty set of CPU numbers, got {self.cores!r}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,17 @@ class Samples:
         """'12.345 ms (p25-p75 12.100-12.900)'."""
         return (f"{self.median * 1e3:.3f} ms (p25-p75 {self.quantile(0.25) * 1e3:.3f}-"
                 f"{self.quantile(0.75) * 1e3:.3f})")
+
+
+@dataclass(frozen=True)
+class Window:
+    """One worker's timed passes run alongside the others (`RaceWorkers.run_together`):
+    their seconds, minor faults, and when the first began and the last ended
+    (time.perf_counter, CLOCK_MONOTONIC: one clock for every process on Linux)."""
+    times_s: tuple[float, ...]
+    minor_faults: int
+    start: float
+    end: float
 
 
 @dataclass(frozen=True)
@@ -192,6 +211,8 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
         code = f"from engine.onnx_io.process_race import serve; serve({theirs.fileno()})"
+        if spec.cores is not None:  # before numpy and the runtimes start their pools: every thread inherits it
+            code = f"import os; os.sched_setaffinity(0, {sorted(spec.cores)!r}); {code}"
         try:
             self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(theirs.fileno(),), env=env,
                                             stdin=subprocess.DEVNULL)
@@ -204,9 +225,17 @@ class _Worker:
 
     def ask(self, message: tuple, timeout_s: float | None = None) -> Any:
         """Send `message` and wait for the answer, surfacing the worker's failure."""
+        self.send(message)
+        return self.answer(timeout_s)
+
+    def send(self, message: tuple) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # gone: answer() says so
+            self.conn.send(message)
+
+    def answer(self, timeout_s: float | None = None) -> Any:
+        """Wait for the answer to what was sent, surfacing the worker's failure."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         try:
-            self.conn.send(message)
             ready = self.conn.poll(timeout_s)
         except (BrokenPipeError, ConnectionResetError):
             ready = True  # the worker is gone; recv below says so
@@ -316,6 +345,21 @@ class RaceWorkers:
                           load_before=load_before, load_after=load_average())
 
 
+    def run_together(self, *, repeats: int, warmup: int) -> dict[str, Window]:
+        """Every worker runs `warmup` untimed then `repeats` timed passes at
+        the same time (the sweep's instances sharing the machine, as a
+        deployment's would), not in turns as `race` does."""
+        if repeats < 1 or warmup < 0:
+            raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
+        try:
+            for worker in self.workers.values():
+                worker.send(("window", warmup, repeats))
+            return {name: Window(*worker.answer()) for name, worker in self.workers.items()}
+        except BaseException:
+            self.close()
+            raise
+
+
 def race_processes(specs: Mapping[str, RunnerSpec], *, repeats: int = 20, warmup: int = 3, blocks: int = 5,
                    timeout_s: float = DEFAULT_TIMEOUT_S) -> RaceResult:
     """Race the runners of `specs`, each in its own process (see RaceWorkers)."""
@@ -343,7 +387,7 @@ def build_runner(spec: RunnerSpec) -> Callable[[], object]:
     from engine.quant.accuracy import calibration_inputs
     from engine.quant.modes import apply_quant, resolve_quant
 
-    model = build_model(spec.model, **spec.params)
+    model = _onnx_model(spec) if spec.onnx_file else build_model(spec.model, **spec.params)
     graph = model.graph
     if spec.passes:
         graph = run_passes(graph, spec.passes).graph
@@ -367,6 +411,17 @@ def build_runner(spec: RunnerSpec) -> Callable[[], object]:
     return lambda: session.run(None, feed)
 
 
+def _onnx_model(spec: RunnerSpec):
+    """The spec's ONNX file as `run --onnx` imports it (engine.onnx_io.commands)."""
+    from engine.models import Model
+    from engine.onnx_io.import_graph import import_onnx
+    from engine.onnx_io.onnx_inputs import synthesize_inputs
+
+    graph = import_onnx(spec.onnx_file, batch=spec.params.get("batch"))
+    return Model(name=spec.model, params=dict(spec.params), graph=graph,
+                 make_inputs=lambda seed=0: synthesize_inputs(graph, seed, {}))
+
+
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
     import gc
@@ -388,18 +443,26 @@ def _minor_faults() -> int:
 
 def _timed(fn: Callable[[], object], untimed: int, timed: int) -> tuple[list[float], int]:
     """Seconds of each timed pass, and the minor page faults taken across them."""
+    times, faults, _, _ = _timed_window(fn, untimed, timed)
+    return times, faults
+
+
+def _timed_window(fn: Callable[[], object], untimed: int, timed: int) -> tuple[list[float], int, float, float]:
+    """_timed's answer plus when the timed passes began and ended."""
     clock = time.perf_counter
     times = []
     with _no_gc():
         for _ in range(untimed):
             fn()
         faults = _minor_faults()
+        start = clock()
         for _ in range(timed):
             t0 = clock()
             fn()
             times.append(clock() - t0)
+        end = clock()
         faults = _minor_faults() - faults
-    return times, faults
+    return times, faults, start, end
 
 
 def _error_payload(error: BaseException) -> tuple[BaseException | None, str]:
@@ -442,6 +505,8 @@ def serve(fd: int) -> None:
                 answer: tuple = ("ok", _timed(fn, 0, 1)[0][0])
             elif message[0] == "run" and fn is not None:
                 answer = ("ok", _timed(fn, message[1], message[2]))
+            elif message[0] == "window" and fn is not None:
+                answer = ("ok", _timed_window(fn, message[1], message[2]))
             else:
                 raise RaceWorkerError(f"race worker: unexpected command {message[0]!r}")
         except Exception as error:  # noqa: BLE001 - every failure goes back to the parent

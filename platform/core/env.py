@@ -39,6 +39,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_positive_floats(name: str, default: list[float]) -> list[float]:
+    """Comma-separated numbers > 0, e.g. SLOs in ms."""
+    values = []
+    for item in env_list(name, [str(v) for v in default]):
+        try:
+            value = float(item)
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or value == float("inf"):
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a number > 0; expected e.g. 1,5,10")
+        values.append(value)
+    return values
+
+
 def env_header(name: str) -> tuple[str, str] | None:
     """An HTTP header and value written "Header-Name: value", as Django's META
     key and the value: ("HTTP_HEADER_NAME", "value"); None when unset."""

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import alert_views, compare_views, machine_views, overview_views, series_views, views
+from . import alert_views, compare_views, machine_views, overview_views, series_views, sweep_views, views
 
 app_name = "dashboard"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("compare/", compare_views.compare_runs, name="compare"),
     path("alerts/", alert_views.alert_list, name="alert-list"),
     path("alerts/<int:summary_id>/", alert_views.alert_summary, name="alert-summary"),
+    path("sweeps/", sweep_views.sweep_list, name="sweep-list"),
+    path("sweeps/<int:sweep_id>/", sweep_views.sweep_page, name="sweep-page"),
     path("machines/", machine_views.machine_list, name="machine-list"),
     path("machines/<str:name>/", machine_views.machine_detail, name="machine-detail"),
     path("dash-api/series/", series_views.SeriesDataView.as_view(), name="series-data"),

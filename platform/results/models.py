@@ -9,6 +9,9 @@ from collections.abc import Iterable
 from django.db import models
 
 from engine.report import BOUNDS, END_TO_END, PURPOSE_BISECT, PURPOSES, ROOF_KINDS
+from engine.sweep.report import KNOBS as SWEEP_KNOBS
+from engine.sweep.report import MODES as SWEEP_MODES
+from engine.sweep.report import STATUSES as SWEEP_STATUSES
 from fleet.models import EnrollmentToken, Machine
 from results.canonical import canonical_sha256
 
@@ -403,3 +406,75 @@ class RollupDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} ({'sealed' if self.sealed_at else 'rolled up'})"
+
+
+SWEEP_MODE_CHOICES = [(m, m) for m in SWEEP_MODES]
+SWEEP_STATUS_CHOICES = [(s, s) for s in SWEEP_STATUSES]
+
+
+class Sweep(models.Model):
+    """One uploaded sweep report (schema roofwatch.sweep/1, engine/sweep/report.py):
+    a model measured under many deployment configurations on one machine."""
+
+    idempotency_key = models.UUIDField(unique=True)
+    payload_sha256 = models.CharField(max_length=64)
+    machine = models.ForeignKey(Machine, on_delete=models.PROTECT, related_name="sweeps")
+    # The model and its params, batch aside (a knob): the benchmark its best-under-SLO series hang off.
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.PROTECT, related_name="sweeps")
+    mode = models.CharField(max_length=16, choices=SWEEP_MODE_CHOICES)
+    slo_p99_ms = models.FloatField(null=True, blank=True)  # autotune's SLO
+    commit = models.CharField(max_length=64, blank=True, default="")
+    branch = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    warmup = models.PositiveIntegerField()
+    repeats = models.PositiveIntegerField()
+    grid = models.JSONField(default=dict)  # each knob's values
+    knobs = models.JSONField(default=dict)  # the system knobs read (SMT, NUMA, governor, turbo, affinity)
+    budget_s = models.FloatField(null=True, blank=True)
+    load_before = models.FloatField(null=True, blank=True)
+    load_after = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            # A machine's and benchmark's sweeps, newest first (the sweep list).
+            models.Index(fields=["machine", "benchmark", "-started_at"], name="sweep_machine_benchmark"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sweep {self.pk} {self.benchmark} on {self.machine}"
+
+    def get_absolute_url(self) -> str:
+        return f"/sweeps/{self.pk}/"
+
+
+class SweepPoint(models.Model):
+    """One configuration of a sweep and what it measured (engine.sweep.report.ConfigResult)."""
+
+    sweep = models.ForeignKey(Sweep, on_delete=models.CASCADE, related_name="points")
+    index = models.PositiveIntegerField()  # its place in the report
+    threads = models.PositiveIntegerField()
+    batch = models.PositiveIntegerField()
+    instances = models.PositiveIntegerField()
+    pin = models.CharField(max_length=200)
+    passes = models.CharField(max_length=500)
+    quant = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=SWEEP_STATUS_CHOICES)
+    error = models.CharField(max_length=1000, blank=True, default="")
+    cores = models.JSONField(null=True, blank=True)
+    p25_ms = models.FloatField(null=True, blank=True)
+    p50_ms = models.FloatField(null=True, blank=True)
+    p75_ms = models.FloatField(null=True, blank=True)
+    p99_ms = models.FloatField(null=True, blank=True)
+    throughput = models.FloatField(null=True, blank=True)  # samples/s
+    timed_passes = models.PositiveIntegerField(default=0)
+    span_s = models.FloatField(null=True, blank=True)
+    faults_per_pass = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sweep", "index"]
+        constraints = [models.UniqueConstraint(fields=["sweep", "index"], name="unique_sweep_point_index")]
+
+    def knobs(self) -> dict:
+        return {k: getattr(self, k) for k in SWEEP_KNOBS}

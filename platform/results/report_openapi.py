@@ -42,6 +42,9 @@ def openapi30(node: Any) -> Any:
     if options and {"type": "null"} in options:
         rest = [option for option in options if option != {"type": "null"}]
         del node["anyOf"]
+        if len(rest) > 1:  # Optional[Union[X, Y]] (a sweep's knob value): anyOf [X, Y], nullable
+            node["anyOf"] = rest
+            rest = [{}]
         (only,) = rest  # msgspec writes Optional[X] as anyOf [X, null]
         if "$ref" in only:
             node["allOf"] = [only]

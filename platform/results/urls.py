@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 from rest_framework.routers import SimpleRouter
 
+from results.sweep_views import SweepViewSet
 from results.views import BenchmarkViewSet, ProjectViewSet, RunViewSet, SeriesListView, SeriesPointsView
 
 
@@ -29,6 +30,7 @@ router = SimpleRouter()
 router.register("runs", RunViewSet, basename="run")  # names run-list, run-detail
 router.register("projects", ProjectViewSet, basename="project")
 router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
+router.register("sweeps", SweepViewSet, basename="sweep")  # names sweep-list, sweep-detail
 
 urlpatterns = [
     *router.urls,

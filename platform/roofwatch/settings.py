@@ -5,7 +5,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_header, env_int, env_list, env_str
+from core.env import env_bool, env_header, env_int, env_list, env_positive_floats, env_str
 from core.ratelimit import trusted_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent  # the repository root
@@ -168,6 +168,8 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "regressions.models.ALERT_STATUSES",
         "JobKindEnum": "fleet.models.JOB_KINDS",
         "AlertKindEnum": "regressions.models.ALERT_KINDS",
+        "SweepPointStatusEnum": "results.models.SWEEP_STATUS_CHOICES",
+        "SweepModeEnum": "results.models.SWEEP_MODE_CHOICES",
     },
 }
 
@@ -249,6 +251,9 @@ if _cache_url:
 # Detection: how many of the latest runs of a benchmark on a machine it reads.
 ROOFWATCH_DETECTION_WINDOW = env_int("ROOFWATCH_DETECTION_WINDOW", 200)
 ROOFWATCH_SWEEP_DAYS = env_int("ROOFWATCH_SWEEP_DAYS", 14)
+# The p99 SLOs (ms) whose best throughput in each uploaded deployment sweep becomes a series
+# (results.sweep_ingest); an autotune sweep's own SLO is added to them.
+ROOFWATCH_SLOS_P99_MS = env_positive_floats("ROOFWATCH_SLOS_P99_MS", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
 # Months of layer-table partitions kept made ahead of now (PostgreSQL; results.partitions).
 ROOFWATCH_PARTITION_MONTHS_AHEAD = env_int("ROOFWATCH_PARTITION_MONTHS_AHEAD", 3)
 if not 0 <= ROOFWATCH_PARTITION_MONTHS_AHEAD <= 24:

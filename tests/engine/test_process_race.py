@@ -115,3 +115,27 @@ def test_workers_exit_when_the_race_is_over():
     with RaceWorkers(engine_vs_ort("mlp", TINY, threads=1)) as workers:
         workers.race(repeats=1, warmup=0)
     assert all(w.process.returncode == 0 for w in workers.workers.values())
+
+
+def test_a_pinned_worker_runs_on_its_cores_only_and_the_rest_float():
+    import os
+
+    first = min(os.sched_getaffinity(0))
+    specs = {"pinned": RunnerSpec("engine", "mlp", TINY, cores=(first,)), "free": RunnerSpec("engine", "mlp", TINY)}
+    with RaceWorkers(specs) as workers:
+        assert os.sched_getaffinity(workers.workers["pinned"].process.pid) == {first}
+        assert os.sched_getaffinity(workers.workers["free"].process.pid) == os.sched_getaffinity(0)
+    with pytest.raises(ValueError, match="cores must be a non-empty set"):
+        RunnerSpec("engine", "mlp", cores=())
+
+
+def test_workers_run_together_and_say_when_their_timed_passes_began_and_ended():
+    model, params = AGREEMENT_MODEL  # passes of milliseconds: far longer than handing out the command
+    specs = {f"i{n}": RunnerSpec("engine", model, params) for n in range(2)}
+    with RaceWorkers(specs) as workers:
+        windows = workers.run_together(repeats=5, warmup=1)
+    assert set(windows) == {"i0", "i1"}
+    for w in windows.values():
+        assert len(w.times_s) == 5 and w.end - w.start >= sum(w.times_s)
+    # together: each window opens before the other closes
+    assert windows["i0"].start < windows["i1"].end and windows["i1"].start < windows["i0"].end

@@ -1,0 +1,146 @@
+"""Autotune against the exhaustive grid (issue 26's goal: within 5% of the
+grid's best throughput under the SLO, measuring at most 40% of the grid).
+
+    .venv/bin/python benchmarks/autotune_vs_grid.py [--model dlrm] [--param rows=20000]
+        [--threads 1,2] [--batch 32,64,128,256] [--instances 1,2] [--pin off,on] [--repeats 20]
+        [--slo-p99-ms MS] [--seeds 20] [--json-out PATH]
+
+1. The grid: every configuration measured as `roofwatch-engine sweep` does
+   (its instances as worker processes started and timed together).
+2. The SLO: --slo-p99-ms, or the median p99 of the grid (so that it binds).
+3. Replays: the autotuner (engine.sweep.autotune, optuna TPE) run with
+   --seeds seeds, each measurement answered from the grid's, allowed 40% of
+   the grid: how often its answer is within 5% of the grid's best, and the
+   worst ratio. This judges the search without measurement noise.
+4. Live: one autotune (seed 0) measuring for itself, allowed 40% of the
+   grid; its answer's throughput as it measured it and as the grid measured
+   the same configuration, each over the grid's best.
+Prints the 1-minute load average before and after; on a shared machine the
+live figures move with the load.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+
+from engine.models import get_spec
+from engine.onnx_io.process_race import load_average, load_text
+from engine.sweep.autotune import autotune
+from engine.sweep.commands import default_evaluations
+from engine.sweep.grid import Grid
+from engine.sweep.measure import SweepTarget, measure_config, run_grid
+from engine.sweep.report import KNOBS, ConfigResult, best_under_slo, measured_points
+
+GOAL_RATIO = 0.95
+GOAL_SHARE = 0.4
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def best_of(results, slo: float):
+    """The result best under `slo` among `results`, or None."""
+    indexed = measured_points(results)
+    found = best_under_slo([p for _, p in indexed], slo)
+    return None if found is None else results[indexed[found][0]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="dlrm")
+    ap.add_argument("--param", action="append", default=None, help="NAME=VALUE (default rows=20000 for dlrm)")
+    ap.add_argument("--threads", type=_ints, default=(1, 2))
+    ap.add_argument("--batch", type=_ints, default=(32, 64, 128, 256))
+    ap.add_argument("--instances", type=_ints, default=(1, 2))
+    ap.add_argument("--pin", default="off,on")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--slo-p99-ms", type=float)
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--json-out", help="write the grid, the replays and the live run here")
+    ap.add_argument("--grid-from", metavar="JSON", help="replay over the grid of an earlier --json-out instead of "
+                                                          "measuring it (no live autotune then)")
+    args = ap.parse_args(argv)
+    spec = get_spec(args.model)
+    texts = args.param if args.param is not None else (["rows=20000"] if args.model == "dlrm" else [])
+    params = {}
+    for text in texts:
+        name, _, value = text.partition("=")
+        params[name] = spec.param(name).parse(value)
+    target = SweepTarget(args.model, params)
+    grid = Grid(threads=args.threads, batch=args.batch, instances=args.instances, pin=tuple(args.pin.split(",")))
+    configs = grid.configs()
+    allowance = default_evaluations(len(configs))
+
+    def measure(config):
+        return measure_config(target, config, repeats=args.repeats, warmup=args.warmup)
+
+    load_before = load_average()
+    if args.grid_from:
+        with open(args.grid_from) as f:
+            everything = [ConfigResult(**r) for r in json.load(f)["grid"]]
+    else:
+        print(f"{args.model} {params}: grid of {len(configs)} configurations, {args.repeats} timed passes per "
+              "instance", file=sys.stderr)
+        everything = run_grid(configs, measure, progress=lambda r: print(
+            f"  {r.threads}t b{r.batch} x{r.instances} pin {r.pin}: {r.status} {r.throughput or 0:.0f}/s p99 "
+            f"{r.p99_ms or 0:.2f} ms", file=sys.stderr))
+        if args.json_out:  # the grid first: a failure later keeps it for --grid-from
+            with open(args.json_out, "w") as f:
+                json.dump({"grid": [r.__dict__ for r in everything]}, f, indent=1)
+    measured = [r for r in everything if r.status == "ok"]
+    slo = args.slo_p99_ms or statistics.median(r.p99_ms for r in measured)
+    grid_best = best_of(everything, slo)
+    if grid_best is None:
+        print(f"no configuration of the grid has p99 within {slo:.2f} ms", file=sys.stderr)
+        return 1
+    by_config = {(r.threads, r.batch, r.instances, r.pin, r.passes, r.quant): r for r in everything}
+
+    def lookup(config):
+        return by_config[tuple(getattr(config, k) for k in KNOBS)]
+
+    ratios, used = [], []
+    for seed in range(args.seeds):
+        tuned = autotune(configs, lookup, slo_p99_ms=slo, max_evaluations=allowance, seed=seed)
+        found = best_of(tuned, slo)
+        ratios.append(0.0 if found is None else found.throughput / grid_best.throughput)
+        used.append(len(tuned))
+    live = [] if args.grid_from else autotune(configs, measure, slo_p99_ms=slo, max_evaluations=allowance, seed=0)
+    live_found = best_of(live, slo) if live else None
+    load_after = load_average()
+
+    print(f"\n{args.model} {params}, grid {grid.to_dict()}")
+    print(f"SLO p99 {slo:.2f} ms ({'given' if args.slo_p99_ms else 'the median p99 of the grid'}); "
+          f"grid: {len(measured)} of {len(configs)} measured; best {grid_best.throughput:.0f} samples/s "
+          f"(threads {grid_best.threads}, batch {grid_best.batch}, instances {grid_best.instances}, "
+          f"pin {grid_best.pin}, p99 {grid_best.p99_ms:.2f} ms)")
+    within = sum(r >= GOAL_RATIO for r in ratios)
+    print(f"replayed autotune, {args.seeds} seeds, at most {allowance} evaluations ({allowance / len(configs):.0%} "
+          f"of the grid): {within}/{args.seeds} within {1 - GOAL_RATIO:.0%} of the grid's best; ratio median "
+          f"{statistics.median(ratios):.3f}, worst {min(ratios):.3f}; evaluations used median "
+          f"{statistics.median(used):g}, most {max(used)}")
+    if args.grid_from:
+        print(f"(grid replayed from {args.grid_from}: no live autotune)")
+    elif live_found is None:
+        print(f"live autotune (seed 0, {len(live)} evaluations): nothing within the SLO")
+    else:
+        again = lookup(live_found)
+        print(f"live autotune (seed 0, {len(live)} evaluations = {len(live) / len(configs):.0%} of the grid): "
+              f"threads {live_found.threads}, batch {live_found.batch}, instances {live_found.instances}, "
+              f"pin {live_found.pin}: {live_found.throughput:.0f} samples/s p99 {live_found.p99_ms:.2f} ms as it "
+              f"measured ({live_found.throughput / grid_best.throughput:.3f} of the grid's best); the grid measured "
+              f"that configuration at {again.throughput:.0f} samples/s "
+              f"({again.throughput / grid_best.throughput:.3f})")
+    print(f"load average (1 min) {load_text(load_before)} before, {load_text(load_after)} after")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"slo_p99_ms": slo, "grid": [r.__dict__ for r in everything], "replay_ratios": ratios,
+                       "replay_evaluations": used, "live": [r.__dict__ for r in live]}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Autotune: the highest throughput whose p99 is within an SLO, searched
+over the sweep's grid by optuna's TPE sampler with the SLO as a constraint
+(`Trial.set_constraint`: p99 - SLO, feasible at or below 0), not a hand-written
+search. Each configuration is measured at most once: a repeated suggestion
+is answered from what was measured and costs no evaluation."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from engine.sweep.grid import SweepConfig
+from engine.sweep.measure import Measure, Progress
+from engine.sweep.report import KNOBS, STATUS_OK, ConfigResult
+
+CONSTRAINT = "p99_ms_over_slo"
+VIOLATION_UNMEASURED = 1e9  # a configuration that failed or cannot run here: as far from feasible as can be
+TRIALS_PER_EVALUATION = 20  # optuna's suggestions may repeat; this many per allowed evaluation, then stop
+STARTUP_SHARE = 0.4  # of the evaluations spent on random trials before TPE models the rest
+
+
+def _value_and_violation(result: ConfigResult, slo_p99_ms: float) -> tuple[float, float]:
+    if result.status != STATUS_OK or result.throughput is None or result.p99_ms is None:
+        return 0.0, VIOLATION_UNMEASURED
+    return result.throughput, result.p99_ms - slo_p99_ms
+
+
+def autotune(configs: Sequence[SweepConfig], measure: Measure, *, slo_p99_ms: float, max_evaluations: int,
+             seed: int = 0, budget_s: float | None = None, progress: Progress | None = None) -> list[ConfigResult]:
+    """The configurations measured, in the order they were; the best under
+    the SLO among them is report.best_under_slo's answer."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    choices = {k: list(dict.fromkeys(getattr(c, k) for c in configs)) for k in KNOBS}
+    grid = set(configs)
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(1, round(max_evaluations * STARTUP_SHARE)))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    measured: dict[SweepConfig, ConfigResult] = {}
+    start = time.monotonic()
+    for _ in range(max_evaluations * TRIALS_PER_EVALUATION):
+        if len(measured) >= min(max_evaluations, len(grid)):
+            break
+        if budget_s is not None and time.monotonic() - start >= budget_s:
+            break
+        trial = study.ask()
+        config = SweepConfig(**{k: trial.suggest_categorical(k, v) for k, v in choices.items()})
+        if config not in grid:  # a grid is a product, so only a caller's hand-picked list gets here
+            trial.set_constraint(CONSTRAINT, VIOLATION_UNMEASURED)
+            study.tell(trial, 0.0)
+            continue
+        if config not in measured:
+            measured[config] = measure(config)
+            if progress is not None:
+                progress(measured[config])
+        value, violation = _value_and_violation(measured[config], slo_p99_ms)
+        trial.set_constraint(CONSTRAINT, violation)
+        study.tell(trial, value)
+    return list(measured.values())

@@ -1,0 +1,103 @@
+"""`roofwatch-engine sweep`: every configuration measured in its own
+processes, instances timed together, pinned ones on their own CPUs; the
+report written atomically with the system knobs; bad input refused before
+any process starts, a configuration that cannot run recorded with why."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from engine.cli import main
+from engine.sweep.grid import SweepConfig
+from engine.sweep.measure import SweepTarget, measure_config, run_grid
+from engine.sweep.report import SWEEP_SCHEMA, ConfigResult
+
+TINY = ["mlp", "--param", "sizes=16,32,4"]
+QUICK = ["--repeats", "3", "--warmup", "0"]
+CPUS = len(os.sched_getaffinity(0))
+
+
+def test_a_sweep_measures_every_configuration_and_writes_its_report(tmp_path, capsys):
+    out = tmp_path / "sweeps" / "sweep.json"
+    code = main(["sweep", *TINY, "--threads", "1", "--batch", "2,4", "--instances", "1,2", "--pin", "off",
+                 "--pin", "on", *QUICK, "--json", str(out), "--commit", "abc123"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert [p.name for p in out.parent.iterdir()] == ["sweep.json"]  # no temp file left
+    assert report["schema"] == SWEEP_SCHEMA and report["mode"] == "grid" and report["model"] == "mlp"
+    assert report["params"] == {"sizes": [16, 32, 4]} and report["source"]["commit"] == "abc123"
+    assert report["grid"] == {"threads": [1], "batch": [2, 4], "instances": [1, 2], "pin": ["off", "on"],
+                              "passes": ["none"], "quant": ["none"]}
+    assert set(report["knobs"]) == {"smt", "numa_nodes", "governor", "turbo", "affinity"}
+    results = report["results"]
+    assert len(results) == 8
+    for r in results:
+        if r["pin"] == "on" and r["instances"] > CPUS:
+            assert r["status"] == "skipped" and "CPUs" in r["error"]
+            continue
+        assert r["status"] == "ok", r
+        assert r["timed_passes"] == 3 * r["instances"]
+        assert 0 < r["p50_ms"] <= r["p99_ms"]
+        assert r["throughput"] == pytest.approx(r["batch"] * r["timed_passes"] / r["span_s"])
+        if r["pin"] == "on":
+            assert r["cores"] == [[c] for c in sorted(os.sched_getaffinity(0))[:r["instances"]]]
+        else:
+            assert r["cores"] is None
+    printed = capsys.readouterr().out
+    assert "samples/s" in printed and "Pareto front" in printed and "not changeable from user space here" in printed
+
+
+def test_a_configuration_whose_worker_fails_is_recorded_and_the_sweep_goes_on():
+    target = SweepTarget("mlp", {"sizes": [3]})  # the model refuses one size when it is built
+    result = measure_config(target, SweepConfig(1, 2, 1), repeats=2, warmup=0)
+    assert result.status == "failed" and "need at least 2 sizes" in result.error
+    assert result.throughput is None and result.p99_ms is None
+
+
+def test_configurations_after_the_budget_are_skipped_saying_so():
+    def measure(config):
+        return ConfigResult(**config.to_dict(), status="ok", throughput=1.0, p99_ms=1.0)
+
+    configs = [SweepConfig(1, b, 1) for b in (1, 2, 3)]
+    seen = []
+    results = run_grid(configs, measure, budget_s=1e-9, progress=seen.append)
+    assert [r.status for r in results] == ["skipped"] * 3 and seen == results
+    assert "time budget of 1e-09 s ran out" in results[0].error
+    assert [r.status for r in run_grid(configs, measure)] == ["ok"] * 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", *TINY, "--param", "batch=4"], "give batch sizes with --batch"),
+    (["sweep", *TINY, "--max-evaluations", "3"], "--max-evaluations bounds the autotune; give --slo-p99-ms too"),
+    (["sweep"], "sweep needs a model name"),
+    (["sweep", "nosuch"], "unknown model 'nosuch'"),
+])
+def test_bad_input_is_refused_before_any_process_starts(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", *TINY, "--threads", "1,0"], "must be >= 1, got 0"),
+    (["sweep", *TINY, "--pin", "0-x"], "is not a CPU number"),
+    (["sweep", *TINY, "--passes", "nosuch"], "nosuch"),
+    (["sweep", *TINY, "--quant", "int3"], "int3"),
+])
+def test_bad_grid_values_are_argument_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_onnx_file_is_swept_at_its_fixed_batch(tmp_path, capsys):
+    model = tmp_path / "tiny.onnx"
+    assert main(["export-onnx", "mlp", str(model), "--batch", "3", "--param", "sizes=16,32,4"]) == 0
+    assert main(["sweep", "--onnx", str(model), "--batch", "5"]) == 2
+    assert "fixed batch of 3" in capsys.readouterr().err
+    out = tmp_path / "sweep.json"
+    assert main(["sweep", "--onnx", str(model), "--threads", "1", *QUICK, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["model"] == "onnx:tiny" and report["params"] == {"file": "tiny.onnx"}
+    assert [(r["batch"], r["status"]) for r in report["results"]] == [(3, "ok")]
