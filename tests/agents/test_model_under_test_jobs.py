@@ -101,3 +101,20 @@ def test_an_engine_under_test_job_runs_the_commits_engine_on_the_file(ingest, tm
     (doc,) = ingest.stored_bodies()
     assert doc["source"]["under_test"] == "engine" and doc["source"]["engine_version"] == sha
     assert doc["benchmark"]["params"] == {"path": PATH, "batch": 2}
+
+
+def test_run_once_measures_the_onnx_benchmark_of_the_configured_checkout(ingest, tmp_path, engine_env, capsys):
+    """No job, no commit: the file as it is in [repository] path, its HEAD the report's source."""
+    from agents.cli import main
+
+    repo = tmp_path / "repo"
+    shas = model_repo(repo)
+    git(repo, "checkout", "-q", shas[1])
+    cfg = write_agent_config(tmp_path / "agent.toml", ingest.url, tmp_path / "spool", engine=[], extra=(
+        f'[measurement]\nwarmup = 0\nrepeats = 2\n[repository]\npath = "{repo}"\n'
+        f'[[benchmarks]]\nmodel = "onnx"\nparams = {{ path = "{PATH}", batch = 2 }}\n'))
+    assert main(["run-once", "--config", str(cfg), "--max-attempts", "1"]) == 0, capsys.readouterr().err
+    (doc,) = ingest.stored_bodies()
+    assert doc["source"]["commit"] == shas[1] and doc["source"]["under_test"] == "model"
+    assert doc["source"]["repository"] == repo.as_uri()  # the clone has no remote: its path
+    assert {ly["name"]: ly["flops"] for ly in doc["layers"]}["fc2"] == 2 * 2 * 64 * 128
