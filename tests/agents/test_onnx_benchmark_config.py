@@ -44,3 +44,11 @@ def test_the_engine_runs_the_file_with_its_repository_path(tmp_path):
     assert args[args.index("--batch") + 1] == "4" and args[args.index("--input-range") + 1] == "ids=0:10"
     assert "--param" not in args and args[args.index("--flag") + 1] == "v=2"
     assert params["path"] == "m/net.onnx"  # the caller's params are left as they were
+
+
+def test_run_once_with_model_onnx_says_the_path_goes_in_the_config(tmp_path, capsys):
+    from agents.cli import main
+
+    assert main(["run-once", "--model", "onnx", "--server", "http://127.0.0.1:9", "--token", "rw_x",
+                 "--spool", str(tmp_path / "spool")]) == 2
+    assert "--model onnx needs params.path" in capsys.readouterr().err
