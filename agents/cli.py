@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.argtypes import int_at_least
+from engine.onnx_spec import ONNX_MODEL, is_onnx
 
 from . import LOGGER_NAME, logs
 from .client import QUARANTINE_AFTER, FlushSummary, Outcome, flush
@@ -230,6 +231,10 @@ def cmd_run_once(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     K times, uploading after each run, or the config's [[benchmarks]]."""
     if args.model is None:
         return _run_configured(args, out, err)
+    if is_onnx(args.model):
+        print(f"{PROG}: --model {ONNX_MODEL} needs params.path (the file in the repository): give it as a "
+              f"[[benchmarks]] entry of the config and run `run-once --config FILE` without --model", file=err)
+        return EXIT_USAGE
     cfg = _measurement_config(args)
     spool = Spool(args.spool)
     spool.ensure_writable()  # fail now, not after a long benchmark

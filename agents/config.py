@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic_file import write_text_atomic
+from engine.onnx_spec import ONNX_MODEL, is_onnx
+from engine.onnx_spec import params_errors as onnx_params_errors
 from engine.report import BACKEND_ENGINE, BACKEND_ORT, BACKENDS
 
 from .spool import QUARANTINE_AFTER
@@ -47,7 +49,7 @@ def default_spool_path() -> Path:
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    model: str
+    model: str  # a zoo model, or engine.onnx_spec.ONNX_MODEL: params.path names a file of the repository
     params: dict[str, Any] = field(default_factory=dict)
     passes: list[str] = field(default_factory=list)
     quant: str = "none"
@@ -292,7 +294,11 @@ def _benchmark(item: Any, path: Path, where: str) -> BenchmarkSpec:
         else:
             raise _unknown(path, f"{where}.{key}", {**_BENCHMARK, "config": None})
     if "model" not in fields:
-        raise ConfigError(f"{path}: {where}.model: missing; expected a model name such as 'mlp'")
+        raise ConfigError(f"{path}: {where}.model: missing; expected a model name such as 'mlp', "
+                          f"or {ONNX_MODEL!r} with params.path")
+    if is_onnx(fields["model"]):
+        for key, problem in onnx_params_errors(fields.get("params", {})).items():
+            raise ConfigError(f"{path}: {where}.params{'.' + key if key else ''}: {problem}")
     if fields.get("backend") == BACKEND_ORT:
         refused = [k for k in _ENGINE_ONLY if fields.get(k) not in (None, [], "none")]
         if refused:

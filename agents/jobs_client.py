@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from engine.report import BACKEND_ENGINE
+from engine.report import BACKEND_ENGINE, UNDER_TEST, UNDER_TEST_ENGINE
 
 from .client import _reason, _server_message
 from .config import BenchmarkSpec
@@ -59,6 +59,7 @@ class Job:
     repository: str = ""
     commit: str = ""
     base_commit: str = ""  # of a "commits" job: list base_commit..commit
+    under_test: str = UNDER_TEST_ENGINE  # of a commit or bisect job: the commit's engine runs it, or ours its model
 
     @classmethod
     def from_json(cls, doc: Any) -> "Job":
@@ -79,9 +80,19 @@ class Job:
                 threads=doc.get("threads"), timeout_seconds=doc.get("timeout_seconds"),
                 repository=str(doc.get("repository") or ""), commit=str(doc.get("commit") or ""),
                 base_commit=str(doc.get("base_commit") or ""),
+                under_test=_under_test(doc.get("under_test")),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise JobsRefused(f"the claimed job is not in the jobs contract's shape ({e!r}): {doc!r}"[:1000]) from None
+
+
+def _under_test(value: Any) -> str:
+    """The job's under_test; absent (an older platform) is the engine."""
+    if value in (None, ""):
+        return UNDER_TEST_ENGINE
+    if value not in UNDER_TEST[1:]:
+        raise ValueError(f"under_test: expected one of {UNDER_TEST[1:]}, got {value!r}")
+    return value
 
 
 class JobsClient:

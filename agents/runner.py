@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.malloc_tuning import steady_env
+from engine.onnx_spec import input_range_args, is_onnx
 from engine.report import BACKEND_ENGINE
 
 ENGINE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")
@@ -76,18 +77,30 @@ def engine_args(
     repository: str | None = None,
     commit: str | None = None,
     backend: str | None = None,
+    onnx_file: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     """The engine CLI's arguments (after the command itself) for one run.
     Options are given only when set; passes, a quant mode other than 'none'
     and flags become --passes/--quant/--flag (target_ci and budget_s
     --target-ci/--budget-s, a backend other than the engine --backend), so an engine without those
-    options refuses the run loudly instead of measuring something else."""
-    args = ["run", model, "--json", str(json_path)]
+    options refuses the run loudly instead of measuring something else.
+    The model engine.onnx_spec.ONNX_MODEL runs `onnx_file` (default:
+    params.path, from the engine's cwd) as --onnx with --repo-path, its batch
+    and input ranges from the params."""
+    params = dict(params or {})
+    if is_onnx(model):
+        rel = params.pop("path")
+        args = ["run", "--onnx", str(onnx_file or rel), "--repo-path", rel, "--json", str(json_path)]
+        batch = params.pop("batch", batch)
+        for item in input_range_args(params.pop("input_ranges", {})):
+            args += ["--input-range", item]
+    else:
+        args = ["run", model, "--json", str(json_path)]
     for flag, value in (("--batch", batch), ("--repeats", repeats), ("--warmup", warmup), ("--threads", threads),
                         ("--target-ci", target_ci), ("--budget-s", budget_s)):
         if value is not None:
             args += [flag, str(value)]
-    for name, value in (params or {}).items():
+    for name, value in params.items():
         args += ["--param", f"{name}={format_param(value)}"]
     for item in inject:
         args += ["--inject", item]

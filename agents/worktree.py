@@ -3,7 +3,9 @@
 the worktree). The worktree lives in a temp dir named after the agent's pid
 (`roofwatch-worktree-<pid>-*`) and is removed afterwards; `prune_leftovers`
 removes those of agents that died (a crash, kill -9) at the next start.
-`list_commits` answers a "commits" job: the first-parent history of a range."""
+`list_commits` answers a "commits" job: the first-parent history of a range.
+`model_file` finds a model-under-test project's ONNX file in a worktree (a
+missing file or a Git LFS pointer is a WorktreeError saying what to do)."""
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +16,8 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from engine.onnx_spec import LFS_POINTER_PREFIX, is_lfs_pointer
 
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 GIT_TIMEOUT = 120.0
@@ -144,3 +148,27 @@ def worktree_env(path: Path, base: Mapping[str, str] | None = None) -> dict[str,
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = os.pathsep.join([str(path), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     return env
+
+
+def model_file(tree: Path, rel: str, commit: str = "") -> Path:
+    """The ONNX file `rel` (repository-relative, engine.onnx_spec-checked) in
+    the checkout `tree`, read where it is: never copied into the spool.
+    WorktreeError naming the commit and the path when it is missing, not a
+    file, or a Git LFS pointer (the worktree holds the pointer, not the model)."""
+    where = f"commit {commit}" if commit else f"the checkout {tree}"
+    path = tree / rel
+    if not path.is_file():
+        raise WorktreeError(f"{rel}: no such file at {where} of the repository; the benchmark's params.path "
+                            f"must name a file that every commit measured has")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(LFS_POINTER_PREFIX))
+    except OSError as e:
+        raise WorktreeError(f"{rel} at {where}: cannot read it: {e.strerror or e}") from None
+    if is_lfs_pointer(head):
+        raise WorktreeError(f"{rel} at {where} is a Git LFS pointer, not the model: this agent's checkout has the "
+                            f"pointer only. Install git-lfs on this machine and run `git lfs install` then "
+                            f"`git lfs pull` in the repository (repository.path), so worktrees check out the "
+                            f"model itself; or commit the model file without LFS")
+    return path
+

@@ -36,6 +36,7 @@ from engine.profile import DEFAULT_BUDGET_S, check_target, ci_half_width_pct
 from engine.quant import commands as quant_commands
 from engine.layer_roof import fraction_of_roof
 from engine.onnx_io.ort_backend import run_onnx_file_ort, run_zoo_ort
+from engine.onnx_spec import path_error as onnx_path_error
 from engine.report import BACKEND_ENGINE, BACKEND_ORT, BACKENDS, Report
 from engine.roofline import Peaks, measure_roofs
 from engine.source_info import detect_source
@@ -243,14 +244,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = dict(target_ci=args.target_ci, budget_s=args.budget_s)
     if args.backend == BACKEND_ORT:
         return _run_ort(args, source, target)
-    if args.onnx is not None or args.input_range:
-        if args.model is not None or args.param or args.onnx is None:
-            raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
-                                  "(with --input-range), not both")
+    if _onnx_file_run(args):
         options = RunOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads, source=source,
-                             inject=args.inject, passes=args.passes, **target, **quant_commands.quant_options(args))
+                             inject=args.inject, passes=args.passes, flags=dict(args.flag), **target,
+                             **quant_commands.quant_options(args))
         run = onnx_commands.run_onnx_benchmark(args.onnx, batch=args.batch, input_ranges=args.input_range,
-                                               options=options)
+                                               options=options, repo_path=args.repo_path)
         return _finish_run(run, args)
     if args.model is None:
         raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
@@ -262,16 +261,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _finish_run(run, args)
 
 
+def _onnx_file_run(args: argparse.Namespace) -> bool:
+    """Whether the run is of --onnx FILE; refuses a mix with a model name, and a bad --repo-path."""
+    if args.onnx is None and not args.input_range and args.repo_path is None:
+        return False
+    if args.model is not None or args.param or args.onnx is None:
+        raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
+                              "(with --input-range, --repo-path), not both")
+    if args.repo_path is not None and (problem := onnx_path_error(args.repo_path)):
+        raise ModelParamError(f"--repo-path: {problem}")
+    return True
+
+
 def _run_ort(args: argparse.Namespace, source, target: dict[str, Any]) -> int:
     """run --backend onnxruntime: a zoo model through its export, or --onnx FILE."""
     options = RunOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads, source=source,
                          inject=args.inject, passes=args.passes, flags=dict(args.flag), **target,
                          **quant_commands.quant_options(args))
-    if args.onnx is not None or args.input_range:
-        if args.model is not None or args.param or args.onnx is None:
-            raise ModelParamError("run takes either a model name (with --param) or --onnx FILE "
-                                  "(with --input-range), not both")
-        run = run_onnx_file_ort(args.onnx, batch=args.batch, input_ranges=args.input_range, options=options)
+    if _onnx_file_run(args):
+        run = run_onnx_file_ort(args.onnx, batch=args.batch, input_ranges=args.input_range, options=options,
+                                repo_path=args.repo_path)
     elif args.model is None:
         raise ModelParamError("run needs a model name (see `models`) or --onnx FILE")
     else:

@@ -30,10 +30,18 @@ PURPOSES = ("", PURPOSE_BISECT)
 BACKEND_ENGINE = "engine"
 BACKEND_ORT = "onnxruntime"
 BACKENDS = (BACKEND_ENGINE, BACKEND_ORT)
+# Source.under_test: what a commit of the source repository changes. "engine": the
+# commit's own engine ran the benchmark (roofwatch watching itself); "model": this
+# agent's engine ran the model file as it is at that commit (a project whose product is
+# the model). "" in reports without a project job (left out of the JSON).
+UNDER_TEST_ENGINE, UNDER_TEST_MODEL = "engine", "model"
+UNDER_TEST = ("", UNDER_TEST_ENGINE, UNDER_TEST_MODEL)
+ENGINE_VERSION_MAX_LENGTH = 100  # Source.engine_version
 # Keys a report leaves out while they hold their default, so that engine reports read
 # exactly as before these fields existed: (section, field, default).
 OMITTED_AT_DEFAULT = (("config", "backend", BACKEND_ENGINE), ("config", "runtime", None),
-                      ("layers", "work_unknown", None))
+                      ("layers", "work_unknown", None), ("source", "under_test", ""),
+                      ("source", "engine_version", ""))
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,10 @@ class Source:
     branch: str = ""
     commit_time: str | None = None  # ISO 8601
     ci_url: str | None = None
+    under_test: str = ""  # one of UNDER_TEST, set by the agent for a project's jobs
+    # The engine that ran it: the commit itself when the engine is under test, else
+    # "roofwatch <version>" (and its checkout's commit) of the agent's own engine.
+    engine_version: str = ""
 
 
 @dataclass(frozen=True)

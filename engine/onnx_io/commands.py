@@ -25,6 +25,7 @@ from engine.onnx_io.export_graph import save_onnx
 from engine.onnx_io.import_graph import import_onnx, load_checked, symbolic_batch_inputs
 from engine.onnx_io.onnx_inputs import parse_input_range, synthesize_inputs
 from engine.onnx_io.process_race import RaceResult, engine_vs_ort, race_processes
+from engine.onnx_spec import report_identity
 from engine.roofline import blas_threads
 
 
@@ -33,6 +34,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--input-range", action="append", default=[], metavar="NAME=LO:HI",
                      help="with --onnx: integer input NAME gets values in [LO, HI) (default: from the size of "
                           "the Gather/EmbeddingBag it indexes; repeatable)")
+    run.add_argument("--repo-path", metavar="PATH",
+                     help="with --onnx: the file's path relative to its repository's root; the report names "
+                          "the model 'onnx' with params.path PATH (part of the series identity) instead of "
+                          "onnx:<stem> with the file's name")
 
 
 def add_commands(sub: Any) -> None:
@@ -86,10 +91,12 @@ def cmd_compare_ort(params: Mapping[str, Any], args: argparse.Namespace, out: Te
 
 
 def run_onnx_benchmark(path: str | Path, *, batch: int | None = None, input_ranges: Sequence[str] = (),
-                       options: RunOptions = RunOptions()) -> BenchmarkRun:
+                       options: RunOptions = RunOptions(), repo_path: str | None = None) -> BenchmarkRun:
     """Profile an imported ONNX model as run_benchmark profiles a registered
-    one. The report names the model `onnx:<file stem>`; its params hold the
-    file name, the batch if one was forced and the input ranges given.
+    one. The report names the model `onnx:<file stem>` with the file name in
+    its params, or `onnx` with params.path = `repo_path` for a repository's
+    file (engine.onnx_spec.report_identity); the params add the batch if one
+    was forced and the input ranges given.
     `options.passes` run on the imported graph (see engine.passes; the importer's
     spellings, e.g. MatMul + Add + Relu or Gemm + Relu, fuse like the zoo's),
     then the quant options as for run_benchmark (calibration and accuracy use
@@ -101,11 +108,7 @@ def run_onnx_benchmark(path: str | Path, *, batch: int | None = None, input_rang
         raise OnnxIOError(f"{label}: --batch {batch} given but every input has a fixed batch dimension; "
                           "export the model again at the batch you want")
     graph = import_onnx(path, batch=batch)  # loads the file again so that errors name it
-    params: dict[str, Any] = {"file": Path(path).name}
-    if batch is not None:
-        params["batch"] = batch
-    if ranges:
-        params["input_ranges"] = {k: list(v) for k, v in ranges.items()}
-    model = Model(name=f"onnx:{Path(path).stem}", params=params, graph=graph,
+    name, params = report_identity(str(path), batch=batch, ranges=ranges, repo_path=repo_path)
+    model = Model(name=name, params=params, graph=graph,
                   make_inputs=lambda seed=0: synthesize_inputs(graph, seed, ranges))
     return profile_model(model, options)

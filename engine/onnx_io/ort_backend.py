@@ -45,6 +45,7 @@ from engine.onnx_io.onnx_inputs import parse_input_range, synthesize_onnx_inputs
 from engine.onnx_io.ort_lineage import Lineage, map_lineage, read_after
 from engine.onnx_io.ort_profile import OrtTimes, time_model
 from engine.onnx_io.ort_work import DEFAULT_DOMAINS, Work, group_work, model_work
+from engine.onnx_spec import report_identity
 from engine.passes import run_passes
 from engine.profile import time_stats
 from engine.report import BACKEND_ORT, Benchmark, Config, Layer, Report, Source
@@ -205,16 +206,12 @@ def run_zoo_ort(model: str, params: Mapping[str, Any] | None = None, options: Ru
 
 
 def run_onnx_file_ort(path: str | Path, *, batch: int | None = None, input_ranges: Sequence[str] = (),
-                      options: RunOptions = RunOptions()) -> OrtRun:
-    """An ONNX file in onnxruntime, named `onnx:<file stem>` as the engine names it."""
+                      options: RunOptions = RunOptions(), repo_path: str | None = None) -> OrtRun:
+    """An ONNX file in onnxruntime, named as the engine names it (engine.onnx_spec.report_identity)."""
     check_options(options)
     ranges = dict(parse_input_range(text) for text in input_ranges)
     proto, label = load_checked(path)
     feeds = synthesize_onnx_inputs(proto, batch, INPUT_SEED, ranges, label)
-    params: dict[str, Any] = {"file": Path(path).name}
-    if batch is not None:
-        params["batch"] = batch
-    if ranges:
-        params["input_ranges"] = {k: list(v) for k, v in ranges.items()}
-    return profile_onnx_model(proto, feeds, name=f"onnx:{Path(path).stem}", params=params,
+    name, params = report_identity(str(path), batch=batch, ranges=ranges, repo_path=repo_path)
+    return profile_onnx_model(proto, feeds, name=name, params=params,
                               version=onnx_model_version(proto), options=options, label=label)

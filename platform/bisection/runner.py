@@ -239,7 +239,8 @@ def _search_step(bisection: Bisection) -> None:
         return _finish(bisection, FAILED, f"Out of budget: {asked} runs asked for, at most {MAX_JOBS}.")
     for index in step.measure:
         sha = bisection.commits[index]["sha"]
-        job = fleet_jobs.enqueue_bisect(bisection.machine, bisection.repository, sha, **bisection.spec)
+        job = fleet_jobs.enqueue_bisect(bisection.machine, bisection.repository, sha,
+                                        under_test=bisection.summary.project.under_test, **bisection.spec)
         BisectRun.objects.create(bisection=bisection, index=index, commit=sha, job_id=job.pk)
     return None
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.report import END_TO_END
+from regressions.model_change import describe
 from regressions.models import ACKNOWLEDGED, UNTRIAGED, Alert, AlertSummary
 
 OPEN_STATUSES = (UNTRIAGED, ACKNOWLEDGED)
@@ -33,6 +34,11 @@ class SummaryCard:
         return self.summary.attribution.get("model_version")
 
     @property
+    def model_change(self) -> str:
+        """"model changed: version A -> version B at commit C; work changed in ..." (regressions.model_change)."""
+        return describe(self.model_version) if self.model_version else ""
+
+    @property
     def config(self) -> dict[str, Any]:
         return self.summary.attribution.get("config") or {}
 
@@ -43,7 +49,7 @@ class SummaryCard:
         if self.commits:
             parts.append(f"{self.commits['last_good'][:10]}…{self.commits['first_bad'][:10]}")
         if self.model_version:
-            parts.append("model version changed")
+            parts.append(self.model_change)
         if self.config:
             parts.append("config: " + ", ".join(sorted(self.config)))
         return " · ".join(parts) or "no commit, model or config change: the machine itself"

@@ -151,7 +151,7 @@ class JobSpecOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "kind", "priority", "benchmark", "config", "warmup", "repeats", "threads",
-                  "timeout_seconds", "repository", "base_commit", "commit"]
+                  "timeout_seconds", "repository", "base_commit", "commit", "under_test"]
 
     @extend_schema_field(JobBenchmarkSerializer)
     def get_benchmark(self, job: Job) -> dict:

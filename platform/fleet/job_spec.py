@@ -1,4 +1,5 @@
-"""What a job asks an agent to run: a benchmark (model + size params), the
+"""What a job asks an agent to run: a benchmark (model + size params, or the
+model "onnx" with params naming a file of the repository: engine.onnx_spec), the
 engine config, and how to measure it. Schedules and commit jobs store the same
 spec; `check_spec` validates it before either is saved.
 
@@ -15,6 +16,9 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from engine.onnx_spec import is_onnx
+from engine.onnx_spec import params_errors as onnx_params_errors
 
 MODEL_MAX_LENGTH = 100
 CONFIG_DEFAULTS: dict[str, Any] = {"passes": [], "quant": "none", "flags": {}, "inject": []}
@@ -84,6 +88,8 @@ def check_spec(*, model: Any, params: Any, config: Any, warmup: Any, repeats: An
         errors["model"] = [f"Expected a model name of 1 to {MODEL_MAX_LENGTH} characters, got {model!r}."]
     if not isinstance(params, dict):
         errors["params"] = [f"Expected a JSON object of size params, got {_type_name(params)}."]
+    elif is_onnx(model) and (problems := onnx_params_errors(params)):
+        errors["params"] = [f"params.{key}: {problem}." if key else f"{problem}." for key, problem in problems.items()]
     if problems := config_errors(config):
         errors["config"] = problems
     for name, value in (("warmup", warmup), ("repeats", repeats), ("threads", threads),

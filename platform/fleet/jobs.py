@@ -46,6 +46,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from engine.report import UNDER_TEST_ENGINE
 from fleet.commit_list import CommitListError, check_commit_list
 from fleet.job_spec import check_source, check_spec, spec_sha256
 from fleet.models import (
@@ -140,8 +141,10 @@ def _enqueue_schedule(pk: int, now: datetime) -> int:
 
 def enqueue_commit(machines: Iterable[Machine], repository: str, commit: str, *, model: str, params=None,
                    config=None, warmup: int = 3, repeats: int = 10, threads: int | None = None,
-                   timeout_seconds: int = 600, now: datetime | None = None) -> list[Job]:
-    """A job per machine to benchmark `commit` of `repository` (CI). A machine
+                   timeout_seconds: int = 600, under_test: str = UNDER_TEST_ENGINE,
+                   now: datetime | None = None) -> list[Job]:
+    """A job per machine to benchmark `commit` of `repository` (CI), its engine or its
+    model under test (`under_test`, the project's: see Job.under_test). A machine
     that already has the same unfinished commit job gets no second one, so a
     redelivered webhook adds nothing; the constraint one_pending_commit_job
     holds that for hooks arriving at once too. Raises ValidationError naming the bad field."""
@@ -158,14 +161,16 @@ def enqueue_commit(machines: Iterable[Machine], repository: str, commit: str, *,
                 continue
             try:
                 with transaction.atomic():  # a savepoint: a concurrent hook may insert this job first
-                    made.append(Job.objects.create(machine=machine, created=now, **same, **spec))
+                    made.append(Job.objects.create(machine=machine, created=now, under_test=under_test,
+                                                   **same, **spec))
             except IntegrityError:
                 continue  # that hook's job is the one
     return made
 
 
 def enqueue_bisect(machine: Machine, repository: str, commit: str, *, model: str, params, config, warmup: int,
-                   repeats: int, threads: int | None, timeout_seconds: int, now: datetime | None = None) -> Job:
+                   repeats: int, threads: int | None, timeout_seconds: int, under_test: str = UNDER_TEST_ENGINE,
+                   now: datetime | None = None) -> Job:
     """A bisect job: measure `commit` of `repository` on `machine` with this spec.
     Always a new job (a commit may get more runs); claimed after fresh jobs
     (PRIORITY_BISECT). Raises ValidationError naming the bad field."""
@@ -175,7 +180,8 @@ def enqueue_bisect(machine: Machine, repository: str, commit: str, *, model: str
     commit = check_source(repository, commit)
     with transaction.atomic():
         return Job.objects.create(machine=machine, kind=KIND_BISECT, priority=PRIORITY_BISECT, repository=repository,
-                                  commit=commit, spec_hash=spec_sha256(spec), created=now or timezone.now(), **spec)
+                                  commit=commit, spec_hash=spec_sha256(spec), created=now or timezone.now(),
+                                  under_test=under_test, **spec)
 
 
 def enqueue_commit_list(machine: Machine, repository: str, base: str, head: str,

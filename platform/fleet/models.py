@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from engine.report import UNDER_TEST_ENGINE, UNDER_TEST_MODEL
 from fleet.job_spec import LIMITS, MODEL_MAX_LENGTH, REPOSITORY_MAX_LENGTH, check_spec, full_config
 
 TOKEN_PREFIX = "rw_"
@@ -240,6 +241,11 @@ class Job(BenchmarkSpecFields):
     # A commit job runs the engine of this commit of this repository; empty for scheduled jobs.
     repository = models.CharField(max_length=REPOSITORY_MAX_LENGTH, blank=True, default="")
     commit = models.CharField(max_length=64, blank=True, default="")
+    # Of a commit or bisect job: what the commit changes, from its project (results.Project.under_test):
+    # "engine", the commit's own engine runs the benchmark; "model", the agent's engine runs the ONNX
+    # file as it is at the commit. The report records it (engine.report.UNDER_TEST).
+    under_test = models.CharField(max_length=16, choices=[(u, u) for u in (UNDER_TEST_ENGINE, UNDER_TEST_MODEL)],
+                                  default=UNDER_TEST_ENGINE)
     # Of a commits job: the range listed is base_commit..commit (base excluded).
     base_commit = models.CharField(max_length=64, blank=True, default="")
     priority = models.PositiveSmallIntegerField(default=PRIORITY_FRESH)  # lower is claimed first

@@ -111,7 +111,8 @@ def receive(source: str, delivery_id: str, project: Project, event: str,
                 made = 0
                 for schedule in matching_schedules(project):
                     made += len(enqueue_commit(schedule.group.machines.filter(enabled=True), project.repository_url,
-                                               target.commit, **schedule.spec()))
+                                               target.commit, under_test=project.under_test,
+                                               **schedule.spec()))
                 record.jobs_created = made
                 record.save(update_fields=["jobs_created"])
     except ValidationError as exc:

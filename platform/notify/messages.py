@@ -11,6 +11,7 @@ from django.conf import settings
 from bisection.models import Bisection
 from bisection.steps import culprit_views, rounds, steps
 from notify.models import EVENT_ALERT_SUMMARY, EVENT_CULPRIT_FOUND, KIND_GENERIC, KIND_GITHUB_STATUS, KIND_SLACK, WebhookEndpoint
+from regressions.model_change import describe
 from regressions.models import DRIFT, REGRESSION, AlertSummary
 
 GITHUB_REPO_RE = re.compile(r"github\.com[/:](?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$")
@@ -56,9 +57,11 @@ def headline(doc: dict) -> str:
         what = f"creeping drift over {commits['last_good'][:12]}..{cause[:12]}"
         worst = f"{doc['worst_rel_change']:+.1%}" if doc["worst_rel_change"] is not None else "?"
         return f"{doc['project']}: {len(doc['alerts'])} series slower (worst {worst}) by {what}"
-    what = f"commit {cause[:12]}" if cause else ("a config change" if "config" in doc["attribution"]
-                                                   else "a model change" if "model_version" in doc["attribution"]
-                                                   else "an unknown change")
+    if "model_version" in doc["attribution"]:  # the versions, the commit and the layers whose work changed
+        what = describe(doc["attribution"]["model_version"])
+    else:
+        what = f"commit {cause[:12]}" if cause else ("a config change" if "config" in doc["attribution"]
+                                                       else "an unknown change")
     worst = f"{doc['worst_rel_change']:+.1%}" if doc["worst_rel_change"] is not None else "?"
     kind = f" {doc['classification']}-bound" if doc["classification"] in ("compute", "bandwidth") else ""
     return f"{doc['project']}: {len(doc['alerts'])} series slower (worst {worst}){kind} after {what}"

@@ -2,16 +2,18 @@
 run after it, and the key that groups the alerts one cause produced.
 
 The causes a run can tell apart: the source commit range (last good, first
-bad), the model version (the graph or its weights' shapes changed) and the
-config (passes, quantization, threads, feature flags), diffed key by key.
+bad), the model version (the graph or its weights' shapes changed: with the
+commit it changed at and the layers whose work changed, regressions.model_change)
+and the config (passes, quantization, threads, feature flags), diffed key by key.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from regressions.model_change import LayerWork, work_changes
 from results.canonical import canonical_sha256
-from results.models import Run
+from results.models import Run, prefetch_layers
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -48,11 +50,18 @@ def attribute(run_before: Run, run_after: Run) -> dict[str, Any]:
             "branch": run_after.branch,
         }
     if run_before.model_version != run_after.model_version:
-        result["model_version"] = {"before": run_before.model_version, "after": run_after.model_version}
+        result["model_version"] = {"before": run_before.model_version, "after": run_after.model_version,
+                                   "commit": run_after.commit, **work_changes(*_layer_work(run_before, run_after))}
     diff = config_diff(run_before.config, run_after.config)
     if diff:
         result["config"] = diff
     return result
+
+
+def _layer_work(*runs: Run) -> list[list[LayerWork]]:
+    prefetch_layers(*runs)
+    return [[LayerWork(ly.name, ly.op, tuple(ly.sources), ly.flops, ly.bytes) for ly in run.layers.all()]
+            for run in runs]
 
 
 def summary_key(project_id: int, attribution: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ class MeasuredDataAdmin(ReadOnlyAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "repository_url", "default_branch"]
+    list_display = ["name", "repository_url", "default_branch", "under_test"]
     search_fields = ["name", "repository_url"]
     filter_horizontal = ["machines", "enrollment_tokens"]
 

@@ -307,4 +307,6 @@ def _new_run(report: Report, machine: Machine, payload_sha256: str) -> Run:
         conditions=msgspec.to_builtins(report.conditions),
         accuracy=msgspec.to_builtins(report.accuracy),
         purpose=report.purpose,
+        under_test=source.under_test or "",  # UNSET when absent
+        engine_version=source.engine_version or "",
     )

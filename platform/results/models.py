@@ -8,7 +8,10 @@ from collections.abc import Iterable
 
 from django.db import models
 
-from engine.report import BOUNDS, END_TO_END, PURPOSE_BISECT, PURPOSES, ROOF_KINDS
+from engine.report import (
+    BOUNDS, END_TO_END, ENGINE_VERSION_MAX_LENGTH, PURPOSE_BISECT, PURPOSES, ROOF_KINDS, UNDER_TEST,
+    UNDER_TEST_ENGINE, UNDER_TEST_MODEL,
+)
 from engine.sweep.report import KNOBS as SWEEP_KNOBS
 from engine.sweep.report import MODES as SWEEP_MODES
 from engine.sweep.report import STATUSES as SWEEP_STATUSES
@@ -18,6 +21,9 @@ from results.canonical import canonical_sha256
 BOUND_CHOICES = [(b, b) for b in BOUNDS]
 ROOF_CHOICES = [(r, r) for r in ROOF_KINDS]
 PURPOSE_CHOICES = [(p, p or "ordinary") for p in PURPOSES]
+UNDER_TEST_RUN_CHOICES = [(u, u or "not a project job") for u in UNDER_TEST]
+UNDER_TEST_CHOICES = [(UNDER_TEST_ENGINE, "engine under test: a commit's own engine runs the benchmark"),
+                      (UNDER_TEST_MODEL, "model under test: the agent's engine runs the model file at the commit")]
 WORK_UNKNOWN_MAX = 1000  # LayerMeasurement.work_unknown: why a layer's FLOPs and bytes are not known
 
 
@@ -42,6 +48,9 @@ class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     repository_url = models.CharField(max_length=500, unique=True)
     default_branch = models.CharField(max_length=200, default="main")
+    # What a commit of the repository changes: roofwatch's engine (its own engine runs each
+    # commit's benchmark), or the model (ONNX benchmarks, run by the agent's own engine).
+    under_test = models.CharField(max_length=16, choices=UNDER_TEST_CHOICES, default=UNDER_TEST_ENGINE)
     # Who may post runs to this project (results.project_scope); kept here because fleet imports no app.
     machines = models.ManyToManyField(
         Machine, related_name="projects", blank=True, help_text="machines that may post runs to this project"
@@ -163,6 +172,10 @@ class Run(models.Model):
     catalogued = models.BooleanField(default=False, editable=False)
     # Why the run was made (engine.report.PURPOSES): "" ordinary; "bisect" a bisection's run, never in a series.
     purpose = models.CharField(max_length=16, blank=True, default="", choices=PURPOSE_CHOICES)
+    # What the commit changes (engine.report.UNDER_TEST; "" for a run without a project job) and
+    # the engine that ran it (engine.report.Source.engine_version).
+    under_test = models.CharField(max_length=16, blank=True, default="", choices=UNDER_TEST_RUN_CHOICES)
+    engine_version = models.CharField(max_length=ENGINE_VERSION_MAX_LENGTH, blank=True, default="")
 
     objects = RunQuerySet.as_manager()
 

@@ -26,7 +26,7 @@ from core.json_body import MAX_JSON_DEPTH, nested_deeper_than
 from core.text import unstorable
 from engine.report import (
     ACCURACY_METRICS, BACKEND_ENGINE, BACKENDS, BOUNDS, CALIBRATION_METHODS, CPU_GOVERNOR_MAX_LENGTH, END_TO_END,
-    PURPOSES, ROOF_KINDS, SCHEMA,
+    ENGINE_VERSION_MAX_LENGTH, PURPOSES, ROOF_KINDS, SCHEMA, UNDER_TEST,
 )
 from fleet import models as fleet
 from results import models
@@ -172,6 +172,10 @@ class Source(_Strict, kw_only=True):
     branch: text(BRANCH_MAX) = ""
     commit_time: Optional[Moment] = None
     ci_url: Optional[Annotated[str, Meta(max_length=CI_URL_MAX, pattern=r"^(https?://[^\s\x00]+)?$")]] = None
+    # What the commit changes (the engine or the model) and the engine that ran it; UNSET
+    # when absent, so the decoded Struct of an older report (its payload hash) is unchanged.
+    under_test: Literal[UNDER_TEST] | UnsetType = UNSET
+    engine_version: text(ENGINE_VERSION_MAX_LENGTH) | UnsetType = UNSET
 
 
 class Layer(_Strict, kw_only=True):

@@ -58,6 +58,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "machine", "project", "benchmark", "model", "params", "environment", "model_version",
             "commit", "branch", "commit_time", "started_at", "received_at", "end_to_end", "purpose",
+            "under_test", "engine_version",
         ]
         extra_kwargs = {"purpose": {"help_text": (
             '"" an ordinary run; "bisect" a run a bisection made at an old commit, in no series')}}

@@ -18,3 +18,14 @@ def test_it_skips_schedules_of_other_benchmarks_disabled_schedules_and_disabled_
 def test_it_makes_no_jobs_for_a_project_no_schedule_benchmarks(post_github, project, fleet):
     project.benchmarks.all().delete()
     assert post_github(push_event()).json()["jobs_created"] == 0
+
+
+def test_a_model_under_test_projects_jobs_say_so(post_github, project, fleet):
+    """The project's kind goes with each commit job it makes (its agent runs the file at the commit)."""
+    assert post_github(push_event()).json()["jobs_created"] == 2
+    assert set(Job.objects.values_list("under_test", flat=True)) == {"engine"}
+    Job.objects.all().delete()
+    project.under_test = "model"
+    project.save()
+    assert post_github(push_event("1" * 40), delivery="d-2").json()["jobs_created"] == 2
+    assert set(Job.objects.values_list("under_test", flat=True)) == {"model"}

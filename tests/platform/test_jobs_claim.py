@@ -7,7 +7,7 @@ from .job_fixtures import *  # noqa: F403
 from .job_fixtures import SPEC, make_job
 
 CLAIM_KEYS = {"id", "lease", "lease_expires", "kind", "benchmark", "config", "warmup", "repeats", "threads",
-              "timeout_seconds", "repository", "commit", "base_commit", "priority"}
+              "timeout_seconds", "repository", "commit", "base_commit", "priority", "under_test"}
 
 
 def test_it_answers_204_with_no_body_when_the_machine_has_no_job(agent, other_machine):

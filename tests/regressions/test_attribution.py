@@ -1,5 +1,9 @@
 """Attribution says what differs between the runs on either side of a change,
 and the summary key groups one cause across benchmarks and machines."""
+from datetime import datetime, timezone
+
+import pytest
+
 from regressions.attribution import attribute, config_diff, summary_key
 from results.models import Benchmark, Project, Run
 
@@ -7,7 +11,8 @@ from results.models import Benchmark, Project, Run
 def run(pk: int, commit: str = "c1", model_version: str = "v1", config: dict | None = None) -> Run:
     project = Project(pk=1, name="p", repository_url="https://example.com/p")
     return Run(pk=pk, benchmark=Benchmark(project=project, model="mlp"), commit=commit, branch="main",
-               model_version=model_version, config=config or {"quant": "none", "threads": 2})
+               model_version=model_version, config=config or {"quant": "none", "threads": 2},
+               started_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
 
 
 def test_it_names_the_commit_range():
@@ -17,9 +22,11 @@ def test_it_names_the_commit_range():
     assert "model_version" not in result and "config" not in result
 
 
+@pytest.mark.django_db  # a model change reads both runs' layers (these unsaved runs have none)
 def test_it_names_a_model_version_change():
     result = attribute(run(1, model_version="v1"), run(2, model_version="v2"))
-    assert result["model_version"] == {"before": "v1", "after": "v2"} and "commits" not in result
+    assert result["model_version"] == {"before": "v1", "after": "v2", "commit": "c1", "changed": [], "added": [],
+                                       "removed": [], "unmatched": False} and "commits" not in result
 
 
 def test_it_diffs_nested_config_keys():
@@ -32,6 +39,7 @@ def test_it_diffs_nested_config_keys():
     }
 
 
+@pytest.mark.django_db
 def test_one_commit_range_is_one_summary_on_every_benchmark_and_machine():
     first = attribute(run(1, commit="aaa", model_version="x1"), run(2, commit="bbb", model_version="x2"))
     other = attribute(run(7, commit="aaa", model_version="y1"), run(9, commit="bbb", model_version="y2"))

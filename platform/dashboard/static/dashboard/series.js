@@ -1,6 +1,7 @@
 /* Series page: one benchmark layer on every machine that ran it, drawn from
  * /dash-api/series/ (decimated on the server), with the p25–p75 band, change
- * points as annotations linking to their alerts (a drift's ramp shaded), zoom and pan, and an x axis
+ * points as annotations linking to their alerts (a drift's ramp shaded), a marker where the model version
+ * changes, zoom and pan, and an x axis
  * by time or by commit. Zooming in re-fetches the visible range at full detail. Before the raw
  * window a layer's points are daily rollups (no run): drawn as diamonds on a dashed line, with a
  * note saying from when, and left out of the by-commit axis (a day has no one commit). */
@@ -83,8 +84,30 @@
     return sets;
   }
 
+  // Where a machine's runs change model version (the graph or its weights' shapes): one marker per
+  // place, at the first run of the new version, labelled with both versions.
+  function modelChanges(data, axis, out) {
+    data.machines.forEach(function (m) {
+      var last = null;
+      m.points.forEach(function (p) {
+        if (!p.model_version) return; // a daily rollup point has none
+        if (last !== null && p.model_version !== last) {
+          var x = xOf(p, axis), key = "model-" + x;
+          if (x !== undefined && !out[key]) {
+            out[key] = { type: "line", xMin: x, xMax: x, borderColor: "#7a7a7a",
+              borderWidth: 1, borderDash: [2, 3], rwModelChange: p.model_version, drawTime: "beforeDatasetsDraw",
+              label: { display: true, content: "model " + rw.shortSha(last).slice(0, 7) + "→" + rw.shortSha(p.model_version).slice(0, 7),
+                       position: "end", backgroundColor: "#555", color: "#fff", font: { size: 10 }, padding: { x: 4, y: 2 } } };
+          }
+        }
+        last = p.model_version;
+      });
+    });
+  }
+
   function annotations(data, axis) {
     var out = {};
+    modelChanges(data, axis, out);
     data.changes.forEach(function (c) {
       if (c.vanished) return;
       var x = state.x === "time" ? Date.parse(c.t) : axis.index[c.commit];
