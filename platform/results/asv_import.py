@@ -60,7 +60,7 @@ KEY_QUERY_CHUNK = 5_000  # idempotency keys per "already stored?" query (SQLite'
 RUN_COLUMNS = (
     "idempotency_key", "payload_sha256", "machine_id", "benchmark_id", "model_version", "config", "config_hash",
     "commit", "branch", "commit_time", "ci_url", "started_at", "received_at", "warmup", "repeats",
-    "median", "p25", "p75", "min", "n", "catalogued", "purpose",
+    "median", "p25", "p75", "min", "n", "catalogued", "purpose", "under_test", "engine_version",
 )
 
 
@@ -348,7 +348,7 @@ def _run_row(key: uuid.UUID, machine_id: int, benchmark_id: int, result: AsvResu
     # started_at is asv's commit date: series follow commit order, as asv plots them. asv measures no roofline.
     return (key, payload, machine_id, benchmark_id, point.version, config[0], config[1],
             result.commit, "", result.date, "", result.date, now, 0, point.n,
-            point.median, point.p25, point.p75, point.min, point.n, True, "")
+            point.median, point.p25, point.p75, point.min, point.n, True, "", "", "")
 
 
 def _insert_runs(rows: list[tuple]) -> None:
