@@ -53,10 +53,11 @@ def pool_bags(ctx: ExportContext, node: Node, rows: str, mode: str) -> None:
              node.outputs, name=f"{n_}/mean")
 
 
-def bag_of_position(ctx: ExportContext, prefix: str, starts: str, bags: int, n: int) -> str:
+def bag_of_position(ctx: ExportContext, prefix: str, starts: str, bags: int, n: int, past_end: bool = False) -> str:
     """The bag of each of n positions, (n,) int64, from the `bags` bags' sorted
     start positions `starts` (the first 0): the count of starts at or before
-    the position, less one. Starts may equal n (empty trailing bags), hence n + 1 marks."""
+    the position, less one. Starts may equal n (empty trailing bags), hence
+    n + 1 marks; `past_end` keeps the last one (n + 1 positions: the last bag's)."""
     def op(kind: str, inputs: list[str], tag: str, **kw: Any) -> str:
         return ctx.emit(kind, inputs, f"{prefix}/{tag}", name=f"{prefix}/{tag}", **kw)
 
@@ -66,6 +67,8 @@ def bag_of_position(ctx: ExportContext, prefix: str, starts: str, bags: int, n: 
     marks = op("ScatterElements", [ctx.const(f"{prefix}/no_marks", first), starts, ones], "bag_starts",
                axis=0, reduction="add")
     started = op("CumSum", [marks, ctx.const(f"{prefix}/axis0_scalar", np.asarray(0, np.int64))], "bags_started")
+    if past_end:
+        return started
     return op("Slice", [started, ctx.const(f"{prefix}/from0", [0]), ctx.const(f"{prefix}/to_n", [n])],
               "bag_of_position")
 
