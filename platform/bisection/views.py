@@ -15,7 +15,8 @@ from bisection.serializers import BisectionSerializer, StartSerializer
 from core.access import ReadOrSignedInUserWrites
 from core.agent_auth import MachineTokenAuthentication
 from core.pagination import BoundedLimitOffsetPagination
-from results.filters import filter_exact, parse_int
+from core.query import optional_int
+from results.filters import filter_exact
 from results.series import MAX_ID
 
 FILTERS = {"status": "status", "machine": "machine__name"}
@@ -48,8 +49,8 @@ class BisectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         params = self.request.query_params
         if self.action == "list":
             bisections = filter_exact(bisections, params, FILTERS)
-            if params.get("summary"):
-                bisections = bisections.filter(summary_id=parse_int("summary", params["summary"], 1, MAX_ID))
+            if (summary := optional_int(params, "summary", 1, MAX_ID)) is not None:
+                bisections = bisections.filter(summary_id=summary)
         return bisections
 
     def create(self, request, *args, **kwargs):

@@ -15,7 +15,7 @@ from typing import Any
 from rest_framework.exceptions import NotFound, ValidationError
 
 from regressions.models import Alert
-from results.filters import parse_int
+from core.query import parse_int
 from results.models import Benchmark, Run, Series
 from results.series import MAX_ID, MAX_POINTS, PointsQuery, series_points
 

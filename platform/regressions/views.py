@@ -26,7 +26,8 @@ from regressions.serializers import (
     SummaryTriageSerializer,
 )
 from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
-from results.filters import filter_exact, parse_int
+from core.query import optional_int
+from results.filters import filter_exact
 from results.series import MAX_ID
 
 SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name",
@@ -106,8 +107,8 @@ class AlertViewSet(TriageViewSet):
         params = self.request.query_params
         alerts = filter_exact(alerts, params, ALERT_FILTERS)
         for name, lookup in ALERT_ID_FILTERS.items():
-            if params.get(name):
-                alerts = alerts.filter(**{lookup: parse_int(name, params[name], 1, MAX_ID)})
+            if (value := optional_int(params, name, 1, MAX_ID)) is not None:
+                alerts = alerts.filter(**{lookup: value})
         return alerts
 
     def partial_update(self, request, *args, **kwargs):
@@ -151,8 +152,8 @@ class DetectionPolicyViewSet(viewsets.ModelViewSet):
             return policies
         params = self.request.query_params
         policies = filter_exact(policies, params, POLICY_FILTERS)
-        if params.get("benchmark"):
-            policies = policies.filter(benchmark_id=parse_int("benchmark", params["benchmark"], 1, MAX_ID))
+        if (benchmark := optional_int(params, "benchmark", 1, MAX_ID)) is not None:
+            policies = policies.filter(benchmark_id=benchmark)
         return policies
 
     def perform_create(self, serializer) -> None:

@@ -40,17 +40,6 @@ def parse_instant(name: str, value: str) -> datetime:
         raise ValidationError({name: [message]}) from None
 
 
-def parse_int(name: str, value: str, minimum: int, maximum: int | None = None) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or number < minimum or (maximum is not None and number > maximum):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
-        raise ValidationError({name: [f"Expected a whole number {bounds}; got {value!r}."]})
-    return number
-
-
 def filter_exact(rows: QuerySet, params: Mapping[str, str], lookups: Mapping[str, str]) -> QuerySet:
     """Apply ?name=value for each {name: ORM lookup}; empty values are ignored."""
     for name, lookup in lookups.items():

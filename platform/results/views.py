@@ -65,9 +65,9 @@ ERROR_RESPONSES = error_responses({
             *(OpenApiParameter(name, str, description=f"exact {text}") for name, (_, text) in RUN_FILTERS.items()),
             OpenApiParameter("started_after", str, description=f"started_at at or after this ({ISO_EXAMPLE})"),
             OpenApiParameter("started_before", str, description=f"started_at before this ({ISO_EXAMPLE})"),
-            OpenApiParameter("purpose", str, enum=RUN_PURPOSES, description=(
+            OpenApiParameter("purpose", str, enum=["", *RUN_PURPOSES], description=(
                 "series: runs in their series; bisect: a bisection's runs at old commits; any (the default, "
-                "except with ?commit=, whose runs are its series runs: what gates the commit)")),
+                "except with ?commit=, whose runs are its series runs: what gates the commit); empty: the default")),
         ],
     ),
     retrieve=extend_schema(summary="One run with its layers"),

@@ -61,7 +61,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.JsonErrorsMiddleware",  # errors under /api/ and /hooks/ in the API's JSON, 404s included
     "core.middleware.RefuseNulMiddleware",  # NUL in a path or query: 404/400 before any view queries with it
+    "core.middleware.OneValuePerParameterMiddleware",  # ?a=1&a=2 under /api/: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
