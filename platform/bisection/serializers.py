@@ -5,6 +5,7 @@ from rest_framework import serializers
 from bisection.models import Bisection, BisectRun
 from bisection.steps import culprit_views, rounds, steps
 from core.access import HidesPrivateFields
+from core.known_keys import KnownKeysSerializer
 from regressions.models import AlertSummary
 
 
@@ -74,6 +75,6 @@ class BisectionSerializer(HidesPrivateFields, serializers.ModelSerializer):
         return StepSerializer(steps(bisection), many=True, context=self.context).data
 
 
-class StartSerializer(serializers.Serializer):
+class StartSerializer(KnownKeysSerializer):
     summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(),
                                                  help_text="the alert summary whose commit range to bisect")

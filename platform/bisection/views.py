@@ -14,6 +14,7 @@ from bisection.models import Bisection
 from bisection.serializers import BisectionSerializer, StartSerializer
 from core.access import ReadOrSignedInUserWrites
 from core.agent_auth import MachineTokenAuthentication
+from core.openapi import id_parameter
 from core.pagination import BoundedLimitOffsetPagination
 from core.query import optional_int
 from results.filters import filter_exact
@@ -31,7 +32,7 @@ class Refused(APIException):
 @extend_schema_view(
     list=extend_schema(summary="Bisections, newest first", parameters=[
         *(OpenApiParameter(name, str, description=f"exact {name}") for name in FILTERS),
-        OpenApiParameter("summary", int, description="alert summary id")]),
+        id_parameter("summary", "alert summary id")]),
     retrieve=extend_schema(summary="One bisection: its state, every step and the culprits"),
     create=extend_schema(summary="Start bisecting an alert summary's commit range", request=StartSerializer),
     cancel=extend_schema(summary="Cancel a running bisection", request=None),

@@ -2,15 +2,15 @@
 and the job as the agent and people read it. Lease hashes never leave the database."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.exceptions import ValidationError
 
 from core.access import HidesPrivateFields
+from core.known_keys import KnownKeysSerializer
 from core.text import storable_text
 from fleet.commit_list import MAX_COMMIT_LIST, TEXT_MAX_CHARS
 from fleet.jobs import (
@@ -24,27 +24,6 @@ from fleet.jobs import (
 from fleet.models import Job
 
 BIGINT_MAX = 2**63 - 1
-
-
-class KnownKeysSerializer(serializers.Serializer):
-    """Refuses keys it does not declare, naming them: a misspelt optional key
-    would otherwise be dropped without a word."""
-
-    def to_internal_value(self, data: Any) -> dict:
-        if not isinstance(data, Mapping):
-            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        errors: dict[str, Any] = {}
-        try:
-            value = super().to_internal_value(data)
-        except ValidationError as exc:
-            errors = dict(exc.detail)
-        for key in data:
-            if key not in self.fields:
-                errors[key] = [ErrorDetail(f"Unknown field; expected only: {', '.join(self.fields)}.",
-                                           code="unknown_field")]
-        if errors:
-            raise ValidationError(errors)
-        return value
 
 
 class ProcessTextField(serializers.CharField):
@@ -70,6 +49,7 @@ class AgentStatusSerializer(KnownKeysSerializer):
     last_error_at = serializers.DateTimeField(allow_null=True, required=False, default=None)
 
 
+@extend_schema_serializer(component_name="Claim")  # "ClaimRequest" as a request body
 class ClaimRequestSerializer(KnownKeysSerializer):
     agent = AgentStatusSerializer(required=False, help_text="the agent's spool and upload state")
     lease_seconds = serializers.IntegerField(
@@ -108,6 +88,7 @@ class CommitListField(serializers.JSONField):
     """Any JSON here: fleet.jobs.complete checks it against the job (naming `result`)."""
 
 
+@extend_schema_serializer(component_name="Complete")  # "CompleteRequest" as a request body
 class CompleteRequestSerializer(LeaseSerializer):
     run = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, required=False,

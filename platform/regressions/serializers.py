@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.access import HidesPrivateFields
+from core.known_keys import KnownKeysSerializer
 from fleet.models import Machine
 from regressions.models import (
     ALERT_STATUSES,
@@ -84,7 +85,7 @@ class AlertSummaryDetailSerializer(AlertSummarySerializer):
         fields = [*AlertSummarySerializer.Meta.fields, "alerts", "events"]
 
 
-class SummaryTriageSerializer(serializers.Serializer):
+class SummaryTriageSerializer(KnownKeysSerializer):
     status = serializers.ChoiceField(SUMMARY_STATUSES, required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000,
@@ -96,7 +97,7 @@ class SummaryTriageSerializer(serializers.Serializer):
         return data
 
 
-class AlertTriageSerializer(serializers.Serializer):
+class AlertTriageSerializer(KnownKeysSerializer):
     status = serializers.ChoiceField(ALERT_STATUSES, required=False,
                                      help_text=f"not {REASSIGNED!r}: give 'summary' to reassign")
     summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(), required=False,

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core.access import ReadOrSignedInUserWrites
 from core.agent_auth import MachineTokenAuthentication
+from core.openapi import id_parameter
 from core.pagination import BoundedLimitOffsetPagination
 from regressions.models import Alert, AlertSummary, DetectionPolicy
 from regressions.serializers import (
@@ -90,7 +91,7 @@ class AlertSummaryViewSet(TriageViewSet):
         summary="Alerts: one change in one series each",
         parameters=[
             *(OpenApiParameter(name, str, description=f"exact {name}") for name in ALERT_FILTERS),
-            *(OpenApiParameter(name, int, description=f"{name} id") for name in ALERT_ID_FILTERS),
+            *(id_parameter(name, f"{name} id") for name in ALERT_ID_FILTERS),
         ],
     ),
     retrieve=extend_schema(summary="One alert"),
@@ -129,7 +130,7 @@ POLICY_FILTERS = {"project": "project__name", "machine": "machine__name", "layer
     list=extend_schema(
         summary="Detection policies: per project, benchmark or series",
         parameters=[*(OpenApiParameter(name, str, description=f"exact {name}") for name in POLICY_FILTERS),
-                    OpenApiParameter("benchmark", int, description="benchmark id")],
+                    id_parameter("benchmark", "benchmark id")],
     ),
     retrieve=extend_schema(summary="One detection policy"),
     create=extend_schema(summary="Add a detection policy (one per scope)"),

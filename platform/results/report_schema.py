@@ -256,14 +256,11 @@ class Report(_Strict, kw_only=True):
     purpose: Literal[PURPOSES] = ""
 
 
-class Batch(_Strict, kw_only=True):
-    """A batch upload (POST /api/v1/runs/batch/): each report is answered on its own."""
-
-    reports: Annotated[list[Report], Meta(min_length=1, max_length=MAX_BATCH_REPORTS)]
-
-
 class RawBatch(_Strict, kw_only=True):
-    """Batch as read: each report left as its bytes, to be decoded on its own."""
+    """A batch upload (POST /api/v1/runs/batch/): up to 100 run reports, each a
+    Report, each decoded and answered on its own, so an item that is no valid
+    Report gets its own 400 in the answer, not the batch. Read with each report
+    left as its bytes."""
 
     reports: Annotated[list[msgspec.Raw], Meta(min_length=1, max_length=MAX_BATCH_REPORTS)]
 

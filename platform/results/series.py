@@ -67,8 +67,8 @@ class PointsQuery:
             raise ValidationError({"metric": [f"Unknown metric {metric!r}; expected one of {', '.join(METRICS)}."]})
         return cls(
             metric=metric,
-            since=parse_instant("since", params["since"]) if params.get("since") else None,
-            until=parse_instant("until", params["until"]) if params.get("until") else None,
+            since=parse_instant("since", params["since"]) if "since" in params else None,
+            until=parse_instant("until", params["until"]) if "until" in params else None,
             limit=optional_int(params, "limit", 1, MAX_POINTS) or DEFAULT_POINTS,
         )
 

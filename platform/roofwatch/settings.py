@@ -163,6 +163,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies get components of their own (required strings minLength 1, no read-only fields).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "notify.openapi.add_hooks",  # the inbound hooks with their signature headers
+        "core.openapi.complete_operations",  # shared errors, anonymous reads, no NUL in query text
+    ],
     # Several models have a "status" field with their own choices: one enum name each.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "fleet.models.JOB_STATUSES",

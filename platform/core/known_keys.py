@@ -1,0 +1,45 @@
+"""Request bodies that refuse keys they do not declare, and say so in the
+OpenAPI schema (`additionalProperties: false`), so a client generated from
+it never sends a key the server refuses."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+
+class KnownKeysSerializer(serializers.Serializer):
+    """Refuses keys it does not declare, naming them: a misspelt optional key
+    would otherwise be dropped without a word."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, Mapping):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        errors: dict[str, Any] = {}
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            errors = dict(exc.detail)
+        for key in data:
+            if key not in self.fields:
+                errors[key] = [ErrorDetail(f"Unknown field; expected only: {', '.join(self.fields)}.",
+                                           code="unknown_field")]
+        if errors:
+            raise ValidationError(errors)
+        return value
+
+
+class KnownKeysSchema(OpenApiSerializerExtension):
+    """drf-spectacular: a KnownKeysSerializer's request body has additionalProperties false."""
+
+    target_class = KnownKeysSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
