@@ -6,6 +6,7 @@ from bisection.models import Bisection, BisectRun
 from bisection.steps import culprit_views, rounds, steps
 from core.access import HidesPrivateFields
 from core.known_keys import KnownKeysSerializer
+from core.references import ExistingPrimaryKeyField
 from regressions.models import AlertSummary
 
 
@@ -76,5 +77,5 @@ class BisectionSerializer(HidesPrivateFields, serializers.ModelSerializer):
 
 
 class StartSerializer(KnownKeysSerializer):
-    summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(),
-                                                 help_text="the alert summary whose commit range to bisect")
+    summary = ExistingPrimaryKeyField(queryset=AlertSummary.objects.all(),
+                                      help_text="the alert summary whose commit range to bisect")

@@ -13,7 +13,11 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 
 class KnownKeysSerializer(serializers.Serializer):
     """Refuses keys it does not declare, naming them: a misspelt optional key
-    would otherwise be dropped without a word."""
+    would otherwise be dropped without a word. `schema_rules`: what its
+    `validate` checks that fields cannot say, in JSON Schema (anyOf / oneOf of
+    required keys; a property's schema replaced), for the request schema."""
+
+    schema_rules: dict[str, Any] = {}
 
     def to_internal_value(self, data: Any) -> dict:
         if not isinstance(data, Mapping):
@@ -42,4 +46,7 @@ class KnownKeysSchema(OpenApiSerializerExtension):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         if direction == "request":
             schema["additionalProperties"] = False
+            rules = dict(self.target.schema_rules)
+            schema["properties"].update(rules.pop("properties", {}))
+            schema.update(rules)
         return schema

@@ -43,6 +43,8 @@ def complete_operations(result: dict, generator, request, public) -> dict:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             _add_errors(path, operation)
+            if _body_has_required_keys(operation, result):
+                operation["requestBody"]["required"] = True  # no body is a 400
             if method in READS and anonymous_read() and {} not in operation.get("security", [{}]):
                 operation["security"].append({})
             for parameter in operation.get("parameters", []):
@@ -51,6 +53,16 @@ def complete_operations(result: dict, generator, request, public) -> dict:
                         and not {"enum", "pattern", "format"} & set(schema)):
                     schema["pattern"] = NO_NUL
     return result
+
+
+def _body_has_required_keys(operation: dict, result: dict) -> bool:
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        schema = media.get("schema", {})
+        if "$ref" in schema:
+            schema = result["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        if schema.get("required"):
+            return True
+    return False
 
 
 def _add_errors(path: str, operation: dict) -> None:

@@ -51,6 +51,10 @@ class AgentStatusSerializer(KnownKeysSerializer):
 
 @extend_schema_serializer(component_name="Claim")  # "ClaimRequest" as a request body
 class ClaimRequestSerializer(KnownKeysSerializer):
+    schema_rules = {"properties": {"lease": {
+        "type": "string", "minLength": LEASE_CHOSEN_MIN_CHARS, "maxLength": LEASE_CHOSEN_MAX_CHARS, "pattern": (
+        f"^{LEASE_PREFIX}[A-Za-z0-9_-]{{{LEASE_CHOSEN_MIN_CHARS - len(LEASE_PREFIX)},"
+        f"{LEASE_CHOSEN_MAX_CHARS - len(LEASE_PREFIX)}}}$")}}}
     agent = AgentStatusSerializer(required=False, help_text="the agent's spool and upload state")
     lease_seconds = serializers.IntegerField(
         min_value=LEASE_SECONDS_MIN, max_value=LEASE_SECONDS_MAX, required=False, default=LEASE_SECONDS_DEFAULT,
@@ -90,6 +94,11 @@ class CommitListField(serializers.JSONField):
 
 @extend_schema_serializer(component_name="Complete")  # "CompleteRequest" as a request body
 class CompleteRequestSerializer(LeaseSerializer):
+    schema_rules = {"oneOf": [  # validate(): one of run, result and error; timed_out only with error
+        {"required": ["run"], "properties": {"timed_out": {"enum": [False]}}},
+        {"required": ["result"], "properties": {"timed_out": {"enum": [False]}}},
+        {"required": ["error"]},
+    ]}
     run = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, required=False,
         help_text="id of the run the job produced, as POST /api/v1/runs/ returned it (a run of this machine)",

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from core.access import HidesPrivateFields
 from core.known_keys import KnownKeysSerializer
+from core.references import ExistingPrimaryKeyField
 from fleet.models import Machine
 from regressions.models import (
     ALERT_STATUSES,
@@ -86,6 +87,7 @@ class AlertSummaryDetailSerializer(AlertSummarySerializer):
 
 
 class SummaryTriageSerializer(KnownKeysSerializer):
+    schema_rules = {"anyOf": [{"required": ["status"]}, {"required": ["notes"]}]}  # validate()
     status = serializers.ChoiceField(SUMMARY_STATUSES, required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000,
@@ -98,10 +100,13 @@ class SummaryTriageSerializer(KnownKeysSerializer):
 
 
 class AlertTriageSerializer(KnownKeysSerializer):
+    schema_rules = {"oneOf": [{"required": ["status"]}, {"required": ["summary"]}],  # validate()
+                    "properties": {"status": {"type": "string", "enum": [
+                        s for s in ALERT_STATUSES if s != REASSIGNED], "description": "give 'summary' to reassign"}}}
     status = serializers.ChoiceField(ALERT_STATUSES, required=False,
                                      help_text=f"not {REASSIGNED!r}: give 'summary' to reassign")
-    summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(), required=False,
-                                                 help_text="move the alert to this summary (reassign)")
+    summary = ExistingPrimaryKeyField(queryset=AlertSummary.objects.all(), required=False,
+                                      help_text="move the alert to this summary (reassign)")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
     def validate(self, data):
@@ -131,7 +136,7 @@ class DetectionPolicySerializer(serializers.ModelSerializer):
     project = StorableSlugRelatedField(
         slug_field="name", queryset=Project.objects.all(), required=False, allow_null=True,
         help_text="project name; for a benchmark's or series' policy the benchmark's own (may be left out)")
-    benchmark = serializers.PrimaryKeyRelatedField(queryset=Benchmark.objects.all(), required=False, allow_null=True)
+    benchmark = ExistingPrimaryKeyField(queryset=Benchmark.objects.all(), required=False, allow_null=True)
     machine = StorableSlugRelatedField(slug_field="name", queryset=Machine.objects.all(), required=False,
                                            allow_null=True, help_text="machine name; null: every machine")
     layer = StrictCharField(required=False, allow_blank=True, max_length=200,
