@@ -11,13 +11,17 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 
-class KnownKeysSerializer(serializers.Serializer):
-    """Refuses keys it does not declare, naming them: a misspelt optional key
-    would otherwise be dropped without a word. `schema_rules`: what its
-    `validate` checks that fields cannot say, in JSON Schema (anyOf / oneOf of
-    required keys; a property's schema replaced), for the request schema."""
+class SchemaRules:
+    """A serializer mixin: `schema_rules`, what its `validate` checks that fields
+    cannot say, in JSON Schema (anyOf / oneOf of required keys; a property's
+    schema replaced), added to its request schema."""
 
     schema_rules: dict[str, Any] = {}
+
+
+class KnownKeysSerializer(SchemaRules, serializers.Serializer):
+    """Refuses keys it does not declare, naming them: a misspelt optional key
+    would otherwise be dropped without a word."""
 
     def to_internal_value(self, data: Any) -> dict:
         if not isinstance(data, Mapping):
@@ -36,17 +40,22 @@ class KnownKeysSerializer(serializers.Serializer):
         return value
 
 
-class KnownKeysSchema(OpenApiSerializerExtension):
-    """drf-spectacular: a KnownKeysSerializer's request body has additionalProperties false."""
+class SchemaRulesSchema(OpenApiSerializerExtension):
+    """drf-spectacular: a request body of a SchemaRules serializer gets its
+    rules, and additionalProperties false where it is a KnownKeysSerializer."""
 
-    target_class = KnownKeysSerializer
+    target_class = SchemaRules
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         if direction == "request":
-            schema["additionalProperties"] = False
-            rules = dict(self.target.schema_rules)
+            if isinstance(self.target, KnownKeysSerializer) or (
+                    isinstance(self.target, type) and issubclass(self.target, KnownKeysSerializer)):
+                schema["additionalProperties"] = False
+            # A partial update of a stored object (PATCH) is checked with the object's values: no rules.
+            partial_update = getattr(self.target, "partial", False) and isinstance(self.target, serializers.ModelSerializer)
+            rules = {} if partial_update else dict(self.target.schema_rules)
             schema["properties"].update(rules.pop("properties", {}))
             schema.update(rules)
         return schema

@@ -43,8 +43,8 @@ def complete_operations(result: dict, generator, request, public) -> dict:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             _add_errors(path, operation)
-            if _body_has_required_keys(operation, result):
-                operation["requestBody"]["required"] = True  # no body is a 400
+            if "requestBody" in operation and method in ("post", "put", "patch"):
+                operation["requestBody"]["required"] = True  # no body is a 400 (no JSON object to read)
             if method in READS and anonymous_read() and {} not in operation.get("security", [{}]):
                 operation["security"].append({})
             for parameter in operation.get("parameters", []):
@@ -55,21 +55,11 @@ def complete_operations(result: dict, generator, request, public) -> dict:
     return result
 
 
-def _body_has_required_keys(operation: dict, result: dict) -> bool:
-    for media in operation.get("requestBody", {}).get("content", {}).values():
-        schema = media.get("schema", {})
-        if "$ref" in schema:
-            schema = result["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-        if schema.get("required"):
-            return True
-    return False
-
-
 def _add_errors(path: str, operation: dict) -> None:
     responses = operation["responses"]
     errors = dict(COMMON_ERRORS)
-    if "{" in path:
-        errors["404"] = "No such object, or a path value that names none."
+    if "{" in path or "requestBody" in operation:
+        errors["404"] = "No such object: the path or a body value names none."
     if "requestBody" in operation:
         errors["413"] = "The request body is over the size limit."
     if any("agentToken" in scheme for scheme in operation.get("security", [])):

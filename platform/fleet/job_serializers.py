@@ -94,10 +94,11 @@ class CommitListField(serializers.JSONField):
 
 @extend_schema_serializer(component_name="Complete")  # "CompleteRequest" as a request body
 class CompleteRequestSerializer(LeaseSerializer):
-    schema_rules = {"oneOf": [  # validate(): one of run, result and error; timed_out only with error
-        {"required": ["run"], "properties": {"timed_out": {"enum": [False]}}},
-        {"required": ["result"], "properties": {"timed_out": {"enum": [False]}}},
-        {"required": ["error"]},
+    schema_rules = {"oneOf": [  # validate(): exactly one of run, result and error; timed_out only with error
+        {"required": [given], "not": {"anyOf": [{"required": [other]} for other in ("run", "result", "error")
+                                                if other != given]},
+         **({} if given == "error" else {"properties": {"timed_out": {"enum": [False]}}})}
+        for given in ("run", "result", "error")
     ]}
     run = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, required=False,

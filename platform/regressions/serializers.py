@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.access import HidesPrivateFields
-from core.known_keys import KnownKeysSerializer
+from core.known_keys import KnownKeysSerializer, SchemaRules
 from core.references import ExistingPrimaryKeyField
 from fleet.models import Machine
 from regressions.models import (
@@ -126,10 +126,16 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class DetectionPolicySerializer(serializers.ModelSerializer):
+class DetectionPolicySerializer(SchemaRules, serializers.ModelSerializer):
     """A detection policy; every value null (or, for bad_direction, a metric left
     out) inherits from the next scope up: series -> benchmark -> project -> default."""
 
+    schema_rules = {"anyOf": [  # DetectionPolicy.clean: a benchmark, or a project without a series
+        {"required": ["benchmark"], "properties": {"benchmark": {"type": "integer"}}},
+        {"required": ["project"], "properties": {"project": {"type": "string"},
+                                                 "machine": {"type": "string", "nullable": True, "maxLength": 0},
+                                                 "layer": {"type": "string", "maxLength": 0}}},
+    ]}
     url = serializers.HyperlinkedIdentityField(view_name="detectionpolicy-detail")
     scope = serializers.ChoiceField(POLICY_SCOPES, read_only=True,
                                     help_text="series: a machine and/or a layer of a benchmark")

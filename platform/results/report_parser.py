@@ -21,7 +21,7 @@ from rest_framework.parsers import BaseParser
 from core.errors import PayloadTooLarge
 from results.report_errors import parse_leniently, report_errors
 from results.report_schema import (
-    BATCH_DECODER, MAX_BATCH_REPORTS, MOMENT_YEARS, NUL_ESCAPE, REPORT_DECODER, RawBatch, Report, report_problems,
+    BATCH_DECODER, MAX_BATCH_REPORTS, NUL_ESCAPE, REPORT_DECODER, RawBatch, Report, report_problems,
 )
 
 
@@ -129,9 +129,10 @@ def _in_utc(moment: datetime.datetime) -> datetime.datetime | str:
     """The moment in UTC (one without an offset is taken as UTC: the report's
     times are), or why it cannot be stored: PostgreSQL keeps offsets within
     15:59 hours, so every moment is stored in UTC, which must stay within the
-    years 1 to 9999: a report's moments are refused in the years 1 and 9999."""
-    if not MOMENT_YEARS[0] <= moment.year <= MOMENT_YEARS[1]:  # so that no offset takes it past the calendar
-        return f"Expected a year from {MOMENT_YEARS[0]} to {MOMENT_YEARS[1]}, got {moment.isoformat()}."
+    years 1 to 9999."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
+    try:
+        return moment.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        return f"Expected a moment within the years 1 to 9999 in UTC, got {moment.isoformat()}."

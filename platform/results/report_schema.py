@@ -68,13 +68,11 @@ LayerName = text(NAME_MAX, 1)
 RowSize = Annotated[str, Meta(pattern=r"^0*[1-9][0-9]*$", description="a row size in bytes")]
 LoadAverages = Annotated[list[NonNegative], Meta(min_length=3, max_length=3, description="1, 5, 15 minutes")]
 # RFC 3339; one without an offset is taken as UTC, and all are stored in UTC
-# (results.report_parser), so the years 1 and 9999, where an offset can leave
-# the calendar, are refused.
-MOMENT_YEARS = (2, 9998)
+# (results.report_parser): a moment whose offset takes it past the calendar in
+# UTC (before year 1, after 9999) is refused.
 Moment = Annotated[datetime.datetime, Meta(extra_json_schema={
     "format": "date-time",
-    "pattern": "^(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-",
-    "description": "RFC 3339, in the years 2 to 9998 (without an offset: UTC)"})]
+    "description": "RFC 3339 (without an offset: UTC), within the years 1 to 9999 in UTC"})]
 FreeForm = dict[str, Any]  # numbers finite, no NUL, at most MAX_JSON_DEPTH deep: report_problems
 
 

@@ -37,6 +37,13 @@ class Caller:
     headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
 
+    def credit(self, case) -> None:
+        """Put the caller's credentials on the case itself, so that the checks
+        that send it again with credentials broken or left out (ignored_auth)
+        change these, not a copy sent along."""
+        case.headers = {**(case.headers or {}), **self.headers}
+        case.cookies = {**(case.cookies or {}), **self.cookies}
+
 
 def row_counts() -> tuple[int, ...]:
     """Rows of every table of STORED_APPS, in one query."""
@@ -62,8 +69,9 @@ class Tally:
 
     def send(self, case, caller: Caller, rows: bool = False) -> None:
         """Send `case` as `caller`, run every check on the answer, record it."""
+        caller.credit(case)
         before = row_counts() if rows else None
-        response = case.call(headers=caller.headers, cookies=caller.cookies)
+        response = case.call()
         self.record(case, response, caller, before)
 
     def record(self, case, response, caller: Caller, rows_before: tuple | None = None) -> None:

@@ -163,8 +163,8 @@ def test_stateful_sequences_through_the_schema_links_pass_every_check(schema, ca
     caller = callers[who]
 
     class Workflow(schema.as_state_machine()):
-        def get_call_kwargs(self, case):
-            return {"headers": caller.headers, "cookies": caller.cookies}
+        def before_call(self, case):
+            caller.credit(case)
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             tally.record(case, response, caller)
