@@ -43,8 +43,6 @@ def complete_operations(result: dict, generator, request, public) -> dict:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             _add_errors(path, operation)
-            if "requestBody" in operation and method in ("post", "put", "patch"):
-                operation["requestBody"]["required"] = True  # no body is a 400 (no JSON object to read)
             if method in READS and anonymous_read() and {} not in operation.get("security", [{}]):
                 operation["security"].append({})
             for parameter in operation.get("parameters", []):
