@@ -13,9 +13,11 @@ the schema is the truth without each view repeating it:
 """
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.permissions import SAFE_METHODS
 
-from core.access import anonymous_read
+from core.access import ReadOrSignedInUserWrites, anonymous_read
 
 MAX_ID = 2**63 - 1  # the largest primary key of a BigAutoField
 NO_NUL = "^[^\\x00]*$"
@@ -26,6 +28,7 @@ COMMON_ERRORS = {
     "403": "This caller may not do this (or reading is not anonymous here).",
 }
 READS = {"get", "head"}
+SESSION_SCHEME = "cookieAuth"  # drf-spectacular's name for DRF's SessionAuthentication
 
 
 def id_parameter(name: str, description: str, location: str = OpenApiParameter.QUERY) -> OpenApiParameter:
@@ -65,3 +68,16 @@ def _add_errors(path: str, operation: dict) -> None:
     for status, description in errors.items():
         responses.setdefault(status, {"content": {"application/json": {"schema": ERROR}},
                                       "description": description})
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema (settings DEFAULT_SCHEMA_CLASS) where a write
+    that only a signed-in person may make (triage: ReadOrSignedInUserWrites)
+    declares the session alone, not the agent token that is refused there."""
+
+    def get_auth(self) -> list[dict]:
+        auths = super().get_auth()
+        if self.method not in SAFE_METHODS and any(
+                isinstance(permission, ReadOrSignedInUserWrites) for permission in self.view.get_permissions()):
+            return [auth for auth in auths if SESSION_SCHEME in auth]
+        return auths
