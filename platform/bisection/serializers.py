@@ -5,6 +5,8 @@ from rest_framework import serializers
 from bisection.models import Bisection, BisectRun
 from bisection.steps import culprit_views, rounds, steps
 from core.access import HidesPrivateFields
+from core.known_keys import KnownKeysSerializer
+from core.references import ExistingPrimaryKeyField
 from regressions.models import AlertSummary
 
 
@@ -74,6 +76,6 @@ class BisectionSerializer(HidesPrivateFields, serializers.ModelSerializer):
         return StepSerializer(steps(bisection), many=True, context=self.context).data
 
 
-class StartSerializer(serializers.Serializer):
-    summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(),
-                                                 help_text="the alert summary whose commit range to bisect")
+class StartSerializer(KnownKeysSerializer):
+    summary = ExistingPrimaryKeyField(queryset=AlertSummary.objects.all(),
+                                      help_text="the alert summary whose commit range to bisect")

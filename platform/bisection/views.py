@@ -14,8 +14,10 @@ from bisection.models import Bisection
 from bisection.serializers import BisectionSerializer, StartSerializer
 from core.access import ReadOrSignedInUserWrites
 from core.agent_auth import MachineTokenAuthentication
+from core.openapi import id_parameter
 from core.pagination import BoundedLimitOffsetPagination
-from results.filters import filter_exact, parse_int
+from core.query import optional_int
+from results.filters import filter_exact
 from results.series import MAX_ID
 
 FILTERS = {"status": "status", "machine": "machine__name"}
@@ -30,7 +32,7 @@ class Refused(APIException):
 @extend_schema_view(
     list=extend_schema(summary="Bisections, newest first", parameters=[
         *(OpenApiParameter(name, str, description=f"exact {name}") for name in FILTERS),
-        OpenApiParameter("summary", int, description="alert summary id")]),
+        id_parameter("summary", "alert summary id")]),
     retrieve=extend_schema(summary="One bisection: its state, every step and the culprits"),
     create=extend_schema(summary="Start bisecting an alert summary's commit range", request=StartSerializer),
     cancel=extend_schema(summary="Cancel a running bisection", request=None),
@@ -48,8 +50,8 @@ class BisectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         params = self.request.query_params
         if self.action == "list":
             bisections = filter_exact(bisections, params, FILTERS)
-            if params.get("summary"):
-                bisections = bisections.filter(summary_id=parse_int("summary", params["summary"], 1, MAX_ID))
+            if (summary := optional_int(params, "summary", 1, MAX_ID)) is not None:
+                bisections = bisections.filter(summary_id=summary)
         return bisections
 
     def create(self, request, *args, **kwargs):

@@ -1,4 +1,5 @@
 """Agent authentication: `Authorization: Token <token>`, looked up by its hash.
+An Authorization header of any other scheme (`Bearer x`) is a 401, never anonymous.
 
 A request that authenticates this way has `request.auth` = the Machine and
 `request.user` = a MachineUser standing for it.
@@ -50,8 +51,15 @@ class MachineUser:
 class MachineTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != KEYWORD.lower().encode():
-            return None  # not ours: anonymous unless another authenticator knows it
+        if not header:
+            return None  # anonymous, unless the session knows the user
+        if header[0].lower() != KEYWORD.lower().encode():
+            # No other scheme is understood: reading anonymously instead would hide the client's mistake.
+            scheme = header[0].decode("ascii", "backslashreplace")[:40]
+            raise exceptions.AuthenticationFailed(
+                f"Unsupported Authorization scheme {scheme!r}: send '{KEYWORD} <token>' (an agent token), "
+                "or no Authorization header and a signed-in session."
+            )
         try:
             machine = self._machine(header)
         except exceptions.AuthenticationFailed:

@@ -17,6 +17,7 @@ that read a body themselves (the hooks) call `load_json`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -46,16 +47,48 @@ def load_json(raw: bytes | str, encoding: str = "utf-8",
     try:
         value = json.loads(raw, parse_constant=parse_constant)
     except RecursionError:
-        raise ParseError(too_deep_message()) from None
+        raise ParseError(too_deep_message(raw)) from None
     except ValueError as exc:  # JSONDecodeError, and parse_constant's refusal
         raise ParseError(f"Malformed JSON: {exc}") from None
     if nested_deeper_than(value, MAX_JSON_DEPTH):
-        raise ParseError(too_deep_message())
+        raise ParseError(too_deep_message(raw))
     return value
 
 
-def too_deep_message() -> str:
-    return f"JSON nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays and objects."
+def too_deep_message(text: str) -> str:
+    where = too_deep_path(text, MAX_JSON_DEPTH)
+    return (f"JSON nested too deeply at {where or 'the top level'}: "
+            f"at most {MAX_JSON_DEPTH} levels of arrays and objects.")
+
+
+# The tokens of JSON text that move between levels and members: strings, brackets, commas and colons.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+
+
+def too_deep_path(text: str, limit: int) -> str | None:
+    """The path ("benchmark.params.x[0][0]") of the first array or object
+    nested more than `limit` levels deep in JSON text, read without recursion
+    (the parser recursed too deep for a value to exist); None if none is."""
+    path: list[str] = []  # the step to each open level's current member
+    key: str | None = None  # the last string of an object, a key once its colon comes
+    for token in _TOKENS.finditer(text):
+        t = token.group()
+        if t in "[{":
+            if len(path) == limit:
+                return "".join(path).lstrip(".")
+            path.append("[0]" if t == "[" else ".")
+        elif t in "]}":
+            if path:
+                path.pop()
+        elif t == ",":
+            if path and path[-1].startswith("["):
+                path[-1] = f"[{int(path[-1][1:-1]) + 1}]"
+        elif t == ":":
+            if path and key is not None:
+                path[-1] = f".{key}"
+        else:
+            key = t[1:-1]
+    return None
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:

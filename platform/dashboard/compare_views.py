@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import read_page
-from results.filters import parse_int
+from core.query import parse_int
 from results.models import Run, prefetch_layers
 from results.series import MAX_ID
 

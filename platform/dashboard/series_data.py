@@ -15,7 +15,7 @@ from typing import Any
 from rest_framework.exceptions import NotFound, ValidationError
 
 from regressions.models import Alert
-from results.filters import parse_int
+from core.query import parse_int
 from results.models import Benchmark, Run, Series
 from results.series import MAX_ID, MAX_POINTS, PointsQuery, series_points
 
@@ -38,7 +38,8 @@ def page_series(params: Mapping[str, str]) -> dict[str, Any]:
     layer = params.get("layer") or "end_to_end"
     max_points = parse_int("max_points", params["max_points"], 3, MAX_POINTS) if params.get("max_points") else (
         DEFAULT_MAX_POINTS)
-    flat = {key: params.get(key) for key in params}  # a QueryDict's last value of each key
+    # A QueryDict's last value of each key; a page's empty field means "not given".
+    flat = {key: value for key in params if (value := params.get(key)) != ""}
     query = PointsQuery.from_params({**flat, "limit": flat.get("limit") or str(MAX_POINTS)})
     benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
     if benchmark is None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.report import END_TO_END
-from results.filters import parse_int
+from core.query import parse_int
 from results.models import Run, Series
 
 SPARK_RUNS = 30  # runs in a benchmark's sparkline, by default

@@ -2,15 +2,15 @@
 and the job as the agent and people read it. Lease hashes never leave the database."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.exceptions import ValidationError
 
 from core.access import HidesPrivateFields
+from core.known_keys import KnownKeysSerializer
 from core.text import storable_text
 from fleet.commit_list import MAX_COMMIT_LIST, TEXT_MAX_CHARS
 from fleet.jobs import (
@@ -24,27 +24,6 @@ from fleet.jobs import (
 from fleet.models import Job
 
 BIGINT_MAX = 2**63 - 1
-
-
-class KnownKeysSerializer(serializers.Serializer):
-    """Refuses keys it does not declare, naming them: a misspelt optional key
-    would otherwise be dropped without a word."""
-
-    def to_internal_value(self, data: Any) -> dict:
-        if not isinstance(data, Mapping):
-            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        errors: dict[str, Any] = {}
-        try:
-            value = super().to_internal_value(data)
-        except ValidationError as exc:
-            errors = dict(exc.detail)
-        for key in data:
-            if key not in self.fields:
-                errors[key] = [ErrorDetail(f"Unknown field; expected only: {', '.join(self.fields)}.",
-                                           code="unknown_field")]
-        if errors:
-            raise ValidationError(errors)
-        return value
 
 
 class ProcessTextField(serializers.CharField):
@@ -70,7 +49,12 @@ class AgentStatusSerializer(KnownKeysSerializer):
     last_error_at = serializers.DateTimeField(allow_null=True, required=False, default=None)
 
 
+@extend_schema_serializer(component_name="Claim")  # "ClaimRequest" as a request body
 class ClaimRequestSerializer(KnownKeysSerializer):
+    schema_rules = {"properties": {"lease": {
+        "type": "string", "minLength": LEASE_CHOSEN_MIN_CHARS, "maxLength": LEASE_CHOSEN_MAX_CHARS, "pattern": (
+        f"^{LEASE_PREFIX}[A-Za-z0-9_-]{{{LEASE_CHOSEN_MIN_CHARS - len(LEASE_PREFIX)},"
+        f"{LEASE_CHOSEN_MAX_CHARS - len(LEASE_PREFIX)}}}$")}}}
     agent = AgentStatusSerializer(required=False, help_text="the agent's spool and upload state")
     lease_seconds = serializers.IntegerField(
         min_value=LEASE_SECONDS_MIN, max_value=LEASE_SECONDS_MAX, required=False, default=LEASE_SECONDS_DEFAULT,
@@ -108,7 +92,14 @@ class CommitListField(serializers.JSONField):
     """Any JSON here: fleet.jobs.complete checks it against the job (naming `result`)."""
 
 
+@extend_schema_serializer(component_name="Complete")  # "CompleteRequest" as a request body
 class CompleteRequestSerializer(LeaseSerializer):
+    schema_rules = {"oneOf": [  # validate(): exactly one of run, result and error; timed_out only with error
+        {"required": [given], "not": {"anyOf": [{"required": [other]} for other in ("run", "result", "error")
+                                                if other != given]},
+         **({} if given == "error" else {"properties": {"timed_out": {"enum": [False]}}})}
+        for given in ("run", "result", "error")
+    ]}
     run = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, required=False,
         help_text="id of the run the job produced, as POST /api/v1/runs/ returned it (a run of this machine)",

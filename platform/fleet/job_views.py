@@ -181,8 +181,8 @@ def _choice(params, name: str, choices: list[str]) -> str | None:
         summary="Jobs, newest first",
         parameters=[
             OpenApiParameter("machine", str, description="exact machine name"),
-            OpenApiParameter("status", str, description=f"one of {', '.join(STATUS_NAMES)}"),
-            OpenApiParameter("kind", str, description=f"one of {', '.join(KIND_NAMES)}"),
+            OpenApiParameter("status", str, enum=["", *STATUS_NAMES], description="empty: any status"),
+            OpenApiParameter("kind", str, enum=["", *KIND_NAMES], description="empty: any kind"),
         ],
     ),
     retrieve=extend_schema(summary="One job"),

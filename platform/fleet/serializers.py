@@ -1,7 +1,8 @@
 """API shapes of fleet machines and agent registration. Token hashes never leave the database."""
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from core.known_keys import KnownKeysSerializer
 from fleet.models import Machine
 
 MACHINE_NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -31,7 +32,8 @@ class MachineOutSerializer(serializers.ModelSerializer):
         return bool(machine.token_hash)
 
 
-class RegisterRequestSerializer(serializers.Serializer):
+@extend_schema_serializer(component_name="Register")  # "RegisterRequest" as a request body
+class RegisterRequestSerializer(KnownKeysSerializer):
     enroll_token = serializers.CharField(max_length=200, help_text="from `manage.py enroll_token`")
     name = serializers.RegexField(
         MACHINE_NAME_REGEX,

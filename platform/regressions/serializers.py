@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.access import HidesPrivateFields
+from core.known_keys import KnownKeysSerializer, SchemaRules
+from core.references import ExistingPrimaryKeyField
 from fleet.models import Machine
 from regressions.models import (
     ALERT_STATUSES,
@@ -84,7 +86,8 @@ class AlertSummaryDetailSerializer(AlertSummarySerializer):
         fields = [*AlertSummarySerializer.Meta.fields, "alerts", "events"]
 
 
-class SummaryTriageSerializer(serializers.Serializer):
+class SummaryTriageSerializer(KnownKeysSerializer):
+    schema_rules = {"anyOf": [{"required": ["status"]}, {"required": ["notes"]}]}  # validate()
     status = serializers.ChoiceField(SUMMARY_STATUSES, required=False)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000,
@@ -96,11 +99,14 @@ class SummaryTriageSerializer(serializers.Serializer):
         return data
 
 
-class AlertTriageSerializer(serializers.Serializer):
+class AlertTriageSerializer(KnownKeysSerializer):
+    schema_rules = {"oneOf": [{"required": ["status"]}, {"required": ["summary"]}],  # validate()
+                    "properties": {"status": {"type": "string", "enum": [
+                        s for s in ALERT_STATUSES if s != REASSIGNED], "description": "give 'summary' to reassign"}}}
     status = serializers.ChoiceField(ALERT_STATUSES, required=False,
                                      help_text=f"not {REASSIGNED!r}: give 'summary' to reassign")
-    summary = serializers.PrimaryKeyRelatedField(queryset=AlertSummary.objects.all(), required=False,
-                                                 help_text="move the alert to this summary (reassign)")
+    summary = ExistingPrimaryKeyField(queryset=AlertSummary.objects.all(), required=False,
+                                      help_text="move the alert to this summary (reassign)")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
     def validate(self, data):
@@ -120,17 +126,23 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class DetectionPolicySerializer(serializers.ModelSerializer):
+class DetectionPolicySerializer(SchemaRules, serializers.ModelSerializer):
     """A detection policy; every value null (or, for bad_direction, a metric left
     out) inherits from the next scope up: series -> benchmark -> project -> default."""
 
+    schema_rules = {"anyOf": [  # DetectionPolicy.clean: a benchmark, or a project without a series
+        {"required": ["benchmark"], "properties": {"benchmark": {"type": "integer"}}},
+        {"required": ["project"], "properties": {"project": {"type": "string"},
+                                                 "machine": {"type": "string", "nullable": True, "maxLength": 0},
+                                                 "layer": {"type": "string", "maxLength": 0}}},
+    ]}
     url = serializers.HyperlinkedIdentityField(view_name="detectionpolicy-detail")
     scope = serializers.ChoiceField(POLICY_SCOPES, read_only=True,
                                     help_text="series: a machine and/or a layer of a benchmark")
     project = StorableSlugRelatedField(
         slug_field="name", queryset=Project.objects.all(), required=False, allow_null=True,
         help_text="project name; for a benchmark's or series' policy the benchmark's own (may be left out)")
-    benchmark = serializers.PrimaryKeyRelatedField(queryset=Benchmark.objects.all(), required=False, allow_null=True)
+    benchmark = ExistingPrimaryKeyField(queryset=Benchmark.objects.all(), required=False, allow_null=True)
     machine = StorableSlugRelatedField(slug_field="name", queryset=Machine.objects.all(), required=False,
                                            allow_null=True, help_text="machine name; null: every machine")
     layer = StrictCharField(required=False, allow_blank=True, max_length=200,

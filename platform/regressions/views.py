@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core.access import ReadOrSignedInUserWrites
 from core.agent_auth import MachineTokenAuthentication
+from core.openapi import id_parameter
 from core.pagination import BoundedLimitOffsetPagination
 from regressions.models import Alert, AlertSummary, DetectionPolicy
 from regressions.serializers import (
@@ -26,7 +27,8 @@ from regressions.serializers import (
     SummaryTriageSerializer,
 )
 from regressions.triage import TriageError, reassign_alert, set_alert_status, set_summary_notes, set_summary_status
-from results.filters import filter_exact, parse_int
+from core.query import optional_int
+from results.filters import filter_exact
 from results.series import MAX_ID
 
 SUMMARY_FILTERS = {"status": "status", "classification": "classification", "project": "project__name",
@@ -89,7 +91,7 @@ class AlertSummaryViewSet(TriageViewSet):
         summary="Alerts: one change in one series each",
         parameters=[
             *(OpenApiParameter(name, str, description=f"exact {name}") for name in ALERT_FILTERS),
-            *(OpenApiParameter(name, int, description=f"{name} id") for name in ALERT_ID_FILTERS),
+            *(id_parameter(name, f"{name} id") for name in ALERT_ID_FILTERS),
         ],
     ),
     retrieve=extend_schema(summary="One alert"),
@@ -106,8 +108,8 @@ class AlertViewSet(TriageViewSet):
         params = self.request.query_params
         alerts = filter_exact(alerts, params, ALERT_FILTERS)
         for name, lookup in ALERT_ID_FILTERS.items():
-            if params.get(name):
-                alerts = alerts.filter(**{lookup: parse_int(name, params[name], 1, MAX_ID)})
+            if (value := optional_int(params, name, 1, MAX_ID)) is not None:
+                alerts = alerts.filter(**{lookup: value})
         return alerts
 
     def partial_update(self, request, *args, **kwargs):
@@ -128,7 +130,7 @@ POLICY_FILTERS = {"project": "project__name", "machine": "machine__name", "layer
     list=extend_schema(
         summary="Detection policies: per project, benchmark or series",
         parameters=[*(OpenApiParameter(name, str, description=f"exact {name}") for name in POLICY_FILTERS),
-                    OpenApiParameter("benchmark", int, description="benchmark id")],
+                    id_parameter("benchmark", "benchmark id")],
     ),
     retrieve=extend_schema(summary="One detection policy"),
     create=extend_schema(summary="Add a detection policy (one per scope)"),
@@ -151,8 +153,8 @@ class DetectionPolicyViewSet(viewsets.ModelViewSet):
             return policies
         params = self.request.query_params
         policies = filter_exact(policies, params, POLICY_FILTERS)
-        if params.get("benchmark"):
-            policies = policies.filter(benchmark_id=parse_int("benchmark", params["benchmark"], 1, MAX_ID))
+        if (benchmark := optional_int(params, "benchmark", 1, MAX_ID)) is not None:
+            policies = policies.filter(benchmark_id=benchmark)
         return policies
 
     def perform_create(self, serializer) -> None:

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from drf_spectacular.openapi import AutoSchema
+from core.openapi import ApiAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
 REF = "#/components/schemas/{name}"
@@ -65,7 +65,7 @@ def openapi30(node: Any) -> Any:
     return node
 
 
-class StructRequestSchema(AutoSchema):
+class StructRequestSchema(ApiAutoSchema):
     """drf-spectacular's AutoSchema where `extend_schema(request=...)` may name a
     msgspec Struct: its schema and components go into the document."""
 

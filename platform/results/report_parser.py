@@ -8,13 +8,13 @@ the body from being JSON at all.
 """
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from django.conf import settings
-from django.utils import timezone
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser
 
@@ -88,9 +88,14 @@ def decode_report(raw: bytes) -> Report:
         raise ValidationError(problems)  # a NUL in some string (or just a "\\u0000" in one)
     if problems := report_problems(report):
         raise ValidationError(problems)
-    report.started_at = _aware(report.started_at)
+    moments = {"started_at": _in_utc(report.started_at)}
     if report.source.commit_time is not None:
-        report.source.commit_time = _aware(report.source.commit_time)
+        moments["source.commit_time"] = _in_utc(report.source.commit_time)
+    if problems := {path: [message] for path, message in moments.items() if isinstance(message, str)}:
+        raise ValidationError(problems)
+    report.started_at = moments["started_at"]
+    if report.source.commit_time is not None:
+        report.source.commit_time = moments["source.commit_time"]
     return report
 
 
@@ -120,6 +125,14 @@ def _explained(raw: bytes, struct: type[msgspec.Struct]) -> dict[str, list[str]]
     return problems or {"non_field_errors": ["Invalid report."]}
 
 
-def _aware(moment):
-    """A datetime without an offset is taken as UTC (the report's times are UTC)."""
-    return moment if moment.tzinfo is not None else timezone.make_aware(moment, timezone.utc)
+def _in_utc(moment: datetime.datetime) -> datetime.datetime | str:
+    """The moment in UTC (one without an offset is taken as UTC: the report's
+    times are), or why it cannot be stored: PostgreSQL keeps offsets within
+    15:59 hours, so every moment is stored in UTC, which must stay within the
+    years 1 to 9999."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.timezone.utc)
+    try:
+        return moment.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        return f"Expected a moment within the years 1 to 9999 in UTC, got {moment.isoformat()}."

@@ -67,8 +67,12 @@ Bytes = whole(0, BIGINT_MAX)
 LayerName = text(NAME_MAX, 1)
 RowSize = Annotated[str, Meta(pattern=r"^0*[1-9][0-9]*$", description="a row size in bytes")]
 LoadAverages = Annotated[list[NonNegative], Meta(min_length=3, max_length=3, description="1, 5, 15 minutes")]
-# RFC 3339; one without an offset is taken as UTC (results.report_parser).
-Moment = Annotated[datetime.datetime, Meta(extra_json_schema={"format": "date-time"})]
+# RFC 3339; one without an offset is taken as UTC, and all are stored in UTC
+# (results.report_parser): a moment whose offset takes it past the calendar in
+# UTC (before year 1, after 9999) is refused.
+Moment = Annotated[datetime.datetime, Meta(extra_json_schema={
+    "format": "date-time",
+    "description": "RFC 3339 (without an offset: UTC), within the years 1 to 9999 in UTC"})]
 FreeForm = dict[str, Any]  # numbers finite, no NUL, at most MAX_JSON_DEPTH deep: report_problems
 
 
@@ -95,7 +99,8 @@ class Roof(_Strict, kw_only=True):
     threads: Count
     gflops: NonNegative
     gbs: NonNegative
-    gather_gbs: dict[RowSize, Annotated[float, Meta(gt=0)]] = {}
+    gather_gbs: Annotated[dict[RowSize, Annotated[float, Meta(gt=0)]], Meta(
+        description='GB/s by row size in bytes: each key a whole number above 0 ("64")')] = {}
 
 
 class Machine(_Strict, kw_only=True):
@@ -260,14 +265,11 @@ class Report(_Strict, kw_only=True):
     purpose: Literal[PURPOSES] = ""
 
 
-class Batch(_Strict, kw_only=True):
-    """A batch upload (POST /api/v1/runs/batch/): each report is answered on its own."""
-
-    reports: Annotated[list[Report], Meta(min_length=1, max_length=MAX_BATCH_REPORTS)]
-
-
 class RawBatch(_Strict, kw_only=True):
-    """Batch as read: each report left as its bytes, to be decoded on its own."""
+    """A batch upload (POST /api/v1/runs/batch/): up to 100 run reports, each a
+    Report, each decoded and answered on its own, so an item that is no valid
+    Report gets its own 400 in the answer, not the batch. Read with each report
+    left as its bytes."""
 
     reports: Annotated[list[msgspec.Raw], Meta(min_length=1, max_length=MAX_BATCH_REPORTS)]
 

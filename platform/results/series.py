@@ -29,7 +29,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from engine.report import END_TO_END  # the reserved layer name of the whole-model series
 from fleet.models import Machine
-from results.filters import parse_instant, parse_int
+from core.query import optional_int
+from results.filters import parse_instant
 from results.models import Benchmark, DailyRollup, LayerMeasurement, Run, Series
 from results.rollups import last_sealed_day, midnight, raw_window_start
 
@@ -66,9 +67,9 @@ class PointsQuery:
             raise ValidationError({"metric": [f"Unknown metric {metric!r}; expected one of {', '.join(METRICS)}."]})
         return cls(
             metric=metric,
-            since=parse_instant("since", params["since"]) if params.get("since") else None,
-            until=parse_instant("until", params["until"]) if params.get("until") else None,
-            limit=parse_int("limit", params["limit"], 1, MAX_POINTS) if params.get("limit") else DEFAULT_POINTS,
+            since=parse_instant("since", params["since"]) if "since" in params else None,
+            until=parse_instant("until", params["until"]) if "until" in params else None,
+            limit=optional_int(params, "limit", 1, MAX_POINTS) or DEFAULT_POINTS,
         )
 
 
@@ -78,13 +79,13 @@ def series_catalog(params: Mapping[str, str]) -> QuerySet:
     has and when the first and last were taken; end_to_end first, then the
     layers in model order. Read from the Series catalogue (results.catalogue
     keeps it up to date), not aggregated from the measurements."""
-    machine, benchmark, model = params.get("machine"), params.get("benchmark"), params.get("model")
-    environment = params.get("environment")
+    machine, model, environment = params.get("machine"), params.get("model"), params.get("environment")
+    benchmark = optional_int(params, "benchmark", 1, MAX_ID)
     series = Series.objects.all()
     if machine:
         series = series.filter(machine__name=machine)
-    if benchmark:
-        series = series.filter(benchmark_id=parse_int("benchmark", benchmark, 1, MAX_ID))
+    if benchmark is not None:
+        series = series.filter(benchmark_id=benchmark)
     if model:
         series = series.filter(benchmark__model=model)
     if environment:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.references import MissingIsNotFound
 from core.text import unstorable
 
 BIGINT_MAX = 2**63 - 1  # models.BigIntegerField
@@ -98,9 +99,10 @@ class StrictChoiceField(serializers.ChoiceField):
         return self.choice_strings_to_values[data]
 
 
-class StorableSlugRelatedField(serializers.SlugRelatedField):
+class StorableSlugRelatedField(MissingIsNotFound, serializers.SlugRelatedField):
     """A lookup by name: a string PostgreSQL can compare (no NUL, no lone
-    surrogates), else a 400 naming why instead of a database error."""
+    surrogates), else a 400 naming why instead of a database error; a name
+    that names nothing is a 404 (core.references)."""
 
     default_error_messages = {"not_a_string": "Expected a string, got {type}."}
 

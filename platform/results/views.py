@@ -11,13 +11,16 @@ from rest_framework.views import APIView
 
 from core.agent_auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
 from core.errors import ApiErrorSerializer, error_responses, exception_handler
+from core.openapi import id_parameter
 from core.pagination import BoundedLimitOffsetPagination
-from results.filters import ISO_EXAMPLE, RUN_PURPOSES, filter_exact, filter_purpose, filter_time_range
+from results.filters import (
+    INSTANT_SCHEMA, ISO_EXAMPLE, RUN_PURPOSES, filter_exact, filter_purpose, filter_time_range,
+)
 from results.ingest import Outcome, ingest_report, ingest_reports
 from results.models import Benchmark, Project, Run
 from results.report_openapi import StructRequestSchema
 from results.report_parser import ReportBodyParser, check_content_length, decode_batch
-from results.report_schema import MAX_BATCH_REPORTS, Batch, Report
+from results.report_schema import MAX_BATCH_REPORTS, RawBatch, Report
 from results.run_serializers import (
     BatchResultSerializer,
     BenchmarkOutSerializer,
@@ -63,11 +66,11 @@ ERROR_RESPONSES = error_responses({
         summary="Runs, newest first",
         parameters=[
             *(OpenApiParameter(name, str, description=f"exact {text}") for name, (_, text) in RUN_FILTERS.items()),
-            OpenApiParameter("started_after", str, description=f"started_at at or after this ({ISO_EXAMPLE})"),
-            OpenApiParameter("started_before", str, description=f"started_at before this ({ISO_EXAMPLE})"),
-            OpenApiParameter("purpose", str, enum=RUN_PURPOSES, description=(
+            OpenApiParameter("started_after", INSTANT_SCHEMA, description=f"started_at at or after this ({ISO_EXAMPLE})"),
+            OpenApiParameter("started_before", INSTANT_SCHEMA, description=f"started_at before this ({ISO_EXAMPLE})"),
+            OpenApiParameter("purpose", str, enum=["", *RUN_PURPOSES], description=(
                 "series: runs in their series; bisect: a bisection's runs at old commits; any (the default, "
-                "except with ?commit=, whose runs are its series runs: what gates the commit)")),
+                "except with ?commit=, whose runs are its series runs: what gates the commit); empty: the default")),
         ],
     ),
     retrieve=extend_schema(summary="One run with its layers"),
@@ -86,7 +89,7 @@ ERROR_RESPONSES = error_responses({
             "envelope is right, 400 when it is not a {\"reports\": [...]} object of 1 to "
             f"{MAX_BATCH_REPORTS} items, 401 and 413 as for one report."
         ),
-        request=Batch,
+        request=RawBatch,
         responses={200: BatchResultSerializer, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401],
                    413: ERROR_RESPONSES[413]},
     ),
@@ -191,7 +194,7 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     ),
     parameters=[
         OpenApiParameter("machine", str, description="exact machine name"),
-        OpenApiParameter("benchmark", int, description="benchmark id"),
+        id_parameter("benchmark", "benchmark id"),
         OpenApiParameter("model", str, description="exact model name"),
         OpenApiParameter("environment", str, description="exact environment of the benchmark (asv's env_name)"),
     ],
@@ -223,12 +226,13 @@ class SeriesListView(generics.GenericAPIView):
     ),
     parameters=[
         OpenApiParameter("machine", str, OpenApiParameter.PATH, description="machine name"),
-        OpenApiParameter("benchmark", int, OpenApiParameter.PATH, description="benchmark id"),
+        id_parameter("benchmark", "benchmark id", OpenApiParameter.PATH),
         OpenApiParameter("layer", str, OpenApiParameter.PATH, description=f'layer name or "{END_TO_END}"'),
         OpenApiParameter("metric", str, enum=list(METRICS), default="median"),
-        OpenApiParameter("since", str, description=f"points at or after this ({ISO_EXAMPLE})"),
-        OpenApiParameter("until", str, description="points before this"),
-        OpenApiParameter("limit", int, description=f"newest points to return, 1 to {MAX_POINTS}"),
+        OpenApiParameter("since", INSTANT_SCHEMA, description=f"points at or after this ({ISO_EXAMPLE})"),
+        OpenApiParameter("until", INSTANT_SCHEMA, description="points before this"),
+        OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_POINTS},
+                         description=f"newest points to return, 1 to {MAX_POINTS}"),
     ],
     responses={
         200: SeriesPointsSerializer,

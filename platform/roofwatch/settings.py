@@ -61,7 +61,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.JsonErrorsMiddleware",  # errors under /api/ and /hooks/ in the API's JSON, 404s included
     "core.middleware.RefuseNulMiddleware",  # NUL in a path or query: 404/400 before any view queries with it
+    "core.middleware.OneValuePerParameterMiddleware",  # ?a=1&a=2 under /api/: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,7 +148,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["core.agent_auth.MachineTokenAuthentication",
                                        "rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["core.access.MayRead"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.ApiAutoSchema",
     # JSON bodies only; malformed, badly encoded or too deeply nested JSON is a 400 naming why.
     "DEFAULT_PARSER_CLASSES": ["core.json_body.JSONBodyParser"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
@@ -161,6 +163,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies get components of their own (required strings minLength 1, no read-only fields).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "notify.openapi.add_hooks",  # the inbound hooks with their signature headers
+        "core.openapi.complete_operations",  # shared errors, anonymous reads, no NUL in query text
+    ],
     # Several models have a "status" field with their own choices: one enum name each.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "fleet.models.JOB_STATUSES",

@@ -41,12 +41,17 @@ def test_anonymous_readers_see_bisections_but_cannot_start_one(client, summary):
     assert listed["count"] == 1 and listed["results"][0]["started_by"] is None
 
 
-@pytest.mark.parametrize("body, field", [({}, "summary"), ({"summary": 999999}, "summary"),
-                                         ({"summary": "x"}, "summary")])
+@pytest.mark.parametrize("body, field", [({}, "summary"), ({"summary": "x"}, "summary"), ({"summary": 1, "x": 1}, "x")])
 def test_a_bad_start_request_names_the_field(client, user, summary, body, field):
     client.force_login(user)
     answer = client.post("/api/v1/bisections/", body, content_type="application/json")
     assert answer.status_code == 400 and field in answer.json()["errors"]
+
+
+def test_a_summary_id_that_names_nothing_is_a_404(client, user, summary):
+    client.force_login(user)
+    answer = client.post("/api/v1/bisections/", {"summary": 999999}, content_type="application/json")
+    assert answer.status_code == 404 and answer.json()["detail"].startswith("summary: no ")
 
 
 def test_a_failed_runs_error_is_for_signed_in_readers_only(client, user, summary):

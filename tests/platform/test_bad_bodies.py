@@ -105,3 +105,50 @@ def test_an_error_that_quotes_a_lone_surrogate_is_still_answered(client, upload)
     response = client.patch(f"/api/v1/alerts/summaries/{summary.pk}/", '{"status": "\\udfff"}',
                             content_type="application/json")
     assert response.status_code == 400 and "\\udfff" in response.json()["errors"]["status"][0]
+
+
+def nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("levels", [40, 1000, 100_000])
+def test_nesting_too_deep_is_a_400_naming_where_on_every_endpoint(client, endpoints, levels):
+    """Past the documented limit (core.json_body.MAX_JSON_DEPTH, 32), whether
+    Python's parser still manages (40) or would recurse out (1,000, 100,000),
+    the 400 names the path of the first array or object too deep."""
+    body = '{"a": {"b": [1, ' + nested(levels) + "]}}"
+    for method, url, headers in endpoints:
+        before = all_rows()
+        response = getattr(client, method)(url, body, content_type="application/json", **headers)
+        assert response.status_code == 400, (url, response.status_code, response.content[:300])
+        detail = response.json()["detail"]
+        assert "nested too deeply at a.b[1]" + "[0]" * 29 + ": at most 32 levels" in detail, (url, detail)
+        assert all_rows() == before, url
+
+
+@pytest.mark.parametrize("levels", [40, 1000])
+def test_nesting_too_deep_inside_a_report_names_the_report_field(upload, levels):
+    report = make_report()
+    report["benchmark"]["params"]["x"] = "DEEP"
+    response = upload(json.dumps(report).replace('"DEEP"', nested(levels)))
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert "benchmark.params" in body["detail"], body
+    assert Run.objects.count() == 0
+
+
+@pytest.mark.parametrize("bad", ["NUL", "surrogate", "deep"])
+def test_one_unstorable_batch_item_gets_its_own_400_and_the_others_are_stored(client, token, bad):
+    """A batch item holding what PostgreSQL or the canonical hash cannot take
+    is answered on its own, naming the field; the rest of the batch is stored."""
+    good, broken = make_report(), make_report()
+    broken["benchmark"]["params"]["x"] = "MARK"
+    replacement = {"NUL": '"a\\u0000b"', "surrogate": '"\\udfff"', "deep": nested(40)}[bad]
+    body = json.dumps({"reports": [good, broken]}).replace('"MARK"', replacement)
+    response = client.post("/api/v1/runs/batch/", body, content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 200, response.content
+    first, second = response.json()["results"]
+    assert first["status"] == 201 and second["status"] == 400, (first, second)
+    assert "benchmark.params" in second["errors"], second
+    assert Run.objects.count() == 1

@@ -75,8 +75,6 @@ def test_a_machine_token_may_read_but_not_write(client, benchmark, settings):
 @pytest.mark.parametrize("body, field", [
     ({}, "project"),
     ({"layer": "fc0"}, "benchmark"),
-    ({"project": "nope"}, "project"),
-    ({"benchmark": 10**30}, "benchmark"),
     ({"project": "P", "min_rel_change": 0}, "min_rel_change"),
     ({"project": "P", "min_rel_change": -0.1}, "min_rel_change"),
     ({"project": "P", "min_rel_change": "0.1"}, "min_rel_change"),
@@ -96,6 +94,16 @@ def test_bad_bodies_are_refused_naming_the_field(user_client, benchmark, body, f
     response = post(user_client, body)
     assert response.status_code == 400
     assert any(key.split(".")[0] == field for key in response.json()["errors"]), response.json()
+    assert DetectionPolicy.objects.count() == 0
+
+
+@pytest.mark.parametrize("body, field", [({"project": "nope"}, "project"), ({"benchmark": 10**30}, "benchmark"),
+                                         ({"project": "P", "machine": "nope"}, "machine")])
+def test_a_name_or_id_that_names_nothing_is_a_404_naming_the_field(user_client, benchmark, body, field):
+    body = {k: benchmark.project.name if v == "P" else v for k, v in body.items()}
+    response = post(user_client, body)
+    assert response.status_code == 404, response.content
+    assert response.json()["detail"].startswith(f"{field}: no "), response.json()
     assert DetectionPolicy.objects.count() == 0
 
 

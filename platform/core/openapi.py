@@ -1,0 +1,83 @@
+"""What every API operation shares, stated in the OpenAPI schema by a
+drf-spectacular postprocessing hook (settings SPECTACULAR_SETTINGS), so
+the schema is the truth without each view repeating it:
+
+- the error answers any operation can give: 400 (a malformed query value or
+  body, a NUL in the query: core.query, core.middleware), 401 (an
+  Authorization header that is no valid agent token: core.agent_auth), 403,
+  404 where the path names an object, 413 where a body is read, 429 where a
+  token is checked (core.ratelimit);
+- anonymous reading (`{}` in the security of reads while
+  ROOFWATCH_ANONYMOUS_READ is on: core.access);
+- no NUL in any free text query value (refused by core.middleware).
+"""
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.permissions import SAFE_METHODS
+
+from core.access import ReadOrSignedInUserWrites, anonymous_read
+
+MAX_ID = 2**63 - 1  # the largest primary key of a BigAutoField
+NO_NUL = "^[^\\x00]*$"
+ERROR = {"$ref": "#/components/schemas/ApiError"}
+COMMON_ERRORS = {
+    "400": "Invalid input: a malformed query value or body; `errors` names each field or parameter.",
+    "401": "An Authorization header that is not a valid 'Token <token>' (an unknown scheme, a bad token).",
+    "403": "This caller may not do this (or reading is not anonymous here).",
+}
+READS = {"get", "head"}
+SESSION_SCHEME = "cookieAuth"  # drf-spectacular's name for DRF's SessionAuthentication
+
+
+def id_parameter(name: str, description: str, location: str = OpenApiParameter.QUERY) -> OpenApiParameter:
+    """An object id in the query or path: a whole number from 1 to MAX_ID."""
+    schema = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+    return OpenApiParameter(name, schema, location, description=description)
+
+
+def complete_operations(result: dict, generator, request, public) -> dict:
+    """The drf-spectacular postprocessing hook (see the module docstring)."""
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            _add_errors(path, operation)
+            if method in READS and anonymous_read() and {} not in operation.get("security", [{}]):
+                operation["security"].append({})
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if (parameter["in"] == "query" and schema.get("type") == "string"
+                        and not {"enum", "pattern", "format"} & set(schema)):
+                    schema["pattern"] = NO_NUL
+    return result
+
+
+def _add_errors(path: str, operation: dict) -> None:
+    responses = operation["responses"]
+    errors = dict(COMMON_ERRORS)
+    if "{" in path or "requestBody" in operation:
+        errors["404"] = "No such object: the path or a body value names none."
+    if "requestBody" in operation:
+        errors["413"] = "The request body is over the size limit."
+    if any("agentToken" in scheme for scheme in operation.get("security", [])):
+        errors["429"] = "Too many failed token checks from this address; wait and retry."
+    for status, description in errors.items():
+        responses.setdefault(status, {"content": {"application/json": {"schema": ERROR}},
+                                      "description": description})
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema (settings DEFAULT_SCHEMA_CLASS) where a write
+    that only a signed-in person may make (triage: ReadOrSignedInUserWrites)
+    declares the session alone, not the agent token that is refused there."""
+
+    def get_auth(self) -> list[dict]:
+        auths = super().get_auth()
+        if self.method not in SAFE_METHODS and any(
+                isinstance(permission, ReadOrSignedInUserWrites) for permission in self.view.get_permissions()):
+            return [auth for auth in auths if SESSION_SCHEME in auth]
+        return auths

@@ -1,0 +1,178 @@
+"""What the schemathesis run of the API (tests/platform/test_api_schemathesis.py,
+benchmarks/api_conformance.py) shares: the callers, the tally of every answer
+with schemathesis's check failures, and the repair of generated run reports.
+
+A report generated from the schema alone is shaped right but breaks the rules
+that tie one value to another (quartiles in order, one index per layer, work
+fields null exactly when work_unknown says why), so nearly every generated
+upload would be a 400 and ingestion would never run. `repair_report` makes
+such a report consistent, as an engine would write it, and leaves everything
+else as generated."""
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import count
+
+from django.apps import apps
+from django.db import connection
+
+from schemathesis.core.failures import FailureGroup
+
+from engine.report import BACKEND_ENGINE, BOUNDS, END_TO_END
+
+STORED_APPS = {"auth", "fleet", "results", "regressions", "notify", "bisection"}  # a refused write adds no row
+RUNS = "POST /api/v1/runs/"
+WORK_DEFAULTS = {"flops": 0, "bytes": 1, "gflops": 0.0, "gbs": 0.0, "ai": 0.0, "bound": BOUNDS[0]}
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_keys = count(1)
+
+
+@dataclass
+class Caller:
+    name: str
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def credit(self, case) -> None:
+        """Put the caller's credentials on the case itself, so that the checks
+        that send it again with credentials broken or left out (ignored_auth)
+        change these, not a copy sent along."""
+        case.headers = {**(case.headers or {}), **self.headers}
+        case.cookies = {**(case.cookies or {}), **self.cookies}
+
+
+def row_counts() -> tuple[int, ...]:
+    """Rows of every table of STORED_APPS, in one query."""
+    tables = [model._meta.db_table for model in apps.get_models() if model._meta.app_label in STORED_APPS]
+    counts = ", ".join(f"(SELECT COUNT(*) FROM {connection.ops.quote_name(table)})" for table in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        return tuple(cursor.fetchone())
+
+
+@dataclass
+class Tally:
+    """Every request sent, what came back, and in full: the failures of
+    schemathesis's checks (one example per operation and check), the 5xx
+    answers, and the refused writes that stored rows."""
+
+    requests: Counter = field(default_factory=Counter)  # by operation label
+    statuses: Counter = field(default_factory=Counter)  # by (operation label, status)
+    failures: dict[tuple[str, str], str] = field(default_factory=dict)
+    failure_count: int = 0
+    server_errors: list[str] = field(default_factory=list)
+    partial_writes: list[str] = field(default_factory=list)
+
+    def send(self, case, caller: Caller, rows: bool = False) -> None:
+        """Send `case` as `caller`, run every check on the answer, record it."""
+        caller.credit(case)
+        before = row_counts() if rows else None
+        response = case.call()
+        self.record(case, response, caller, before)
+
+    def record(self, case, response, caller: Caller, rows_before: tuple | None = None) -> None:
+        label = case.operation.label
+        self.requests[label] += 1
+        self.statuses[label, response.status_code] += 1
+        if response.status_code >= 500:
+            self.server_errors.append(f"{label} -> {response.status_code}\n{case.as_curl_command()}\n"
+                                      f"{response.text[:1000]}")
+        elif rows_before is not None and 400 <= response.status_code < 500 and row_counts() != rows_before:
+            self.partial_writes.append(f"{label} -> {response.status_code} stored rows\n{case.as_curl_command()}")
+        try:
+            case.validate_response(response, headers=caller.headers)
+        except FailureGroup as group:  # one Failure per failed check
+            for failure in group.exceptions:
+                self.failure_count += 1
+                title = getattr(failure, "title", type(failure).__name__)
+                self.failures.setdefault((label, title), f"{failure}\n{case.as_curl_command()[:2000]}\n"
+                                                         f"-> {response.status_code} {response.text[:500]}")
+
+    def created(self, label: str = RUNS) -> int:
+        return self.statuses[label, 201]
+
+    def summary(self) -> str:
+        fives = sum(n for (_, status), n in self.statuses.items() if status >= 500)
+        return (f"{sum(self.requests.values())} requests over {len(self.requests)} operations; "
+                f"{self.failure_count} check failures ({len(self.failures)} distinct), {fives} 5xx, "
+                f"{self.created()} x 201 from {RUNS}")
+
+    def problems(self) -> str:
+        return "\n\n".join([*self.server_errors[:3], *self.partial_writes[:3],
+                            *(f"[{label}] {title}\n{text}" for (label, title), text in list(self.failures.items())[:8])])
+
+
+def repair_report(report: dict, fingerprint: str) -> dict:
+    """A generated report made consistent (see the module docstring), with a
+    fresh idempotency key and the uploading machine's fingerprint."""
+    report["idempotency_key"] = str(uuid.UUID(int=next(_keys)))
+    machine = report.get("machine")
+    if isinstance(machine, dict):
+        machine["fingerprint"] = fingerprint
+        for roof in machine.get("roofs") or []:  # gather GB/s keyed by row size (OpenAPI 3.0 has no propertyNames)
+            if isinstance(roof, dict) and isinstance(roof.get("gather_gbs"), dict):
+                roof["gather_gbs"] = {str(64 * (i + 1)): v for i, v in enumerate(roof["gather_gbs"].values())}
+    _repair_stats(report.get("end_to_end"))
+    layers = report.get("layers")
+    for i, layer in enumerate(layers if isinstance(layers, list) else []):
+        if not isinstance(layer, dict):
+            continue
+        layer["index"] = i
+        if layer.get("name") == END_TO_END or any(
+                isinstance(other, dict) and other.get("name") == layer.get("name") for other in layers[:i]):
+            layer["name"] = f"layer-{i}"
+        _repair_stats(layer.get("time"))
+        unknown = layer.get("work_unknown") is not None
+        for name, default in WORK_DEFAULTS.items():
+            if unknown:
+                layer[name] = None
+            elif layer.get(name) is None:
+                layer[name] = default
+    config = report.get("config") if isinstance(report.get("config"), dict) else {}
+    benchmark = report.get("benchmark")
+    if isinstance(benchmark, dict):
+        params = benchmark.get("params") if isinstance(benchmark.get("params"), dict) else {}
+        params = {k: v for k, v in _storable(params).items() if k != "backend"}
+        if config.get("backend", BACKEND_ENGINE) != BACKEND_ENGINE:
+            params["backend"] = config["backend"]
+        benchmark["params"] = params
+    if isinstance(config.get("flags"), dict):
+        config["flags"] = _storable(config["flags"])
+    source = report.get("source")
+    if isinstance(source, dict) and source.get("ci_url"):
+        source["ci_url"] = "https://ci.example.org/build/1"
+    accuracy = report.get("accuracy")
+    if isinstance(accuracy, dict):
+        accuracy["agreement"] = None if accuracy.get("metric") == "none" else 0.5
+    return report
+
+
+def _repair_stats(stats) -> None:
+    """min <= p25 <= median <= p75, and a confidence interval around the median or none."""
+    if not isinstance(stats, dict):
+        return
+    names = ["min", "p25", "median", "p75"]
+    values = [stats.get(name) for name in names]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        for name, value in zip(names, sorted(values)):
+            stats[name] = value
+        if stats.get("ci_low") is not None or stats.get("ci_high") is not None:
+            stats["ci_low"], stats["ci_high"] = stats["min"], stats["p75"]
+
+
+def _storable(value, depth: int = 0):
+    """A free-form value as jsonb can store it: no NUL or lone surrogates in
+    keys or strings, finite numbers, at most a few levels deep."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0.0
+    if isinstance(value, dict):
+        return {UNSTORABLE.sub("", str(k)): _storable(v, depth + 1) for k, v in value.items()} if depth < 8 else {}
+    if isinstance(value, list):
+        return [_storable(v, depth + 1) for v in value] if depth < 8 else []
+    return value
