@@ -88,6 +88,14 @@ def decode_report(raw: bytes) -> Report:
         raise ValidationError(problems)  # a NUL in some string (or just a "\\u0000" in one)
     if problems := report_problems(report):
         raise ValidationError(problems)
+    moments_in_utc(report)
+    return report
+
+
+def moments_in_utc(report: Any) -> None:
+    """Put a decoded report's started_at and source.commit_time in UTC (see
+    _in_utc; run and sweep reports both carry them); raises ValidationError
+    naming a moment that cannot be."""
     moments = {"started_at": _in_utc(report.started_at)}
     if report.source.commit_time is not None:
         moments["source.commit_time"] = _in_utc(report.source.commit_time)
@@ -96,7 +104,6 @@ def decode_report(raw: bytes) -> Report:
     report.started_at = moments["started_at"]
     if report.source.commit_time is not None:
         report.source.commit_time = moments["source.commit_time"]
-    return report
 
 
 def decode_batch(raw: bytes) -> list[bytes]:

@@ -32,7 +32,7 @@ from results.ingest import IdempotencyConflict, _benchmark, _check_fingerprint
 from results.models import Run, Sweep, SweepPoint, normalize_repository
 from results.project_scope import ProjectScope
 from results.report_errors import parse_leniently, report_errors
-from results.report_parser import _aware, _explained, as_body
+from results.report_parser import _explained, as_body, moments_in_utc
 from results.report_schema import NUL_ESCAPE
 from results.signals import send_runs_ingested
 from results.sweep_schema import SWEEP_DECODER, SweepReport, sweep_problems
@@ -53,9 +53,7 @@ def decode_sweep(raw: bytes) -> SweepReport:
         raise ValidationError(problems)
     if problems := sweep_problems(report):
         raise ValidationError(problems)
-    report.started_at = _aware(report.started_at)
-    if report.source.commit_time is not None:
-        report.source.commit_time = _aware(report.source.commit_time)
+    moments_in_utc(report)
     return report
 
 
