@@ -8,7 +8,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 
 
 class SchemaRules:
@@ -27,14 +27,17 @@ class KnownKeysSerializer(SchemaRules, serializers.Serializer):
         if not isinstance(data, Mapping):
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         errors: dict[str, Any] = {}
+        unknown = {key: [ErrorDetail(f"Unknown field; expected only: {', '.join(self.fields)}.",
+                                     code="unknown_field")] for key in data if key not in self.fields}
         try:
             value = super().to_internal_value(data)
         except ValidationError as exc:
             errors = dict(exc.detail)
-        for key in data:
-            if key not in self.fields:
-                errors[key] = [ErrorDetail(f"Unknown field; expected only: {', '.join(self.fields)}.",
-                                           code="unknown_field")]
+        except NotFound:
+            if not unknown:
+                raise
+            # a malformed body is a 400 before any id in it is looked up (core.references' 404)
+        errors.update(unknown)
         if errors:
             raise ValidationError(errors)
         return value
