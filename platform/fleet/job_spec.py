@@ -25,7 +25,8 @@ from engine.sweep.spec import config_sweep_errors
 
 MODEL_MAX_LENGTH = 100
 CONFIG_DEFAULTS: dict[str, Any] = {"passes": [], "quant": "none", "flags": {}, "inject": []}
-CONFIG_OPTIONAL = ("target_ci", "budget_s", "sweep")  # absent unless given: the engine's fixed repeats then
+# Absent unless given: the engine's fixed repeats, and a run rather than a sweep.
+CONFIG_OPTIONAL = ("target_ci", "budget_s", "sweep")
 COMMIT_RE = re.compile(r"^[0-9a-f]{7,64}$")
 REPOSITORY_MAX_LENGTH = 500
 POSITIVE_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL
@@ -98,6 +99,8 @@ def check_spec(*, model: Any, params: Any, config: Any, warmup: Any, repeats: An
     if problems := config_errors(config):
         errors["config"] = problems
     elif isinstance(config, dict) and "sweep" in config:
+        if is_onnx(model):
+            errors["config"] = ["sweep: not supported yet for an ONNX file's benchmark; give a zoo model."]
         if threads is not None:
             errors["threads"] = ["Not used with a sweep; give config.sweep.threads instead."]
         if isinstance(timeout_seconds, int) and config["sweep"]["budget_s"] >= timeout_seconds:
