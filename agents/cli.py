@@ -387,7 +387,7 @@ def _flush(spool: Spool, args: argparse.Namespace) -> FlushSummary:
     outbox = Outbox(spool)
     summary = flush(spool, args.server, args.token, max_attempts=args.max_attempts,
                     quarantine_after=args.cfg.quarantine_after if args.cfg else QUARANTINE_AFTER,
-                    on_acked=lambda path, result: outbox.record_acked(spool, path, result.run_id),
+                    on_acked=lambda path, result: outbox.record_acked(spool, path, result.run_id, result.kind),
                     on_rejected=lambda path, message: outbox.record_rejected(spool, path, message),
                     on_quarantined=lambda path, reason: outbox.record_quarantined(spool, path, reason))
     if outbox.entries():  # the daemon's job reports, uploaded here: tell the server their jobs are done

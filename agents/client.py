@@ -20,11 +20,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
+
+from engine.sweep.report import SWEEP_SCHEMA
 
 from . import LOGGER_NAME
 from .http_retry import retry_after_seconds
@@ -33,6 +35,8 @@ from .spool import QUARANTINE_AFTER, Spool, SpoolError
 log = logging.getLogger(LOGGER_NAME)
 
 INGEST_PATH = "/api/v1/runs/"
+SWEEP_INGEST_PATH = "/api/v1/sweeps/"  # a sweep report (schema engine.sweep.report.SWEEP_SCHEMA)
+REPORT_RUN, REPORT_SWEEP = "run", "sweep"
 DEFAULT_TIMEOUT = 30.0
 _NOT_THE_REPORTS_FAULT = (429, 503)
 _MESSAGE_LIMIT = 1000
@@ -58,10 +62,22 @@ class UploadResult:
     run_id: int | None = None
     url: str | None = None  # absolute URL of the run's page
     retry_after: float | None = None  # seconds the server asked us to wait (Retry-After of a 429/503)
+    kind: str = REPORT_RUN  # what was uploaded: a run report, or a sweep report (run_id is then the sweep's id)
 
 
-def ingest_url(server: str) -> str:
-    return server.rstrip("/") + INGEST_PATH
+def report_kind(body: bytes) -> str:
+    """REPORT_SWEEP for a sweep report, else REPORT_RUN (a body that is no JSON
+    object goes to the runs endpoint, which answers why it is refused)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return REPORT_RUN
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    return REPORT_SWEEP if schema == SWEEP_SCHEMA else REPORT_RUN
+
+
+def ingest_url(server: str, kind: str = REPORT_RUN) -> str:
+    return server.rstrip("/") + (SWEEP_INGEST_PATH if kind == REPORT_SWEEP else INGEST_PATH)
 
 
 def upload(
@@ -72,8 +88,10 @@ def upload(
     *,
     session: requests.Session | None = None,
 ) -> UploadResult:
-    """POST one report to `server`'s ingest endpoint and classify the answer."""
-    url = ingest_url(server)
+    """POST one report to `server`'s ingest endpoint for its kind (runs or
+    sweeps: the same answers, idempotency and retries) and classify the answer."""
+    kind = report_kind(body)
+    url = ingest_url(server, kind)
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     post = session.post if session is not None else requests.post
     try:
@@ -84,10 +102,10 @@ def upload(
         return UploadResult(Outcome.RETRY, f"cannot connect to {url}: {_reason(e)}")
     except requests.RequestException as e:
         return UploadResult(Outcome.MISCONFIGURED, f"cannot send to {url}: {e}")
-    return classify(server, resp)
+    return replace(classify(server, resp, kind), kind=kind)
 
 
-def classify(server: str, resp: requests.Response) -> UploadResult:
+def classify(server: str, resp: requests.Response, kind: str = REPORT_RUN) -> UploadResult:
     status = resp.status_code
     detail = _server_message(resp)
     if status in (200, 201):
@@ -99,7 +117,7 @@ def classify(server: str, resp: requests.Response) -> UploadResult:
                 f"{resp.url} answered HTTP {status} without a run id; is {server} a roofwatch server? ({detail})",
                 status,
             )
-        page = payload.get("url") or f"/runs/{run_id}/"
+        page = payload.get("url") or f"/{kind}s/{run_id}/"
         return UploadResult(Outcome.ACKED, f"HTTP {status}", status, run_id, urljoin(server.rstrip("/") + "/", page))
     if status in (400, 409, 413, 422):
         return UploadResult(Outcome.REJECTED, f"HTTP {status}: {detail}", status)

@@ -18,6 +18,7 @@ from engine.atomic_file import write_text_atomic
 from engine.onnx_spec import ONNX_MODEL, is_onnx
 from engine.onnx_spec import params_errors as onnx_params_errors
 from engine.report import BACKEND_ENGINE, BACKEND_ORT, BACKENDS
+from engine.sweep.spec import config_sweep_errors
 
 from .spool import QUARANTINE_AFTER
 
@@ -63,6 +64,8 @@ class BenchmarkSpec:
     budget_s: float | None = None
     # Which runtime runs the model (engine.report.BACKENDS): the engine's --backend.
     backend: str = BACKEND_ENGINE
+    # config.sweep (engine.sweep.spec): run `sweep` over this grid within its budget_s instead of `run`.
+    sweep: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ _BENCHMARK_CONFIG = {
     "target_ci": _percent,
     "budget_s": _num_min(0, strict=True),
     "backend": _one_of(*BACKENDS),
+    "sweep": _table,
 }
 # What only the engine does: refused with backend = "onnxruntime" (its own optimizations run instead).
 _ENGINE_ONLY = ("passes", "quant", "inject", "target_ci")
@@ -264,6 +268,10 @@ def parse_config(doc: Mapping[str, Any], path: Path) -> AgentConfig:
                               f"(`roofwatch-agent register` writes it)")
     cfg = AgentConfig(path=path, **values)
     for i, bench in enumerate(cfg.benchmarks):
+        if bench.sweep is not None and bench.sweep["budget_s"] >= cfg.timeout_seconds:
+            raise ConfigError(f"{path}: benchmarks[{i}].config.sweep.budget_s: {bench.sweep['budget_s']:g} s does "
+                              f"not fit in measurement.timeout_seconds ({cfg.timeout_seconds:g} s), which would "
+                              "kill the sweep; lower it or raise the timeout")
         if bench.budget_s is not None and bench.budget_s >= cfg.timeout_seconds:
             raise ConfigError(f"{path}: benchmarks[{i}].config.budget_s: {bench.budget_s:g} s does not fit in "
                               f"measurement.timeout_seconds ({cfg.timeout_seconds:g} s), which would kill the run; "
@@ -305,6 +313,15 @@ def _benchmark(item: Any, path: Path, where: str) -> BenchmarkSpec:
             raise ConfigError(f"{path}: {where}.config.{refused[0]}: not supported with backend "
                               f"{BACKEND_ORT!r} (it applies its own graph optimizations); remove "
                               f"{', '.join(f'config.{k}' for k in refused)} or the backend")
+    if "sweep" in fields:
+        for key, problem in config_sweep_errors(fields).items():
+            raise ConfigError(f"{path}: {where}.config.{key}: {problem}")
+        if is_onnx(fields["model"]):
+            raise ConfigError(f"{path}: {where}.config.sweep: not supported yet for model {ONNX_MODEL!r}; "
+                              "give a zoo model")
+        if fields.get("backend") == BACKEND_ORT:
+            raise ConfigError(f"{path}: {where}.config.sweep: sweeps run the engine; remove the backend "
+                              f"{BACKEND_ORT!r} or the sweep")
     if "budget_s" in fields and "target_ci" not in fields:
         raise ConfigError(f"{path}: {where}.config.budget_s: bounds target_ci's extra repeats; "
                           f"set {where}.config.target_ci too")

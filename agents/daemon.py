@@ -364,7 +364,7 @@ class Agent:
                 self._error(error)
 
     def _acked(self, path, result: UploadResult) -> None:
-        self.outbox.record_acked(self.spool, path, result.run_id)
+        self.outbox.record_acked(self.spool, path, result.run_id, result.kind)
 
     def _rejected(self, path, message: str) -> None:
         self.outbox.record_rejected(self.spool, path, message)

@@ -74,7 +74,7 @@ class Job:
                 passes=list(config.get("passes") or []), quant=str(config.get("quant") or "none"),
                 flags=dict(config.get("flags") or {}), inject=list(config.get("inject") or []),
                 warmup=doc.get("warmup"), repeats=doc.get("repeats"),
-                target_ci=config.get("target_ci"), budget_s=config.get("budget_s"))
+                target_ci=config.get("target_ci"), budget_s=config.get("budget_s"), sweep=config.get("sweep"))
             return cls(
                 id=int(doc["id"]), lease=str(doc["lease"]), kind=str(doc.get("kind") or "schedule"), spec=spec,
                 threads=doc.get("threads"), timeout_seconds=doc.get("timeout_seconds"),
@@ -131,6 +131,10 @@ class JobsClient:
     def complete_result(self, job_id: int, lease: str, result: dict) -> None:
         """Finish a "commits" job with its answer: {"commits": [...]}."""
         self._post(f"/api/v1/jobs/{job_id}/complete", {"lease": lease, "result": result})
+
+    def complete_sweep(self, job_id: int, lease: str, sweep_id: int) -> None:
+        """A job whose config has a sweep: done with the sweep it uploaded."""
+        self._post(f"/api/v1/jobs/{job_id}/complete", {"lease": lease, "sweep": sweep_id})
 
     def complete_error(self, job_id: int, lease: str, error: str, stderr_tail: str, timed_out: bool) -> None:
         self._post(f"/api/v1/jobs/{job_id}/complete",

@@ -30,7 +30,7 @@ OUTBOX_DIR = "outbox"
 
 def _well_formed(doc: Any) -> bool:
     return (isinstance(doc, dict) and type(doc.get("job")) is int and "lease" in doc
-            and ("run" in doc or "error" in doc or isinstance(doc.get("result"), dict)))
+            and ("run" in doc or "sweep" in doc or "error" in doc or isinstance(doc.get("result"), dict)))
 
 
 class Outbox:
@@ -57,7 +57,7 @@ class Outbox:
             return []
         for name in names:
             path = self.path / name
-            reason = "not a job completion (needs an integer job, a lease, and a run, a result or an error)"
+            reason = "not a job completion (needs an integer job, a lease, and a run, a sweep, a result or an error)"
             try:
                 doc = json.loads(path.read_bytes())
             except FileNotFoundError:
@@ -84,11 +84,12 @@ class Outbox:
             return
         log.error("event=outbox_quarantined path=%s reason=%r moved_to=%s", path, reason, dest)
 
-    def record_acked(self, spool: Spool, path: Path, run_id: int | None) -> None:
-        """flush's on_acked: the report of a job is stored as run `run_id`."""
+    def record_acked(self, spool: Spool, path: Path, run_id: int | None, kind: str = "run") -> None:
+        """flush's on_acked: the report of a job is stored as run `run_id`
+        (kind "sweep": a sweep report, stored as that sweep)."""
         job = (spool.meta(path) or {}).get("job")
         if job:
-            self.put(job["id"], {"lease": job["lease"], "run": run_id})
+            self.put(job["id"], {"lease": job["lease"], kind: run_id})
 
     def record_rejected(self, spool: Spool, path: Path, message: str) -> None:
         """flush's on_rejected: a job whose report the server refused failed."""
@@ -118,10 +119,12 @@ class Outbox:
                     jobs.complete_run(e["job"], e["lease"], e["run"])
                 elif "result" in e:
                     jobs.complete_result(e["job"], e["lease"], e["result"])
+                elif "sweep" in e:
+                    jobs.complete_sweep(e["job"], e["lease"], e["sweep"])
                 else:
                     jobs.complete_error(e["job"], e["lease"], e.get("error", ""), e.get("stderr_tail", ""),
                                         bool(e.get("timed_out")))
-                log.info("event=job_completed job=%s run=%s", e["job"], e.get("run", "-"))
+                log.info("event=job_completed job=%s run=%s sweep=%s", e["job"], e.get("run", "-"), e.get("sweep", "-"))
                 delivered += 1
             except LeaseLost as err:
                 log.warning("event=job_completion_refused job=%s reason=%r", e["job"], str(err))

@@ -24,6 +24,7 @@ from typing import Any
 from engine.malloc_tuning import steady_env
 from engine.onnx_spec import input_range_args, is_onnx
 from engine.report import BACKEND_ENGINE
+from engine.sweep.spec import sweep_args
 
 ENGINE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")
 # The child's entry point: arms PR_SET_PDEATHSIG and the pinning, then execs the engine
@@ -78,6 +79,7 @@ def engine_args(
     commit: str | None = None,
     backend: str | None = None,
     onnx_file: str | os.PathLike[str] | None = None,
+    sweep: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The engine CLI's arguments (after the command itself) for one run.
     Options are given only when set; passes, a quant mode other than 'none'
@@ -86,8 +88,12 @@ def engine_args(
     options refuses the run loudly instead of measuring something else.
     The model engine.onnx_spec.ONNX_MODEL runs `onnx_file` (default:
     params.path, from the engine's cwd) as --onnx with --repo-path, its batch
-    and input ranges from the params."""
+    and input ranges from the params. With `sweep` (a checked
+    engine.sweep.spec section) it is `sweep MODEL` over that grid instead."""
     params = dict(params or {})
+    if sweep is not None:
+        return _sweep_engine_args(model, json_path, sweep, params, batch=batch, warmup=warmup, repeats=repeats,
+                                  repository=repository, commit=commit)
     if is_onnx(model):
         rel = params.pop("path")
         args = ["run", "--onnx", str(onnx_file or rel), "--repo-path", rel, "--json", str(json_path)]
@@ -112,6 +118,27 @@ def engine_args(
         args += ["--backend", str(backend)]
     for name, value in (flags or {}).items():
         args += ["--flag", f"{name}={json.dumps(value)}"]
+    if repository:
+        args += ["--repository", repository]
+    if commit:
+        args += ["--commit", commit]
+    return args
+
+
+def _sweep_engine_args(model: str, json_path: Path, sweep: Mapping[str, Any], params: dict[str, Any], *,
+                       batch: int | None, warmup: int | None, repeats: int | None, repository: str | None,
+                       commit: str | None) -> list[str]:
+    """`sweep MODEL --json PATH` and the grid; the params' batch is the grid's
+    batch unless the section lists its own."""
+    if is_onnx(model):  # refused before a run (agents.execute); here only to fail loudly
+        raise ValueError("a sweep of an ONNX benchmark is not supported by the agent yet")
+    args = ["sweep", model, "--json", str(json_path)]
+    batch = params.pop("batch", batch)
+    if batch is not None and "batch" not in sweep:
+        args += ["--batch", str(batch)]
+    for name, value in params.items():
+        args += ["--param", f"{name}={format_param(value)}"]
+    args += sweep_args(sweep, warmup=3 if warmup is None else warmup, repeats=30 if repeats is None else repeats)
     if repository:
         args += ["--repository", repository]
     if commit:

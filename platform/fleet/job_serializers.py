@@ -105,15 +105,19 @@ class CompleteRequestSerializer(LeaseSerializer):
         help_text="id of the run the job produced, as POST /api/v1/runs/ returned it (a run of this machine)",
     )
     result = CommitListField(required=False, help_text="a commits job's answer; the job becomes `done`")
+    sweep = serializers.IntegerField(
+        min_value=1, max_value=BIGINT_MAX, required=False,
+        help_text="of a job whose config has a sweep: the sweep's id as POST /api/v1/sweeps/ returned it",
+    )
     error = ProcessTextField(required=False, help_text="why there is no run; the job becomes `failed`")
     stderr_tail = ProcessTextField(required=False, default="", help_text="the end of the benchmark's stderr")
     timed_out = serializers.BooleanField(required=False, default=False, help_text="the benchmark ran out of time")
 
     def validate(self, attrs: dict) -> dict:
-        given = [name for name in ("run", "result", "error") if name in attrs]
+        given = [name for name in ("run", "result", "sweep", "error") if name in attrs]
         if len(given) != 1:
-            message = ("Give one of run (the uploaded run's id), result (a commits job's list) or error "
-                       "(why there is none)")
+            message = ("Give one of run (the uploaded run's id), result (a commits job's list), sweep (the "
+                       "uploaded sweep's id) or error (why there is none)")
             field = "run" if not given or "run" in given else given[1]
             raise ValidationError({field: [message + (", not more." if given else ".")]})
         if "error" not in attrs and attrs["timed_out"]:
@@ -126,11 +130,28 @@ class JobBenchmarkSerializer(serializers.Serializer):
     params = serializers.DictField(help_text="size params: batch size, sequence length, ...")
 
 
+class SweepSectionOutSerializer(serializers.Serializer):
+    """A config's sweep section (engine.sweep.spec): absent lists are the engine's defaults."""
+
+    threads = serializers.ListField(child=serializers.IntegerField(), required=False)
+    batch = serializers.ListField(child=serializers.IntegerField(), required=False)
+    instances = serializers.ListField(child=serializers.IntegerField(), required=False)
+    pin = serializers.ListField(child=serializers.CharField(), required=False)
+    passes = serializers.ListField(child=serializers.CharField(), required=False)
+    quant = serializers.ListField(child=serializers.CharField(), required=False)
+    slo_p99_ms = serializers.FloatField(required=False, help_text="autotune under this p99 latency")
+    max_evaluations = serializers.IntegerField(required=False)
+    budget_s = serializers.FloatField(help_text="the sweep stops measuring after this many seconds")
+
+
 class EngineConfigOutSerializer(serializers.Serializer):
     passes = serializers.ListField(child=serializers.CharField())
     quant = serializers.CharField()
     flags = serializers.DictField()
     inject = serializers.ListField(child=serializers.CharField(), help_text="fault injection; empty in real runs")
+    target_ci = serializers.FloatField(required=False, help_text="repeat until the 95% CI is within this percent")
+    budget_s = serializers.FloatField(required=False, help_text="at most this many seconds of target_ci's repeats")
+    sweep = SweepSectionOutSerializer(required=False, help_text="run `sweep` over this grid instead of `run`")
 
 
 class JobSpecOutSerializer(serializers.ModelSerializer):
@@ -173,6 +194,8 @@ class JobOutSerializer(HidesPrivateFields, JobSpecOutSerializer):
     machine = serializers.CharField(source="machine.name")
     schedule = serializers.CharField(source="schedule.name", allow_null=True, default=None)
     run = serializers.IntegerField(source="run_id", allow_null=True, help_text="id of the run it produced")
+    sweep = serializers.IntegerField(source="sweep_id", allow_null=True,
+                                     help_text="id of the sweep it produced (a job whose config has a sweep)")
     error = serializers.CharField(allow_null=True, help_text="why it failed; null for anonymous readers")
     stderr_tail = serializers.CharField(allow_null=True, help_text="the end of the benchmark's stderr; null for "
                                                                     "anonymous readers")
@@ -180,8 +203,8 @@ class JobOutSerializer(HidesPrivateFields, JobSpecOutSerializer):
     class Meta(JobSpecOutSerializer.Meta):
         fields = [
             "id", "url", "machine", "schedule", *JobSpecOutSerializer.Meta.fields[1:], "status", "attempts",
-            "max_attempts", "created", "claimed_at", "lease_expires", "finished_at", "run", "error", "stderr_tail",
-            "timed_out",
+            "max_attempts", "created", "claimed_at", "lease_expires", "finished_at", "run", "sweep", "error",
+            "stderr_tail", "timed_out",
         ]
 
     def get_url(self, job: Job) -> str:

@@ -6,7 +6,9 @@ spec; `check_spec` validates it before either is saved.
 The config is the run report's `config` less `threads` (a job field of its
 own): passes, quant, flags, inject, and optionally target_ci and budget_s
 (repeat until the end-to-end median's 95% CI is within target_ci percent, for
-at most budget_s seconds; engine/report.py Config).
+at most budget_s seconds; engine/report.py Config). A config with a "sweep"
+section (engine.sweep.spec, checked as the agent's TOML is) runs `sweep` over
+that grid within its budget instead of `run`; the job completes with the sweep.
 """
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ from django.core.exceptions import ValidationError
 
 from engine.onnx_spec import is_onnx
 from engine.onnx_spec import params_errors as onnx_params_errors
+from engine.sweep.spec import config_sweep_errors
 
 MODEL_MAX_LENGTH = 100
 CONFIG_DEFAULTS: dict[str, Any] = {"passes": [], "quant": "none", "flags": {}, "inject": []}
-CONFIG_OPTIONAL = ("target_ci", "budget_s")  # absent unless given: the engine's fixed repeats then
+# Absent unless given: the engine's fixed repeats, and a run rather than a sweep.
+CONFIG_OPTIONAL = ("target_ci", "budget_s", "sweep")
 COMMIT_RE = re.compile(r"^[0-9a-f]{7,64}$")
 REPOSITORY_MAX_LENGTH = 500
 POSITIVE_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL
@@ -59,6 +63,8 @@ def config_errors(config: Any) -> list[str]:
         errors.append(f"quant: expected a non-empty string, got {config.get('quant')!r}.")
     if not isinstance(config.get("flags", {}), dict):
         errors.append(f"flags: expected a JSON object, got {_type_name(config.get('flags'))}.")
+    if "sweep" in config:
+        return errors + [f"{key}: {problem}." for key, problem in config_sweep_errors(config).items()]
     return errors + _precision_errors(config)
 
 
@@ -92,6 +98,14 @@ def check_spec(*, model: Any, params: Any, config: Any, warmup: Any, repeats: An
         errors["params"] = [f"params.{key}: {problem}." if key else f"{problem}." for key, problem in problems.items()]
     if problems := config_errors(config):
         errors["config"] = problems
+    elif isinstance(config, dict) and "sweep" in config:
+        if is_onnx(model):
+            errors["config"] = ["sweep: not supported yet for an ONNX file's benchmark; give a zoo model."]
+        if threads is not None:
+            errors["threads"] = ["Not used with a sweep; give config.sweep.threads instead."]
+        if isinstance(timeout_seconds, int) and config["sweep"]["budget_s"] >= timeout_seconds:
+            errors["timeout_seconds"] = [f"Expected more than config.sweep.budget_s "
+                                         f"({config['sweep']['budget_s']:g} s), or the sweep is killed."]
     for name, value in (("warmup", warmup), ("repeats", repeats), ("threads", threads),
                         ("timeout_seconds", timeout_seconds)):
         if name == "threads" and value is None:

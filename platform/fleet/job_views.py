@@ -159,7 +159,8 @@ class CompleteJobView(AgentJobView):
     def post(self, request, pk: int):
         body = self.body(CompleteRequestSerializer)
         return self.answer(_call(jobs.complete, pk, request.auth, body["lease"], run_id=body.get("run"),
-                              result=body.get("result"), error=body.get("error"), stderr_tail=body["stderr_tail"],
+                              result=body.get("result"), sweep_id=body.get("sweep"), error=body.get("error"),
+                              stderr_tail=body["stderr_tail"],
                               timed_out=body["timed_out"]))
 
 

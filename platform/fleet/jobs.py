@@ -350,14 +350,18 @@ def _requeue(job: Job) -> Job:
 
 
 def complete(job_id: int, machine: Machine, lease: str, *, run_id: int | None = None, error: str | None = None,
-             stderr_tail: str = "", timed_out: bool = False, result: Any = None, now: datetime | None = None) -> Job:
+             stderr_tail: str = "", timed_out: bool = False, result: Any = None, sweep_id: int | None = None,
+             now: datetime | None = None) -> Job:
     """Finish a job: `done` with the run it uploaded (a commits job: with its
-    `result`, fleet.commit_list), or `failed` with an error. Exactly one of
-    run_id, result and error. A job is finished once."""
-    given = [name for name, value in (("run", run_id), ("result", result), ("error", error)) if value is not None]
+    `result`, fleet.commit_list; a job whose config has a sweep: with the sweep
+    it uploaded), or `failed` with an error. Exactly one of run_id, result,
+    sweep_id and error. A job is finished once."""
+    given = [name for name, value in (("run", run_id), ("result", result), ("sweep", sweep_id), ("error", error))
+             if value is not None]
     if len(given) != 1:
-        raise JobRefused("Give one of run (the uploaded run's id), result (a commits job's list) or error "
-                         "(why there is none).", field=given[1] if len(given) > 1 else "run")
+        raise JobRefused("Give one of run (the uploaded run's id), result (a commits job's list), sweep (the "
+                         "uploaded sweep's id) or error (why there is none).",
+                         field=given[1] if len(given) > 1 else "run")
     now = now or timezone.now()
     with transaction.atomic():
         job = _locked_job_with_lease(job_id, machine, lease)
@@ -368,15 +372,24 @@ def complete(job_id: int, machine: Machine, lease: str, *, run_id: int | None = 
         if run_id is not None and not _is_run_of(run_id, machine):
             raise JobRefused(f"Run {run_id} is not a run of machine {machine.name!r}; upload the run first.",
                              field="run")
+        is_sweep_job = isinstance(job.config, dict) and "sweep" in job.config
+        if (run_id is not None and is_sweep_job) or (sweep_id is not None and not is_sweep_job):
+            raise JobRefused(f"Job {job_id} " + ("runs a sweep: it completes with sweep, not run." if is_sweep_job
+                                                 else "has no sweep in its config: it completes with run."),
+                             field="run" if run_id is not None else "sweep")
+        if sweep_id is not None and not _is_of_machine("Sweep", sweep_id, machine):
+            raise JobRefused(f"Sweep {sweep_id} is not a sweep of machine {machine.name!r}; upload the sweep first.",
+                             field="sweep")
         job.status = FAILED if error is not None else DONE
         job.run_id = run_id
+        job.sweep_id = sweep_id
         job.result = result
         job.error = _head(error or "", ERROR_CHARS)
         job.stderr_tail = stderr_tail[-STDERR_TAIL_CHARS:]
         job.timed_out = timed_out
         job.finished_at = now
         job.lease_hash = ""
-        job.save(update_fields=["status", "run_id", "result", "error", "stderr_tail", "timed_out", "finished_at",
+        job.save(update_fields=["status", "run_id", "sweep_id", "result", "error", "stderr_tail", "timed_out", "finished_at",
                                 "lease_hash"])
         _send_finished([job.pk], job.status)
     return job
@@ -393,12 +406,16 @@ def _checked_result(job: Job, result: Any) -> dict:
 
 
 def _is_run_of(run_id: int, machine: Machine) -> bool:
+    return _is_of_machine("Run", run_id, machine)
+
+
+def _is_of_machine(model_name: str, pk: int, machine: Machine) -> bool:
     # Looked up by name: fleet must not import results (results depends on fleet).
     try:
-        run_model = apps.get_model("results", "Run")
+        model = apps.get_model("results", model_name)
     except LookupError:
         return True  # no results app in this project: nothing to check against
-    return run_model.objects.filter(pk=run_id, machine_id=machine.pk).exists()
+    return model.objects.filter(pk=pk, machine_id=machine.pk).exists()
 
 
 def _head(text: str, limit: int) -> str:

@@ -232,7 +232,8 @@ PRIORITY_FRESH, PRIORITY_BISECT = 0, 10  # claim takes the lowest priority first
 class Job(BenchmarkSpecFields):
     """One benchmark for one machine. The machine's agent claims it with a lease
     (a random secret of which only the SHA-256 is stored), renews the lease by
-    heartbeat and completes it with the id of the run it uploaded, or an error.
+    heartbeat and completes it with the id of the run it uploaded (of a sweep job: the
+sweep's), or an error.
     A lease that expires makes the job claimable again, up to max_attempts claims."""
 
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="jobs", db_index=False)
@@ -264,6 +265,8 @@ class Job(BenchmarkSpecFields):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The results.Run the job produced. A plain id: fleet must not import results.
     run_id = models.BigIntegerField(null=True, blank=True)
+    # The results.Sweep a job whose config has a sweep section (fleet.job_spec) produced, likewise a plain id.
+    sweep_id = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     stderr_tail = models.TextField(blank=True, default="")
     timed_out = models.BooleanField(default=False)

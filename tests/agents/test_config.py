@@ -20,9 +20,11 @@ def write(tmp_path, text):
 def test_the_documented_example_config_is_valid_and_read_in_full():
     cfg = load_config(EXAMPLE)
     assert cfg.server == "https://roofwatch.example.com" and cfg.cpus == [0, 1] and cfg.max_load == 0.5
-    assert [b.model for b in cfg.benchmarks] == ["mlp", "dlrm", "mlp", "onnx"]
-    assert [b.backend for b in cfg.benchmarks] == ["engine", "engine", "onnxruntime", "engine"]
-    assert cfg.benchmarks[3].params == {"path": "models/ranker.onnx", "batch": 32, "input_ranges": {"ids": [0, 1000]}}
+    assert [b.model for b in cfg.benchmarks] == ["mlp", "dlrm", "mlp", "mlp", "onnx"]
+    assert [b.backend for b in cfg.benchmarks] == ["engine", "engine", "onnxruntime", "engine", "engine"]
+    assert cfg.benchmarks[3].sweep["budget_s"] == 300 and cfg.benchmarks[3].sweep["pin"] == ["off", "on"]
+    assert [b.sweep is None for b in cfg.benchmarks] == [True, True, True, False, True]
+    assert cfg.benchmarks[4].params == {"path": "models/ranker.onnx", "batch": 32, "input_ranges": {"ids": [0, 1000]}}
     assert cfg.benchmarks[1].repeats == 20 and cfg.benchmarks[0].params == {"batch": 64}
     assert cfg.repository == Path("/srv/src/roofwatch") and cfg.lease_seconds == 900
     assert (cfg.benchmarks[1].target_ci, cfg.benchmarks[1].budget_s) == (1.0, 60.0)

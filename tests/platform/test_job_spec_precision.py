@@ -32,4 +32,4 @@ def test_bad_precision_settings_are_refused_by_name(config, message):
 
 def test_the_unknown_key_message_lists_the_optional_keys_too():
     (error,) = config_errors({"target": 1})
-    assert "expected only: passes, quant, flags, inject, target_ci, budget_s" in error
+    assert "expected only: passes, quant, flags, inject, target_ci, budget_s, sweep" in error
