@@ -92,13 +92,15 @@ class CommitListField(serializers.JSONField):
     """Any JSON here: fleet.jobs.complete checks it against the job (naming `result`)."""
 
 
+ANSWERS = ("run", "result", "sweep", "error")  # what a completed job answers with: exactly one
+
+
 @extend_schema_serializer(component_name="Complete")  # "CompleteRequest" as a request body
 class CompleteRequestSerializer(LeaseSerializer):
-    schema_rules = {"oneOf": [  # validate(): exactly one of run, result and error; timed_out only with error
-        {"required": [given], "not": {"anyOf": [{"required": [other]} for other in ("run", "result", "error")
-                                                if other != given]},
+    schema_rules = {"oneOf": [  # validate(): exactly one of ANSWERS; timed_out only with error
+        {"required": [given], "not": {"anyOf": [{"required": [other]} for other in ANSWERS if other != given]},
          **({} if given == "error" else {"properties": {"timed_out": {"enum": [False]}}})}
-        for given in ("run", "result", "error")
+        for given in ANSWERS
     ]}
     run = serializers.IntegerField(
         min_value=1, max_value=BIGINT_MAX, required=False,
@@ -114,7 +116,7 @@ class CompleteRequestSerializer(LeaseSerializer):
     timed_out = serializers.BooleanField(required=False, default=False, help_text="the benchmark ran out of time")
 
     def validate(self, attrs: dict) -> dict:
-        given = [name for name in ("run", "result", "sweep", "error") if name in attrs]
+        given = [name for name in ANSWERS if name in attrs]
         if len(given) != 1:
             message = ("Give one of run (the uploaded run's id), result (a commits job's list), sweep (the "
                        "uploaded sweep's id) or error (why there is none)")
