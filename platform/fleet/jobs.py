@@ -369,14 +369,14 @@ def complete(job_id: int, machine: Machine, lease: str, *, run_id: int | None = 
             raise JobRefused(f"Job {job_id} is a commits job: it completes with result, not run.", field="run")
         if result is not None:
             result = _checked_result(job, result)
-        if run_id is not None and not _is_run_of(run_id, machine):
-            raise JobRefused(f"Run {run_id} is not a run of machine {machine.name!r}; upload the run first.",
-                             field="run")
         is_sweep_job = isinstance(job.config, dict) and "sweep" in job.config
         if (run_id is not None and is_sweep_job) or (sweep_id is not None and not is_sweep_job):
             raise JobRefused(f"Job {job_id} " + ("runs a sweep: it completes with sweep, not run." if is_sweep_job
                                                  else "has no sweep in its config: it completes with run."),
                              field="run" if run_id is not None else "sweep")
+        if run_id is not None and not _is_run_of(run_id, machine):
+            raise JobRefused(f"Run {run_id} is not a run of machine {machine.name!r}; upload the run first.",
+                             field="run")
         if sweep_id is not None and not _is_of_machine("Sweep", sweep_id, machine):
             raise JobRefused(f"Sweep {sweep_id} is not a sweep of machine {machine.name!r}; upload the sweep first.",
                              field="sweep")
