@@ -522,13 +522,12 @@ def build(rows: int, points: int, days: int = 365, end: datetime | None = None, 
             cursor.execute(f"""
                 INSERT INTO "{run_table}" (idempotency_key, payload_sha256, machine_id, benchmark_id, model_version,
                     config, config_hash, "commit", branch, ci_url, started_at, received_at, warmup, repeats, median,
-                    p25, p75, "min", n, ci_low, ci_high, peak_gflops, peak_gbs, timed_page_faults, catalogued, purpose,
-                    under_test, engine_version)
+                    p25, p75, "min", n, ci_low, ci_high, peak_gflops, peak_gbs, timed_page_faults, catalogued, purpose)
                 SELECT gen_random_uuid(), md5(p.slot || ':' || i) || md5(i || ':' || p.slot), p.machine_id,
                     p.benchmark_id, 'v' || (i / 500), '{{"threads": 8}}', md5('threads') || md5('8'),
                     md5('commit' || i) || left(md5('c' || i), 8), 'main', '', t.at, t.at + interval '3 minutes',
                     3, 30, e.m, e.m * 0.98, e.m * 1.03, e.m * 0.97, 30, e.m * 0.99, e.m * 1.01, 180.0, 23.0, 0,
-                    true, '', '', ''
+                    true, ''
                 FROM bench_plan p
                 CROSS JOIN LATERAL generate_series(0, p.runs - 1) AS i
                 CROSS JOIN LATERAL (SELECT %s::timestamptz

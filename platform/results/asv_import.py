@@ -56,11 +56,12 @@ DEFAULT_PROJECT = "asv"
 IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://roofwatch/asv-import")
 BATCH_RESULTS = 20_000  # results stored per transaction
 KEY_QUERY_CHUNK = 5_000  # idempotency keys per "already stored?" query (SQLite's bound parameters)
-# The Run columns the import writes, in the order _run_row gives them (the others are null).
+# The Run columns the import writes, in the order _run_row gives them (the others are null or take
+# their database default).
 RUN_COLUMNS = (
     "idempotency_key", "payload_sha256", "machine_id", "benchmark_id", "model_version", "config", "config_hash",
     "commit", "branch", "commit_time", "ci_url", "started_at", "received_at", "warmup", "repeats",
-    "median", "p25", "p75", "min", "n", "catalogued", "purpose", "under_test", "engine_version",
+    "median", "p25", "p75", "min", "n", "catalogued", "purpose",
 )
 
 
@@ -348,7 +349,7 @@ def _run_row(key: uuid.UUID, machine_id: int, benchmark_id: int, result: AsvResu
     # started_at is asv's commit date: series follow commit order, as asv plots them. asv measures no roofline.
     return (key, payload, machine_id, benchmark_id, point.version, config[0], config[1],
             result.commit, "", result.date, "", result.date, now, 0, point.n,
-            point.median, point.p25, point.p75, point.min, point.n, True, "", "", "")
+            point.median, point.p25, point.p75, point.min, point.n, True, "")
 
 
 def _insert_runs(rows: list[tuple]) -> None:

@@ -174,8 +174,10 @@ class Run(models.Model):
     purpose = models.CharField(max_length=16, blank=True, default="", choices=PURPOSE_CHOICES)
     # What the commit changes (engine.report.UNDER_TEST; "" for a run without a project job) and
     # the engine that ran it (engine.report.Source.engine_version).
-    under_test = models.CharField(max_length=16, blank=True, default="", choices=UNDER_TEST_RUN_CHOICES)
-    engine_version = models.CharField(max_length=ENGINE_VERSION_MAX_LENGTH, blank=True, default="")
+    # Database defaults too: the bulk writers (asv import, the ingest benchmark) leave them out.
+    under_test = models.CharField(
+        max_length=16, blank=True, default="", db_default="", choices=UNDER_TEST_RUN_CHOICES)
+    engine_version = models.CharField(max_length=ENGINE_VERSION_MAX_LENGTH, blank=True, default="", db_default="")
 
     objects = RunQuerySet.as_manager()
 
