@@ -83,7 +83,7 @@ def decode_report(raw: bytes) -> Report:
     try:
         report = REPORT_DECODER.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        raise ValidationError(_explained(raw, Report)) from None
+        raise ValidationError(explained(raw, Report)) from None
     if NUL_ESCAPE in raw and (problems := report_errors(parse_leniently(raw), Report)):
         raise ValidationError(problems)  # a NUL in some string (or just a "\\u0000" in one)
     if problems := report_problems(report):
@@ -126,8 +126,9 @@ def decode_batch(raw: bytes) -> list[bytes]:
     raise ValidationError(report_errors(value, RawBatch))
 
 
-def _explained(raw: bytes, struct: type[msgspec.Struct]) -> dict[str, list[str]]:
-    """Every problem of a body msgspec refused; ParseError first when it is no JSON."""
+def explained(raw: bytes, struct: type[msgspec.Struct]) -> dict[str, list[str]]:
+    """Every problem of a body msgspec refused (a run report or a sweep report);
+    ParseError first when it is no JSON."""
     problems = report_errors(parse_leniently(raw), struct)
     return problems or {"non_field_errors": ["Invalid report."]}
 

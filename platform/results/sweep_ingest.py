@@ -32,7 +32,7 @@ from results.ingest import IdempotencyConflict, _benchmark, _check_fingerprint
 from results.models import Run, Sweep, SweepPoint, normalize_repository
 from results.project_scope import ProjectScope
 from results.report_errors import parse_leniently, report_errors
-from results.report_parser import _explained, as_body, moments_in_utc
+from results.report_parser import explained, as_body, moments_in_utc
 from results.report_schema import NUL_ESCAPE
 from results.signals import send_runs_ingested
 from results.sweep_schema import SWEEP_DECODER, SweepReport, sweep_problems
@@ -48,7 +48,7 @@ def decode_sweep(raw: bytes) -> SweepReport:
     try:
         report = SWEEP_DECODER.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        raise ValidationError(_explained(raw, SweepReport)) from None
+        raise ValidationError(explained(raw, SweepReport)) from None
     if NUL_ESCAPE in raw and (problems := report_errors(parse_leniently(raw), SweepReport)):
         raise ValidationError(problems)
     if problems := sweep_problems(report):
