@@ -14,12 +14,15 @@ from core.known_keys import KnownKeysSerializer
 from core.text import storable_text
 from fleet.commit_list import MAX_COMMIT_LIST, TEXT_MAX_CHARS
 from fleet.jobs import (
+    ANSWERS,
     LEASE_CHOSEN_MAX_CHARS,
     LEASE_CHOSEN_MIN_CHARS,
     LEASE_PREFIX,
     LEASE_SECONDS_DEFAULT,
     LEASE_SECONDS_MAX,
     LEASE_SECONDS_MIN,
+    JobRefused,
+    check_one_answer,
 )
 from fleet.models import Job
 
@@ -92,9 +95,6 @@ class CommitListField(serializers.JSONField):
     """Any JSON here: fleet.jobs.complete checks it against the job (naming `result`)."""
 
 
-ANSWERS = ("run", "result", "sweep", "error")  # what a completed job answers with: exactly one
-
-
 @extend_schema_serializer(component_name="Complete")  # "CompleteRequest" as a request body
 class CompleteRequestSerializer(LeaseSerializer):
     schema_rules = {"oneOf": [  # validate(): exactly one of ANSWERS; timed_out only with error
@@ -116,12 +116,10 @@ class CompleteRequestSerializer(LeaseSerializer):
     timed_out = serializers.BooleanField(required=False, default=False, help_text="the benchmark ran out of time")
 
     def validate(self, attrs: dict) -> dict:
-        given = [name for name in ANSWERS if name in attrs]
-        if len(given) != 1:
-            message = ("Give one of run (the uploaded run's id), result (a commits job's list), sweep (the "
-                       "uploaded sweep's id) or error (why there is none)")
-            field = "run" if not given or "run" in given else given[1]
-            raise ValidationError({field: [message + (", not more." if given else ".")]})
+        try:
+            check_one_answer([name for name in ANSWERS if name in attrs])
+        except JobRefused as refused:
+            raise ValidationError({refused.field: [str(refused)]}) from None
         if "error" not in attrs and attrs["timed_out"]:
             raise ValidationError({"timed_out": ["Only with error: a job that produced a run did not time out."]})
         return attrs

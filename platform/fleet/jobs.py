@@ -90,6 +90,17 @@ class JobRefused(Exception):
         self.field = field
 
 
+ANSWERS = ("run", "result", "sweep", "error")  # what a completed job answers with: exactly one
+
+
+def check_one_answer(given: list[str]) -> None:
+    """Refuse a completion that gives none or more than one of ANSWERS."""
+    if len(given) != 1:
+        raise JobRefused("Give one of run (the uploaded run's id), result (a commits job's list), sweep (the "
+                         "uploaded sweep's id) or error (why there is none)" + (", not more." if given else "."),
+                         field="run" if not given or "run" in given else given[1])
+
+
 class JobNotFound(JobRefused):
     status_code = 404
 
@@ -356,12 +367,8 @@ def complete(job_id: int, machine: Machine, lease: str, *, run_id: int | None = 
     `result`, fleet.commit_list; a job whose config has a sweep: with the sweep
     it uploaded), or `failed` with an error. Exactly one of run_id, result,
     sweep_id and error. A job is finished once."""
-    given = [name for name, value in (("run", run_id), ("result", result), ("sweep", sweep_id), ("error", error))
-             if value is not None]
-    if len(given) != 1:
-        raise JobRefused("Give one of run (the uploaded run's id), result (a commits job's list), sweep (the "
-                         "uploaded sweep's id) or error (why there is none).",
-                         field=given[1] if len(given) > 1 else "run")
+    answers = {"run": run_id, "result": result, "sweep": sweep_id, "error": error}
+    check_one_answer([name for name in ANSWERS if answers[name] is not None])
     now = now or timezone.now()
     with transaction.atomic():
         job = _locked_job_with_lease(job_id, machine, lease)
