@@ -2,16 +2,12 @@
 may read runs may read sweeps with their configurations."""
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from core.agent_auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
 from core.errors import error_responses
-from core.pagination import BoundedLimitOffsetPagination
 from results.models import Sweep, SweepPoint
-from results.report_openapi import StructRequestSchema
-from results.report_parser import ReportBodyParser, check_content_length
+from results.report_views import ReportViewSet
 from results.run_serializers import IngestResultSerializer
 from results.sweep_ingest import ingest_sweep
 from results.sweep_schema import SweepReport
@@ -56,33 +52,13 @@ class SweepDetailSerializer(SweepSummarySerializer):
             413: "body over ROOFWATCH_MAX_REPORT_BYTES"})},
     ),
 )
-class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    authentication_classes = [MachineTokenAuthentication, SessionAuthentication]
-    parser_classes = [ReportBodyParser]
-    schema = StructRequestSchema()
-    pagination_class = BoundedLimitOffsetPagination
-
-    def get_permissions(self):
-        if self.action == "create":
-            return [IsFleetMachine()]
-        return super().get_permissions()  # reading: core.access.MayRead
-
-    def get_serializer_class(self):
-        return SweepDetailSerializer if self.action == "retrieve" else SweepSummarySerializer
+class SweepViewSet(ReportViewSet):
+    summary_serializer_class = SweepSummarySerializer
+    detail_serializer_class = SweepDetailSerializer
 
     def get_queryset(self):
         sweeps = Sweep.objects.select_related("machine", "benchmark")
         return sweeps.prefetch_related("points") if self.action == "retrieve" else sweeps
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if self.action == "create":
-            check_content_length(request.META)
-
-    def permission_denied(self, request, message=None, code=None):
-        if self.action == "create" and request.authenticators and not request.successful_authenticator:
-            raise exceptions.NotAuthenticated(MISSING_TOKEN)
-        super().permission_denied(request, message, code)
 
     def create(self, request, *args, **kwargs):
         sweep, created = ingest_sweep(request.data, request.auth)

@@ -3,13 +3,11 @@ benchmarks and series for now."""
 from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, generics, mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.agent_auth import MISSING_TOKEN, IsFleetMachine, MachineTokenAuthentication
 from core.errors import ApiErrorSerializer, error_responses, exception_handler
 from core.openapi import id_parameter
 from core.pagination import BoundedLimitOffsetPagination
@@ -18,9 +16,9 @@ from results.filters import (
 )
 from results.ingest import Outcome, ingest_report, ingest_reports
 from results.models import Benchmark, Project, Run
-from results.report_openapi import StructRequestSchema
-from results.report_parser import ReportBodyParser, check_content_length, decode_batch
+from results.report_parser import decode_batch
 from results.report_schema import MAX_BATCH_REPORTS, RawBatch, Report
+from results.report_views import ReportViewSet
 from results.run_serializers import (
     BatchResultSerializer,
     BenchmarkOutSerializer,
@@ -94,19 +92,10 @@ ERROR_RESPONSES = error_responses({
                    413: ERROR_RESPONSES[413]},
     ),
 )
-class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    authentication_classes = [MachineTokenAuthentication, SessionAuthentication]
-    parser_classes = [ReportBodyParser]
-    schema = StructRequestSchema()
-    pagination_class = BoundedLimitOffsetPagination
-
-    def get_permissions(self):
-        if self.action in ("create", "batch"):
-            return [IsFleetMachine()]
-        return super().get_permissions()  # reading: core.access.MayRead
-
-    def get_serializer_class(self):
-        return RunDetailSerializer if self.action == "retrieve" else RunSummarySerializer
+class RunViewSet(ReportViewSet):
+    uploads = ("create", "batch")
+    summary_serializer_class = RunSummarySerializer
+    detail_serializer_class = RunDetailSerializer
 
     def get_queryset(self) -> QuerySet[Run]:
         runs = Run.objects.select_related("machine", "benchmark__project")
@@ -116,16 +105,6 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         runs = filter_exact(runs, params, {name: lookup for name, (lookup, _) in RUN_FILTERS.items()})
         runs = filter_purpose(runs, params)
         return filter_time_range(runs, params, "started_at", *RUN_TIME_RANGE)
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if self.action in ("create", "batch"):
-            check_content_length(request.META)  # before the body is read
-
-    def permission_denied(self, request, message=None, code=None):
-        if self.action in ("create", "batch") and request.authenticators and not request.successful_authenticator:
-            raise exceptions.NotAuthenticated(MISSING_TOKEN)
-        super().permission_denied(request, message, code)
 
     def create(self, request, *args, **kwargs):
         run, created = ingest_report(request.data, request.auth)
