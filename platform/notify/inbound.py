@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from engine.models import ModelParamError, UnknownModelError, get_spec
 from fleet.jobs import enqueue_commit
 from fleet.models import Schedule
 from notify.models import InboundDelivery
@@ -88,14 +89,20 @@ def ci_target(payload: dict) -> Target:
 
 
 def matching_schedules(project: Project) -> list[Schedule]:
-    """The enabled schedules whose (model, params) the project benchmarks."""
-    specs = {(model, _frozen(params)) for model, params in project.benchmarks.values_list("model", "params")}
+    """The enabled schedules whose (model, params) the project benchmarks,
+    defaults filled in on both sides: a schedule may leave params to the model's
+    defaults, while its runs' benchmarks store every param."""
+    specs = {_frozen(model, params) for model, params in project.benchmarks.values_list("model", "params")}
     return [s for s in Schedule.objects.filter(enabled=True).select_related("group").order_by("pk")
-            if (s.model, _frozen(s.params)) in specs]
+            if _frozen(s.model, s.params) in specs]
 
 
-def _frozen(params) -> str:
-    return json.dumps(params, sort_keys=True)
+def _frozen(model: str, params: dict) -> tuple[str, str]:
+    try:
+        params = get_spec(model).resolve(params)
+    except (UnknownModelError, ModelParamError):  # not a zoo model (an ONNX file's): params as given
+        pass
+    return model, json.dumps(params, sort_keys=True)
 
 
 def receive(source: str, delivery_id: str, project: Project, event: str,

@@ -1,6 +1,8 @@
 """A pushed commit runs on the enabled machines of the enabled schedules whose
 model and params the project benchmarks, with each schedule's spec."""
+from engine.models import get_spec
 from fleet.models import Job, Machine, MachineGroup, Schedule
+from results.models import Benchmark
 from tests.notify.conftest import SPEC, push_event
 
 
@@ -29,3 +31,15 @@ def test_a_model_under_test_projects_jobs_say_so(post_github, project, fleet):
     project.save()
     assert post_github(push_event("1" * 40), delivery="d-2").json()["jobs_created"] == 2
     assert set(Job.objects.values_list("under_test", flat=True)) == {"model"}
+
+
+def test_a_schedule_leaving_params_to_the_models_defaults_matches_the_benchmark_its_runs_store(
+        post_github, project, fleet):
+    """Reports store every param, defaults filled in; a schedule may give none."""
+    Benchmark.objects.filter(project=project).update(params=get_spec("mlp").resolve({}))
+    fleet.params = {}
+    fleet.save()
+    assert post_github(push_event()).json()["jobs_created"] == 2
+    fleet.params = {"batch": 4}  # another benchmark than the project's (the default batch is not 4)
+    fleet.save()
+    assert post_github(push_event("1" * 40), delivery="d-2").json()["jobs_created"] == 0
