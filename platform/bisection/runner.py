@@ -202,9 +202,10 @@ def _collect_runs(bisection: Bisection) -> None:
 
 
 def _point(run_id: int | None, layer: str) -> tuple[float, float, int] | None:
-    source = Run.objects if layer == END_TO_END else LayerMeasurement.objects.filter(name=layer)
-    row = source.filter(**{"pk" if layer == END_TO_END else "run_id": run_id}).values(
-        "median", "p25", "p75", "ci_low", "ci_high", "n").first()
+    fields = ("median", "p25", "p75", "ci_low", "ci_high", "n")
+    row = Run.objects.filter(pk=run_id).values("id", "started_at", *fields).first()
+    if row is not None and layer != END_TO_END:  # bounded by the run's time: one monthly partition is read
+        row = LayerMeasurement.objects.of_runs([row]).filter(name=layer).values(*fields).first()
     if row is None:
         return None
     return row["median"], within_run_spread(row["p25"], row["p75"], row["ci_low"], row["ci_high"], row["n"]), row["n"]
