@@ -4,9 +4,10 @@ retention has deleted its raw layer rows.
 
 `roll_up_day` builds one whole past day: on PostgreSQL one INSERT ... SELECT
 with percentile_cont, elsewhere (SQLite, the embedded default) the same
-numbers computed in Python. It upserts, so running it again for a day
-replaces that day's rows, except on a sealed day (see RollupDay): its raw rows
-may be partly gone, so it only adds the series the day had no row for.
+numbers computed in Python. Running it again for a day rebuilds that day's
+rows (a series whose runs are gone since loses its row), except on a sealed
+day (see RollupDay): its raw rows may be partly gone, so it only adds the
+series the day had no row for.
 
 `roll_up_pending` (beat, daily) rolls up every past day not rolled up yet,
 gaps included. `seal_days_before` is retention's step before it deletes: each
@@ -27,7 +28,6 @@ from django.utils import timezone as django_timezone
 from engine.report import PURPOSE_BISECT
 from results.models import DailyRollup, LayerMeasurement, Run, RollupDay
 
-UNIQUE_FIELDS = ("machine", "benchmark", "layer", "day")
 VALUE_FIELDS = ("op", "index", "median", "p25", "p75", "min", "n", "first", "last", "flops", "bytes")
 
 
@@ -130,21 +130,23 @@ def _locked(day: date) -> RollupDay:
 
 
 def _build(day: date, replace: bool) -> int:
+    """Add the day's missing rollup rows; `replace`: the day's raw rows are
+    whole, so its rollups are rebuilt from them (a series whose runs that day
+    were all deleted since loses its row)."""
+    if replace:
+        DailyRollup.objects.filter(day=day).delete()
     if connection.vendor == "postgresql":
-        return _build_in_sql(day, replace)
-    return _build_in_python(day, replace)
+        return _build_in_sql(day)
+    return _build_in_python(day)
 
 
-def _build_in_sql(day: date, replace: bool) -> int:
+def _build_in_sql(day: date) -> int:
     """One INSERT ... SELECT over the day's in-series runs (found through the
     run index run_newest, then their layers by run) and their layer rows (the
     layer's own started_at too, so a partitioned table reads one partition)."""
     q = connection.ops.quote_name
     rollups, layers, runs = (q(m._meta.db_table) for m in (DailyRollup, LayerMeasurement, Run))
     columns = ", ".join(q(c) for c in ("machine_id", "benchmark_id", "layer", "day", *VALUE_FIELDS))
-    on_conflict = "DO NOTHING" if not replace else "DO UPDATE SET " + ", ".join(
-        f"{q(c)} = EXCLUDED.{q(c)}" for c in VALUE_FIELDS
-    )
     start, end = midnight(day), midnight(day + timedelta(days=1))
     sql = f"""
         INSERT INTO {rollups} ({columns})
@@ -158,7 +160,7 @@ def _build_in_sql(day: date, replace: bool) -> int:
           AND l.started_at >= %s AND l.started_at < %s
         GROUP BY l.machine_id, l.benchmark_id, l.name
         ORDER BY 1, 2, 3
-        ON CONFLICT (machine_id, benchmark_id, layer, day) {on_conflict}
+        ON CONFLICT (machine_id, benchmark_id, layer, day) DO NOTHING
     """
     with connection.cursor() as cursor:
         # A day is 1/30 of its month's partition, yet PostgreSQL 15 picks a
@@ -183,7 +185,7 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _build_in_python(day: date, replace: bool) -> int:
+def _build_in_python(day: date) -> int:
     """The same rows as _build_in_sql, computed here (SQLite has no percentile_cont)."""
     start, end = midnight(day), midnight(day + timedelta(days=1))
     rows = (
@@ -206,12 +208,7 @@ def _build_in_python(day: date, replace: bool) -> int:
             flops=max((f for f in flops if f is not None), default=None),
             bytes=max((b for b in nbytes if b is not None), default=None),
         ))
-    if not replace:
-        have = set(DailyRollup.objects.filter(day=day).values_list("machine_id", "benchmark_id", "layer"))
-        built = [r for r in built if (r.machine_id, r.benchmark_id, r.layer) not in have]
-        DailyRollup.objects.bulk_create(built)
-    else:
-        DailyRollup.objects.bulk_create(
-            built, update_conflicts=True, unique_fields=UNIQUE_FIELDS, update_fields=VALUE_FIELDS
-        )
+    have = set(DailyRollup.objects.filter(day=day).values_list("machine_id", "benchmark_id", "layer"))
+    built = [r for r in built if (r.machine_id, r.benchmark_id, r.layer) not in have]
+    DailyRollup.objects.bulk_create(built)
     return len(built)

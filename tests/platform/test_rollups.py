@@ -92,6 +92,16 @@ def test_rolling_a_day_up_again_replaces_it(day_of_runs):
     assert rollup("fc0")[:3] == pytest.approx((2.5, 1.75, 3.25))  # medians 1, 2, 3, 4
 
 
+def test_rolling_an_unsealed_day_up_again_drops_the_series_whose_runs_are_gone(day_of_runs):
+    late = Machine.objects.create(name="m2")
+    run = store(late, at(DAY, 15), {"fc0": 7.0}, fingerprint="fp-late")
+    assert roll_up_day(DAY) == 4  # fc0 and relu0 of m1 and of m2
+    run.delete()
+    assert roll_up_day(DAY) == 2
+    assert not DailyRollup.objects.filter(machine=late).exists()
+    assert DailyRollup.objects.count() == 2
+
+
 def test_a_sealed_day_keeps_its_rollups_when_its_rows_are_gone(day_of_runs, db):
     assert seal_day(DAY) == 2
     sealed = rollup("fc0")
