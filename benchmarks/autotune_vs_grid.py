@@ -22,6 +22,9 @@ grid's best throughput under the SLO, measuring at most 40% of the grid).
 Prints the 1-minute load average before and after; on a shared machine the
 live figures move with the load.
 
+--made-up N judges the search alone on N made-up landscapes over the grid
+(random power laws with noise, not measurements): no machine needed.
+
 --grid-from replays over a saved grid instead of measuring one: an earlier
 --json-out, or a sweep report (`roofwatch-engine sweep --json`, such as
 tests/sweep_reports/dlrm_grid.json); the grid is then the file's.
@@ -30,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import random
 import statistics
 import sys
 
@@ -80,6 +85,55 @@ def remeasure(pick: ConfigResult, best: ConfigResult, measure, blocks: int) -> t
     return got[pick_config], got[best_config]
 
 
+def lookup_in(everything: list[ConfigResult]):
+    by_config = {tuple(r.knobs()[k] for k in KNOBS): r for r in everything}
+    return lambda config: by_config[tuple(getattr(config, k) for k in KNOBS)]
+
+
+def replay(configs, everything: list[ConfigResult], slo: float, seeds: int) -> tuple[list[float], list[int]]:
+    """The autotune run with `seeds` seeds, each answered from `everything`,
+    allowed 40% of the grid: each answer's throughput over the grid's best
+    under `slo` (0 when it found nothing within it), and the evaluations used."""
+    best = best_of(everything, slo).throughput
+    ratios, used = [], []
+    for seed in range(seeds):
+        tuned = autotune(configs, lookup_in(everything), slo_p99_ms=slo,
+                         max_evaluations=default_evaluations(len(configs)), seed=seed)
+        found = best_of(tuned, slo)
+        ratios.append(0.0 if found is None else found.throughput / best)
+        used.append(len(tuned))
+    return ratios, used
+
+
+def made_up(configs, rng: random.Random) -> list[ConfigResult]:
+    """A made-up machine (no measurement): throughput a power law of batch,
+    threads and instances, pinning a factor, p99 growing with batch x
+    instances and falling with threads, exponents and 5-10% noise drawn."""
+    a, b, c, pin = rng.uniform(0.2, 0.8), rng.uniform(-0.3, 0.9), rng.uniform(-0.2, 0.8), rng.uniform(0.9, 1.15)
+    results = []
+    for config in configs:
+        throughput = (1000 * config.batch ** a * config.threads ** b * config.instances ** c
+                      * (pin if config.pin != "off" else 1.0) * math.exp(rng.gauss(0, 0.05)))
+        p99 = (config.batch * config.instances / config.threads ** rng.uniform(0.3, 0.9)
+               * math.exp(rng.gauss(0, 0.1)))
+        results.append(ConfigResult(**config.to_dict(), status="ok", throughput=throughput, p99_ms=p99))
+    return results
+
+
+def judge_made_up(configs, landscapes: int, seeds: int) -> int:
+    """The replay over `landscapes` made-up machines (the SLO each one's median p99)."""
+    within = []
+    for n in range(landscapes):
+        everything = made_up(configs, random.Random(n))
+        ratios, _ = replay(configs, everything, statistics.median(r.p99_ms for r in everything), seeds)
+        within.append(sum(r >= GOAL_RATIO for r in ratios))
+    total = landscapes * seeds
+    print(f"made-up landscapes (not measurements): {landscapes} over a grid of {len(configs)}, {seeds} seeds each, "
+          f"at most {default_evaluations(len(configs))} evaluations: {sum(within)}/{total} "
+          f"({sum(within) / total:.0%}) within {1 - GOAL_RATIO:.0%} of the best; per landscape {within}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="dlrm")
@@ -95,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", help="write the grid, the replays and the live run here")
     ap.add_argument("--grid-from", metavar="JSON", help="replay over the grid of an earlier --json-out or of a sweep "
                                                           "report instead of measuring it (no live autotune then)")
+    ap.add_argument("--made-up", type=int, metavar="N", help="judge the search alone on N made-up landscapes over "
+                                                             "the grid (no measurement)")
     ap.add_argument("--remeasure-blocks", type=int, default=5,
                     help="live: blocks re-measuring the autotune's pick and the grid's best side by side")
     args = ap.parse_args(argv)
@@ -107,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     target = SweepTarget(args.model, params)
     grid = Grid(threads=args.threads, batch=args.batch, instances=args.instances, pin=tuple(args.pin.split(",")))
     configs = grid.configs()
+    if args.made_up:
+        return judge_made_up(configs, args.made_up, args.seeds)
 
     def measure(config):
         return measure_config(target, config, repeats=args.repeats, warmup=args.warmup)
@@ -131,17 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if grid_best is None:
         print(f"no configuration of the grid has p99 within {slo:.2f} ms", file=sys.stderr)
         return 1
-    by_config = {(r.threads, r.batch, r.instances, r.pin, r.passes, r.quant): r for r in everything}
-
-    def lookup(config):
-        return by_config[tuple(getattr(config, k) for k in KNOBS)]
-
-    ratios, used = [], []
-    for seed in range(args.seeds):
-        tuned = autotune(configs, lookup, slo_p99_ms=slo, max_evaluations=allowance, seed=seed)
-        found = best_of(tuned, slo)
-        ratios.append(0.0 if found is None else found.throughput / grid_best.throughput)
-        used.append(len(tuned))
+    lookup = lookup_in(everything)
+    ratios, used = replay(configs, everything, slo, args.seeds)
     live = [] if args.grid_from else autotune(configs, measure, slo_p99_ms=slo, max_evaluations=allowance, seed=0)
     live_found = best_of(live, slo) if live else None
     remeasured = {}

@@ -84,6 +84,9 @@ def test_the_benchmark_replays_over_a_sweep_report_and_re_measures_in_alternatin
     assert bench.main(["--grid-from", report, "--seeds", "3"]) == 0
     out = capsys.readouterr().out
     assert "grid: 8 of 8 measured" in out and "3 evaluations (38% of the grid)" in out
+    assert bench.main(["--made-up", "2", "--seeds", "2", "--batch", "32,64", "--pin", "off"]) == 0
+    assert "made-up landscapes (not measurements): 2 over a grid of 8, 2 seeds each, at most 3 evaluations" in (
+        capsys.readouterr().out)
     pick, best = (ConfigResult(**c.to_dict(), status="ok", throughput=1.0) for c in (SweepConfig(1, 16, 1), SweepConfig(1, 32, 1)))
     order = []
 
