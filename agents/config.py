@@ -316,9 +316,6 @@ def _benchmark(item: Any, path: Path, where: str) -> BenchmarkSpec:
     if "sweep" in fields:
         for key, problem in config_sweep_errors(fields).items():
             raise ConfigError(f"{path}: {where}.config.{key}: {problem}")
-        if is_onnx(fields["model"]):
-            raise ConfigError(f"{path}: {where}.config.sweep: not supported yet for model {ONNX_MODEL!r}; "
-                              "give a zoo model")
         if fields.get("backend") == BACKEND_ORT:
             raise ConfigError(f"{path}: {where}.config.sweep: sweeps run the engine; remove the backend "
                               f"{BACKEND_ORT!r} or the sweep")

@@ -93,12 +93,7 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
                    workdir=tempfile.gettempdir(), cpus=cfg.cpus or None, cancel=cancel, params=spec.params,
                    threads=req.threads, inject=spec.inject, passes=spec.passes, quant=spec.quant, flags=spec.flags,
                    target_ci=spec.target_ci, budget_s=spec.budget_s, backend=spec.backend)
-    if spec.sweep is not None:
-        if is_onnx(spec.model) or req.under_test == UNDER_TEST_MODEL:
-            raise MeasurementFailed(f"a sweep of {spec.model!r}: the agent sweeps zoo models (this agent's engine, "
-                                    "or an engine-under-test commit's); ONNX benchmarks and model-under-test "
-                                    "projects are not supported yet", usage_error=True)
-        # the sweep's own grid decides threads, passes and quant (engine.sweep.spec)
+    if spec.sweep is not None:  # the sweep's own grid decides threads, passes and quant (engine.sweep.spec)
         options.update(sweep=spec.sweep, threads=None)
     stamp: dict[str, Any] = {}
     try:
@@ -136,10 +131,10 @@ def measure(req: RunRequest, cfg: AgentConfig, *, cancel: threading.Event | None
         raise MeasurementFailed(str(e), e.stderr_tail, e.timed_out, e.cancelled, e.is_usage_error) from None
     except WorktreeError as e:
         raise MeasurementFailed(str(e)) from None
+    if stamp:  # a run's or a sweep's source alike
+        body = with_source(body, stamp)
     if spec.sweep is not None:  # a sweep report (schema roofwatch.sweep/1) has its own load_before/after, no more
         return body, finish_conditions(conditions, cfg.cpus)
-    if stamp:
-        body = with_source(body, stamp)
     conditions = finish_conditions(conditions, cfg.cpus)
     return with_conditions(body, conditions, purpose=req.purpose), conditions
 

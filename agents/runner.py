@@ -93,7 +93,7 @@ def engine_args(
     params = dict(params or {})
     if sweep is not None:
         return _sweep_engine_args(model, json_path, sweep, params, batch=batch, warmup=warmup, repeats=repeats,
-                                  repository=repository, commit=commit)
+                                  repository=repository, commit=commit, onnx_file=onnx_file)
     if is_onnx(model):
         rel = params.pop("path")
         args = ["run", "--onnx", str(onnx_file or rel), "--repo-path", rel, "--json", str(json_path)]
@@ -127,12 +127,17 @@ def engine_args(
 
 def _sweep_engine_args(model: str, json_path: Path, sweep: Mapping[str, Any], params: dict[str, Any], *,
                        batch: int | None, warmup: int | None, repeats: int | None, repository: str | None,
-                       commit: str | None) -> list[str]:
+                       commit: str | None, onnx_file: str | os.PathLike[str] | None) -> list[str]:
     """`sweep MODEL --json PATH` and the grid; the params' batch is the grid's
-    batch unless the section lists its own."""
-    if is_onnx(model):  # refused before a run (agents.execute); here only to fail loudly
-        raise ValueError("a sweep of an ONNX benchmark is not supported by the agent yet")
-    args = ["sweep", model, "--json", str(json_path)]
+    batch unless the section lists its own. The model ONNX_MODEL is `sweep
+    --onnx FILE --repo-path PATH` with its input ranges, as for a run."""
+    if is_onnx(model):
+        rel = params.pop("path")
+        args = ["sweep", "--onnx", str(onnx_file or rel), "--repo-path", rel, "--json", str(json_path)]
+        for item in input_range_args(params.pop("input_ranges", {})):
+            args += ["--input-range", item]
+    else:
+        args = ["sweep", model, "--json", str(json_path)]
     batch = params.pop("batch", batch)
     if batch is not None and "batch" not in sweep:
         args += ["--batch", str(batch)]

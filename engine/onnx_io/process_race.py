@@ -67,8 +67,8 @@ class RunnerSpec:
     the graph before passes) on the inputs of `seed`, with `threads`
     threads. `onnx_file` (then `model` is only its label) builds the
     engine or onnxruntime runner from that file instead of the zoo, its
-    inputs synthesized as `run --onnx` does, at `params["batch"]` when
-    given. `cores`, when given, pins the worker process to those CPUs
+    inputs synthesized as `run --onnx` does (`params["input_ranges"]`, as
+    its report names them), at `params["batch"]` when given. `cores`, when given, pins the worker process to those CPUs
     before anything starts a thread (every pool thread inherits it). An engine worker keeps freed memory in the heap
     (`keep_heap_memory()`, as every engine run does) unless
     `keep_heap` is False: then it leaves glibc's malloc as a fresh process
@@ -418,8 +418,9 @@ def _onnx_model(spec: RunnerSpec):
     from engine.onnx_io.onnx_inputs import synthesize_inputs
 
     graph = import_onnx(spec.onnx_file, batch=spec.params.get("batch"))
+    ranges = {name: tuple(bounds) for name, bounds in spec.params.get("input_ranges", {}).items()}
     return Model(name=spec.model, params=dict(spec.params), graph=graph,
-                 make_inputs=lambda seed=0: synthesize_inputs(graph, seed, {}))
+                 make_inputs=lambda seed=0: synthesize_inputs(graph, seed, ranges))
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
     roofwatch-engine sweep dlrm --threads 1,2 --batch 32,128 --instances 1,2 --pin off --pin on
     roofwatch-engine sweep --onnx model.onnx --threads 1,2 --json sweep.json
+    roofwatch-engine sweep --onnx models/net.onnx --repo-path models/net.onnx --input-range ids=0:1000 ...
     roofwatch-engine sweep dlrm ... --slo-p99-ms 10   (autotune: engine.sweep.autotune)
 """
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 from engine.argtypes import int_at_least
@@ -20,6 +20,8 @@ from engine.atomic_file import write_text_atomic
 from engine.machine import cpu_model, fingerprint
 from engine.models import ModelParamError, get_spec
 from engine.onnx_io.process_race import load_average, load_text
+from engine.onnx_spec import path_error as onnx_path_error
+from engine.onnx_spec import report_identity
 from engine.passes import UnknownPassError, resolve_passes
 from engine.quant.modes import resolve_quant
 from engine.source_info import detect_source
@@ -82,6 +84,11 @@ def add_commands(sub: Any) -> None:
                     "throughput whose p99 is within the SLO.")
     sweep.add_argument("model", nargs="?", help="model name (see `models`); omit it with --onnx")
     sweep.add_argument("--onnx", metavar="FILE", help="sweep this ONNX file in the engine instead of a zoo model")
+    sweep.add_argument("--input-range", action="append", default=[], metavar="NAME=LO:HI",
+                       help="with --onnx: integer input NAME gets values in [LO, HI), as `run --onnx` takes it")
+    sweep.add_argument("--repo-path", metavar="PATH",
+                       help="with --onnx: the file's path in its repository; the report names the model 'onnx' "
+                            "with params.path PATH, as `run --onnx --repo-path` does")
     sweep.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                        help="a model param other than batch (repeatable)")
     sweep.add_argument("--threads", type=_ints, metavar="N,N", help="thread counts (default 1 and every CPU allowed)")
@@ -114,11 +121,19 @@ def add_commands(sub: Any) -> None:
     sweep.set_defaults(batch=None)  # cli._model_params reads it; the batch sizes are a knob here
 
 
-def _onnx_target(path: str, batches: Sequence[int] | None) -> tuple[SweepTarget, tuple[int, ...]]:
+def _onnx_target(args: argparse.Namespace) -> tuple[SweepTarget, tuple[int, ...]]:
     from engine.onnx_io.errors import OnnxIOError
     from engine.onnx_io.import_graph import import_onnx, load_checked, symbolic_batch_inputs
+    from engine.onnx_io.onnx_inputs import InputRangeError, parse_input_range
 
+    path, batches = args.onnx, args.batches
+    if args.repo_path is not None and (problem := onnx_path_error(args.repo_path)):
+        raise ModelParamError(f"--repo-path: {problem}")
+    ranges = dict(parse_input_range(text) for text in args.input_range)
     model, label = load_checked(path)
+    unknown = sorted(set(ranges) - {i.name for i in model.graph.input})
+    if unknown:  # here, not in every configuration's workers
+        raise InputRangeError(f"--input-range names {', '.join(map(repr, unknown))}, not input(s) of {label}")
     if symbolic_batch_inputs(model):
         if not batches:
             raise OnnxIOError(f"{label}: its batch dimension is symbolic; give the batch sizes with --batch")
@@ -128,7 +143,9 @@ def _onnx_target(path: str, batches: Sequence[int] | None) -> tuple[SweepTarget,
             raise OnnxIOError(f"{label}: every input has a fixed batch of {fixed}; sweep it without --batch "
                               "or export the model again with a symbolic batch")
         batches = (fixed,)
-    return SweepTarget(f"onnx:{Path(path).stem}", {"file": Path(path).name}, str(path)), tuple(batches)
+    # params as `run --onnx` reports them, but batch (a knob); the workers read input_ranges from them
+    name, params = report_identity(str(path), batch=None, ranges=ranges, repo_path=args.repo_path)
+    return SweepTarget(name, params, str(path)), tuple(batches)
 
 
 def sweep_target(args: argparse.Namespace, params: Mapping[str, Any]) -> tuple[SweepTarget, tuple[int, ...]]:
@@ -136,7 +153,9 @@ def sweep_target(args: argparse.Namespace, params: Mapping[str, Any]) -> tuple[S
     if args.onnx is not None:
         if args.model is not None or args.param:
             raise ModelParamError("sweep takes either a model name (with --param) or --onnx FILE, not both")
-        return _onnx_target(args.onnx, args.batches)
+        return _onnx_target(args)
+    if args.input_range or args.repo_path is not None:
+        raise ModelParamError("--input-range and --repo-path go with --onnx FILE")
     if args.model is None:
         raise ModelParamError("sweep needs a model name (see `models`) or --onnx FILE")
     spec = get_spec(args.model)

@@ -70,11 +70,20 @@ def bisectable_alert(summary: AlertSummary):
     return alerts.order_by("-rel_change", "id").first()
 
 
+def is_sweep_series(run: Run) -> bool:
+    """Whether `run` is a sweep's best under an SLO (results.sweep_ingest), not a measured run."""
+    return "sweep" in run.config
+
+
 def start(summary: AlertSummary, user=None) -> Bisection:
     """Start bisecting `summary`'s commit range (user None: started by itself)."""
     alert = bisectable_alert(summary)
     if alert is None:
         raise BisectRefused(f"Alert summary {summary.pk} has no commit range with a step regression to bisect (a creeping drift has no one culprit).")
+    if is_sweep_series(alert.run_after):
+        raise BisectRefused(f"Alert summary {summary.pk} is of a sweep's best throughput under a p99 SLO: a "
+                            "bisection measures one run per commit, and a sweep job completes with a sweep, not a "
+                            "run; sweeps are not bisected (sweep the range's commits with commit jobs instead).")
     commits = summary.attribution["commits"]
     spec = _spec_of(alert.run_after)
     try:
@@ -105,6 +114,8 @@ def auto_start(summary: AlertSummary) -> Bisection | None:
     repository (its agent has finished a job of that repository before)."""
     alert = bisectable_alert(summary)
     if not settings.ROOFWATCH_AUTO_BISECT or alert is None or summary.bisections.exists():
+        return None
+    if is_sweep_series(alert.run_after):  # start would refuse it (and says why to a person who asks)
         return None
     repository = summary.attribution["commits"]["repository"]
     if not Job.objects.filter(machine_id=alert.machine_id, repository=repository, status=DONE).exists():

@@ -196,6 +196,7 @@ class JobOutSerializer(HidesPrivateFields, JobSpecOutSerializer):
     run = serializers.IntegerField(source="run_id", allow_null=True, help_text="id of the run it produced")
     sweep = serializers.IntegerField(source="sweep_id", allow_null=True,
                                      help_text="id of the sweep it produced (a job whose config has a sweep)")
+    sweep_url = serializers.SerializerMethodField(help_text="the page of the sweep it produced (its Pareto chart)")
     error = serializers.CharField(allow_null=True, help_text="why it failed; null for anonymous readers")
     stderr_tail = serializers.CharField(allow_null=True, help_text="the end of the benchmark's stderr; null for "
                                                                     "anonymous readers")
@@ -203,9 +204,12 @@ class JobOutSerializer(HidesPrivateFields, JobSpecOutSerializer):
     class Meta(JobSpecOutSerializer.Meta):
         fields = [
             "id", "url", "machine", "schedule", *JobSpecOutSerializer.Meta.fields[1:], "status", "attempts",
-            "max_attempts", "created", "claimed_at", "lease_expires", "finished_at", "run", "sweep", "error",
+            "max_attempts", "created", "claimed_at", "lease_expires", "finished_at", "run", "sweep", "sweep_url", "error",
             "stderr_tail", "timed_out",
         ]
 
     def get_url(self, job: Job) -> str:
         return reverse("job-detail", args=[job.pk])
+
+    def get_sweep_url(self, job: Job) -> str | None:
+        return None if job.sweep_id is None else reverse("dashboard:sweep-page", args=[job.sweep_id])

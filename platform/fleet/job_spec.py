@@ -99,8 +99,6 @@ def check_spec(*, model: Any, params: Any, config: Any, warmup: Any, repeats: An
     if problems := config_errors(config):
         errors["config"] = problems
     elif isinstance(config, dict) and "sweep" in config:
-        if is_onnx(model):
-            errors["config"] = ["sweep: not supported yet for an ONNX file's benchmark; give a zoo model."]
         if threads is not None:
             errors["threads"] = ["Not used with a sweep; give config.sweep.threads instead."]
         if isinstance(timeout_seconds, int) and config["sweep"]["budget_s"] >= timeout_seconds:

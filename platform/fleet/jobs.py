@@ -188,6 +188,8 @@ def enqueue_bisect(machine: Machine, repository: str, commit: str, *, model: str
     spec = {"model": model, "params": params, "config": config, "warmup": warmup, "repeats": repeats,
             "threads": threads, "timeout_seconds": timeout_seconds}
     check_spec(**spec)
+    if "sweep" in config:  # its run is what a bisection compares; a sweep job completes with a sweep
+        raise ValidationError({"config": ["sweep: a bisect job measures one run; a sweep cannot be bisected."]})
     commit = check_source(repository, commit)
     with transaction.atomic():
         return Job.objects.create(machine=machine, kind=KIND_BISECT, priority=PRIORITY_BISECT, repository=repository,

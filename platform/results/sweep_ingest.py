@@ -132,6 +132,7 @@ def _best_runs(report: SweepReport, sweep: Sweep, points: list[SweepPoint], sha:
             benchmark=_benchmark(url, types.SimpleNamespace(model=report.model, params=params), benchmarks),
             model_version="", config=config, config_hash=canonical_sha256(config), commit=source.commit,
             branch=source.branch, commit_time=source.commit_time, ci_url=source.ci_url or "",
+            under_test=source.under_test or "", engine_version=source.engine_version or "",  # UNSET when absent
             started_at=report.started_at, warmup=report.warmup, repeats=report.repeats,
             median=per_sample, p25=min(low, per_sample), p75=max(high, per_sample), min=min(low, per_sample),
             n=point.timed_passes))

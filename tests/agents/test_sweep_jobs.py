@@ -15,6 +15,7 @@ from agents.spool import Spool
 from engine.sweep.report import SWEEP_SCHEMA
 
 from .conftest import ENGINE_MODEL
+from .test_model_under_test_jobs import PATH, URL, model_repo
 
 TINY = {"threads": [1], "batch": [2, 4], "budget_s": 60}
 
@@ -54,11 +55,32 @@ def test_a_job_with_a_sweep_measures_a_real_tiny_sweep(tmp_path, engine_env):
     assert report_kind(body) == REPORT_SWEEP
 
 
-def test_an_onnx_sweep_is_refused_before_the_engine_runs(tmp_path):
-    spec = BenchmarkSpec(model="onnx", params={"path": "m/net.onnx"}, sweep={"budget_s": 5})
-    with pytest.raises(MeasurementFailed) as info:
-        measure(RunRequest.from_spec(spec, config(tmp_path)), config(tmp_path))
-    assert info.value.usage_error and "not supported yet" in str(info.value)
+def test_an_onnx_benchmark_sweeps_its_file_under_its_repo_path(tmp_path):
+    args = engine_args("onnx", tmp_path / "r.json", onnx_file="/tree/m/net.onnx", sweep={"budget_s": 9},
+                       params={"path": "m/net.onnx", "batch": 4, "input_ranges": {"ids": [0, 10]}})
+    assert args[:7] == ["sweep", "--onnx", "/tree/m/net.onnx", "--repo-path", "m/net.onnx", "--json",
+                        str(tmp_path / "r.json")]
+    assert args[7:11] == ["--input-range", "ids=0:10", "--batch", "4"] and "--param" not in args
+
+
+def test_a_model_under_test_commit_job_sweeps_the_file_at_the_commit(tmp_path, engine_env):
+    repo = tmp_path / "repo"
+    shas = model_repo(repo)
+    doc = {"id": 8, "lease": "l", "kind": "commit", "repository": URL, "commit": shas[1], "under_test": "model",
+           "benchmark": {"model": "onnx", "params": {"path": PATH, "batch": 2}},
+           "config": {"passes": [], "quant": "none", "flags": {}, "inject": [],
+                      "sweep": {"threads": [1], "batch": [2, 4], "budget_s": 60}},
+           "warmup": 0, "repeats": 2, "threads": None, "timeout_seconds": 120}
+    cfg = parse_config({"server": "http://127.0.0.1:1", "token": "rw_x", "spool": str(tmp_path / "spool"),
+                        "measurement": {"timeout_seconds": 120}, "quiet": {"max_wait_seconds": 0},
+                        "repository": {"path": str(repo)}}, tmp_path / "agent.toml")
+    body, _ = measure(RunRequest.from_job(Job.from_json(doc), cfg), cfg)
+    report = json.loads(body)
+    assert report["schema"] == SWEEP_SCHEMA and report["model"] == "onnx" and report["params"] == {"path": PATH}
+    assert [(r["batch"], r["status"]) for r in report["results"]] == [(2, "ok"), (4, "ok")]
+    assert report["source"]["commit"] == shas[1] and report["source"]["repository"] == URL
+    assert report["source"]["under_test"] == "model" and report["source"]["engine_version"].startswith("roofwatch ")
+    assert not list(tmp_path.glob("**/roofwatch-worktree-*"))
 
 
 def test_sweep_reports_go_to_the_sweeps_endpoint_and_complete_the_job_with_the_sweep(tmp_path):

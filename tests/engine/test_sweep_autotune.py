@@ -4,10 +4,11 @@ allowed; `sweep --slo-p99-ms` writes what it measured as an autotune report."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from engine.cli import main
 from engine.sweep.autotune import autotune
-from engine.sweep.grid import Grid
+from engine.sweep.grid import Grid, SweepConfig
 from engine.sweep.report import ConfigResult, best_under_slo, measured_points
 
 GRID = Grid(threads=(1, 2, 4, 8), batch=(16, 32, 64, 128, 256, 512), instances=(1, 2), pin=("off", "on"))
@@ -34,10 +35,12 @@ def test_autotune_measures_each_configuration_once_within_its_allowance_and_find
     assert len(results) == len(calls) == len(set(calls)) <= 38
     everything = [landscape(c) for c in configs]
     best = everything[best_under_slo([p for _, p in measured_points(everything)], slo)].throughput
-    found_at = best_under_slo([p for _, p in measured_points(results)], slo)
+    indexed = measured_points(results)
+    found_at = best_under_slo([p for _, p in indexed], slo)
     assert found_at is not None
-    assert results[found_at].throughput >= 0.95 * best
-    assert results[found_at].p99_ms <= slo
+    found = results[indexed[found_at][0]]
+    assert found.throughput >= 0.95 * best
+    assert found.p99_ms <= slo
 
 
 def test_configurations_that_cannot_run_are_never_chosen():
@@ -47,8 +50,10 @@ def test_configurations_that_cannot_run_are_never_chosen():
         return landscape(config)
 
     results = autotune(GRID.configs(), measure, slo_p99_ms=1e9, max_evaluations=20, seed=0)
-    found_at = best_under_slo([p for _, p in measured_points(results)], 1e9)
-    assert results[found_at].pin == "off"
+    assert any(r.status == "skipped" for r in results)  # it did try some and learned they cannot run
+    indexed = measured_points(results)  # (index into results, point) of those measured
+    found_at = best_under_slo([p for _, p in indexed], 1e9)
+    assert results[indexed[found_at][0]].pin == "off"
 
 
 def test_sweep_with_an_slo_writes_an_autotune_report_of_what_it_measured(tmp_path, capsys):
@@ -61,3 +66,34 @@ def test_sweep_with_an_slo_writes_an_autotune_report_of_what_it_measured(tmp_pat
     assert report["mode"] == "autotune" and report["slo_p99_ms"] == 1000
     assert len(report["results"]) == 2 and all(r["status"] == "ok" for r in report["results"])
     assert "B best under p99 1000 ms" in capsys.readouterr().out
+
+
+def _benchmark():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "autotune_vs_grid.py"
+    spec = importlib.util.spec_from_file_location("autotune_vs_grid", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_replays_over_a_sweep_report_and_re_measures_in_alternating_blocks(capsys):
+    bench = _benchmark()
+    report = str(Path(__file__).resolve().parents[1] / "sweep_reports" / "dlrm_grid.json")
+    assert bench.main(["--grid-from", report, "--seeds", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "grid: 8 of 8 measured" in out and "3 evaluations (38% of the grid)" in out
+    assert bench.main(["--made-up", "2", "--seeds", "2", "--batch", "32,64", "--pin", "off"]) == 0
+    assert "made-up landscapes (not measurements): 2 over a grid of 8, 2 seeds each, at most 3 evaluations" in (
+        capsys.readouterr().out)
+    pick, best = (ConfigResult(**c.to_dict(), status="ok", throughput=1.0) for c in (SweepConfig(1, 16, 1), SweepConfig(1, 32, 1)))
+    order = []
+
+    def measure(config):
+        order.append(config)
+        return ConfigResult(**config.to_dict(), status="ok", throughput=float(config.batch))
+
+    picks, bests = bench.remeasure(pick, best, measure, 3)
+    assert (picks, bests) == ([16.0] * 3, [32.0] * 3)
+    assert [c.batch for c in order] == [16, 32, 32, 16, 16, 32]

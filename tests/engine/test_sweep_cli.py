@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from engine.cli import main
+from engine.ir import Graph, Node, TensorSpec
+from engine.onnx_io.export_graph import export_onnx
 from engine.sweep.grid import SweepConfig
 from engine.sweep.measure import SweepTarget, measure_config, run_grid
 from engine.sweep.report import SWEEP_SCHEMA, ConfigResult
@@ -101,3 +104,45 @@ def test_an_onnx_file_is_swept_at_its_fixed_batch(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["model"] == "onnx:tiny" and report["params"] == {"file": "tiny.onnx"}
     assert [(r["batch"], r["status"]) for r in report["results"]] == [(3, "ok")]
+
+
+def lookup_onnx(path):
+    """A Gather of an integer input with a symbolic batch: (N,) ids into a 10-row table."""
+    graph = Graph(name="lookup", inputs=(TensorSpec("ids", "int64", (1,)),),
+                  initializers={"table": np.ones((10, 3), np.float32)},
+                  nodes=(Node("gather", "Gather", ("table", "ids"), ("rows",), {"axis": 0}),), outputs=("rows",))
+    model = export_onnx(graph)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_a_repository_onnx_file_is_swept_under_its_repo_path_with_its_input_ranges(tmp_path, capsys):
+    model = lookup_onnx(tmp_path / "lookup.onnx")
+    out = tmp_path / "sweep.json"
+    assert main(["sweep", "--onnx", str(model), "--repo-path", "models/lookup.onnx", "--input-range", "ids=2:4",
+                 "--batch", "2,4", "--threads", "1", *QUICK, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["model"] == "onnx"
+    assert report["params"] == {"path": "models/lookup.onnx", "input_ranges": {"ids": [2, 4]}}
+    assert [(r["batch"], r["status"]) for r in report["results"]] == [(2, "ok"), (4, "ok")]
+    # the workers feed the ranges: ids past the table's 10 rows fail every configuration
+    assert main(["sweep", "--onnx", str(model), "--input-range", "ids=50:60", "--batch", "2", "--threads", "1",
+                 *QUICK, "--json", str(out)]) == 0
+    assert [r["status"] for r in json.loads(out.read_text())["results"]] == ["failed"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--input-range", "nosuch=0:3", "--batch", "2"], "names 'nosuch', not input(s) of"),
+    (["--input-range", "ids=5", "--batch", "2"], "NAME=LO:HI"),
+    (["--repo-path", "../x.onnx", "--batch", "2"], "--repo-path: expected a normalized path"),
+])
+def test_bad_onnx_sweep_options_exit_2_naming_them(tmp_path, capsys, argv, message):
+    model = lookup_onnx(tmp_path / "lookup.onnx")
+    assert main(["sweep", "--onnx", str(model), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_onnx_options_without_an_onnx_file_are_refused(capsys):
+    assert main(["sweep", *TINY, "--repo-path", "m/a.onnx"]) == 2
+    assert "--input-range and --repo-path go with --onnx FILE" in capsys.readouterr().err

@@ -69,12 +69,12 @@ def test_the_agent_toml_carries_a_sweep_and_names_bad_keys(tmp_path):
         assert f"benchmarks[0].{key}" in str(info.value), (text, str(info.value))
 
 
-def test_the_agent_refuses_a_sweep_of_an_onnx_file(tmp_path):
+def test_the_agent_takes_a_sweep_of_an_onnx_file(tmp_path):
     path = tmp_path / "agent.toml"
     path.write_text('server = "http://127.0.0.1:8000"\ntoken = "rw_x"\n[[benchmarks]]\nmodel = "onnx"\n'
                     'params = { path = "m/a.onnx" }\n[benchmarks.config.sweep]\nbudget_s = 6\n')
-    with pytest.raises(ConfigError, match=r"benchmarks\[0\]\.config\.sweep: not supported yet"):
-        load_config(path)
+    (bench,) = load_config(path).benchmarks
+    assert bench.model == "onnx" and bench.sweep == {"budget_s": 6}
 
 
 SPEC = {"model": "mlp", "params": {"batch": 8}, "warmup": 1, "repeats": 5, "timeout_seconds": 60}
@@ -82,13 +82,14 @@ SPEC = {"model": "mlp", "params": {"batch": 8}, "warmup": 1, "repeats": 5, "time
 
 def test_the_platform_spec_carries_a_sweep_and_names_bad_keys():
     check_spec(config={"sweep": {"batch": [4], "budget_s": 30}}, **SPEC)
+    check_spec(config={"sweep": {"budget_s": 30}}, **{**SPEC, "model": "onnx", "params": {"path": "m/a.onnx"}})
     cases = [({"sweep": {"batch": [4]}}, {}, "config", "sweep.budget_s: missing"),
              ({"sweep": {"budget_s": 30, "pin": ["x"]}}, {}, "config", "sweep.pin: "),
              ({"sweep": {"budget_s": 30}, "quant": "int8"}, {}, "config", "quant: not used with a sweep"),
              ({"sweep": {"budget_s": 60}}, {}, "timeout_seconds", "config.sweep.budget_s"),
              ({"sweep": {"budget_s": 30}}, {"threads": 2}, "threads", "config.sweep.threads"),
-             ({"sweep": {"budget_s": 30}}, {"model": "onnx", "params": {"path": "m/a.onnx"}}, "config",
-              "not supported yet for an ONNX")]
+             ({"sweep": {"budget_s": 30}}, {"model": "onnx", "params": {"path": "../a.onnx"}}, "params",
+              "params.path: expected a normalized path")]
     for config, extra, field, message in cases:
         with pytest.raises(ValidationError) as info:
             check_spec(config=config, **{**SPEC, **extra})

@@ -173,3 +173,11 @@ def test_job_finished_when_claim_gives_up_an_expired_job(machine, finished, djan
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs.claim(machine, lease_seconds=30, now=later(60)) is None
     assert finished == [(job.pk, FAILED)]
+
+
+def test_a_bisect_job_with_a_sweep_is_refused_saying_why(machine):
+    spec = {**SPEC, "threads": None, "config": {"sweep": {"batch": [4], "budget_s": 30}}}
+    with pytest.raises(ValidationError) as refused:
+        jobs.enqueue_bisect(machine, REPO, MID, **spec)
+    assert "a sweep cannot be bisected" in str(refused.value.message_dict["config"])
+    assert not Job.objects.exists()

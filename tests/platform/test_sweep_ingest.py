@@ -112,3 +112,16 @@ def test_measurements_that_cannot_make_a_series_are_refused(post_sweep, fields, 
     response = post_sweep(report)
     assert response.status_code == 400, response.content
     assert path in response.json()["errors"]
+
+
+def test_a_model_under_test_onnx_sweeps_best_runs_say_what_is_under_test(post_sweep, settings):
+    settings.ROOFWATCH_SLOS_P99_MS = [1000.0]
+    sent = make_sweep(model="onnx")
+    sent["params"] = {"path": "models/ranker.onnx"}
+    sent["source"].update(under_test="model", engine_version="roofwatch 0.1.0")
+    assert post_sweep(sent).status_code == 201
+    sweep = Sweep.objects.get()
+    assert sweep.benchmark.model == "onnx" and sweep.benchmark.params == {"path": "models/ranker.onnx"}
+    (run,) = Run.objects.all()
+    assert (run.under_test, run.engine_version) == ("model", "roofwatch 0.1.0")
+    assert run.benchmark.params == {"path": "models/ranker.onnx", BEST_UNDER_SLO_PARAM: 1000.0}

@@ -21,7 +21,7 @@ def sweep_of(machine):
 
 
 @pytest.mark.django_db
-def test_a_sweep_job_completes_with_its_sweep_and_refuses_a_run(machine):
+def test_a_sweep_job_completes_with_its_sweep_and_refuses_a_run(machine, client):
     job = Job.objects.create(machine=machine, kind=KIND_SCHEDULE, model="mlp", config=SWEEP_CONFIG)
     claim = jobs.claim(machine)
     sweep = sweep_of(machine)
@@ -29,6 +29,11 @@ def test_a_sweep_job_completes_with_its_sweep_and_refuses_a_run(machine):
         jobs.complete(job.pk, machine, claim.lease, run_id=1)
     done = jobs.complete(job.pk, machine, claim.lease, sweep_id=sweep.pk)
     assert (done.status, done.sweep_id, done.run_id) == ("done", sweep.pk, None)
+    body = client.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert (body["sweep"], body["sweep_url"]) == (sweep.pk, f"/sweeps/{sweep.pk}/")
+    assert client.get(body["sweep_url"]).status_code == 200  # the sweep's page
+    assert client.get(f"/api/v1/jobs/{job.pk}/", HTTP_ACCEPT="text/html").content.count(
+        f'/sweeps/{sweep.pk}/'.encode()) >= 1  # the job's browsable page links it
 
 
 @pytest.mark.django_db
