@@ -135,7 +135,7 @@ def measure_copy(rounds: int) -> dict:
 
 def _some_run(Run, machine):
     from results.ingest import ingest_report
-    return ingest_report(report_body(1, machine.fingerprint), machine)[0]
+    return ingest_report(report_body(1, machine.fingerprint or "fp-bench"), machine)[0]  # a fresh machine adopts it
 
 
 def _renumbered(rows):
@@ -161,7 +161,8 @@ def _text_copy(connection, sql, run, layers):
             f"{layer.flops}\t{layer.bytes}\t{t.median!r}\t{t.p25!r}\t{t.p75!r}\t{t.min!r}\t{t.n}\t"
             f"{optional(t.ci_low)}\t{optional(t.ci_high)}\t{layer.gflops!r}\t{layer.gbs!r}\t{layer.ai!r}\t"
             f"{text(layer.bound)}\t{optional(layer.threads)}\t{optional(layer.roof)}\t"
-            f"{optional(layer.roof_gflops)}\t{optional(layer.roof_gbs)}\t{optional(layer.kernel_bytes)}\n"
+            f"{optional(layer.roof_gflops)}\t{optional(layer.roof_gbs)}\t{optional(layer.kernel_bytes)}\t"
+            f"{optional(layer.work_unknown)}\n"
         )
     with connection.cursor() as cursor, cursor.copy(sql) as copy:
         copy.write("".join(lines))
