@@ -8,14 +8,17 @@ for a batch) and the token's machine; reports are decoded and validated by
 msgspec in one pass (results.report_parser).
 
 The write path is counted in database round trips, since each costs a context
-switch on a busy server: lock the machine, look up stored keys, update the
-machine, find the benchmark, insert the runs, COPY the layers, commit.
+switch on a busy server: one lookup (projects, benchmarks, stored keys:
+results.ingest_lookup), insert the runs, COPY the layers, commit. The machine row is locked and updated only when
+an upload changes it (its fingerprint, its hardware, a last_seen older than
+LAST_SEEN_EVERY).
 """
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -31,6 +34,7 @@ from core.errors import Refused
 from engine.report import STAT_KEYS
 from fleet.models import Machine
 from results.canonical import canonical_sha256
+from results.ingest_lookup import lookup
 from results.layer_rows import write_runs_layers
 from results.models import Benchmark, Project, Run, normalize_repository
 from results.project_scope import ProjectNotAllowed, ProjectScope
@@ -42,6 +46,10 @@ from results.signals import send_runs_ingested
 HARDWARE_FIELDS = (
     "hostname", "cpu_model", "cores", "memory_bytes", "os", "python", "numpy", "blas", "peak_gflops", "peak_gbs",
 )
+# An upload marks its machine seen only when the mark is this old: writing the
+# machine row on every report costs a lock and an UPDATE (fleet health calls a
+# machine stale after a day without one).
+LAST_SEEN_EVERY = timedelta(minutes=1)
 
 
 class IngestRefused(Refused):
@@ -138,13 +146,19 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
     outcomes = [Outcome() for _ in items]
     with transaction.atomic():
         newest = max(item.report.started_at for item in items)
-        locked = (
+        # The machine row is locked (and written) only when the upload changes it;
+        # else the token's machine, read by the authentication, is current enough.
+        quiet = _nothing_to_record(machine, [item.report for item in items])
+        locked = machine if quiet else (
             Machine.objects.select_for_update()
             .annotate(has_newer_run=Exists(Run.objects.filter(machine=OuterRef("pk"), started_at__gt=newest)))
             .get(pk=machine.pk)
         )
         known_fingerprint, ours = locked.fingerprint, []
-        scope = ProjectScope(locked, {_repository_url(item.report) for item in items})
+        urls = {_repository_url(item.report) for item in items}
+        found = lookup(locked.pk, urls, {_benchmark_key(item.report) for item in items},
+                       {item.report.idempotency_key for item in items})
+        scope = ProjectScope(locked, urls, known=found.projects)
         for item, outcome in zip(items, outcomes):
             try:
                 _check_fingerprint(locked, item.report.machine.fingerprint)
@@ -155,16 +169,17 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
                 ours.append((item, outcome))
         if not ours:
             return outcomes
-        if len(ours) < len(items):  # the newest report may have been another machine's
-            newest = max(item.report.started_at for item, _ in ours)
-            locked.has_newer_run = Run.objects.filter(machine=locked, started_at__gt=newest).exists()
-        try:
-            _record_machine(locked, [item.report for item, _ in ours], adopted=not known_fingerprint)
-        except MachineMismatch as exc:
-            for _, outcome in ours:
-                outcome.error = exc
-            return outcomes
-        stored = _stored_runs({item.report.idempotency_key for item, _ in ours})
+        if not quiet:
+            if len(ours) < len(items):  # the newest report may have been another machine's
+                newest = max(item.report.started_at for item, _ in ours)
+                locked.has_newer_run = Run.objects.filter(machine=locked, started_at__gt=newest).exists()
+            try:
+                _record_machine(locked, [item.report for item, _ in ours], adopted=not known_fingerprint)
+            except MachineMismatch as exc:
+                for _, outcome in ours:
+                    outcome.error = exc
+                return outcomes
+        stored = _stored_runs(found.runs)
         new = []
         for item, outcome in ours:
             key = item.report.idempotency_key
@@ -174,7 +189,7 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
                 stored[key] = _new_run(item.report, locked, item.payload_sha256)
                 new.append((item, outcome, stored[key]))
         if new:
-            _insert(new)
+            _insert(new, found.benchmarks)
             scope.grant_created()
         elif not any(outcome.run for _, outcome in ours):
             transaction.set_rollback(True)  # every report refused: the machine is not marked seen either
@@ -198,6 +213,22 @@ def _check_fingerprint(locked: Machine, fingerprint: str) -> None:
             f"{locked.fingerprint!r}; is this token copied from another machine?"
         )
     locked.fingerprint = fingerprint
+
+
+def _nothing_to_record(machine: Machine, reports: list[Report]) -> bool:
+    """Whether storing these reports leaves the machine row as it is: its
+    fingerprint is theirs, it was seen within LAST_SEEN_EVERY, and every report
+    carries the hardware it has (so none is newer hardware, whichever is newest)."""
+    if not machine.fingerprint or machine.last_seen is None or machine.first_seen is None:
+        return False
+    if timezone.now() - machine.last_seen >= LAST_SEEN_EVERY:
+        return False
+    hardware = [getattr(machine, field) for field in HARDWARE_FIELDS]
+    return all(
+        report.machine.fingerprint == machine.fingerprint
+        and [getattr(report.machine, field) for field in HARDWARE_FIELDS] == hardware
+        for report in reports
+    )
 
 
 def _record_machine(locked: Machine, reports: list[Report], adopted: bool) -> None:
@@ -226,9 +257,10 @@ def _record_machine(locked: Machine, reports: list[Report], adopted: bool) -> No
         ) from None
 
 
-def _stored_runs(keys: set) -> dict:
-    """{idempotency_key: run} of the keys already stored."""
-    return {run.idempotency_key: run for run in Run.objects.filter(idempotency_key__in=keys)}
+def _stored_runs(ids: dict) -> dict:
+    """{idempotency_key: run} of the runs found stored under the upload's keys
+    ({key: run id}; a query only for a replay)."""
+    return {run.idempotency_key: run for run in Run.objects.filter(pk__in=ids.values())} if ids else {}
 
 
 def _create_runs(runs: list[Run]) -> None:
@@ -246,11 +278,15 @@ def _answer_replay(outcome: Outcome, stored: Run, item: _Valid) -> None:
         outcome.run = stored
 
 
-def _insert(new: list[tuple[_Valid, Outcome, Run]]) -> None:
-    """Insert new runs and their layers; run_ingested goes out for each after commit."""
+def _insert(new: list[tuple[_Valid, Outcome, Run]], found: dict[tuple, int]) -> None:
+    """Insert new runs and their layers (`found`: the ids of the benchmarks that
+    exist, by _benchmark_key); run_ingested goes out for each after commit."""
     benchmarks: dict[tuple, Benchmark] = {}
     for item, _, run in new:
-        run.benchmark = _benchmark(item.report.source.repository, item.report.benchmark, benchmarks)
+        key = _benchmark_key(item.report)
+        run.benchmark_id = found[key] if key in found else (
+            _benchmark(item.report.source.repository, item.report.benchmark, benchmarks).pk
+        )
     _create_runs([run for _, _, run in new])
     write_runs_layers([(run, item.report.layers) for item, _, run in new])
     for _, outcome, run in new:
@@ -260,6 +296,11 @@ def _insert(new: list[tuple[_Valid, Outcome, Run]]) -> None:
 
 def _repository_url(report: Report) -> str:
     return normalize_repository(report.source.repository)
+
+
+def _benchmark_key(report: Report) -> tuple[str, str, str]:
+    """(repository url, model, params hash): a benchmark of the default environment."""
+    return _repository_url(report), report.benchmark.model, canonical_sha256(report.benchmark.params)
 
 
 def _benchmark(repository: str, reported: ReportedBenchmark, known: dict[tuple, Benchmark]) -> Benchmark:

@@ -36,12 +36,14 @@ class ProjectScope:
     """The projects `machine` may post runs to, of the repository URLs
     (normalized) of one upload, looked up in one query; `check(url)` raises
     ProjectNotAllowed for one it may not. `new_urls` are those no project has
-    yet: the upload creates their projects."""
+    yet: the upload creates their projects. `known` is the query's answer when
+    the caller looked it up already (results.ingest_lookup)."""
 
-    def __init__(self, machine: Machine, urls: Iterable[str]) -> None:
+    def __init__(self, machine: Machine, urls: Iterable[str],
+                 known: dict[str, tuple[str, bool]] | None = None) -> None:
         self.machine = machine
         urls = set(urls)
-        known = _known(machine, urls)
+        known = _known(machine, urls) if known is None else known
         self.new_urls = urls - set(known)
         self.refusals = {} if machine.all_projects else _refusals(machine, known, self.new_urls)
 

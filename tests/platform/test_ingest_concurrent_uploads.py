@@ -37,6 +37,22 @@ def test_concurrent_replays_of_one_key_store_one_run():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_concurrent_replays_from_a_seen_machine_store_one_run():
+    """A machine the upload leaves unchanged is not locked (results.ingest): the
+    run's unique key, and the pass that retries after it, keep one run."""
+    if connection.vendor != "postgresql":
+        need_service(f"row locks need PostgreSQL, the test database is {connection.vendor} (set DATABASE_URL)")
+    machine = Machine.objects.create(name="m1")
+    ingest_report(make_report(fingerprint="fp-race"), machine)
+    seen = Machine.objects.get(pk=machine.pk)
+    report = make_report(fingerprint="fp-race")
+    results = race(lambda i: ingest_report(report, seen), UPLOADS, timeout=60)
+    assert sorted(created for _, created in results) == [False] * (UPLOADS - 1) + [True]
+    assert len({run.pk for run, _ in results}) == 1
+    assert Run.objects.count() == 2 and LayerMeasurement.objects.count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_uploads_of_different_reports_each_copy_all_their_layers():
     if connection.vendor != "postgresql":
         need_service(f"COPY needs PostgreSQL, the test database is {connection.vendor} (set DATABASE_URL)")
