@@ -193,11 +193,7 @@ def _daily_points(machine_id: int, benchmark: Benchmark, layer: str, query: Poin
     days = DailyRollup.objects.filter(machine_id=machine_id, benchmark=benchmark, layer=layer)
     if query.metric not in TIME_METRICS:  # as raw rows: no point where the day's work is unknown
         days = days.filter(flops__isnull=False, bytes__isnull=False)
-    if query.since is not None:
-        days = days.filter(day__gte=_first_day_at_or_after(query.since))
-    if query.until is not None:
-        days = days.filter(day__lt=_first_day_at_or_after(query.until))
-    rows = days.order_by("-day").values_list("day", "median", "p25", "p75", "min", "flops", "bytes", "n")[:limit]
+    rows = _days_in_range(days, query).order_by("-day").values_list("day", "median", "p25", "p75", "min", "flops", "bytes", "n")[:limit]
     value, timed = DAILY_VALUE[query.metric], query.metric in TIME_METRICS
     points = []
     for day, *stats, n in reversed(rows):
@@ -209,10 +205,23 @@ def _daily_points(machine_id: int, benchmark: Benchmark, layer: str, query: Poin
     return points
 
 
-def _first_day_at_or_after(moment: datetime) -> date:
-    """The first UTC day whose midnight (a daily point's t) is at or after `moment`."""
+def _days_in_range(days: QuerySet, query: PointsQuery) -> QuerySet:
+    """The daily rows whose t (the day's midnight, UTC) is in the query's range."""
+    if query.since is not None:
+        first = _first_day_at_or_after(query.since)
+        days = days.none() if first is None else days.filter(day__gte=first)
+    if query.until is not None and (end := _first_day_at_or_after(query.until)) is not None:
+        days = days.filter(day__lt=end)
+    return days
+
+
+def _first_day_at_or_after(moment: datetime) -> date | None:
+    """The first UTC day whose midnight (a daily point's t) is at or after
+    `moment`; None past the last day a date holds (9999-12-31)."""
     day = moment.astimezone(dt_timezone.utc).date()
-    return day if moment == midnight(day) else day + timedelta(days=1)
+    if moment == midnight(day):
+        return day
+    return None if day == date.max else day + timedelta(days=1)
 
 
 class UtcIsoText(Func):
@@ -311,11 +320,7 @@ def _layer_op(
     layers = LayerMeasurement.objects.in_series().filter(machine_id=machine_id, benchmark=benchmark, name=layer)
     days = DailyRollup.objects.filter(machine_id=machine_id, benchmark=benchmark, layer=layer)
     if query is not None:
-        layers = _time_range(layers, query)
-        if query.since is not None:
-            days = days.filter(day__gte=_first_day_at_or_after(query.since))
-        if query.until is not None:
-            days = days.filter(day__lt=_first_day_at_or_after(query.until))
+        layers, days = _time_range(layers, query), _days_in_range(days, query)
     op = layers.order_by("-started_at", "-run_id").values_list("op", flat=True).first()
     if op is None:  # no raw row (in range): the newest day's
         op = days.order_by("-day").values_list("op", flat=True).first()
