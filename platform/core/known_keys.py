@@ -3,6 +3,7 @@ OpenAPI schema (`additionalProperties: false`), so a client generated from
 it never sends a key the server refuses."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,7 +59,9 @@ class SchemaRulesSchema(OpenApiSerializerExtension):
                 schema["additionalProperties"] = False
             # A partial update of a stored object (PATCH) is checked with the object's values: no rules.
             partial_update = getattr(self.target, "partial", False) and isinstance(self.target, serializers.ModelSerializer)
-            rules = {} if partial_update else dict(self.target.schema_rules)
+            # A deep copy: the postprocessing hooks edit the document in place (enums become $refs
+            # to components of that document), which must not reach the class's rules.
+            rules = {} if partial_update else copy.deepcopy(self.target.schema_rules)
             schema["properties"].update(rules.pop("properties", {}))
             schema.update(rules)
         return schema

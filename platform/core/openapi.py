@@ -7,6 +7,9 @@ the schema is the truth without each view repeating it:
   Authorization header that is no valid agent token: core.agent_auth), 403,
   404 where the path names an object, 413 where a body is read, 429 where a
   token is checked (core.ratelimit);
+- a request body is required wherever its schema needs a key (a required
+  key, or one in every branch of a oneOf/anyOf rule): the server reads a
+  missing body as `{}`, which such a schema refuses;
 - anonymous reading (`{}` in the security of reads while
   ROOFWATCH_ANONYMOUS_READ is on: core.access);
 - no NUL in any free text query value (refused by core.middleware).
@@ -46,6 +49,9 @@ def complete_operations(result: dict, generator, request, public) -> dict:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             _add_errors(path, operation)
+            body = operation.get("requestBody")
+            if body and any(_needs_a_key(media.get("schema", {}), result) for media in body["content"].values()):
+                body["required"] = True
             if method in READS and anonymous_read() and {} not in operation.get("security", [{}]):
                 operation["security"].append({})
             for parameter in operation.get("parameters", []):
@@ -54,6 +60,17 @@ def complete_operations(result: dict, generator, request, public) -> dict:
                         and not {"enum", "pattern", "format"} & set(schema)):
                     schema["pattern"] = NO_NUL
     return result
+
+
+def _needs_a_key(schema: dict, result: dict) -> bool:
+    """Whether `schema` refuses an empty object: it names a required key, or
+    every branch of one of its oneOf/anyOf rules does."""
+    if "$ref" in schema:
+        schema = result["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    if schema.get("required") or any(_needs_a_key(part, result) for part in schema.get("allOf", [])):
+        return True
+    return any(branches and all(_needs_a_key(branch, result) for branch in branches)
+               for branches in (schema.get("oneOf"), schema.get("anyOf")))
 
 
 def _add_errors(path: str, operation: dict) -> None:

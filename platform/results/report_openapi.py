@@ -8,6 +8,7 @@ bounds as booleans, no `propertyNames` or empty `required`.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 from functools import cache
 from typing import Any
@@ -71,7 +72,10 @@ class StructRequestSchema(ApiAutoSchema):
 
     def _get_request_for_media_type(self, serializer, direction="request"):
         if isinstance(serializer, type) and issubclass(serializer, msgspec.Struct):
-            schema, components = struct_components(serializer)
+            # Copies: the postprocessing hooks edit the document in place (postprocess_schema_enums
+            # moves enums into components of that document only), and the cached schema must reach
+            # the next request's document as msgspec wrote it, not with $refs to enums it lacks.
+            schema, components = copy.deepcopy(struct_components(serializer))
             for name, component in components.items():
                 self.registry.register_on_missing(
                     ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=component)

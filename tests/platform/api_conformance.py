@@ -1,13 +1,16 @@
 """What the schemathesis run of the API (tests/platform/test_api_schemathesis.py,
 benchmarks/api_conformance.py) shares: the callers, the tally of every answer
-with schemathesis's check failures, and the repair of generated run reports.
+with schemathesis's check failures, and the repair of generated run and sweep
+reports.
 
 A report generated from the schema alone is shaped right but breaks the rules
-that tie one value to another (quartiles in order, one index per layer, work
-fields null exactly when work_unknown says why), so nearly every generated
-upload would be a 400 and ingestion would never run. `repair_report` makes
-such a report consistent, as an engine would write it, and leaves everything
-else as generated."""
+that tie one value to another, which JSON Schema cannot state (quartiles in
+order, one index per layer, work fields null exactly when work_unknown says
+why; a sweep's configurations drawn from its grid, each once, measured
+exactly when they ran), so nearly every generated upload would be a 400 and
+ingestion would never run. `repair_report` and `repair_sweep` make such a
+report consistent, as an engine would write it, and leave everything else as
+generated."""
 from __future__ import annotations
 
 import math
@@ -23,9 +26,12 @@ from django.db import connection
 from schemathesis.core.failures import FailureGroup
 
 from engine.report import BACKEND_ENGINE, BOUNDS, END_TO_END
+from engine.sweep.report import KNOBS, STATUS_OK
+from results.sweep_schema import MEASURED
 
 STORED_APPS = {"auth", "fleet", "results", "regressions", "notify", "bisection"}  # a refused write adds no row
 RUNS = "POST /api/v1/runs/"
+SWEEPS = "POST /api/v1/sweeps/"
 WORK_DEFAULTS = {"flops": 0, "bytes": 1, "gflops": 0.0, "gbs": 0.0, "ai": 0.0, "bound": BOUNDS[0]}
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _keys = count(1)
@@ -43,6 +49,23 @@ class Caller:
         change these, not a copy sent along."""
         case.headers = {**(case.headers or {}), **self.headers}
         case.cookies = {**(case.cookies or {}), **self.cookies}
+
+    def authenticate(self, schema) -> None:
+        """Make the caller's credentials the schema's auth (a schemathesis auth
+        provider), so that every case generated from it carries them as the
+        caller's own: ignored_auth then sends a 2xx case again without them and
+        with broken ones, and wants a 401 or 403. (Credentials merely found on
+        a case count as generated ones, and any 2xx with them as a failure.)"""
+        caller = self
+
+        class Credentials:
+            def get(self, case, context):
+                return caller if caller.headers or caller.cookies else None
+
+            def set(self, case, data, context):
+                data.credit(case)
+
+        schema.auth.auth(refresh_interval=None)(Credentials)
 
 
 def row_counts() -> tuple[int, ...]:
@@ -69,7 +92,6 @@ class Tally:
 
     def send(self, case, caller: Caller, rows: bool = False) -> None:
         """Send `case` as `caller`, run every check on the answer, record it."""
-        caller.credit(case)
         before = row_counts() if rows else None
         response = case.call()
         self.record(case, response, caller, before)
@@ -149,6 +171,58 @@ def repair_report(report: dict, fingerprint: str) -> dict:
     if isinstance(accuracy, dict):
         accuracy["agreement"] = None if accuracy.get("metric") == "none" else 0.5
     return report
+
+
+def repair_sweep(report: dict, fingerprint: str) -> dict:
+    """A generated sweep report made consistent (see the module docstring),
+    with a fresh idempotency key and the uploading machine's fingerprint."""
+    report["idempotency_key"] = str(uuid.UUID(int=next(_keys)))
+    if isinstance(report.get("machine"), dict):
+        report["machine"]["fingerprint"] = fingerprint
+    if isinstance(report.get("params"), dict):
+        report["params"] = {k: v for k, v in _storable(report["params"]).items() if k != "batch"}
+    if isinstance(report.get("knobs"), dict):  # knob names of 1 to 50 characters (OpenAPI 3.0 has no propertyNames)
+        report["knobs"] = {k: v for k, v in report["knobs"].items() if 1 <= len(k) <= 50 and "\x00" not in k}
+    grid, results = report.get("grid"), report.get("results")
+    if not isinstance(grid, dict) or not isinstance(results, list):
+        return report
+    seen, kept = set(), []
+    for point in results:
+        if not isinstance(point, dict):
+            kept.append(point)
+            continue
+        for knob in KNOBS:
+            values = grid.get(knob)
+            if isinstance(values, list) and values and point.get(knob) not in values:
+                point[knob] = values[0]
+        configuration = tuple(repr(point.get(knob)) for knob in KNOBS)
+        if configuration not in seen:  # the first of each configuration stays
+            seen.add(configuration)
+            kept.append(point)
+            _repair_point(point)
+    report["results"] = kept
+    return report
+
+
+def _repair_point(point: dict) -> None:
+    """Measured exactly when it ran: quantiles in order with p50 > 0, at least
+    one timed pass; else no measurements and an error that says why."""
+    if point.get("status") != STATUS_OK:
+        point.update(dict.fromkeys(MEASURED))
+        point["error"] = point.get("error") or "generated"
+        return
+    quantiles = sorted(_number(point.get(name), 1.0) for name in MEASURED[:4])
+    quantiles[1:] = [max(q, 1e-3) for q in quantiles[1:]]
+    point.update(zip(MEASURED[:4], quantiles))
+    point["throughput"] = max(_number(point.get("throughput"), 1.0), 1e-9)
+    if _number(point.get("span_s"), 0.0) <= 0:
+        point["span_s"] = 1.0
+    if _number(point.get("timed_passes"), 0) < 1:
+        point["timed_passes"] = 1
+
+
+def _number(value, default: float) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 def _repair_stats(stats) -> None:

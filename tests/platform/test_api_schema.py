@@ -7,3 +7,29 @@ def test_the_api_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     text = out.read_text()
     assert "/api/v1/runs/" in text and "/api/v1/runs/{id}/" in text and "agentToken" in text
+
+
+def test_every_request_for_the_schema_gets_the_same_document(client, db):
+    """The postprocessing hooks edit the document in place (postprocess_schema_enums
+    moves enums into components): what a cache or a class keeps must not be
+    edited with it, or the second document refers to enums it lacks and the
+    run report's body cannot be resolved (schemathesis then sent no body)."""
+    first, second = (client.get("/api/schema/?format=json").json() for _ in range(2))
+    assert first == second
+    assert "ReportSchemaEnum" in second["components"]["schemas"]
+
+
+def test_a_request_body_is_required_where_its_schema_needs_a_key(client, db):
+    """A missing body is read as {}: required wherever {} is refused (a required
+    key, or one in every branch of a oneOf/anyOf rule), optional elsewhere."""
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+
+    def required(path, method):
+        return paths[path][method]["requestBody"].get("required", False)
+
+    assert required("/api/v1/runs/", "post")  # required keys
+    assert required("/api/v1/alerts/summaries/{id}/", "patch")  # anyOf: status or notes
+    assert required("/api/v1/alerts/{id}/", "patch")  # oneOf: status or summary
+    assert required("/api/v1/detection-policies/", "post")  # anyOf: benchmark or project
+    assert not required("/api/v1/detection-policies/{id}/", "patch")  # the stored policy fills in
+    assert not required("/api/v1/jobs/claim", "post")  # every key optional

@@ -8,8 +8,8 @@ Every operation gets requests built from the schema, valid ones and ones that
 break it, with a share of known trouble makers (NUL, huge numbers, impossible
 dates) in every string and integer, as three callers: anonymous, a fleet
 machine (agent token) and a signed-in user (session and CSRF token). Generated
-run reports are repaired (tests/platform/api_conformance.py) so that at least
-UPLOADS of them are really ingested (201). Then stateful runs, one per caller,
+run and sweep reports are repaired (tests/platform/api_conformance.py) so that
+they are really ingested: at least UPLOADS run reports answered 201. Then stateful runs, one per caller,
 chain operations through the links schemathesis infers from the schema (a
 created or listed resource's id into its detail, update and sub-resources), so
 the ids that exist get fuzzed too: triage by the signed-in user included.
@@ -45,7 +45,7 @@ from tests.conftest import need_service
 from tests.dashboard.seed import seed_regression
 from tests.report_factory import make_report
 
-from .api_conformance import RUNS, Caller, Tally, repair_report
+from .api_conformance import RUNS, SWEEPS, Caller, Tally, repair_report, repair_sweep
 from .job_fixtures import make_job
 
 SCALE = int(os.environ.get("ROOFWATCH_SCHEMATHESIS_SCALE", "1"))  # benchmarks/api_conformance.py raises it
@@ -106,9 +106,10 @@ def schema(callers):
     loaded = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application(), config=config)
 
     def map_case(context, case):
-        if (case.operation.label == RUNS and case.meta is not None and case.meta.generation.mode.is_positive
+        repair = {RUNS: repair_report, SWEEPS: repair_sweep}.get(case.operation.label)
+        if (repair and case.meta is not None and case.meta.generation.mode.is_positive
                 and isinstance(case.body, dict)):
-            case.body = repair_report(case.body, FINGERPRINT)
+            case.body = repair(case.body, FINGERPRINT)
         return case
 
     loaded.hook(map_case)
@@ -138,17 +139,10 @@ def assert_clean(tally: Tally) -> None:
     assert not tally.server_errors and not tally.partial_writes and not tally.failures, tally.problems()
 
 
-# Not yet: with the body left optional in the schema, schemathesis sends positive cases
-# without a body to operations whose server needs one (POST runs/ and jobs/{id}/complete,
-# PATCH triage, POST detection-policies), a 400. Marking the bodies required made the
-# upload test below generate a single body-less case; not understood yet.
-NOT_YET_BODYLESS = pytest.mark.xfail(strict=True, reason="not yet: body-less positive cases (see NOT_YET_BODYLESS)")
-
-
-@pytest.mark.parametrize("who", ["anonymous", pytest.param("machine", marks=NOT_YET_BODYLESS),
-                                 pytest.param("user", marks=NOT_YET_BODYLESS)])
+@pytest.mark.parametrize("who", ["anonymous", "machine", "user"])
 def test_every_operation_passes_every_check(schema, callers, who):
     tally = Tally()
+    callers[who].authenticate(schema)
     for operation in operations(schema):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             fuzz(operation, mode, callers[who], tally)
@@ -156,28 +150,23 @@ def test_every_operation_passes_every_check(schema, callers, who):
     assert set(tally.requests) == {operation.label for operation in operations(schema)}
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "not yet: passes on its own (1,100 requests, 1,100 x 201, no failure), but after the "
-    "every-operation tests in the same session schemathesis generates one body-less case only"))
 def test_generated_run_reports_are_ingested_and_pass_every_check(schema, callers):
     """Repaired reports reach ingestion: at least UPLOADS answered 201."""
     tally = Tally()
+    callers["machine"].authenticate(schema)
     (upload,) = [operation for operation in operations(schema) if operation.label == RUNS]
     fuzz(upload, GenerationMode.POSITIVE, callers["machine"], tally, examples=UPLOADS + UPLOADS // 10)
     assert_clean(tally)
     assert tally.created() >= UPLOADS, tally.summary()
 
 
-@pytest.mark.parametrize("who", ["anonymous", "machine", pytest.param("user", marks=pytest.mark.xfail(
-    strict=False, reason="not yet: body-less positive cases (see NOT_YET_BODYLESS)"))])
+@pytest.mark.parametrize("who", ["anonymous", "machine", "user"])
 def test_stateful_sequences_through_the_schema_links_pass_every_check(schema, callers, who):
     tally = Tally()
     caller = callers[who]
+    caller.authenticate(schema)
 
     class Workflow(schema.as_state_machine()):
-        def before_call(self, case):
-            caller.credit(case)
-
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             tally.record(case, response, caller)
 
