@@ -2,7 +2,7 @@
 grid's best throughput under the SLO, measuring at most 40% of the grid).
 
     .venv/bin/python benchmarks/autotune_vs_grid.py [--model dlrm] [--param rows=20000]
-        [--threads 1,2] [--batch 32,64,128,256] [--instances 1,2] [--pin off,on] [--repeats 20]
+        [--threads 1,2] [--batch 32,64,128,256] [--instances 1,2] [--pin off,on] [--repeats 300]
         [--slo-p99-ms MS] [--seeds 20] [--json-out PATH]
 
 1. The grid: every configuration measured as `roofwatch-engine sweep` does
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=_ints, default=(32, 64, 128, 256))
     ap.add_argument("--instances", type=_ints, default=(1, 2))
     ap.add_argument("--pin", default="off,on")
-    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=300, help="timed passes per instance: 20 left the grid mostly noise (README)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--slo-p99-ms", type=float)
     ap.add_argument("--seeds", type=int, default=20)
