@@ -26,7 +26,7 @@ from engine.passes import UnknownPassError, resolve_passes
 from engine.quant.modes import resolve_quant
 from engine.source_info import detect_source
 from engine.sweep.grid import Grid, SweepConfigError, check_pin
-from engine.sweep.measure import DEFAULT_TIMEOUT_S, SweepTarget, measure_config, run_grid
+from engine.sweep.measure import DEFAULT_MIN_TIME_S, DEFAULT_TIMEOUT_S, SweepTarget, measure_config, run_grid
 from engine.sweep.report import (MODE_AUTOTUNE, MODE_GRID, STATUS_OK, ConfigResult, SweepReport, best_under_slo,
                                  measured_points, pareto_front)
 from engine.sweep.system_knobs import not_settable, read_knobs
@@ -63,13 +63,22 @@ def _pin_value(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _positive(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
+
+
+def _positive(text: str) -> float:
+    if not (value := _number(text)) > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    if not (value := _number(text)) >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 
@@ -105,6 +114,9 @@ def add_commands(sub: Any) -> None:
                        help="quant modes as `run --quant` takes them, repeatable: one grid value each (default none)")
     sweep.add_argument("--repeats", type=int_at_least(2), default=30, help="timed passes per instance (default 30)")
     sweep.add_argument("--warmup", type=int_at_least(0), default=3, help="untimed passes first (default 3)")
+    sweep.add_argument("--min-time-s", type=_non_negative, default=DEFAULT_MIN_TIME_S, metavar="SECONDS",
+                       help="more timed passes than --repeats where they take less than this, at the pace of the "
+                            f"warm-up passes (default {DEFAULT_MIN_TIME_S:g}; none without warm-up)")
     sweep.add_argument("--budget-s", type=_positive, metavar="SECONDS",
                        help="stop measuring once this has run out; the rest of the grid is recorded as skipped")
     sweep.add_argument("--timeout-s", type=_positive, default=DEFAULT_TIMEOUT_S,
@@ -210,7 +222,8 @@ def cmd_sweep(args: argparse.Namespace, params: Mapping[str, Any], out: TextIO) 
     load_before = load_average()
 
     def measure(config):
-        return measure_config(target, config, repeats=args.repeats, warmup=args.warmup, timeout_s=args.timeout_s)
+        return measure_config(target, config, repeats=args.repeats, warmup=args.warmup, min_time_s=args.min_time_s,
+                              timeout_s=args.timeout_s)
 
     configs = grid.configs()
     if args.slo_p99_ms is None:

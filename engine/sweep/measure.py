@@ -4,6 +4,7 @@ started together and timed together; then the whole sweep, in grid order,
 within an optional time budget."""
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,11 @@ from engine.sweep.grid import SweepConfig, SweepConfigError, instance_cores
 from engine.sweep.report import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, ConfigResult
 
 DEFAULT_TIMEOUT_S = 300.0  # one worker's build or window of passes
+# Timed passes last at least this long per configuration: 20-30 passes of a
+# millisecond are over in 20-40 ms, and such a grid measured the same
+# configuration pinned and unpinned up to 37% apart (README, autotune).
+DEFAULT_MIN_TIME_S = 1.0
+MAX_TIMED_PASSES = 100_000  # what min_time_s may ask of a model of microseconds
 
 
 @dataclass(frozen=True)
@@ -41,17 +47,22 @@ def _result(config: SweepConfig, status: str, error: str = "", **measured: Any) 
 
 
 def measure_config(target: SweepTarget, config: SweepConfig, *, repeats: int, warmup: int,
-                   allowed: Sequence[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> ConfigResult:
-    """`config`'s instances measured together: `warmup` then `repeats` timed
-    passes each. A configuration that cannot run here is skipped, one whose
-    worker fails is failed, each with the reason."""
+                   min_time_s: float = DEFAULT_MIN_TIME_S, allowed: Sequence[int] | None = None,
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> ConfigResult:
+    """`config`'s instances measured together: `warmup` untimed passes each,
+    then timed passes, at least `repeats` and enough to last `min_time_s` at
+    the pace the warm-up showed. A configuration that cannot run here is
+    skipped, one whose worker fails is failed, each with the reason."""
     try:
         cores = instance_cores(config, sorted(os.sched_getaffinity(0)) if allowed is None else allowed)
     except SweepConfigError as e:
         return _result(config, STATUS_SKIPPED, str(e))
     try:
         with RaceWorkers(target.specs(config, cores), timeout_s=timeout_s) as workers:
-            windows = list(workers.run_together(repeats=repeats, warmup=warmup).values())
+            if warmup:  # also the pace: the slowest instance's median pass
+                pace = max(float(np.median(w.times_s)) for w in workers.run_together(repeats=warmup, warmup=0).values())
+                repeats = max(repeats, min(MAX_TIMED_PASSES, math.ceil(min_time_s / max(pace, 1e-9))))
+            windows = list(workers.run_together(repeats=repeats, warmup=0).values())
     except Exception as e:  # noqa: BLE001 - one configuration's failure is its result, the sweep goes on
         return _result(config, STATUS_FAILED, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     times = np.concatenate([w.times_s for w in windows])

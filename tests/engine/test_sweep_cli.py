@@ -59,6 +59,15 @@ def test_a_configuration_whose_worker_fails_is_recorded_and_the_sweep_goes_on():
     assert result.throughput is None and result.p99_ms is None
 
 
+def test_timed_passes_last_the_minimum_time_at_the_pace_the_warm_up_showed():
+    target, config = SweepTarget("mlp", {"sizes": [16, 32, 4]}), SweepConfig(1, 2, 1)
+    assert measure_config(target, config, repeats=3, warmup=5, min_time_s=0).timed_passes == 3
+    filled = measure_config(target, config, repeats=3, warmup=5, min_time_s=0.3)
+    assert filled.status == "ok" and filled.timed_passes > 3
+    assert filled.span_s >= 0.1  # about 0.3 s, unless the timed passes ran 3x faster than the warm-up's median
+    assert measure_config(target, config, repeats=3, warmup=0, min_time_s=0.3).timed_passes == 3  # no pace to go by
+
+
 def test_configurations_after_the_budget_are_skipped_saying_so():
     def measure(config):
         return ConfigResult(**config.to_dict(), status="ok", throughput=1.0, p99_ms=1.0)
@@ -87,6 +96,8 @@ def test_bad_input_is_refused_before_any_process_starts(argv, message, capsys):
     (["sweep", *TINY, "--pin", "0-x"], "is not a CPU number"),
     (["sweep", *TINY, "--passes", "nosuch"], "nosuch"),
     (["sweep", *TINY, "--quant", "int3"], "int3"),
+    (["sweep", *TINY, "--min-time-s", "-1"], "must be >= 0, got -1"),
+    (["sweep", *TINY, "--min-time-s", "nan"], "must be >= 0, got nan"),
 ])
 def test_bad_grid_values_are_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
