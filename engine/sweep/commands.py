@@ -112,7 +112,8 @@ def add_commands(sub: Any) -> None:
                        metavar="all|none|NAME,NAME", help="graph passes, repeatable: one grid value each (default none)")
     sweep.add_argument("--quant", dest="quant_grid", type=_quant_value, action="append", metavar="MODE[,MODE]",
                        help="quant modes as `run --quant` takes them, repeatable: one grid value each (default none)")
-    sweep.add_argument("--repeats", type=int_at_least(2), default=30, help="timed passes per instance (default 30)")
+    sweep.add_argument("--repeats", type=int_at_least(2), default=30,
+                       help="timed passes per instance, at least (default 30)")
     sweep.add_argument("--warmup", type=int_at_least(0), default=3, help="untimed passes first (default 3)")
     sweep.add_argument("--min-time-s", type=_non_negative, default=DEFAULT_MIN_TIME_S, metavar="SECONDS",
                        help="more timed passes than --repeats where they take less than this, at the pace of the "
@@ -283,7 +284,7 @@ def print_sweep(report: SweepReport, out: TextIO) -> None:
         found = best_under_slo(points, report.slo_p99_ms)
         best = None if found is None else indexed[found][0]
     print(f"sweep of {report.model} ({report.mode}): {len(indexed)} of {len(rows)} configurations measured, "
-          f"{report.repeats} timed passes per instance; load average (1 min) {load_text(report.load_before)} "
+          f"at least {report.repeats} timed passes per instance; load average (1 min) {load_text(report.load_before)} "
           f"before, {load_text(report.load_after)} after", file=out)
     header = (f"  {'threads':>7} {'batch':>6} {'inst':>4} {'pin':<10} {'passes':<10} {'quant':<10} "
               f"{'p50 ms':>9} {'p99 ms':>9} {'samples/s':>10}  status")

@@ -62,7 +62,7 @@ class SweepReport:
     knobs: dict[str, dict]  # engine.sweep.system_knobs.read_knobs()
     source: Source
     warmup: int
-    repeats: int  # timed passes per instance
+    repeats: int  # timed passes per instance, at least (measure_config: more to fill its minimum time)
     grid: dict[str, list]  # every knob's values
     results: list[ConfigResult]
     slo_p99_ms: float | None = None  # autotune's SLO
