@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.access import HidesPrivateFields
-from core.known_keys import KnownKeysSerializer, SchemaRules
+from core.known_keys import KnownKeysSerializer
 from core.references import ExistingPrimaryKeyField
 from fleet.models import Machine
 from regressions.models import (
@@ -126,7 +126,7 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class DetectionPolicySerializer(SchemaRules, serializers.ModelSerializer):
+class DetectionPolicySerializer(KnownKeysSerializer, serializers.ModelSerializer):
     """A detection policy; every value null (or, for bad_direction, a metric left
     out) inherits from the next scope up: series -> benchmark -> project -> default."""
 

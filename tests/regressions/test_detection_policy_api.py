@@ -88,6 +88,7 @@ def test_a_machine_token_may_read_but_not_write(client, benchmark, settings):
     ({"project": "P", "bad_direction": {"p99": "up"}}, "bad_direction"),
     ({"project": "P", "bad_direction": "down"}, "bad_direction"),
     ({"project": "P", "machine": "m1"}, "benchmark"),
+    ({"project": "P", "min_rel_chnage": 0.2}, "min_rel_chnage"),  # a misspelt key is not dropped unsaid
 ])
 def test_bad_bodies_are_refused_naming_the_field(user_client, benchmark, body, field):
     body = {k: benchmark.project.name if v == "P" else v for k, v in body.items()}
