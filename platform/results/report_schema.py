@@ -59,7 +59,10 @@ def whole(low: int, high: int) -> Any:
     return Annotated[int, Meta(ge=low, le=high)]
 
 
-Seconds = Annotated[float, Meta(ge=0)]
+# A measured time of over a year is a broken clock or a made-up number; bounded,
+# detection's least squares cannot overflow (squares of ~1e300 did).
+SECONDS_MAX = 365 * 86400.0
+Seconds = Annotated[float, Meta(ge=0, le=SECONDS_MAX)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Peak = Annotated[float, Meta(gt=0, description="a measured peak")]
 Count = whole(1, POSITIVE_INT_MAX)

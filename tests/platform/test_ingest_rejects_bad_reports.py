@@ -54,6 +54,9 @@ BAD_REPORTS = {
         "layers[3].time.median",
         "Expected a number >= 0.0.",
     ),
+    "a time of over a year": (
+        _setting(["end_to_end", "p75"], 1e300), "end_to_end.p75", "Expected a number <= 31536000.0.",
+    ),
     "negative flops": (_setting(["layers", 0, "flops"], -5), "layers[0].flops", "Expected an integer >= 0."),
     "zero repeats": (_setting(["end_to_end", "n"], 0), "end_to_end.n", "Expected an integer >= 1."),
     "flops over BIGINT": (
