@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
 
 from core.errors import Refused
 from fleet.models import EnrollmentToken, Machine
@@ -34,16 +33,14 @@ class ProjectNotAllowed(Refused, PermissionDenied):
 
 class ProjectScope:
     """The projects `machine` may post runs to, of the repository URLs
-    (normalized) of one upload, looked up in one query; `check(url)` raises
-    ProjectNotAllowed for one it may not. `new_urls` are those no project has
-    yet: the upload creates their projects. `known` is the query's answer when
-    the caller looked it up already (results.ingest_lookup)."""
+    (normalized) of one upload; `check(url)` raises ProjectNotAllowed for one
+    it may not. `known` holds those with a project, as the upload's lookup
+    found them (results.ingest_lookup); `new_urls` are those no project has
+    yet: the upload creates their projects."""
 
-    def __init__(self, machine: Machine, urls: Iterable[str],
-                 known: dict[str, tuple[str, bool]] | None = None) -> None:
+    def __init__(self, machine: Machine, urls: Iterable[str], known: dict[str, tuple[str, bool]]) -> None:
         self.machine = machine
         urls = set(urls)
-        known = _known(machine, urls) if known is None else known
         self.new_urls = urls - set(known)
         self.refusals = {} if machine.all_projects else _refusals(machine, known, self.new_urls)
 
@@ -56,15 +53,6 @@ class ProjectScope:
         (nothing to do, and no query, when every project existed before)."""
         if self.new_urls and self.machine.may_create_projects and not self.machine.all_projects:
             self.machine.projects.add(*Project.objects.filter(repository_url__in=self.new_urls))
-
-
-def _known(machine: Machine, urls: set[str]) -> dict[str, tuple[str, bool]]:
-    """{repository url: (project name, whether the machine is granted it)} of the existing projects."""
-    granted = Project.machines.through.objects.filter(project=OuterRef("pk"), machine=machine)
-    return {
-        url: (name, ok) for url, name, ok in Project.objects.filter(repository_url__in=urls)
-        .annotate(ok=Exists(granted)).values_list("repository_url", "name", "ok")
-    }
 
 
 def _refusals(machine: Machine, known: dict[str, tuple[str, bool]], new_urls: set[str]) -> dict[str, ProjectNotAllowed]:

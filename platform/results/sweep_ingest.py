@@ -15,7 +15,6 @@ config names the configuration, so attribution says when the best one changed.
 from __future__ import annotations
 
 import hashlib
-import types
 import uuid
 from functools import partial
 from typing import Any
@@ -28,7 +27,8 @@ from rest_framework.exceptions import ValidationError
 from engine.sweep.report import best_under_slo
 from fleet.models import Machine
 from results.canonical import canonical_sha256
-from results.ingest import IdempotencyConflict, _benchmark, _check_fingerprint
+from results.ingest import IdempotencyConflict, _benchmark, _check_fingerprint, benchmark_key
+from results.ingest_lookup import lookup
 from results.models import Run, Sweep, SweepPoint, normalize_repository
 from results.project_scope import ProjectScope
 from results.report_errors import parse_leniently, report_errors
@@ -82,7 +82,7 @@ def _store(machine: Machine, report: SweepReport, sha: str) -> tuple[Sweep, bool
         locked = Machine.objects.select_for_update().get(pk=machine.pk)
         adopted = not locked.fingerprint
         _check_fingerprint(locked, report.machine.fingerprint)
-        scope = ProjectScope(locked, {url})
+        scope = ProjectScope(locked, {url}, known=lookup(locked.pk, {url}, (), ()).projects)
         scope.check(url)
         stored = Sweep.objects.filter(idempotency_key=report.idempotency_key).first()
         if stored is not None:
@@ -92,7 +92,7 @@ def _store(machine: Machine, report: SweepReport, sha: str) -> tuple[Sweep, bool
             return stored, False
         if adopted:
             locked.save(update_fields=["fingerprint"])
-        benchmark = _benchmark(url, types.SimpleNamespace(model=report.model, params=report.params), {})
+        benchmark = _benchmark(benchmark_key(url, report.model, report.params), report.params, {})
         source = report.source
         sweep = Sweep.objects.create(
             idempotency_key=report.idempotency_key, payload_sha256=sha, machine=locked, benchmark=benchmark,
@@ -129,7 +129,7 @@ def _best_runs(report: SweepReport, sweep: Sweep, points: list[SweepPoint], sha:
         runs.append(Run(
             idempotency_key=uuid.uuid5(report.idempotency_key, f"best-under-slo:{slo!r}"), payload_sha256=sha,
             machine=sweep.machine,
-            benchmark=_benchmark(url, types.SimpleNamespace(model=report.model, params=params), benchmarks),
+            benchmark=_benchmark(benchmark_key(url, report.model, params), params, benchmarks),
             model_version="", config=config, config_hash=canonical_sha256(config), commit=source.commit,
             branch=source.branch, commit_time=source.commit_time, ci_url=source.ci_url or "",
             under_test=source.under_test or "", engine_version=source.engine_version or "",  # UNSET when absent
