@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import msgspec
@@ -39,7 +39,6 @@ from results.layer_rows import write_runs_layers
 from results.models import Benchmark, Project, Run, normalize_repository
 from results.project_scope import ProjectNotAllowed, ProjectScope
 from results.report_parser import as_body, decode_report
-from results.report_schema import Benchmark as ReportedBenchmark
 from results.report_schema import Report
 from results.signals import send_runs_ingested
 
@@ -93,6 +92,11 @@ class _Valid:
     def legacy_sha256(self) -> str:
         """The hash runs stored before msgspec carry: canonical JSON of the body as sent."""
         return canonical_sha256(msgspec.json.decode(self.body))
+
+    @cached_property
+    def benchmark_key(self) -> tuple[str, str, str]:
+        benchmark = self.report.benchmark
+        return benchmark_key(normalize_repository(self.report.source.repository), benchmark.model, benchmark.params)
 
 
 def ingest_report(data: bytes | Any, machine: Machine) -> tuple[Run, bool]:
@@ -155,14 +159,14 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
             .get(pk=machine.pk)
         )
         known_fingerprint, ours = locked.fingerprint, []
-        urls = {_repository_url(item.report) for item in items}
-        found = lookup(locked.pk, urls, {_benchmark_key(item.report) for item in items},
+        urls = {item.benchmark_key[0] for item in items}
+        found = lookup(locked.pk, urls, {item.benchmark_key for item in items},
                        {item.report.idempotency_key for item in items})
         scope = ProjectScope(locked, urls, known=found.projects)
         for item, outcome in zip(items, outcomes):
             try:
                 _check_fingerprint(locked, item.report.machine.fingerprint)
-                scope.check(_repository_url(item.report))
+                scope.check(item.benchmark_key[0])
             except (MachineMismatch, ProjectNotAllowed) as exc:
                 outcome.error = exc
             else:
@@ -280,12 +284,12 @@ def _answer_replay(outcome: Outcome, stored: Run, item: _Valid) -> None:
 
 def _insert(new: list[tuple[_Valid, Outcome, Run]], found: dict[tuple, int]) -> None:
     """Insert new runs and their layers (`found`: the ids of the benchmarks that
-    exist, by _benchmark_key); run_ingested goes out for each after commit."""
+    exist, by benchmark_key); run_ingested goes out for each after commit."""
     benchmarks: dict[tuple, Benchmark] = {}
     for item, _, run in new:
-        key = _benchmark_key(item.report)
+        key = item.benchmark_key
         run.benchmark_id = found[key] if key in found else (
-            _benchmark(item.report.source.repository, item.report.benchmark, benchmarks).pk
+            _benchmark(key, item.report.benchmark.params, benchmarks).pk
         )
     _create_runs([run for _, _, run in new])
     write_runs_layers([(run, item.report.layers) for item, _, run in new])
@@ -294,26 +298,21 @@ def _insert(new: list[tuple[_Valid, Outcome, Run]], found: dict[tuple, int]) -> 
     transaction.on_commit(partial(send_runs_ingested, [(run.pk, run.purpose) for _, _, run in new]))
 
 
-def _repository_url(report: Report) -> str:
-    return normalize_repository(report.source.repository)
+def benchmark_key(url: str, model: str, params: dict) -> tuple[str, str, str]:
+    """(repository url (normalized), model, params hash): a benchmark of the default environment."""
+    return url, model, canonical_sha256(params)
 
 
-def _benchmark_key(report: Report) -> tuple[str, str, str]:
-    """(repository url, model, params hash): a benchmark of the default environment."""
-    return _repository_url(report), report.benchmark.model, canonical_sha256(report.benchmark.params)
-
-
-def _benchmark(repository: str, reported: ReportedBenchmark, known: dict[tuple, Benchmark]) -> Benchmark:
-    """The benchmark of a report: one query when it exists (the usual case)."""
-    url, params = normalize_repository(repository), reported.params
-    key = (url, reported.model, canonical_sha256(params))
+def _benchmark(key: tuple[str, str, str], params: dict, known: dict[tuple, Benchmark]) -> Benchmark:
+    """The benchmark of `key` (benchmark_key): one query when it exists (the usual case)."""
     if key not in known:
+        url, model, params_hash = key
         found = Benchmark.objects.filter(
-            project__repository_url=url, model=key[1], params_hash=key[2], environment=""
+            project__repository_url=url, model=model, params_hash=params_hash, environment=""
         ).first()
         if found is None:
             found, _ = Benchmark.objects.get_or_create(
-                project=Project.for_repository(url), model=key[1], params_hash=key[2], environment="",
+                project=Project.for_repository(url), model=model, params_hash=params_hash, environment="",
                 defaults={"params": params},
             )
         known[key] = found
