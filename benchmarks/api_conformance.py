@@ -2,7 +2,7 @@
 at SCALE times its examples, for a longer search than CI's, with its figures.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME \\
-        .venv/bin/python benchmarks/api_conformance.py [--scale 10] [--seed-runs 1]
+        .venv/bin/python benchmarks/api_conformance.py [--scale 10]
 
 It runs the test module under pytest with ROOFWATCH_SCHEMATHESIS_SCALE=SCALE
 (examples per operation, caller and generation mode: 8 x SCALE; generated run

@@ -17,7 +17,7 @@ from fleet.models import Machine
 from results.asv_files import param_value, parse_ram
 from results.canonical import canonical_sha256
 from results.asv_import import idempotency_key
-from results.models import Benchmark, LayerMeasurement, Project, Run, Series
+from results.models import Benchmark, LayerMeasurement, Project, Run
 from tests.platform.conftest import row_counts
 
 SUITE = '''

@@ -87,6 +87,7 @@ def test_it_reports_a_conflict_for_a_concurrent_upload_with_another_payload(uplo
     lookups = first_lookup_misses_the_winner(monkeypatch)
     response = upload({**report, "source": {**report["source"], "commit": "other"}})
     assert response.status_code == 409
+    assert len(lookups) == 2  # the insert failed on the unique key, and the second pass found the conflict
     assert Run.objects.count() == 1
 
 
