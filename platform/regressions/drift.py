@@ -145,7 +145,8 @@ def _window_fits(y: np.ndarray) -> list[tuple[int, float, np.ndarray, np.ndarray
         sxx = length * (length * length - 1) / 12
         slope = (sum_iy - (s + (length - 1) / 2) * sum_y) / sxx
         start_level = sum_y / length - slope * (length - 1) / 2
-        fits.append((length, sxx, slope, slope * (length - 1) / np.abs(start_level)))
+        with np.errstate(divide="ignore", invalid="ignore"):  # from 0 s: inf as in rel_change; flat at 0: nan, no ramp
+            fits.append((length, sxx, slope, slope * (length - 1) / np.abs(start_level)))
     return fits
 
 
