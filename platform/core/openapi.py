@@ -12,7 +12,8 @@ the schema is the truth without each view repeating it:
   missing body as `{}`, which such a schema refuses;
 - anonymous reading (`{}` in the security of reads while
   ROOFWATCH_ANONYMOUS_READ is on: core.access);
-- no NUL in any free text query value (refused by core.middleware).
+- no NUL in any free text query value (refused by core.middleware) or
+  request body string (refused by DRF's CharField and the report validators).
 """
 from __future__ import annotations
 
@@ -55,11 +56,36 @@ def complete_operations(result: dict, generator, request, public) -> dict:
             if method in READS and anonymous_read() and {} not in operation.get("security", [{}]):
                 operation["security"].append({})
             for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                if (parameter["in"] == "query" and schema.get("type") == "string"
-                        and not {"enum", "pattern", "format"} & set(schema)):
-                    schema["pattern"] = NO_NUL
+                if parameter["in"] == "query":
+                    _refuse_nul(parameter.get("schema", {}))
+            for media in (body or {}).get("content", {}).values():
+                _refuse_nul_within(media.get("schema", {}), result, set())
     return result
+
+
+def _refuse_nul(schema: dict) -> None:
+    """Free text (a string with no enum, pattern or format) states that it takes no NUL."""
+    if schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema):
+        schema["pattern"] = NO_NUL
+
+
+def _refuse_nul_within(schema, result: dict, seen: set[str]) -> None:
+    """_refuse_nul on every schema within `schema`, following $refs (each component once)."""
+    if isinstance(schema, list):
+        for part in schema:
+            _refuse_nul_within(part, result, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            _refuse_nul_within(result["components"]["schemas"][name], result, seen)
+        return
+    _refuse_nul(schema)
+    for value in schema.values():
+        _refuse_nul_within(value, result, seen)
 
 
 def _needs_a_key(schema: dict, result: dict) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from datetime import datetime, timezone
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import count
@@ -202,6 +203,26 @@ def repair_sweep(report: dict, fingerprint: str) -> dict:
             _repair_point(point)
     report["results"] = kept
     return report
+
+
+def repair_moments(value):
+    """`value` with every moment that leaves the years 1 to 9999 once put in
+    UTC (0001-01-01T00:30:00+01:00) given the same wall time in UTC: the
+    schema's date-time format allows it, and its description refuses it."""
+    if isinstance(value, dict):
+        return {key: repair_moments(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [repair_moments(item) for item in value]
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                moment.astimezone(timezone.utc)
+        except ValueError:
+            return value
+        except OverflowError:
+            return moment.replace(tzinfo=timezone.utc).isoformat()
+    return value
 
 
 def _repair_point(point: dict) -> None:

@@ -45,7 +45,7 @@ from tests.conftest import need_service
 from tests.dashboard.seed import seed_regression
 from tests.report_factory import make_report
 
-from .api_conformance import RUNS, SWEEPS, Caller, Tally, repair_report, repair_sweep
+from .api_conformance import RUNS, SWEEPS, Caller, Tally, repair_moments, repair_report, repair_sweep
 from .job_fixtures import make_job
 
 SCALE = int(os.environ.get("ROOFWATCH_SCHEMATHESIS_SCALE", "1"))  # benchmarks/api_conformance.py raises it
@@ -106,9 +106,11 @@ def schema(callers):
     loaded = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application(), config=config)
 
     def map_case(context, case):
+        if case.meta is None or not case.meta.generation.mode.is_positive or not isinstance(case.body, dict):
+            return case
+        case.body = repair_moments(case.body)
         repair = {RUNS: repair_report, SWEEPS: repair_sweep}.get(case.operation.label)
-        if (repair and case.meta is not None and case.meta.generation.mode.is_positive
-                and isinstance(case.body, dict)):
+        if repair:
             case.body = repair(case.body, FINGERPRINT)
         return case
 
