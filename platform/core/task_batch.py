@@ -5,8 +5,10 @@ machine: 0.8-1.3 ms per `.delay` to Redis), and each stored run queued two (its
 catalogue refresh and its detection): 2.5 ms a 100-layer report, more than the
 rest of a batch upload's work on it. Inside `batched_tasks()`, `queue(task,
 *args)` collects the calls, and leaving the block publishes one `.delay` per
-task called once and one `run_each` message per task called more often. Outside
-a block `queue` is plain `.delay`.
+task called once and one `run_each` message per task called more often. The
+same call made twice in a block goes out once (the tasks queued are idempotent:
+detection over one benchmark's series for an upload of many of its runs).
+Outside a block `queue` is plain `.delay`.
 """
 from __future__ import annotations
 
@@ -30,12 +32,13 @@ def batched_tasks() -> Iterator[None]:
     if outer is not None:  # nested: the outer block publishes
         yield
         return
-    _local.pending = defaultdict(list)
+    _local.pending = defaultdict(dict)  # task: {arguments: arguments as a list}, in call order
     try:
         yield
     finally:
         pending, _local.pending = _local.pending, None
-        for task, calls in pending.items():
+        for task, unique in pending.items():
+            calls = list(unique.values())
             try:
                 if len(calls) == 1:
                     task.delay(*calls[0])
@@ -47,12 +50,13 @@ def batched_tasks() -> Iterator[None]:
 
 
 def queue(task, *args) -> None:
-    """`task.delay(*args)`, or collected for one message inside `batched_tasks()`."""
+    """`task.delay(*args)`, or collected for one message inside `batched_tasks()`
+    (the arguments must then be hashable: a repeated call is dropped)."""
     pending = getattr(_local, "pending", None)
     if pending is None:
         task.delay(*args)
     else:
-        pending[task].append(list(args))
+        pending[task].setdefault(args, list(args))
 
 
 # The tasks batched are idempotent (they say so), so a retry running every call again is safe.

@@ -19,17 +19,9 @@ RETRY = {"acks_late": True, "autoretry_for": (OperationalError, InterfaceError),
 
 
 @shared_task(**RETRY)
-def detect_after_ingest(run_id: int) -> int:
-    """Detection over the series run `run_id` belongs to; returns how many alerts were written."""
-    run = Run.objects.filter(pk=run_id).values("machine_id", "benchmark_id").first()
-    if run is None:  # deleted since (retention, admin): nothing to do
-        return 0
-    return len(detect_benchmark(run["machine_id"], run["benchmark_id"]))
-
-
-@shared_task(**RETRY)
 def detect_series_group(machine_id: int, benchmark_id: int) -> int:
-    """Detection over every series of one benchmark on one machine."""
+    """Detection over every series of one benchmark on one machine (after an
+    ingest, and from the sweep); returns how many alerts were written."""
     return len(detect_benchmark(machine_id, benchmark_id))
 
 

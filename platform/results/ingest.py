@@ -295,7 +295,7 @@ def _insert(new: list[tuple[_Valid, Outcome, Run]], found: dict[tuple, int]) -> 
     write_runs_layers([(run, item.report.layers) for item, _, run in new])
     for _, outcome, run in new:
         outcome.run, outcome.created = run, True
-    transaction.on_commit(partial(send_runs_ingested, [(run.pk, run.purpose) for _, _, run in new]))
+    transaction.on_commit(partial(send_runs_ingested, [run for _, _, run in new]))
 
 
 def benchmark_key(url: str, model: str, params: dict) -> tuple[str, str, str]:

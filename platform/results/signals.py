@@ -6,9 +6,9 @@ from django.dispatch import Signal
 
 log = logging.getLogger(__name__)
 
-# Sent with sender=Run, run_id=<int> and in_series=<bool> (False for a bisection's
-# run, which no series takes) once the transaction that stored a new run has
-# committed (never for a replay of a stored run).
+# Sent with sender=Run, run_id=<int>, machine_id=<int>, benchmark_id=<int> and
+# in_series=<bool> (False for a bisection's run, which no series takes) once the
+# transaction that stored a new run has committed (never for a replay of a stored run).
 run_ingested = Signal()
 
 # Sent with sender=Run, groups=[(machine id, benchmark id), ...] and progress=<callable
@@ -18,26 +18,27 @@ run_ingested = Signal()
 runs_imported = Signal()
 
 
-def send_run_ingested(run_id: int, purpose: str = "") -> None:
-    """Send run_ingested; a failing receiver is logged, never raised: the run is
-    already stored and the agent must not retry an upload that succeeded."""
+def send_run_ingested(run) -> None:
+    """Send run_ingested for a stored Run; a failing receiver is logged, never
+    raised: the run is stored and the agent must not retry an upload that succeeded."""
     from engine.report import PURPOSE_BISECT
     from results.models import Run
 
-    in_series = purpose != PURPOSE_BISECT
-    for receiver, result in run_ingested.send_robust(sender=Run, run_id=run_id, in_series=in_series):
+    for receiver, result in run_ingested.send_robust(
+            sender=Run, run_id=run.pk, machine_id=run.machine_id, benchmark_id=run.benchmark_id,
+            in_series=run.purpose != PURPOSE_BISECT):
         if isinstance(result, Exception):
-            log.error("run_ingested receiver %r failed for run %s", receiver, run_id, exc_info=result)
+            log.error("run_ingested receiver %r failed for run %s", receiver, run.pk, exc_info=result)
 
 
-def send_runs_ingested(runs: list[tuple[int, str]]) -> None:
-    """run_ingested for each (run id, purpose) of one upload, the tasks its
-    receivers queue published together (core.task_batch)."""
+def send_runs_ingested(runs: list) -> None:
+    """run_ingested for each Run one upload stored, the tasks its receivers
+    queue published together (core.task_batch)."""
     from core.task_batch import batched_tasks
 
     with batched_tasks():
-        for run_id, purpose in runs:
-            send_run_ingested(run_id, purpose)
+        for run in runs:
+            send_run_ingested(run)
 
 
 def send_runs_imported(groups: list[tuple[int, int]], progress=None) -> int:

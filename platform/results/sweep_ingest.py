@@ -106,7 +106,7 @@ def _store(machine: Machine, report: SweepReport, sha: str) -> tuple[Sweep, bool
         runs = _best_runs(report, sweep, points, sha, url)
         Run.objects.bulk_create(runs)
         scope.grant_created()
-        transaction.on_commit(partial(send_runs_ingested, [(run.pk, run.purpose) for run in runs]))
+        transaction.on_commit(partial(send_runs_ingested, runs))
     return sweep, True
 
 

@@ -1,5 +1,5 @@
 """Detection for real: the engine measures a model, a run ingest commits on
-PostgreSQL, run_ingested queues regressions.tasks.detect_after_ingest over
+PostgreSQL, run_ingested queues regressions.tasks.detect_series_group over
 Redis, and a real worker process finds the slowdown the engine's fault
 injection made, classifies it from the measurements and attributes it to the
 commit that brought it: exactly one alert summary."""
@@ -10,7 +10,7 @@ from engine.benchmark import RunOptions, run_benchmark
 from engine.report import END_TO_END, Source
 from fleet.models import Machine
 from regressions.models import REGRESSION, AlertSummary
-from regressions.tasks import detect_after_ingest
+from regressions.tasks import detect_series_group
 from results.ingest import ingest_report
 
 MODEL, PARAMS = "mlp", {"batch": 64, "sizes": [512, 1024, 1024, 512]}
@@ -47,7 +47,7 @@ def test_a_real_worker_files_one_classified_attributed_alert_for_an_injected_slo
         assert created
         runs.append(run)
     # The solo worker takes tasks in order: once this one is done, so are the ingests'.
-    detect_after_ingest.delay(runs[-1].pk).get(timeout=120, disable_sync_subtasks=False)
+    detect_series_group.delay(machine.pk, runs[-1].benchmark_id).get(timeout=120, disable_sync_subtasks=False)
 
     assert in_this_process == []
     summary = AlertSummary.objects.get()

@@ -24,11 +24,11 @@ def at(hours: int) -> str:
 
 
 @pytest.fixture
-def queued(monkeypatch) -> list[int]:
-    """Run ids detection was queued for (the task itself is not run)."""
-    ids: list[int] = []
-    monkeypatch.setattr(receivers.detect_after_ingest, "delay", ids.append)
-    return ids
+def queued(monkeypatch) -> list[tuple[int, int]]:
+    """The (machine id, benchmark id) groups detection was queued for (the task itself is not run)."""
+    groups: list[tuple[int, int]] = []
+    monkeypatch.setattr(receivers.detect_series_group, "delay", lambda *group: groups.append(group))
+    return groups
 
 
 @pytest.fixture
@@ -54,7 +54,8 @@ def test_a_bisect_run_is_stored_with_its_layers_and_queues_no_detection(store, q
     run = Run.objects.get(pk=bisect)
     assert run.purpose == "bisect" and run.is_bisect and Run.objects.get(pk=ordinary).purpose == ""
     assert LayerMeasurement.objects.filter(run=run).count() == 4  # the bisection reads them
-    assert queued == [ordinary]
+    stored = Run.objects.get(pk=ordinary)
+    assert queued == [(stored.machine_id, stored.benchmark_id)]  # once, for the ordinary run
     assert client.get(f"/api/v1/runs/{bisect}/").json()["purpose"] == "bisect"
     listed = {r["id"]: r["purpose"] for r in client.get("/api/v1/runs/").json()["results"]}
     assert listed == {ordinary: "", bisect: "bisect"}  # the run list still shows it

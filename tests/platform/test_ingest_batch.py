@@ -118,21 +118,25 @@ def test_the_tasks_of_an_upload_go_out_as_one_message_per_task(
     upload_batch, machine, django_capture_on_commit_callbacks, monkeypatch
 ):
     from core import task_batch
-    from regressions.tasks import detect_after_ingest
+    from regressions.tasks import detect_series_group
     from results.tasks import refresh_series
 
     published = []
     monkeypatch.setattr(task_batch.run_each, "delay", lambda name, calls: published.append((name, calls)))
-    for task in (detect_after_ingest, refresh_series):
+    for task in (detect_series_group, refresh_series):
         monkeypatch.setattr(task, "delay", lambda *args, task=task: published.append((task.name, [list(args)])))
+    reports = [make_report(layers=1) for _ in range(3)] + [make_report(layers=1, model="other")]
     with django_capture_on_commit_callbacks(execute=True):
-        body = upload_batch({"reports": [make_report(layers=1) for _ in range(3)]}).json()
+        body = upload_batch({"reports": reports}).json()
 
-    new_ids = [[r["id"]] for r in body["results"]]
-    assert sorted(published) == sorted([(detect_after_ingest.name, new_ids), (refresh_series.name, new_ids)])
+    runs = [Run.objects.get(pk=r["id"]) for r in body["results"]]
+    groups = [[machine.pk, runs[0].benchmark_id], [machine.pk, runs[3].benchmark_id]]  # detection once per benchmark
+    assert runs[0].benchmark_id == runs[2].benchmark_id != runs[3].benchmark_id
+    assert sorted(published) == sorted([(detect_series_group.name, groups),
+                                        (refresh_series.name, [[run.pk] for run in runs])])
     with django_capture_on_commit_callbacks(execute=True):  # a single run: the task itself, no wrapper
         single = upload_batch({"reports": [make_report(layers=1)]}).json()["results"][0]["id"]
-    assert sorted(published[2:]) == sorted([(detect_after_ingest.name, [[single]]), (refresh_series.name, [[single]])])
+    assert sorted(published[2:]) == sorted([(detect_series_group.name, [groups[0]]), (refresh_series.name, [[single]])])
 
 
 def test_run_each_runs_the_task_once_per_call(monkeypatch):

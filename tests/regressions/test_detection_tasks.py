@@ -30,8 +30,8 @@ def test_an_ingest_queues_detection_after_it_commits(machine, django_capture_on_
     assert summary.alerts.filter(layer="fc1").exists()
 
 
-def test_it_does_nothing_for_a_deleted_run():
-    assert tasks.detect_after_ingest.apply(args=[987654]).get() == 0
+def test_it_does_nothing_for_a_group_without_runs(machine):
+    assert tasks.detect_series_group.apply(args=[machine.pk, 987654]).get() == 0
 
 
 def test_it_asks_for_a_retry_after_a_lost_database_connection(machine, monkeypatch):
@@ -43,7 +43,7 @@ def test_it_asks_for_a_retry_after_a_lost_database_connection(machine, monkeypat
     monkeypatch.setattr(tasks, "detect_benchmark", lost_connection)
     # Eagerly applied, a retry surfaces as Retry; a worker would run the task again with backoff.
     with pytest.raises(Retry, match="server closed the connection"):
-        tasks.detect_after_ingest.apply(args=[run.pk]).get()
+        tasks.detect_series_group.apply(args=[machine.pk, run.benchmark_id]).get()
 
 
 def test_the_sweep_queues_every_benchmark_with_recent_runs(machine, monkeypatch, settings):
