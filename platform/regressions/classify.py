@@ -78,7 +78,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 from typing import Any
 
@@ -213,7 +213,15 @@ class _Change:
 
 def classify_change(before: Sequence[RunObs], after: Sequence[RunObs]) -> Verdict:
     """Classify the change from the runs `before` to the runs `after` (each
-    group one or more runs of the same benchmark on the same machine)."""
+    group one or more runs of the same benchmark on the same machine). The
+    evidence is strict JSON (it goes into JSON columns): a quantity that is
+    not finite (a ridge of 1e308 GFLOP/s over 1e-9 GB/s) is null."""
+    verdict = _classify(before, after)
+    layers = tuple(replace(v, evidence=_strict_json(v.evidence)) for v in verdict.layers)
+    return Verdict(verdict.kind, layers, _strict_json(verdict.evidence))
+
+
+def _classify(before: Sequence[RunObs], after: Sequence[RunObs]) -> Verdict:
     before, after = _checked(before, after)
     stat = _common_stat([*before, *after])
     e2e = _end_to_end_change(before, after, stat)
@@ -273,7 +281,7 @@ def _end_to_end_evidence(e2e: _Change) -> dict[str, Any]:
     return {
         "end_to_end_before": e2e.before.value,
         "end_to_end_after": e2e.after.value,
-        "end_to_end_rel_change": _json_float(_rel(e2e.before.value, e2e.after.value)),
+        "end_to_end_rel_change": _rel(e2e.before.value, e2e.after.value),
         "end_to_end_moved": bool(e2e.moved),
         "end_to_end_threshold": e2e.threshold,
     }
@@ -571,7 +579,7 @@ def _classify_layer(name: str, b: _Side | None, a: _Side | None, pb: _Peaks, pa:
         **_side_evidence(a, pa, "after"),
         "ridge": roof.ridge,
         "roof_source": "layer" if b.own_roof else "run",
-        "work_ratio": _json_float(roof_a / roof_b) if roof_b > 0 else None,
+        "work_ratio": roof_a / roof_b if roof_b > 0 else None,
         "cache_resident": bool(pct_b is not None and pct_b > 100.0 and bound == BANDWIDTH),
         "reason": reason,
     }
@@ -617,7 +625,7 @@ def _side_evidence(side: _Side, peaks: _Peaks, when: str) -> dict:
     t, roof = side.time.value, side.roof(peaks)
     if not side.work_known:
         return {f"{key}_{when}": None for key in ("flops", "bytes", "ai", "bound", "gflops", "gbs", "pct_of_roof")}
-    return {f"flops_{when}": side.flops, f"bytes_{when}": side.bytes, f"ai_{when}": _json_float(_ai(side)),
+    return {f"flops_{when}": side.flops, f"bytes_{when}": side.bytes, f"ai_{when}": _ai(side),
             f"bound_{when}": COMPUTE if _ai(side) >= roof.ridge else BANDWIDTH,
             f"gflops_{when}": _rate(side.flops, t), f"gbs_{when}": _rate(side.bytes, t),
             f"pct_of_roof_{when}": _pct(side.roof_time(roof), t)}
@@ -660,6 +668,15 @@ def _rate(count: int, seconds: float) -> float | None:
 def _json_float(x: float | None) -> float | None:
     """Evidence goes into JSON columns: no inf/nan."""
     return x if x is not None and math.isfinite(x) else None
+
+
+def _strict_json(value):
+    """`value` with every float that is not finite made None (_json_float), at any depth."""
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_strict_json(item) for item in value)
+    return _json_float(value) if isinstance(value, float) else value
 
 
 __all__ = ["KINDS", "LayerObs", "LayerVerdict", "RunObs", "Verdict", "classify_change"]

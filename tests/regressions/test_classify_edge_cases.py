@@ -81,3 +81,15 @@ def test_it_sees_through_a_preempted_upper_half_with_one_run_per_side():
     verdict = classify_change(one(1.0e-3), one(1.2e-3))
     assert verdict.kind == "compute" and verdict.evidence["time_stat"] == "min"
     assert verdict.layers[0].rel_change == pytest.approx(0.2)
+
+
+def test_its_evidence_is_strict_json_when_a_quantity_overflows():
+    """Peaks a report may carry (1e308 GFLOP/s over 1e-300 GB/s) make the ridge
+    infinite; PostgreSQL's json refuses Infinity, so the evidence says null."""
+    huge = (1e308, 1e-300)
+    verdict = classify_change(runs(peaks=huge), runs(scale={"fc": 2.0}, peaks=huge))
+    assert verdict.layers and verdict.evidence["ridge"] is None
+    json.dumps(verdict.evidence, allow_nan=False)
+    for layer in verdict.layers:
+        assert layer.evidence["ridge"] is None
+        json.dumps(layer.evidence, allow_nan=False)
