@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def main() -> int:
     print(outcome[-1] if outcome else result.stdout[-2000:])
     for name in names:
         print("  FAILED", name)
+    if result.returncode:  # the one-line tracebacks say where; the whole output says why (a 500's own traceback)
+        for line in result.stdout.splitlines():
+            if re.match(r"\S+\.py:\d+: ", line):
+                print("   ", line[:500])
+        with tempfile.NamedTemporaryFile("w", prefix="api_conformance-", suffix=".log", delete=False) as log:
+            log.write(result.stdout + result.stderr)
+        print(f"  the whole pytest output: {log.name}")
     print(f"wall {elapsed:.0f} s; load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     return result.returncode
 
