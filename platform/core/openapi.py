@@ -78,10 +78,10 @@ def _refuse_nul_within(schema, result: dict, seen: set[str]) -> None:
     if not isinstance(schema, dict):
         return
     if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[1]
+        name, component = _component(schema, result)
         if name not in seen:
             seen.add(name)
-            _refuse_nul_within(result["components"]["schemas"][name], result, seen)
+            _refuse_nul_within(component, result, seen)
         return
     _refuse_nul(schema)
     for value in schema.values():
@@ -92,11 +92,17 @@ def _needs_a_key(schema: dict, result: dict) -> bool:
     """Whether `schema` refuses an empty object: it names a required key, or
     every branch of one of its oneOf/anyOf rules does."""
     if "$ref" in schema:
-        schema = result["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        _, schema = _component(schema, result)
     if schema.get("required") or any(_needs_a_key(part, result) for part in schema.get("allOf", [])):
         return True
     return any(branches and all(_needs_a_key(branch, result) for branch in branches)
                for branches in (schema.get("oneOf"), schema.get("anyOf")))
+
+
+def _component(reference: dict, result: dict) -> tuple[str, dict]:
+    """The name and schema of the component `reference` ({"$ref": ...}) names."""
+    name = reference["$ref"].rsplit("/", 1)[1]
+    return name, result["components"]["schemas"][name]
 
 
 def _add_errors(path: str, operation: dict) -> None:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from datetime import datetime, timezone
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from itertools import count
 
 from django.apps import apps
