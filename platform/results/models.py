@@ -242,7 +242,13 @@ class LayerMeasurement(models.Model):
 
     # No single-column indexes on run and machine: unique_layer_index_per_run leads with run and
     # layer_series with machine, and every index slows the COPY of each ingest.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="layers", db_index=False)
+    # No database constraint on the run either: ingest writes a run and its layers in one
+    # transaction, and Django deletes a run's layers with it (CASCADE is Django's, not the
+    # database's). PostgreSQL's check looked up and locked the run once per layer row at
+    # commit: without it 11.4-12.1 instead of 16.7-17.2 us of PostgreSQL CPU a row in bulk
+    # ingest (benchmarks/platform_ingest.py at 2 M rows, side by side, 2026-12-07).
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="layers", db_index=False,
+                            db_constraint=False)
     # The run's machine and benchmark, copied: no database constraint (the run's own keys
     # vouch for them; the per-row checks cost PostgreSQL ~5 us a row: 200,000 rows inserted in
     # 4.8 s with the three checks, 2.6 s with the run's alone), no index of their own and no

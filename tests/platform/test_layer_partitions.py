@@ -36,14 +36,6 @@ def ingest(machine: Machine, started_at: datetime, layers: int = 3) -> Run:
     return ingest_report(make_report(layers=layers, started_at=started_at), machine)[0]
 
 
-def check_foreign_keys_now() -> None:
-    """Run the deferred foreign key checks of rows this test's transaction wrote:
-    PostgreSQL cannot drop a table with checks pending. (In production the
-    writes committed long before retention or a conversion drops a table.)"""
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-
-
 def partition_of_rows(run: Run) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT DISTINCT tableoid::regclass::text FROM "{partitions.TABLE}" WHERE run_id = %s', [run.pk])
@@ -116,7 +108,6 @@ def test_dropping_months_before_a_cutoff_drops_only_whole_old_months(machine):
     old = ingest(machine, datetime(old_month.year, old_month.month, 15, tzinfo=timezone.utc))
     new = ingest(machine, NOW)
 
-    check_foreign_keys_now()
     cutoff = datetime(old_month.year, old_month.month, 20, tzinfo=timezone.utc)
     assert partitions.drop_partitions_before(cutoff) == []  # the month is not over at the cutoff
     dropped = partitions.drop_partitions_before(NOW - timedelta(days=60))
@@ -142,9 +133,7 @@ def test_a_plain_table_is_converted_online_keeping_writes_and_deletes_made_meanw
         if message.startswith("copied") and not during:  # after the first batch
             during.append(ingest(machine, NOW - timedelta(minutes=5), layers=2))
             LayerMeasurement.objects.filter(run=deleted_run).delete()
-            check_foreign_keys_now()
 
-    check_foreign_keys_now()
     expected_before = set(LayerMeasurement.objects.values_list("id", flat=True))
     result = partitions.convert_to_partitioned(batch_size=5, months_ahead=2, progress=write_meanwhile)
 
@@ -201,7 +190,6 @@ def test_retention_rolls_up_then_drops_whole_old_months(machine):
         partitions._create_month(cursor, old_month)
     old = ingest(machine, datetime(old_month.year, old_month.month, 15, 12, tzinfo=timezone.utc))
     new = ingest(machine, NOW)
-    check_foreign_keys_now()
 
     result = prune_layers(60)
 
