@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from engine.cli import main
-from engine.sweep.autotune import autotune
+from engine.sweep.autotune import autotune, score
 from engine.sweep.grid import Grid, SweepConfig
 from engine.sweep.report import ConfigResult, best_under_slo, measured_points
 
@@ -41,6 +41,29 @@ def test_autotune_measures_each_configuration_once_within_its_allowance_and_find
     found = results[indexed[found_at][0]]
     assert found.throughput >= 0.95 * best
     assert found.p99_ms <= slo
+
+
+def test_a_configuration_over_the_slo_scores_less_the_further_over_it_is():
+    def result(throughput, p99, status="ok"):
+        return ConfigResult(**SweepConfig(1, 64, 1).to_dict(), status=status, throughput=throughput, p99_ms=p99)
+
+    assert score(result(100.0, 4.0), 5.0) == score(result(100.0, 5.0), 5.0) == 100.0  # within: its throughput
+    assert score(result(100.0, 10.0), 5.0) == 100.0 / 8  # twice the SLO: an eighth
+    assert score(result(100.0, 6.0), 5.0) > score(result(100.0, 7.0), 5.0) > 0
+    assert score(result(None, None, status="skipped"), 5.0) == 0.0
+
+
+def test_a_batch_past_one_over_the_slo_is_never_measured():
+    configs = GRID.configs()
+    slo = 3.0
+    for seed in range(5):
+        results = autotune(configs, landscape, slo_p99_ms=slo, max_evaluations=38, seed=seed)
+        over = [r for r in results if r.p99_ms > slo]
+        assert over  # the search did step over the SLO, so the rule had something to rule out
+        for r in results:
+            others = {k: v for k, v in r.knobs().items() if k != "batch"}
+            assert not any(o.batch < r.batch and {k: v for k, v in o.knobs().items() if k != "batch"} == others
+                           and results.index(o) < results.index(r) for o in over), r
 
 
 def test_configurations_that_cannot_run_are_never_chosen():
