@@ -2,8 +2,8 @@
 grid's best throughput under the SLO, measuring at most 40% of the grid).
 
     .venv/bin/python benchmarks/autotune_vs_grid.py [--model dlrm] [--param rows=20000]
-        [--threads 1,2] [--batch 32,64,128,256] [--instances 1,2] [--pin off,on] [--passes none]
-        [--quant none [--quant MODE ...]] [--repeats 300]
+        [--threads 1,2] [--batch 32,64,128,256] [--instances 1,2] [--pin off,on]
+        [--passes none [--passes all ...]] [--quant none [--quant MODE ...]] [--repeats 300]
         [--slo-p99-ms MS] [--seeds 20] [--json-out PATH]
 
 1. The grid: every configuration measured as `roofwatch-engine sweep` does
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=_ints, default=(32, 64, 128, 256))
     ap.add_argument("--instances", type=_ints, default=(1, 2))
     ap.add_argument("--pin", default="off,on")
-    ap.add_argument("--passes", default="none", help="comma-separated, as `sweep --passes` (e.g. none,all)")
+    ap.add_argument("--passes", action="append", metavar="all|none|NAME,NAME",
+                    help="one grid value each time, as `sweep --passes` (default none)")
     ap.add_argument("--quant", action="append", metavar="MODE[,MODE]",
                     help="one grid value each time, as `sweep --quant` (default none)")
     ap.add_argument("--repeats", type=int, default=300, help="timed passes per instance: 20 left the grid mostly noise (README)")
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         params[name] = spec.param(name).parse(value)
     target = SweepTarget(args.model, params)
     grid = Grid(threads=args.threads, batch=args.batch, instances=args.instances, pin=tuple(args.pin.split(",")),
-                passes=tuple(args.passes.split(",")), quant=tuple(args.quant or ("none",)))
+                passes=tuple(args.passes or ("none",)), quant=tuple(args.quant or ("none",)))
     configs = grid.configs()
     if args.made_up:
         return judge_made_up(configs, args.made_up, args.seeds)
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.model} {params}: grid of {len(configs)} configurations, {args.repeats} timed passes per "
               "instance", file=sys.stderr)
         everything = run_grid(configs, measure, progress=lambda r: print(
-            f"  {r.threads}t b{r.batch} x{r.instances} pin {r.pin} passes {r.passes} quant {r.quant}: {r.status} {r.throughput or 0:.0f}/s p99 "
+            f"  {r.threads}t b{r.batch} x{r.instances} pin {r.pin} passes {r.passes} quant {r.quant}: {r.status} "
+            f"{r.throughput or 0:.0f}/s p99 "
             f"{r.p99_ms or 0:.2f} ms", file=sys.stderr))
         if args.json_out:  # the grid first: a failure later keeps it for --grid-from
             with open(args.json_out, "w") as f:

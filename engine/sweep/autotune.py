@@ -45,7 +45,8 @@ def score(result: ConfigResult, slo_p99_ms: float) -> float:
     return result.throughput / max(1.0, result.p99_ms / slo_p99_ms) ** OVER_SLO_POWER
 
 
-def _others(config: SweepConfig) -> tuple:
+def other_knobs(config: SweepConfig | ConfigResult) -> tuple:
+    """Every knob's value but the batch's."""
     return tuple(getattr(config, k) for k in KNOBS if k != "batch")
 
 
@@ -95,14 +96,15 @@ def autotune(configs: Sequence[SweepConfig], measure: Measure, *, slo_p99_ms: fl
         if config in measured:
             study.tell(trial, score(measured[config], slo_p99_ms))
             continue
+        others = other_knobs(config)
         # Not in the grid (a caller's hand-picked list, not a product), or a batch past one over the SLO.
-        if config not in grid or config.batch > over_from.get(_others(config), config.batch):
+        if config not in grid or config.batch > over_from.get(others, config.batch):
             study.tell(trial, 0.0)
             continue
         result = measured[config] = measure(config)
         if progress is not None:
             progress(result)
         if result.status == STATUS_OK and result.p99_ms is not None and result.p99_ms > slo_p99_ms:
-            over_from[_others(config)] = min(config.batch, over_from.get(_others(config), config.batch))
+            over_from[others] = config.batch  # the smallest: a larger one is never measured after it
         study.tell(trial, score(result, slo_p99_ms))
     return list(measured.values())
