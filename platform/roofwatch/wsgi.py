@@ -7,4 +7,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "roofwatch.settings")
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-application = get_wsgi_application()
+from core.wsgi_input import whole_reads  # noqa: E402
+
+application = whole_reads(get_wsgi_application())
