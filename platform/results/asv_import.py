@@ -30,7 +30,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from fleet.models import Machine
 from results.asv_files import (
@@ -358,9 +357,6 @@ def _insert_runs(rows: list[tuple]) -> None:
     if not rows:
         return
     if connection.vendor == "postgresql":
-        config_index = RUN_COLUMNS.index("config")
-        copy_into(Run, RUN_COLUMNS, (
-            (*row[:config_index], Jsonb(row[config_index]), *row[config_index + 1:]) for row in rows
-        ))
+        copy_into(Run, RUN_COLUMNS, rows)
         return
     insert_rows(Run, RUN_COLUMNS, rows)

@@ -2,14 +2,19 @@
 binary COPY (the one place that turns a model's columns into the types COPY
 must be told, streaming tuples through psycopg's C dumpers), elsewhere one
 executemany INSERT (`insert_rows`), both much faster than bulk_create, which
-builds a model instance and prepares every field of every row in Python."""
+builds a model instance and prepares every field of every row in Python.
+`copy_new` inserts model instances the same way on PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
+import msgspec
 from django.db import connection, models
+from psycopg.adapt import Dumper
+from psycopg.postgres import types as pg_types
+from psycopg.pq import Format
 
 # PostgreSQL's names of the column types (Django's db_type), as binary COPY must be told them.
 _PG_TYPES = {"bigint": "int8", "integer": "int4", "double precision": "float8", "jsonb": "jsonb",
@@ -26,6 +31,18 @@ def copy_types(model: type[models.Model], columns: tuple[str, ...]) -> list[str]
     return types
 
 
+class JsonbValue(Dumper):
+    """A jsonb column's value in binary COPY: any JSON value as it is (a list, a
+    dict, None for null), encoded by msgspec; registered for COPY's jsonb columns
+    only (`register_dumper(None, ...)`), so callers pass plain values, no wrapper."""
+
+    format = Format.BINARY
+    oid = pg_types["jsonb"].oid
+
+    def dump(self, obj):
+        return b"\x01" + msgspec.json.encode(obj)  # jsonb's binary format: version 1, then the text
+
+
 def copy_sql(model: type[models.Model], columns: Sequence[str]) -> str:
     return (f'COPY "{model._meta.db_table}" (' + ", ".join(f'"{c}"' for c in columns)
             + ") FROM STDIN (FORMAT BINARY)")
@@ -34,12 +51,45 @@ def copy_sql(model: type[models.Model], columns: Sequence[str]) -> str:
 def copy_into(model: type[models.Model], columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
     """Binary COPY of rows (tuples in `columns` order) into the model's table on
     the default (PostgreSQL) connection, inside whatever transaction is open."""
-    with connection.cursor() as cursor:
-        # Django's cursor wrappers pass copy() through to the psycopg 3 cursor.
+    # Django's cursor wrappers pass copy() through to the psycopg 3 cursor, unwrapped:
+    # its errors are made Django's here (a unique key's IntegrityError, as an INSERT raises).
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        cursor.adapters.register_dumper(None, JsonbValue)
         with cursor.copy(copy_sql(model, columns)) as copy:
             copy.set_types(copy_types(model, columns))
             for row in rows:
                 copy.write_row(row)
+
+
+def copy_new(objs: Sequence[models.Model], ids: Sequence[int] | None = None) -> None:
+    """Insert unsaved instances of one model as bulk_create does (each gets its
+    pk and is marked saved; no signals are sent). On PostgreSQL that is one binary
+    COPY, with `ids` drawn from the table's sequence beforehand (drawn here when
+    not given): bulk_create's insert quotes every value into its SQL in Python,
+    about 200 µs a run of 34 columns against 25 µs for this. Elsewhere bulk_create."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    meta = model._meta
+    if ids is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [meta.db_table, meta.pk.column, len(objs)])
+            ids = [pk for (pk,) in cursor.fetchall()]
+    if len(ids) < len(objs):
+        raise ValueError(f"{len(objs)} new {meta.verbose_name_plural} need as many ids, got {len(ids)}")
+    fields = meta.concrete_fields
+    rows = []
+    for obj, pk in zip(objs, ids):
+        obj.pk = pk
+        # What each field saves (pre_save: auto_now_add and the like), as COPY's types take it.
+        rows.append(tuple(field.pre_save(obj, add=True) for field in fields))
+    copy_into(model, tuple(field.column for field in fields), rows)
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
 
 
 # Fields whose Python values the database driver cannot take as they are (SQLite: UUIDs as hex,

@@ -8,10 +8,11 @@ for a batch) and the token's machine; reports are decoded and validated by
 msgspec in one pass (results.report_parser).
 
 The write path is counted in database round trips, since each costs a context
-switch on a busy server: one lookup (projects, benchmarks, stored keys:
-results.ingest_lookup), insert the runs, COPY the layers, commit. The machine row is locked and updated only when
-an upload changes it (its fingerprint, its hardware, a last_seen older than
-LAST_SEEN_EVERY).
+switch on a busy server: one lookup (projects, benchmarks, stored keys and, on
+PostgreSQL, the new runs' ids: results.ingest_lookup), COPY the runs, COPY the
+layers, commit (elsewhere the runs and layers are INSERTed). The machine row is
+locked and updated only when an upload changes it (its fingerprint, its
+hardware, a last_seen older than LAST_SEEN_EVERY).
 """
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ from rest_framework.exceptions import ParseError, ValidationError
 from core.errors import Refused
 from engine.report import STAT_KEYS
 from fleet.models import Machine
+from results.bulk_copy import copy_new
 from results.canonical import canonical_sha256
-from results.ingest_lookup import lookup
+from results.ingest_lookup import Lookup, lookup
 from results.layer_rows import write_runs_layers
 from results.models import Benchmark, Project, Run, normalize_repository
 from results.project_scope import ProjectNotAllowed, ProjectScope
@@ -161,7 +163,7 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
         known_fingerprint, ours = locked.fingerprint, []
         urls = {item.benchmark_key[0] for item in items}
         found = lookup(locked.pk, urls, {item.benchmark_key for item in items},
-                       {item.report.idempotency_key for item in items})
+                       {item.report.idempotency_key for item in items}, new_runs=len(items))
         scope = ProjectScope(locked, urls, known=found.projects)
         for item, outcome in zip(items, outcomes):
             try:
@@ -193,7 +195,7 @@ def _store_once(machine: Machine, items: list[_Valid]) -> list[Outcome]:
                 stored[key] = _new_run(item.report, locked, item.payload_sha256)
                 new.append((item, outcome, stored[key]))
         if new:
-            _insert(new, found.benchmarks)
+            _insert(new, found)
             scope.grant_created()
         elif not any(outcome.run for _, outcome in ours):
             transaction.set_rollback(True)  # every report refused: the machine is not marked seen either
@@ -267,9 +269,9 @@ def _stored_runs(ids: dict) -> dict:
     return {run.idempotency_key: run for run in Run.objects.filter(pk__in=ids.values())} if ids else {}
 
 
-def _create_runs(runs: list[Run]) -> None:
-    """One INSERT for the new runs; their ids come back (RETURNING)."""
-    Run.objects.bulk_create(runs)
+def _create_runs(runs: list[Run], ids: list[int]) -> None:
+    """The new runs in one write (a COPY on PostgreSQL, taking the ids the lookup drew); each gets its id."""
+    copy_new(runs, ids or None)
 
 
 def _answer_replay(outcome: Outcome, stored: Run, item: _Valid) -> None:
@@ -282,16 +284,16 @@ def _answer_replay(outcome: Outcome, stored: Run, item: _Valid) -> None:
         outcome.run = stored
 
 
-def _insert(new: list[tuple[_Valid, Outcome, Run]], found: dict[tuple, int]) -> None:
-    """Insert new runs and their layers (`found`: the ids of the benchmarks that
-    exist, by benchmark_key); run_ingested goes out for each after commit."""
+def _insert(new: list[tuple[_Valid, Outcome, Run]], found: Lookup) -> None:
+    """Insert new runs and their layers (`found`: the lookup's benchmarks that
+    exist, by benchmark_key, and run ids drawn); run_ingested goes out for each after commit."""
     benchmarks: dict[tuple, Benchmark] = {}
     for item, _, run in new:
         key = item.benchmark_key
-        run.benchmark_id = found[key] if key in found else (
+        run.benchmark_id = found.benchmarks[key] if key in found.benchmarks else (
             _benchmark(key, item.report.benchmark.params, benchmarks).pk
         )
-    _create_runs([run for _, _, run in new])
+    _create_runs([run for _, _, run in new], found.new_run_ids)
     write_runs_layers([(run, item.report.layers) for item, _, run in new])
     for _, outcome, run in new:
         outcome.run, outcome.created = run, True

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import msgspec
 from django.db import connection
-from psycopg.types.json import Jsonb
 
 from results.bulk_copy import copy_into
 from results.models import LayerMeasurement, Run
@@ -46,7 +44,7 @@ def copy_rows(run: Run, layers: Iterable[Layer]) -> list[tuple]:
     refused NUL, NaN and numbers over their columns already)."""
     head = (run.pk, run.machine_id, run.benchmark_id, run.started_at)
     return [
-        (*head, layer.name, layer.op, layer.index, Jsonb(layer.sources, msgspec.json.encode), layer.flops, layer.bytes,
+        (*head, layer.name, layer.op, layer.index, layer.sources, layer.flops, layer.bytes,
          (t := layer.time).median, t.p25, t.p75, t.min, t.n, t.ci_low, t.ci_high,
          layer.gflops, layer.gbs, layer.ai, layer.bound,
          layer.threads, layer.roof, layer.roof_gflops, layer.roof_gbs, layer.kernel_bytes, layer.work_unknown)

@@ -62,7 +62,7 @@ def test_it_copies_300_layers_that_read_back_equal_to_the_report(postgres):
 
     assert created
     copies = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("COPY")]
-    assert len(copies) == 1 and '"results_layermeasurement"' in copies[0]
+    assert len(copies) == 2 and '"results_run"' in copies[0] and '"results_layermeasurement"' in copies[1]
     assert not [q for q in queries.captured_queries if 'INSERT INTO "results_layermeasurement"' in q["sql"]]
 
     rows = list(LayerMeasurement.objects.filter(run=run).order_by("index"))
