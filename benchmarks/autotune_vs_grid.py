@@ -4,18 +4,20 @@ grid's best throughput under the SLO, measuring at most 40% of the grid).
     .venv/bin/python benchmarks/autotune_vs_grid.py [--model dlrm] [--param rows=20000]
         [--threads 1,2] [--batch 32,64,128,256] [--instances 1,2] [--pin off,on]
         [--passes none [--passes all ...]] [--quant none [--quant MODE ...]] [--repeats 300]
-        [--slo-p99-ms MS] [--seeds 20] [--json-out PATH]
+        [--rounds 3] [--slo-p99-ms MS] [--seeds 20] [--json-out PATH]
 
 1. The grid: every configuration measured as `roofwatch-engine sweep` does
-   (its instances as worker processes started and timed together).
+   (its instances as worker processes started and timed together), in
+   --rounds rounds interleaved over the grid, each one's medians.
 2. The SLO: --slo-p99-ms, or the median p99 of the grid (so that it binds).
 3. Replays: the autotuner (engine.sweep.autotune, optuna TPE) run with
    --seeds seeds, each measurement answered from the grid's, allowed 40% of
    the grid: how often its answer is within 5% of the grid's best, and the
    worst ratio. This judges the search without measurement noise.
-4. Live: one autotune (seed 0) measuring for itself, allowed 40% of the
-   grid; its answer's throughput as it measured it and as the grid measured
-   the same configuration, each over the grid's best. Then its pick and the
+4. Live: one autotune (seed 0) measuring for itself (each evaluation
+   --rounds measurements back to back), allowed 40% of the grid; its
+   answer's throughput as it measured it and as the grid measured the same
+   configuration, each over the grid's best. Then its pick and the
    grid's best are measured again side by side, --remeasure-blocks blocks,
    each block both configurations (each in its own worker processes, the
    order alternating from block to block): the medians' ratio says whether
@@ -44,7 +46,7 @@ from engine.onnx_io.process_race import load_average, load_text
 from engine.sweep.autotune import autotune
 from engine.sweep.commands import default_evaluations
 from engine.sweep.grid import Grid, SweepConfig
-from engine.sweep.measure import SweepTarget, measure_config, run_grid
+from engine.sweep.measure import DEFAULT_ROUNDS, SweepTarget, back_to_back, measure_config, run_grid
 from engine.sweep.report import KNOBS, ConfigResult, best_under_slo, measured_points
 
 GOAL_RATIO = 0.95
@@ -149,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="one grid value each time, as `sweep --quant` (default none)")
     ap.add_argument("--repeats", type=int, default=300, help="timed passes per instance: 20 left the grid mostly noise (README)")
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
+                    help="measurements of each configuration, their medians kept: interleaved over the grid, back "
+                         f"to back per live autotune evaluation (default {DEFAULT_ROUNDS})")
     ap.add_argument("--slo-p99-ms", type=float)
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--json-out", help="write the grid, the replays and the live run here")
@@ -181,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         configs = [SweepConfig(**r.knobs()) for r in everything]
     else:
         print(f"{args.model} {params}: grid of {len(configs)} configurations, {args.repeats} timed passes per "
-              "instance", file=sys.stderr)
-        everything = run_grid(configs, measure, progress=lambda r: print(
+              f"instance, {args.rounds} rounds", file=sys.stderr)
+        everything = run_grid(configs, measure, rounds=args.rounds, progress=lambda r: print(
             f"  {r.threads}t b{r.batch} x{r.instances} pin {r.pin} passes {r.passes} quant {r.quant}: {r.status} "
             f"{r.throughput or 0:.0f}/s p99 "
             f"{r.p99_ms or 0:.2f} ms", file=sys.stderr))
@@ -198,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     lookup = lookup_in(everything)
     ratios, used = replay(configs, everything, slo, args.seeds)
-    live = [] if args.grid_from else autotune(configs, measure, slo_p99_ms=slo, max_evaluations=allowance, seed=0)
+    live = [] if args.grid_from else autotune(configs, back_to_back(measure, args.rounds), slo_p99_ms=slo,
+                                              max_evaluations=allowance, seed=0)
     live_found = best_of(live, slo) if live else None
     remeasured = {}
     load_after = load_average()

@@ -1,7 +1,8 @@
 """Autotune: the highest throughput whose p99 is within an SLO, searched
 over the sweep's grid by optuna's TPE sampler, not a hand-written search.
-Each configuration is measured at most once: a repeated suggestion is
-answered from what was measured and costs no evaluation.
+Each configuration is evaluated at most once (`sweep` measures it in its
+rounds back to back: engine.sweep.measure.back_to_back): a repeated
+suggestion is answered from what was measured and costs no evaluation.
 
 With a few evaluations (40% of the grid) TPE needs help to beat random search:
 - the numeric knobs (threads, batch, instances) are suggested as their index

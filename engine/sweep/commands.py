@@ -26,9 +26,10 @@ from engine.passes import UnknownPassError, resolve_passes
 from engine.quant.modes import resolve_quant
 from engine.source_info import detect_source
 from engine.sweep.grid import Grid, SweepConfigError, check_pin
-from engine.sweep.measure import DEFAULT_MIN_TIME_S, DEFAULT_TIMEOUT_S, SweepTarget, measure_config, run_grid
-from engine.sweep.report import (MODE_AUTOTUNE, MODE_GRID, STATUS_OK, ConfigResult, SweepReport, best_under_slo,
-                                 measured_points, pareto_front)
+from engine.sweep.measure import (DEFAULT_MIN_TIME_S, DEFAULT_ROUNDS, DEFAULT_TIMEOUT_S, SweepTarget, back_to_back,
+                                  measure_config, run_grid)
+from engine.sweep.report import (MODE_AUTOTUNE, MODE_GRID, ROUNDS_MAX, STATUS_OK, ConfigResult, SweepReport,
+                                 best_under_slo, measured_points, pareto_front)
 from engine.sweep.system_knobs import not_settable, read_knobs
 
 
@@ -76,6 +77,12 @@ def _positive(text: str) -> float:
     return value
 
 
+def _rounds(text: str) -> int:
+    if (value := int_at_least(1)(text)) > ROUNDS_MAX:
+        raise argparse.ArgumentTypeError(f"must be <= {ROUNDS_MAX}, got {value}")
+    return value
+
+
 def _non_negative(text: str) -> float:
     if not (value := _number(text)) >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
@@ -115,11 +122,17 @@ def add_commands(sub: Any) -> None:
     sweep.add_argument("--repeats", type=int_at_least(2), default=30,
                        help="timed passes per instance, at least (default 30)")
     sweep.add_argument("--warmup", type=int_at_least(0), default=3, help="untimed passes first (default 3)")
+    sweep.add_argument("--rounds", type=_rounds, default=DEFAULT_ROUNDS, metavar="R",
+                       help="measure each configuration R times and report the medians: round after round over "
+                            "the whole grid, forward then back, or R times back to back per autotune evaluation "
+                            f"(default {DEFAULT_ROUNDS}, at most {ROUNDS_MAX}; the table shows the rounds' "
+                            "throughput range)")
     sweep.add_argument("--min-time-s", type=_non_negative, default=DEFAULT_MIN_TIME_S, metavar="SECONDS",
                        help="more timed passes than --repeats where they take less than this, at the pace of the "
                             f"warm-up passes (default {DEFAULT_MIN_TIME_S:g}; none without warm-up)")
     sweep.add_argument("--budget-s", type=_positive, metavar="SECONDS",
-                       help="stop measuring once this has run out; the rest of the grid is recorded as skipped")
+                       help="stop measuring once this has run out: a configuration keeps the rounds it got, one "
+                            "with none is recorded as skipped")
     sweep.add_argument("--timeout-s", type=_positive, default=DEFAULT_TIMEOUT_S,
                        help=f"kill a worker silent this long (default {DEFAULT_TIMEOUT_S:g})")
     sweep.add_argument("--slo-p99-ms", type=_positive, metavar="MS",
@@ -190,12 +203,12 @@ def build_grid(args: argparse.Namespace, batches: Sequence[int]) -> Grid:
 class _Bar:
     """A tqdm bar on a terminal (stderr), nothing otherwise."""
 
-    def __init__(self, total: int, desc: str) -> None:
+    def __init__(self, total: int, desc: str, unit: str) -> None:
         self.bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="config", leave=False, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
     def __call__(self, result: ConfigResult) -> None:
         if self.bar is not None:
@@ -228,19 +241,19 @@ def cmd_sweep(args: argparse.Namespace, params: Mapping[str, Any], out: TextIO) 
 
     configs = grid.configs()
     if args.slo_p99_ms is None:
-        bar = _Bar(len(configs), f"sweep {target.model}")
+        bar = _Bar(len(configs) * args.rounds, f"sweep {target.model}", "measurement")
         try:
-            results = run_grid(configs, measure, budget_s=args.budget_s, progress=bar)
+            results = run_grid(configs, measure, rounds=args.rounds, budget_s=args.budget_s, progress=bar)
         finally:
             bar.close()
     else:
         from engine.sweep.autotune import autotune
 
         limit = args.max_evaluations or default_evaluations(len(configs))
-        bar = _Bar(limit, f"autotune {target.model}")
+        bar = _Bar(limit, f"autotune {target.model}", "config")
         try:
-            results = autotune(configs, measure, slo_p99_ms=args.slo_p99_ms, max_evaluations=limit,
-                               seed=args.seed, budget_s=args.budget_s, progress=bar)
+            results = autotune(configs, back_to_back(measure, args.rounds), slo_p99_ms=args.slo_p99_ms,
+                               max_evaluations=limit, seed=args.seed, budget_s=args.budget_s, progress=bar)
         finally:
             bar.close()
     report = SweepReport(
@@ -248,7 +261,7 @@ def cmd_sweep(args: argparse.Namespace, params: Mapping[str, Any], out: TextIO) 
         mode=MODE_GRID if args.slo_p99_ms is None else MODE_AUTOTUNE, model=target.model,
         params=dict(target.params), machine=machine_summary(), knobs=knobs, source=source, warmup=args.warmup,
         repeats=args.repeats, grid=grid.to_dict(), results=results, slo_p99_ms=args.slo_p99_ms,
-        budget_s=args.budget_s, load_before=load_before, load_after=load_average())
+        budget_s=args.budget_s, load_before=load_before, load_after=load_average(), rounds=args.rounds)
     print_sweep(report, out)
     if args.json:
         path = write_text_atomic(args.json, report.to_json() + "\n")
@@ -272,9 +285,16 @@ def _ms(value: float | None) -> str:
     return f"{'-':>9}" if value is None else f"{value:9.3f}"
 
 
+def _spread(r: ConfigResult) -> str:
+    """The rounds' throughput range, as the min-max/s column shows it."""
+    return f"{min(r.throughput_rounds):.1f}-{max(r.throughput_rounds):.1f}" if r.throughput_rounds else "-"
+
+
 def print_sweep(report: SweepReport, out: TextIO) -> None:
     """The results as a table, the Pareto front starred and the best under
-    the SLO (autotune) marked, then the knobs read and which are fixed here."""
+    the SLO (autotune) marked, then the knobs read and which are fixed here.
+    Measured in rounds, the table shows the medians and each configuration's
+    throughput range over its rounds."""
     rows = report.results
     indexed = measured_points(rows)
     points = [p for _, p in indexed]
@@ -283,19 +303,26 @@ def print_sweep(report: SweepReport, out: TextIO) -> None:
     if report.slo_p99_ms is not None:
         found = best_under_slo(points, report.slo_p99_ms)
         best = None if found is None else indexed[found][0]
+    spread = report.rounds > 1
+    rounds = (f"; medians over {report.rounds} rounds "
+              f"({'back to back' if report.mode == MODE_AUTOTUNE else 'interleaved over the grid'})" if spread else "")
     print(f"sweep of {report.model} ({report.mode}): {len(indexed)} of {len(rows)} configurations measured, "
-          f"at least {report.repeats} timed passes per instance; load average (1 min) {load_text(report.load_before)} "
-          f"before, {load_text(report.load_after)} after", file=out)
+          f"at least {report.repeats} timed passes per instance{rounds}; load average (1 min) "
+          f"{load_text(report.load_before)} before, {load_text(report.load_after)} after", file=out)
+    spread_head = f" {'min-max/s':>17}" if spread else ""
     header = (f"  {'threads':>7} {'batch':>6} {'inst':>4} {'pin':<10} {'passes':<10} {'quant':<10} "
-              f"{'p50 ms':>9} {'p99 ms':>9} {'samples/s':>10}  status")
+              f"{'p50 ms':>9} {'p99 ms':>9} {'samples/s':>10}{spread_head}  status")
     print(header, file=out)
     print("-" * len(header), file=out)
     for i, r in enumerate(rows):
         mark = "B" if i == best else "*" if i in front else " "
         tp = f"{'-':>10}" if r.throughput is None else f"{r.throughput:10.1f}"
         status = r.status if not r.error else f"{r.status}: {r.error}"
+        if spread and r.throughput_rounds and len(r.throughput_rounds) < report.rounds:
+            status += f" ({len(r.throughput_rounds)} of {report.rounds} rounds)"
+        range_ = f" {_spread(r):>17}" if spread else ""
         print(f"{mark} {r.threads:>7} {r.batch:>6} {r.instances:>4} {r.pin:<10.10} {r.passes:<10.10} "
-              f"{r.quant:<10.10} {_ms(r.p50_ms)} {_ms(r.p99_ms)} {tp}  {status}", file=out)
+              f"{r.quant:<10.10} {_ms(r.p50_ms)} {_ms(r.p99_ms)} {tp}{range_}  {status}", file=out)
     print("* on the throughput/p99 Pareto front" + (f"; B best under p99 {report.slo_p99_ms:g} ms"
                                                    if report.slo_p99_ms is not None else ""), file=out)
     if report.slo_p99_ms is not None and best is None:

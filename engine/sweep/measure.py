@@ -1,14 +1,16 @@
 """Measure one sweep configuration: its instances as worker processes of
 engine.onnx_io.process_race (each under its own thread limits and CPU set),
-started together and timed together; then the whole sweep, in grid order,
-within an optional time budget."""
+started together and timed together; then the whole sweep in rounds, each
+round over the grid in turn forward and back, within an optional time
+budget; a configuration's rounds combine into one result (their medians)."""
 from __future__ import annotations
 
 import math
 import os
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,10 @@ from engine.sweep.grid import SweepConfig, SweepConfigError, instance_cores
 from engine.sweep.report import STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, ConfigResult
 
 DEFAULT_TIMEOUT_S = 300.0  # one worker's build or window of passes
+# Measurements of each configuration. On a 2-core machine one round against
+# another gave throughput ratios of 0.71-1.39 (p5-p95), the median of 3 rounds
+# against that of 3 others 0.93-1.25 (README, deployment sweeps).
+DEFAULT_ROUNDS = 3
 # Timed passes last at least this long per configuration: 20-30 passes of a
 # millisecond are over in 20-40 ms, and such a grid measured the same
 # configuration pinned and unpinned up to 37% apart (README, autotune).
@@ -76,20 +82,73 @@ def measure_config(target: SweepTarget, config: SweepConfig, *, repeats: int, wa
 
 Measure = Callable[[SweepConfig], ConfigResult]
 Progress = Callable[[ConfigResult], None]
+MEDIANS = ("p25_ms", "p50_ms", "p75_ms", "p99_ms", "throughput", "faults_per_pass")
+SUMS = ("timed_passes", "span_s")
 
 
-def run_grid(configs: Sequence[SweepConfig], measure: Measure, *, budget_s: float | None = None,
+def _over_rounds(rounds: Sequence[ConfigResult], name: str, combine: Callable) -> Any:
+    values = [getattr(r, name) for r in rounds]
+    return None if None in values else combine(values)
+
+
+def combine_rounds(rounds: Sequence[ConfigResult]) -> ConfigResult:
+    """One configuration's rounds as one result: the first that failed or was
+    skipped, if any; else MEDIANS each the median of the rounds' values, SUMS
+    summed, and each round's throughput and p99 listed. A median, not a mean:
+    of three rounds, one caught by a burst of load leaves it between the other
+    two. The medians of ordered quantiles stay in order."""
+    if not rounds:
+        raise ValueError("no rounds to combine")
+    bad = next((r for r in rounds if r.status != STATUS_OK), None)
+    if bad is not None:
+        return bad
+    return replace(rounds[0], **{f: _over_rounds(rounds, f, lambda v: float(statistics.median(v))) for f in MEDIANS},
+                   **{f: _over_rounds(rounds, f, sum) for f in SUMS},
+                   throughput_rounds=[r.throughput for r in rounds], p99_ms_rounds=[r.p99_ms for r in rounds])
+
+
+def back_to_back(measure: Measure, rounds: int) -> Measure:
+    """`measure` taking `rounds` measurements of a configuration in a row,
+    combined; it stops at the first that did not measure (skipped: cannot run
+    here; failed: the configuration is failed anyway)."""
+    def measure_rounds(config: SweepConfig) -> ConfigResult:
+        got = [measure(config)]
+        while len(got) < rounds and got[-1].status == STATUS_OK:
+            got.append(measure(config))
+        return combine_rounds(got)
+
+    return measure_rounds
+
+
+def run_grid(configs: Sequence[SweepConfig], measure: Measure, *, rounds: int = 1, budget_s: float | None = None,
              progress: Progress | None = None) -> list[ConfigResult]:
-    """Every configuration in order; once `budget_s` has run out the rest are
-    skipped, saying so (a configuration already started finishes)."""
+    """Every configuration measured in `rounds` rounds: round 1 over the grid
+    in order, round 2 in reverse, and so on, so slow drift of the machine
+    over the sweep falls alike on every configuration; each one's rounds
+    combined (combine_rounds), in grid order. One that failed or was skipped
+    is not measured again. Once `budget_s` has run out nothing more is
+    measured (a measurement already started finishes): a configuration keeps
+    the rounds it got, one with none is skipped, saying so. `progress` sees
+    each measurement, then each configuration the budget skipped."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     start = time.monotonic()
-    results = []
-    for config in configs:
+    got: list[list[ConfigResult]] = [[] for _ in configs]
+    forward = list(range(len(configs)))
+    for i in [i for r in range(rounds) for i in (forward if r % 2 == 0 else forward[::-1])]:
+        if got[i] and got[i][-1].status != STATUS_OK:  # failed or cannot run here: settled
+            continue
         if budget_s is not None and time.monotonic() - start >= budget_s:
-            result = _result(config, STATUS_SKIPPED, f"the sweep's time budget of {budget_s:g} s ran out")
-        else:
-            result = measure(config)
-        results.append(result)
+            break
+        got[i].append(measure(configs[i]))
         if progress is not None:
-            progress(result)
+            progress(got[i][-1])
+    results = []
+    for config, measured in zip(configs, got):
+        if measured:
+            results.append(combine_rounds(measured))
+            continue
+        results.append(_result(config, STATUS_SKIPPED, f"the sweep's time budget of {budget_s:g} s ran out"))
+        if progress is not None:
+            progress(results[-1])
     return results

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.report import Source
@@ -21,6 +21,7 @@ STATUS_FAILED = "failed"  # a worker raised or died; `error` says how
 STATUS_SKIPPED = "skipped"  # cannot run here (pinning more CPUs than allowed); `error` says why
 STATUSES = (STATUS_OK, STATUS_FAILED, STATUS_SKIPPED)
 KNOBS = ("threads", "batch", "instances", "pin", "passes", "quant")  # a configuration's keys
+ROUNDS_MAX = 100  # rounds of measurements of each configuration, at most
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,11 @@ class ConfigResult:
     """One configuration and what it measured. Latency is one forward pass
     of `batch` samples, over every instance's timed passes; throughput is
     samples/s of all instances together over the span from the first timed
-    pass's start to the last one's end."""
+    pass's start to the last one's end. Measured in rounds (SweepReport.rounds),
+    latencies, throughput and faults are the medians of the rounds' values,
+    timed_passes and span_s their sums, and the *_rounds lists each round's
+    value in measurement order (one per round it got; empty when it did not
+    run, and in reports from before rounds)."""
     threads: int
     batch: int
     instances: int
@@ -46,6 +51,8 @@ class ConfigResult:
     timed_passes: int = 0  # over all instances
     span_s: float | None = None
     faults_per_pass: float | None = None  # minor page faults, all instances
+    throughput_rounds: list[float] = field(default_factory=list)
+    p99_ms_rounds: list[float] = field(default_factory=list)
 
     def knobs(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in KNOBS}
@@ -69,6 +76,7 @@ class SweepReport:
     budget_s: float | None = None  # the sweep stopped measuring when this ran out
     load_before: float | None = None
     load_after: float | None = None
+    rounds: int = 1  # measurements of each configuration: interleaved over the grid, back to back in autotune
     schema: str = SWEEP_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,10 +4,12 @@ the agent's TOML (agents.config) and the platform's schedules and jobs
 Pure Python, no numpy: the platform's fleet imports it.
 
     sweep = {threads = [1, 2], batch = [32, 128], instances = [1], pin = ["off"],
-             passes = ["none", "all"], quant = ["none"], slo_p99_ms = 5, budget_s = 600}
+             passes = ["none", "all"], quant = ["none"], slo_p99_ms = 5, budget_s = 600, rounds = 3}
 
 Every grid list is optional (the engine's default then); budget_s is required
-and bounded; slo_p99_ms makes it an autotune (optuna search under that p99).
+and bounded; slo_p99_ms makes it an autotune (optuna search under that p99);
+rounds (1 to 100, the engine's default 3 when absent) is how many times each
+configuration is measured, the report giving the medians.
 With a sweep the section owns passes and quant: the config's own passes, quant,
 inject, flags, target_ci and budget_s are refused, as is the job's threads.
 """
@@ -16,13 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from engine.sweep.grid import SweepConfigError, check_pin
+from engine.sweep.report import ROUNDS_MAX
 
 KEY = "sweep"
 BUDGET_MAX_S = 24 * 3600
 LIST_MAX = 64
 INT_LISTS = ("threads", "batch", "instances")
 STR_LISTS = ("pin", "passes", "quant")
-KEYS = (*INT_LISTS, *STR_LISTS, "slo_p99_ms", "max_evaluations", "budget_s")
+KEYS = (*INT_LISTS, *STR_LISTS, "slo_p99_ms", "max_evaluations", "budget_s", "rounds")
 # Config keys a sweep replaces (its own passes/quant lists) or that only `run` knows.
 CONFIG_REFUSED = ("passes", "quant", "inject", "flags", "target_ci", "budget_s")
 
@@ -60,6 +63,10 @@ def sweep_errors(section: Any) -> dict[str, str]:
     slo = section.get("slo_p99_ms")
     if "slo_p99_ms" in section and (not _number(slo) or not slo > 0):
         errors["slo_p99_ms"] = f"expected a p99 latency in milliseconds > 0, got {slo!r}"
+    rounds = section.get("rounds")
+    if "rounds" in section and (isinstance(rounds, bool) or not isinstance(rounds, int)
+                                or not 1 <= rounds <= ROUNDS_MAX):
+        errors["rounds"] = f"expected a whole number of rounds from 1 to {ROUNDS_MAX}, got {rounds!r}"
     evaluations = section.get("max_evaluations")
     if "max_evaluations" in section:
         if isinstance(evaluations, bool) or not isinstance(evaluations, int) or evaluations < 1:
@@ -95,4 +102,6 @@ def sweep_args(section: dict, *, warmup: int, repeats: int) -> list[str]:
         args += ["--slo-p99-ms", f"{section['slo_p99_ms']:g}"]
     if "max_evaluations" in section:
         args += ["--max-evaluations", str(section["max_evaluations"])]
+    if "rounds" in section:
+        args += ["--rounds", str(section["rounds"])]
     return args

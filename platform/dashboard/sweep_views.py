@@ -1,7 +1,8 @@
 """The sweep pages: the list of deployment sweeps, and one sweep's
 throughput against p99 latency, a point per configuration, the Pareto front
 highlighted and the best configuration under each SLO marked (drawn by
-sweep.js from the points embedded in the page)."""
+sweep.js from the points embedded in the page); measured in rounds, each
+configuration's medians say over how many, with the throughput's range."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -38,6 +39,10 @@ def chart_points(sweep: Sweep, slo_list: list[float]) -> tuple[list[dict], list[
                           "p99_ms": point.p99_ms})
     rows = [{**p.knobs(), "index": p.index, "status": p.status, "error": p.error, "cores": p.cores,
              "p50_ms": p.p50_ms, "p99_ms": p.p99_ms, "throughput": p.throughput,
+             # a sweep from before rounds lists none: it measured each configuration once
+             "rounds": len(p.throughput_rounds) or int(p.status == STATUS_OK),
+             "throughput_min": min(p.throughput_rounds, default=None),
+             "throughput_max": max(p.throughput_rounds, default=None),
              "pareto": p.index in front, "best_under": best.get(p.index, [])} for p in points]
     return rows, bests
 

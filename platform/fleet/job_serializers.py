@@ -142,6 +142,8 @@ class SweepSectionOutSerializer(serializers.Serializer):
     slo_p99_ms = serializers.FloatField(required=False, help_text="autotune under this p99 latency")
     max_evaluations = serializers.IntegerField(required=False)
     budget_s = serializers.FloatField(help_text="the sweep stops measuring after this many seconds")
+    rounds = serializers.IntegerField(required=False, help_text="measurements of each configuration, the report "
+                                                                "giving their medians (the engine's default 3)")
 
 
 class EngineConfigOutSerializer(serializers.Serializer):

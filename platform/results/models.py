@@ -455,6 +455,7 @@ class Sweep(models.Model):
     budget_s = models.FloatField(null=True, blank=True)
     load_before = models.FloatField(null=True, blank=True)
     load_after = models.FloatField(null=True, blank=True)
+    rounds = models.PositiveIntegerField(default=1)  # measurements of each configuration; its points' medians
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -492,6 +493,8 @@ class SweepPoint(models.Model):
     timed_passes = models.PositiveIntegerField(default=0)
     span_s = models.FloatField(null=True, blank=True)
     faults_per_pass = models.FloatField(null=True, blank=True)
+    throughput_rounds = models.JSONField(default=list, blank=True)  # each round's value; empty before rounds
+    p99_ms_rounds = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["sweep", "index"]

@@ -39,7 +39,8 @@ from results.sweep_schema import SWEEP_DECODER, SweepReport, sweep_problems
 
 BEST_UNDER_SLO_PARAM = "best_under_slo_p99_ms"
 POINT_FIELDS = ("threads", "batch", "instances", "pin", "passes", "quant", "status", "error", "cores", "p25_ms",
-                "p50_ms", "p75_ms", "p99_ms", "throughput", "timed_passes", "span_s", "faults_per_pass")
+                "p50_ms", "p75_ms", "p99_ms", "throughput", "timed_passes", "span_s", "faults_per_pass",
+                "throughput_rounds", "p99_ms_rounds")
 
 
 def decode_sweep(raw: bytes) -> SweepReport:
@@ -99,7 +100,8 @@ def _store(machine: Machine, report: SweepReport, sha: str) -> tuple[Sweep, bool
             mode=report.mode, slo_p99_ms=report.slo_p99_ms, commit=source.commit, branch=source.branch,
             started_at=report.started_at, warmup=report.warmup, repeats=report.repeats,
             grid=msgspec.to_builtins(report.grid), knobs=msgspec.to_builtins(report.knobs),
-            budget_s=report.budget_s, load_before=report.load_before, load_after=report.load_after)
+            budget_s=report.budget_s, load_before=report.load_before, load_after=report.load_after,
+            rounds=report.rounds)
         points = SweepPoint.objects.bulk_create([
             SweepPoint(sweep=sweep, index=i, **{f: getattr(p, f) for f in POINT_FIELDS})
             for i, p in enumerate(report.results)])

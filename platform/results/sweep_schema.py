@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional, Union
 import msgspec
 from msgspec import Meta
 
-from engine.sweep.report import KNOBS, MODES, STATUS_OK, STATUSES, SWEEP_SCHEMA
+from engine.sweep.report import KNOBS, MODES, ROUNDS_MAX, STATUS_OK, STATUSES, SWEEP_SCHEMA
 from results.models import SweepPoint
 from results.report_schema import (
     FINGERPRINT_MAX, HOST_MAX, MODEL_MAX, Count, FreeForm, Moment, NonNegative, Problems, Source, _Strict,
@@ -72,6 +72,9 @@ class SweepConfigResult(_Strict, kw_only=True):
     timed_passes: whole(0, POSITIVE_INT_MAX) = 0
     span_s: Optional[Positive] = None
     faults_per_pass: Optional[NonNegative] = None
+    # each round's value (the fields above are their medians); empty when it did not run, and before rounds
+    throughput_rounds: Annotated[list[Throughput], Meta(max_length=ROUNDS_MAX)] = []
+    p99_ms_rounds: Annotated[list[NonNegative], Meta(max_length=ROUNDS_MAX)] = []
 
 
 class SweepReport(_Strict, kw_only=True):
@@ -93,16 +96,19 @@ class SweepReport(_Strict, kw_only=True):
     budget_s: Optional[Positive] = None
     load_before: Optional[NonNegative] = None
     load_after: Optional[NonNegative] = None
+    rounds: whole(1, ROUNDS_MAX) = 1
 
 
 SWEEP_DECODER = msgspec.json.Decoder(SweepReport)
 MEASURED = ("p25_ms", "p50_ms", "p75_ms", "p99_ms", "throughput", "span_s")
+ROUND_LISTS = (("throughput_rounds", "throughput"), ("p99_ms_rounds", "p99_ms"))
 
 
 def sweep_problems(report: SweepReport) -> Problems:
     """What the declared types cannot say: measurements present exactly for
-    the configurations that ran, quantiles in order, each configuration once
-    and drawn from the grid, the free-form params."""
+    the configurations that ran, quantiles in order, the rounds' values no
+    more than the report's rounds and around their median, each configuration
+    once and drawn from the grid, the free-form params."""
     problems: Problems = {}
 
     def add(path: str, message: str) -> None:
@@ -128,6 +134,16 @@ def sweep_problems(report: SweepReport) -> Problems:
             add(f"results[{pos}].p50_ms", "A forward pass takes more than 0 ms.")
         if ran and point.timed_passes < 1:
             add(f"results[{pos}].timed_passes", "A configuration that ran timed at least one pass.")
+        for name, median in ROUND_LISTS:
+            values, path = getattr(point, name), f"results[{pos}].{name}"
+            if values and not ran:
+                add(path, f"Must be empty for a configuration that {point.status}.")
+            elif len(values) > report.rounds:
+                add(path, f"{len(values)} values, more than the report's {report.rounds} rounds.")
+            elif values and (got := getattr(point, median)) is not None and not min(values) <= got <= max(values):
+                add(path, f"{median} is the median of these rounds, so lies within their range.")
+        if len(point.throughput_rounds) != len(point.p99_ms_rounds):
+            add(f"results[{pos}].p99_ms_rounds", "One value per round, as throughput_rounds has.")
         knobs = tuple(getattr(point, k) for k in KNOBS)
         other = seen.setdefault(knobs, pos)
         if other != pos:

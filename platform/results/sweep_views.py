@@ -28,7 +28,7 @@ class SweepSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Sweep
         fields = ["id", "url", "machine", "model", "params", "mode", "slo_p99_ms", "commit", "branch", "started_at",
-                  "warmup", "repeats"]
+                  "warmup", "repeats", "rounds"]
 
 
 class SweepDetailSerializer(SweepSummarySerializer):

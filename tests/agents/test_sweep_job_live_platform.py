@@ -14,7 +14,7 @@ from agents.state import AgentState
 
 from .daemon_helpers import run_agent_until
 
-SWEEP = {"threads": [1], "batch": [4, 8], "instances": [1], "budget_s": 60}
+SWEEP = {"threads": [1], "batch": [4, 8], "instances": [1], "budget_s": 60, "rounds": 2}
 
 
 def test_a_schedule_with_a_sweep_section_produces_a_stored_sweep(live_server, tmp_path, engine_env, capsys):
@@ -49,4 +49,5 @@ def test_a_schedule_with_a_sweep_section_produces_a_stored_sweep(live_server, tm
     assert sweep.machine_id == machine.pk and sweep.benchmark.model == "mlp"
     assert sweep.budget_s == 60 and sweep.grid["batch"] == [4, 8]
     assert sorted(p.batch for p in sweep.points.all()) == [4, 8]
+    assert sweep.rounds == 2 and all(len(p.throughput_rounds) == 2 for p in sweep.points.all())
     assert not list(spool.glob("*.json"))  # acked: nothing left to upload

@@ -17,7 +17,7 @@ from engine.sweep.report import SWEEP_SCHEMA
 from .conftest import ENGINE_MODEL
 from .test_model_under_test_jobs import PATH, URL, model_repo
 
-TINY = {"threads": [1], "batch": [2, 4], "budget_s": 60}
+TINY = {"threads": [1], "batch": [2, 4], "budget_s": 60, "rounds": 1}
 
 
 def test_a_sweep_section_makes_the_engines_sweep_command(tmp_path):
@@ -48,6 +48,7 @@ def test_a_job_with_a_sweep_measures_a_real_tiny_sweep(tmp_path, engine_env):
     body, conditions = measure(RunRequest.from_job(job, config(tmp_path)), config(tmp_path))
     report = json.loads(body)
     assert report["schema"] == SWEEP_SCHEMA and report["model"] == ENGINE_MODEL and report["budget_s"] == 60
+    assert report["rounds"] == 1
     assert sorted(r["batch"] for r in report["results"]) == [2, 4]
     assert all(r["status"] == "ok" and r["timed_passes"] == 2 for r in report["results"])
     assert "conditions" not in report  # the sweep schema is strict: its own load_before/after only
@@ -69,7 +70,7 @@ def test_a_model_under_test_commit_job_sweeps_the_file_at_the_commit(tmp_path, e
     doc = {"id": 8, "lease": "l", "kind": "commit", "repository": URL, "commit": shas[1], "under_test": "model",
            "benchmark": {"model": "onnx", "params": {"path": PATH, "batch": 2}},
            "config": {"passes": [], "quant": "none", "flags": {}, "inject": [],
-                      "sweep": {"threads": [1], "batch": [2, 4], "budget_s": 60}},
+                      "sweep": {"threads": [1], "batch": [2, 4], "budget_s": 60, "rounds": 1}},
            "warmup": 0, "repeats": 2, "threads": None, "timeout_seconds": 120}
     cfg = parse_config({"server": "http://127.0.0.1:1", "token": "rw_x", "spool": str(tmp_path / "spool"),
                         "measurement": {"timeout_seconds": 120}, "quiet": {"max_wait_seconds": 0},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dashboard.templatetags.dashboard_format import format_sig
 from engine.sweep.report import best_under_slo, pareto_front
 from fleet.models import Machine
 from results.sweep_ingest import ingest_sweep
@@ -43,6 +44,7 @@ def test_a_real_dlrm_sweep_draws_every_point_its_pareto_front_and_best_per_slo(t
     assert [(i, slo) for i, _, _, slo in datasets["best"]] == bests and bests
     rows = page.page.locator("#configurations tbody tr").count()
     assert rows == len(report["results"])
+    assert page.page.inner_text("#sweep-rounds") == "one measurement of each configuration"  # before rounds
     page.shot("sweep-dlrm")
     page.assert_no_errors()
 
@@ -61,6 +63,26 @@ def test_the_front_and_the_stars_are_where_the_numbers_put_them(transactional_db
     assert p99s == sorted(p99s)  # the line runs left to right
     assert "best ≤ 2.0 ms" in page.page.inner_text("#configurations")
     assert page.page.inner_text("#best-under-slo").count("samples/s") == 2
+    page.assert_no_errors()
+
+
+TOOLTIP = ("() => { const c = Chart.getChart(document.getElementById('sweep-chart')); const d = c.data.datasets"
+           ".findIndex(d => d.rwRole === 'all'); return c.options.plugins.tooltip.callbacks.label("
+           "{raw: c.data.datasets[d].data[0]}); }")
+
+
+def test_a_sweep_in_rounds_says_over_how_many_and_shows_each_throughputs_range(transactional_db, page):
+    report = make_sweep(fingerprint="rounds", rounds=3)
+    sweep, _ = ingest_sweep(report, Machine.objects.create(name="rounds"))
+    drawn(page, sweep)
+    assert page.page.inner_text("#sweep-rounds").startswith(
+        "medians over 3 rounds of each configuration (interleaved over the grid")
+    first = report["results"][0]
+    low, high = min(first["throughput_rounds"]), max(first["throughput_rounds"])
+    row = page.page.inner_text("#configurations tbody tr[data-index='0']")
+    assert f"{format_sig(low)}–{format_sig(high)}" in row and row.endswith("\t3\tok")  # the rounds column
+    assert "medians of 3 rounds; samples/s" in page.page.evaluate(TOOLTIP)
+    page.shot("sweep-rounds")
     page.assert_no_errors()
 
 

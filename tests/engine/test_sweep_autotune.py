@@ -82,12 +82,14 @@ def test_sweep_with_an_slo_writes_an_autotune_report_of_what_it_measured(tmp_pat
     out = tmp_path / "tune.json"
     code = main(["sweep", "mlp", "--param", "sizes=16,32,4", "--threads", "1", "--batch", "1,2,4,8",
                  "--repeats", "3", "--warmup", "0", "--slo-p99-ms", "1000", "--max-evaluations", "2",
-                 "--json", str(out)])
+                 "--rounds", "2", "--json", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
     assert report["mode"] == "autotune" and report["slo_p99_ms"] == 1000
     assert len(report["results"]) == 2 and all(r["status"] == "ok" for r in report["results"])
-    assert "B best under p99 1000 ms" in capsys.readouterr().out
+    assert report["rounds"] == 2 and all(len(r["throughput_rounds"]) == 2 for r in report["results"])
+    printed = capsys.readouterr().out
+    assert "B best under p99 1000 ms" in printed and "medians over 2 rounds (back to back)" in printed
 
 
 def _benchmark():

@@ -18,7 +18,7 @@ from engine.sweep.measure import SweepTarget, measure_config, run_grid
 from engine.sweep.report import SWEEP_SCHEMA, ConfigResult
 
 TINY = ["mlp", "--param", "sizes=16,32,4"]
-QUICK = ["--repeats", "3", "--warmup", "0"]
+QUICK = ["--repeats", "3", "--warmup", "0", "--rounds", "1"]
 CPUS = len(os.sched_getaffinity(0))
 
 
@@ -50,6 +50,22 @@ def test_a_sweep_measures_every_configuration_and_writes_its_report(tmp_path, ca
             assert r["cores"] is None
     printed = capsys.readouterr().out
     assert "samples/s" in printed and "Pareto front" in printed and "not changeable from user space here" in printed
+
+
+def test_rounds_give_each_configuration_its_medians_and_the_table_their_range(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    assert main(["sweep", *TINY, "--threads", "1", "--batch", "2,4", "--repeats", "3", "--warmup", "0",
+                 "--rounds", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["rounds"] == 2
+    for r in report["results"]:
+        assert r["status"] == "ok" and r["timed_passes"] == 2 * 3  # summed over the rounds
+        assert len(r["throughput_rounds"]) == len(r["p99_ms_rounds"]) == 2
+        assert r["throughput"] == pytest.approx(sum(r["throughput_rounds"]) / 2)  # the median of two
+    printed = capsys.readouterr().out
+    assert "medians over 2 rounds (interleaved over the grid)" in printed and "min-max/s" in printed
+    low, high = report["results"][0]["throughput_rounds"]
+    assert f"{min(low, high):.1f}-{max(low, high):.1f}" in printed
 
 
 def test_a_configuration_whose_worker_fails_is_recorded_and_the_sweep_goes_on():
@@ -98,6 +114,8 @@ def test_bad_input_is_refused_before_any_process_starts(argv, message, capsys):
     (["sweep", *TINY, "--quant", "int3"], "int3"),
     (["sweep", *TINY, "--min-time-s", "-1"], "must be >= 0, got -1"),
     (["sweep", *TINY, "--min-time-s", "nan"], "must be >= 0, got nan"),
+    (["sweep", *TINY, "--rounds", "0"], "must be >= 1, got 0"),
+    (["sweep", *TINY, "--rounds", "101"], "must be <= 100, got 101"),
 ])
 def test_bad_grid_values_are_argument_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -1,8 +1,11 @@
 """The sweep report's two questions: the throughput/p99 Pareto front and
-the best configuration under a p99 SLO."""
+the best configuration under a p99 SLO; and its optional additions (rounds)."""
 from __future__ import annotations
 
-from engine.sweep.report import ConfigResult, best_under_slo, measured_points, pareto_front
+import json
+from pathlib import Path
+
+from engine.sweep.report import ConfigResult, SweepReport, best_under_slo, measured_points, pareto_front
 
 # (throughput samples/s, p99 ms)
 POINTS = [(100.0, 5.0), (150.0, 8.0), (120.0, 9.0), (150.0, 7.0), (90.0, 4.0), (200.0, 20.0)]
@@ -28,3 +31,14 @@ def test_only_measured_configurations_are_points():
                ConfigResult(**base, status="skipped", error="pin on needs 4 CPUs"),
                ConfigResult(**base, status="ok", throughput=20.0, p99_ms=2.0)]
     assert measured_points(results) == [(0, (10.0, 1.0)), (2, (20.0, 2.0))]
+
+
+def test_rounds_are_optional_additions_so_older_reports_still_load():
+    old = json.loads((Path(__file__).resolve().parents[1] / "sweep_reports" / "dlrm_grid.json").read_text())
+    assert "rounds" not in old and "throughput_rounds" not in old["results"][0]
+    results = [ConfigResult(**r) for r in old["results"]]
+    assert results[0].throughput_rounds == [] and results[0].p99_ms_rounds == []
+    report = SweepReport(**{**old, "results": results})
+    assert report.rounds == 1 and report.schema == "roofwatch.sweep/1"
+    written = json.loads(report.to_json())
+    assert written["rounds"] == 1 and written["results"][0]["throughput_rounds"] == []

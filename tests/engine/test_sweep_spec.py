@@ -8,7 +8,7 @@ from engine.sweep.spec import config_sweep_errors, sweep_args, sweep_errors
 from fleet.job_spec import check_spec
 
 GOOD = {"threads": [1], "batch": [4, 8], "instances": [1, 2], "pin": ["off", "0/1"], "passes": ["none", "all"],
-        "quant": ["none"], "slo_p99_ms": 50, "max_evaluations": 3, "budget_s": 30}
+        "quant": ["none"], "slo_p99_ms": 50, "max_evaluations": 3, "budget_s": 30, "rounds": 5}
 
 
 def test_a_full_section_is_valid_and_becomes_the_engine_sweep_arguments():
@@ -17,7 +17,8 @@ def test_a_full_section_is_valid_and_becomes_the_engine_sweep_arguments():
     assert args[:6] == ["--threads", "1", "--batch", "4,8", "--instances", "1,2"]
     assert args[6:] == ["--pin", "off", "--pin", "0/1", "--passes", "none", "--passes", "all", "--quant", "none",
                         "--warmup", "1", "--repeats", "3", "--budget-s", "30", "--slo-p99-ms", "50",
-                        "--max-evaluations", "3"]
+                        "--max-evaluations", "3", "--rounds", "5"]
+    assert "--rounds" not in sweep_args({"budget_s": 5}, warmup=0, repeats=2)  # absent: the engine's default
     assert sweep_args({"budget_s": 5}, warmup=0, repeats=1)[-2:] == ["--budget-s", "5"]  # repeats at least 2
     assert "2" in sweep_args({"budget_s": 5}, warmup=0, repeats=1)
 
@@ -35,6 +36,11 @@ def test_a_full_section_is_valid_and_becomes_the_engine_sweep_arguments():
     ({"budget_s": 5, "slo_p99_ms": -1}, "slo_p99_ms", "> 0"),
     ({"budget_s": 5, "max_evaluations": 3}, "max_evaluations", "give slo_p99_ms too"),
     ({"budget_s": 5, "thread": [1]}, "thread", "unknown key"),
+    ({"budget_s": 5, "rounds": 0}, "rounds", "from 1 to 100, got 0"),
+    ({"budget_s": 5, "rounds": 101}, "rounds", "from 1 to 100, got 101"),
+    ({"budget_s": 5, "rounds": 2.0}, "rounds", "whole number"),
+    ({"budget_s": 5, "rounds": True}, "rounds", "whole number"),
+    ({"budget_s": 5, "rounds": "3"}, "rounds", "whole number"),
 ])
 def test_a_bad_section_names_the_key(section, key, message):
     errors = sweep_errors(section)
@@ -56,8 +62,8 @@ def write(tmp_path, text):
 
 def test_the_agent_toml_carries_a_sweep_and_names_bad_keys(tmp_path):
     (bench,) = load_config(write(tmp_path, '[benchmarks.config.sweep]\nbatch = [4, 8]\nslo_p99_ms = 20\n'
-                                           'budget_s = 60\n')).benchmarks
-    assert bench.sweep == {"batch": [4, 8], "slo_p99_ms": 20, "budget_s": 60}
+                                           'budget_s = 60\nrounds = 2\n')).benchmarks
+    assert bench.sweep == {"batch": [4, 8], "slo_p99_ms": 20, "budget_s": 60, "rounds": 2}
     for text, key in (('[benchmarks.config.sweep]\nbatch = [0]\nbudget_s = 6\n', "config.sweep.batch: "),
                       ('[benchmarks.config.sweep]\nbatch = [4]\n', "config.sweep.budget_s: missing"),
                       ('[benchmarks.config.sweep]\nbudget_s = 600\n', "config.sweep.budget_s: 600 s does not fit"),
@@ -81,10 +87,11 @@ SPEC = {"model": "mlp", "params": {"batch": 8}, "warmup": 1, "repeats": 5, "time
 
 
 def test_the_platform_spec_carries_a_sweep_and_names_bad_keys():
-    check_spec(config={"sweep": {"batch": [4], "budget_s": 30}}, **SPEC)
+    check_spec(config={"sweep": {"batch": [4], "budget_s": 30, "rounds": 3}}, **SPEC)
     check_spec(config={"sweep": {"budget_s": 30}}, **{**SPEC, "model": "onnx", "params": {"path": "m/a.onnx"}})
     cases = [({"sweep": {"batch": [4]}}, {}, "config", "sweep.budget_s: missing"),
              ({"sweep": {"budget_s": 30, "pin": ["x"]}}, {}, "config", "sweep.pin: "),
+             ({"sweep": {"budget_s": 30, "rounds": 0}}, {}, "config", "sweep.rounds: expected a whole number"),
              ({"sweep": {"budget_s": 30}, "quant": "int8"}, {}, "config", "quant: not used with a sweep"),
              ({"sweep": {"budget_s": 60}}, {}, "timeout_seconds", "config.sweep.budget_s"),
              ({"sweep": {"budget_s": 30}}, {"threads": 2}, "threads", "config.sweep.threads"),

@@ -28,7 +28,7 @@ from schemathesis.core.failures import FailureGroup
 
 from engine.report import BACKEND_ENGINE, BOUNDS, END_TO_END
 from engine.sweep.report import KNOBS, STATUS_OK
-from results.sweep_schema import MEASURED
+from results.sweep_schema import MEASURED, ROUND_LISTS
 
 STORED_APPS = {"auth", "fleet", "results", "regressions", "notify", "bisection"}  # a refused write adds no row
 RUNS = "POST /api/v1/runs/"
@@ -165,13 +165,18 @@ def repair_report(report: dict, fingerprint: str) -> dict:
         benchmark["params"] = params
     if isinstance(config.get("flags"), dict):
         config["flags"] = _storable(config["flags"])
-    source = report.get("source")
-    if isinstance(source, dict) and source.get("ci_url"):
-        source["ci_url"] = "https://ci.example.org/build/1"
+    _repair_source(report)
     accuracy = report.get("accuracy")
     if isinstance(accuracy, dict):
         accuracy["agreement"] = None if accuracy.get("metric") == "none" else 0.5
     return report
+
+
+def _repair_source(report: dict) -> None:
+    """A generated ci_url that JSON Schema's pattern took but Python's regex does not: an http(s) URL."""
+    source = report.get("source")
+    if isinstance(source, dict) and source.get("ci_url"):
+        source["ci_url"] = "https://ci.example.org/build/1"
 
 
 def repair_sweep(report: dict, fingerprint: str) -> dict:
@@ -182,6 +187,7 @@ def repair_sweep(report: dict, fingerprint: str) -> dict:
         report["machine"]["fingerprint"] = fingerprint
     if isinstance(report.get("params"), dict):
         report["params"] = {k: v for k, v in _storable(report["params"]).items() if k != "batch"}
+    _repair_source(report)
     if isinstance(report.get("knobs"), dict):  # knob names of 1 to 50 characters (OpenAPI 3.0 has no propertyNames)
         report["knobs"] = {k: v for k, v in report["knobs"].items() if 1 <= len(k) <= 50 and "\x00" not in k}
     grid, results = report.get("grid"), report.get("results")
@@ -227,9 +233,11 @@ def repair_moments(value):
 
 def _repair_point(point: dict) -> None:
     """Measured exactly when it ran: quantiles in order with p50 > 0, at least
-    one timed pass; else no measurements and an error that says why."""
+    one timed pass, rounds' values (if any) one round's, the medians; else no
+    measurements and an error that says why."""
+    rounds = any(point.get(name) for name, _ in ROUND_LISTS)
     if point.get("status") != STATUS_OK:
-        point.update(dict.fromkeys(MEASURED))
+        point.update(dict.fromkeys(MEASURED), **{name: [] for name, _ in ROUND_LISTS})
         point["error"] = point.get("error") or "generated"
         return
     quantiles = sorted(_number(point.get(name), 1.0) for name in MEASURED[:4])
@@ -240,6 +248,7 @@ def _repair_point(point: dict) -> None:
         point["span_s"] = 1.0
     if _number(point.get("timed_passes"), 0) < 1:
         point["timed_passes"] = 1
+    point.update({name: [point[median]] if rounds else [] for name, median in ROUND_LISTS})
 
 
 def _number(value, default: float) -> float:

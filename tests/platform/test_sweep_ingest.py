@@ -11,6 +11,7 @@ import pytest
 
 from results.models import Run, Sweep
 from results.sweep_ingest import BEST_UNDER_SLO_PARAM
+from results.sweep_schema import MEASURED
 from tests.sweep_factory import GRID, make_sweep
 
 SWEEPS_URL = "/api/v1/sweeps/"
@@ -84,6 +85,16 @@ def _broken(mutate):
     (lambda r: r["results"].append(dict(r["results"][0])), "results[12]", "The same configuration as results[0]"),
     (lambda r: r["params"].update(batch=4), "params.batch", "a knob"),
     (lambda r: r.update(results=[]), "results", ""),
+    (lambda r: r.update(rounds=0), "rounds", ""),
+    (lambda r: r.update(rounds=101), "rounds", ""),
+    (lambda r: r["results"][0].update(throughput_round=[1.0]), "results[0].throughput_round", ""),
+    (lambda r: r["results"][0].update(throughput_rounds=[1.0] * 101, p99_ms_rounds=[1.0] * 101),
+     "results[0].throughput_rounds", "length <= 100"),
+    (lambda r: r["results"][0].update(throughput_rounds=[1e3, 2e3], p99_ms_rounds=[1.0, 2.0]),
+     "results[0].throughput_rounds", "more than the report's 1 rounds"),
+    (lambda r: r["results"][1].update(status="skipped", error="no CPUs", throughput_rounds=[1.0],
+                                      p99_ms_rounds=[1.0], **dict.fromkeys(MEASURED)),
+     "results[1].throughput_rounds", "Must be empty for a configuration that skipped"),
 ])
 def test_a_bad_sweep_is_refused_naming_the_field_and_nothing_is_stored(post_sweep, mutate, path, message):
     response = post_sweep(_broken(mutate))
@@ -92,6 +103,38 @@ def test_a_bad_sweep_is_refused_naming_the_field_and_nothing_is_stored(post_swee
     assert path in problems, problems
     assert message in " ".join(problems[path])
     assert not Sweep.objects.exists() and not Run.objects.exists()
+
+
+def test_a_sweep_in_rounds_is_stored_with_each_rounds_values_and_the_api_gives_them(post_sweep, client):
+    sent = make_sweep(rounds=3)
+    response = post_sweep(sent)
+    assert response.status_code == 201, response.content
+    sweep = Sweep.objects.get()
+    assert sweep.rounds == 3
+    first = sweep.points.get(index=0)
+    assert first.throughput_rounds == sent["results"][0]["throughput_rounds"] and len(first.p99_ms_rounds) == 3
+    detail = client.get(f"{SWEEPS_URL}{sweep.pk}/").json()
+    assert detail["rounds"] == 3 and detail["points"][0]["throughput_rounds"] == first.throughput_rounds
+    old = make_sweep()  # a report from before rounds: neither key
+    del old["rounds"]
+    assert post_sweep(old).status_code == 201
+    stored = Sweep.objects.get(idempotency_key=old["idempotency_key"])
+    assert stored.rounds == 1 and stored.points.first().throughput_rounds == []
+
+
+@pytest.mark.parametrize("mutate, path, message", [
+    (lambda p: p.update(throughput_rounds=[1.0, 2.0, 3.0]), "results[0].throughput_rounds",
+     "throughput is the median of these rounds"),
+    (lambda p: p.update(p99_ms_rounds=p["p99_ms_rounds"][:2]), "results[0].p99_ms_rounds", "One value per round"),
+    (lambda p: p.update(throughput_rounds=[0.0] * 3), "results[0].throughput_rounds", ""),  # not a throughput
+])
+def test_rounds_that_do_not_fit_their_medians_are_refused(post_sweep, mutate, path, message):
+    report = make_sweep(rounds=3)
+    mutate(report["results"][0])
+    response = post_sweep(report)
+    assert response.status_code == 400, response.content
+    problems = response.json()["errors"]
+    assert path in problems and message in " ".join(problems[path]), problems
 
 
 def test_a_sweep_needs_a_machine_token_and_its_own_fingerprint(post_sweep, machine):

@@ -2,7 +2,8 @@
  * measured configuration, the Pareto front as a line through its points and
  * the best configuration under each SLO as a star, from the points the
  * server embeds (#sweep-points; it computes the front and the bests with
- * engine.sweep.report, the one definition). */
+ * engine.sweep.report, the one definition). A point measured in rounds is
+ * their medians; its tooltip gives the rounds' throughput range. */
 (function () {
   "use strict";
   var rw = window.rw, colours = rw.colours;
@@ -43,7 +44,12 @@
           y: {title: {display: true, text: "throughput (samples/s)"}, beginAtZero: true, grid: {color: colours.grid}},
         },
         plugins: {tooltip: {callbacks: {label: function (ctx) {
-          var p = ctx.raw, text = label(p.config) + ": " + rw.fmt(p.y) + " samples/s, p99 " + rw.fmt(p.x) + " ms";
+          var p = ctx.raw, c = p.config;
+          var text = label(c) + ": " + rw.fmt(p.y) + " samples/s, p99 " + rw.fmt(p.x) + " ms";
+          if (c.rounds > 1) {
+            text += " (medians of " + c.rounds + " rounds; samples/s " + rw.fmt(c.throughput_min) + "–" +
+              rw.fmt(c.throughput_max) + ")";
+          }
           return p.slo !== undefined ? "best under p99 " + p.slo + " ms: " + text : text;
         }}}},
       },
