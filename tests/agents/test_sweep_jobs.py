@@ -3,11 +3,9 @@ real tiny sweep measured as a job would be, and sweep reports routed to
 /api/v1/sweeps/ (completion with the sweep, not a run)."""
 import json
 
-import pytest
-
 from agents.client import REPORT_RUN, REPORT_SWEEP, ingest_url, report_kind
-from agents.config import BenchmarkSpec, parse_config
-from agents.execute import MeasurementFailed, RunRequest, measure
+from agents.config import parse_config
+from agents.execute import RunRequest, measure
 from agents.jobs_client import Job
 from agents.outbox import Outbox
 from agents.runner import engine_args
