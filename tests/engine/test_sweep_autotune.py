@@ -116,8 +116,9 @@ def test_the_benchmark_replays_over_a_sweep_report_and_re_measures_in_alternatin
 
     def measure(config):
         order.append(config)
-        return ConfigResult(**config.to_dict(), status="ok", throughput=float(config.batch))
+        return ConfigResult(**config.to_dict(), status="ok", throughput=float(config.batch), p99_ms=config.batch / 8)
 
-    picks, bests = bench.remeasure(pick, best, measure, 3)
-    assert (picks, bests) == ([16.0] * 3, [32.0] * 3)
+    got = bench.remeasure(pick, best, measure, 3)
+    assert got == {"pick": {"throughput": [16.0] * 3, "p99_ms": [2.0] * 3},
+                   "grid_best": {"throughput": [32.0] * 3, "p99_ms": [4.0] * 3}}
     assert [c.batch for c in order] == [16, 32, 32, 16, 16, 32]
