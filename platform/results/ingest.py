@@ -271,7 +271,7 @@ def _stored_runs(ids: dict) -> dict:
 
 def _create_runs(runs: list[Run], ids: list[int]) -> None:
     """The new runs in one write (a COPY on PostgreSQL, taking the ids the lookup drew); each gets its id."""
-    copy_new(runs, ids or None)
+    copy_new(runs, ids)
 
 
 def _answer_replay(outcome: Outcome, stored: Run, item: _Valid) -> None:

@@ -48,8 +48,8 @@ def lookup(machine_id: int, urls: Iterable[str], benchmarks: Iterable[tuple[str,
                      f"JOIN {project} p ON p.id = b.project_id WHERE b.environment = '' AND ({match})")
         params += [value for key in benchmarks for value in key]
     if new_runs and connection.vendor == "postgresql":
-        parts.append(f"SELECT 'i', NULL, NULL, NULL, nextval(pg_get_serial_sequence('{run}', 'id')) "
-                     f"FROM generate_series(1, %s)")
+        sequence = f"pg_get_serial_sequence('{run}', '{Run._meta.pk.column}')"
+        parts.append(f"SELECT 'i', NULL, NULL, NULL, nextval({sequence}) FROM generate_series(1, %s)")
         params.append(new_runs)
     found = Lookup({}, {}, {}, [])
     with connection.cursor() as cursor:

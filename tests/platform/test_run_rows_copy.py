@@ -12,6 +12,7 @@ from fleet.models import Machine
 from results.bulk_copy import copy_new
 from results import ingest
 from results.ingest import _new_run, ingest_report
+from results.ingest_lookup import lookup
 from results.models import Benchmark, Project, Run
 from results.report_parser import as_body, decode_report
 from tests.conftest import need_service
@@ -35,6 +36,11 @@ def unsaved_run(machine: Machine, benchmark: Benchmark, report: dict = FULL_REPO
     return run
 
 
+def drawn(count: int) -> list[int]:
+    """Run ids from the run table's sequence, drawn as the ingest's lookup draws them."""
+    return lookup(0, (), (), (), new_runs=count).new_run_ids
+
+
 def stored(run: Run) -> dict:
     """Every column of the run as read back, but those each insert sets itself."""
     values = Run.objects.filter(pk=run.pk).values().get()
@@ -48,7 +54,7 @@ def test_a_copied_run_reads_back_equal_to_one_bulk_create_stored(postgres):
                                          params_hash="h")
     copied, created = unsaved_run(machine, benchmark), unsaved_run(machine, benchmark)
     before = timezone.now()
-    copy_new([copied])
+    copy_new([copied], drawn(1))
     Run.objects.bulk_create([created])
 
     assert copied.pk is not None and not copied._state.adding
@@ -65,7 +71,7 @@ def test_a_stored_key_in_the_copy_is_the_integrity_error_an_insert_raises(postgr
     again = unsaved_run(machine, run.benchmark)
     again.idempotency_key = run.idempotency_key
     with pytest.raises(IntegrityError, match="idempotency_key"):
-        copy_new([again])
+        copy_new([again], drawn(1))
     assert Run.objects.count() == 1
 
 
